@@ -1,0 +1,113 @@
+//! Command-line interface. Kept in the library so tests can parse argument lists
+//! exactly as the binary does.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// fleetdeck — watch and operate a fleet of Docker hosts over SSH.
+///
+/// One SSH session per host carries the Docker Engine API and the probes' commands.
+/// Start with a practice fleet on this machine:
+///
+///   sudo fleetdeck lab up            # build a 3-host practice fleet (needs root)
+///   fleetdeck lab status             # what is running, per host
+///   ssh -F ~/.local/state/fleetdeck/lab/ssh_config client-alpha
+///   sudo fleetdeck lab down          # remove every trace of it
+#[derive(Debug, Parser)]
+#[command(name = "fleetdeck", version, about, long_about, verbatim_doc_comment)]
+pub struct Cli {
+    /// Write the log here instead of $XDG_STATE_HOME/fleetdeck/fleetdeck.log.
+    /// The log never goes to the terminal: the console owns it.
+    #[arg(long, global = true, env = "FLEETDECK_LOG_FILE", value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// Log verbosity as a tracing filter (e.g. `info`, `fleetdeck=debug`).
+    #[arg(long, global = true, env = "FLEETDECK_LOG", default_value = "info")]
+    pub log_level: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build, inspect and remove a real practice fleet on this machine.
+    ///
+    /// Each lab host is a network namespace with its own sshd, Docker engine,
+    /// restic repository, nftables firewall and TLS endpoint. Needs root on Linux.
+    #[command(subcommand)]
+    Lab(LabCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Create the practice fleet, or repair it if it is partly there (idempotent).
+    ///
+    /// Writes inventory.yml, ssh_config, known_hosts, id_ed25519, age.key and
+    /// lab.json into DIR. A failed first `up` removes whatever it had created.
+    Up(LabUpArgs),
+    /// Show what is running, per lab host (exit 0: all up, 1: degraded, 3: no lab).
+    Status(LabStatusArgs),
+    /// Stop and remove every process, namespace, link, mount and file of the lab.
+    ///
+    /// Works after a crashed `up` too; removes nothing the lab did not create.
+    Down(LabDirArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabDirArgs {
+    /// The lab's directory [default: $XDG_STATE_HOME/fleetdeck/lab].
+    #[arg(long, value_name = "DIR", env = "FLEETDECK_LAB_DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LabUpArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+
+    /// Number of hosts, bastion included (3..=200). Defaults to 3, or to the size
+    /// of the lab already in DIR.
+    #[arg(long, value_name = "N")]
+    pub hosts: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct LabStatusArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lab_up_takes_hosts_and_dir() {
+        let cli = Cli::try_parse_from(["fleetdeck", "lab", "up", "--hosts", "5", "--dir", "/x"])
+            .expect("parses");
+        match cli.command {
+            Some(Command::Lab(LabCommand::Up(args))) => {
+                assert_eq!(args.hosts, Some(5));
+                assert_eq!(args.dir.dir, Some(PathBuf::from("/x")));
+            }
+            other => panic!("unexpected parse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_subcommand_is_rejected() {
+        assert!(Cli::try_parse_from(["fleetdeck", "lab", "explode"]).is_err());
+    }
+}

@@ -1,0 +1,397 @@
+//! `fleetdeck lab` — a real practice fleet on this machine.
+//!
+//! Each lab host is a network namespace on a bridge the lab owns, with its own sshd,
+//! nftables ruleset, TLS endpoint, restic repository and Docker engine (reached only
+//! through that host's SSH session). See `docs/lab.md` for the story each host tells.
+
+pub mod backup;
+pub mod engine;
+pub mod net;
+pub mod plan;
+pub mod render;
+pub mod services;
+pub mod state;
+pub mod sys;
+pub mod teardown;
+pub mod tls;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use futures_util::{StreamExt, stream};
+
+use plan::{HostPlan, LabPlan};
+use state::LabState;
+
+/// How many hosts (or engines) are set up at once: enough to overlap waiting on
+/// restic and dockerd, few enough not to thrash two cores.
+const PARALLELISM: usize = 4;
+
+/// `--dir`, or `$XDG_STATE_HOME/fleetdeck/lab`.
+pub fn resolve_dir(dir: Option<PathBuf>) -> PathBuf {
+    dir.unwrap_or_else(|| crate::logging::state_home().join("fleetdeck").join("lab"))
+}
+
+fn progress(msg: impl AsRef<str>) {
+    let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
+}
+
+/// Creates the lab, or completes/repairs the one already in `dir`.
+pub async fn up(dir: &Path, hosts: Option<usize>) -> Result<()> {
+    sys::check_prerequisites()?;
+    let created_dir = !dir.exists();
+    std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating the lab directory {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .wrap_err_with(|| format!("resolving {}", dir.display()))?;
+
+    let (mut state, fresh) = match LabState::load(&dir)? {
+        Some(existing) => {
+            let size = existing.plan.hosts.len();
+            if let Some(n) = hosts.filter(|n| *n != size) {
+                bail!(
+                    "the lab in {} has {size} hosts, not {n}. Run `fleetdeck lab down --dir {}` \
+                     first to build a lab of another size",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            (existing, false)
+        }
+        None => {
+            let n = hosts.unwrap_or(plan::MIN_HOSTS);
+            let subnet = net::choose_subnet().await?;
+            let plan = LabPlan::new(&dir, n, subnet).map_err(|e| eyre!(e))?;
+            let state = LabState::new(plan, created_dir);
+            // Written before anything exists, so `lab down` can undo even a crashed `up`.
+            state.save()?;
+            (state, true)
+        }
+    };
+    state.complete = false;
+    state.save()?;
+
+    let started = Instant::now();
+    progress(format!(
+        "lab {}: {} hosts on {} in {}",
+        state.plan.id,
+        state.plan.hosts.len(),
+        state.plan.subnet_cidr(),
+        dir.display()
+    ));
+    let plan = Arc::new(state.plan.clone());
+    let outcome = tokio::select! {
+        r = build(plan.clone()) => r,
+        _ = tokio::signal::ctrl_c() => Err(eyre!("interrupted")),
+    };
+    match outcome {
+        Ok(()) => {
+            state.complete = true;
+            state.save()?;
+            progress(format!(
+                "lab up in {:.1}s. Try:\n  ssh -F {dir}/ssh_config client-alpha docker ps\n  fleetdeck lab status --dir {dir}",
+                started.elapsed().as_secs_f64(),
+                dir = dir.display()
+            ));
+            Ok(())
+        }
+        Err(e) if fresh => {
+            progress(format!("lab up failed: {e:#}\nremoving what it had created…"));
+            match teardown::down_state(&state).await {
+                Ok(()) => Err(e.wrap_err("lab up failed; everything it had created was removed")),
+                Err(cleanup) => Err(e.wrap_err(format!(
+                    "lab up failed, and so did the cleanup ({cleanup:#}); run `fleetdeck lab down --dir {}`",
+                    dir.display()
+                ))),
+            }
+        }
+        Err(e) => Err(e.wrap_err(format!(
+            "lab up failed; the lab is incomplete. Run it again, or `fleetdeck lab down --dir {}`",
+            dir.display()
+        ))),
+    }
+}
+
+async fn build(plan: Arc<LabPlan>) -> Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    write_keys(&plan).await?;
+    net::ensure_bridge(&plan).await?;
+    tls::ensure_ca(&plan).await?;
+    // `openssl ca` keeps one database: issue certificates one at a time.
+    for host in &plan.hosts {
+        std::fs::create_dir_all(plan.host_dir(host))?;
+        tls::ensure_host_cert(&plan, host, now).await?;
+    }
+
+    engine::prepare_image_tarballs(&engine::image_dir(&plan)).await?;
+    let engines: Vec<_> = stream::iter(plan.engines.clone())
+        .map(|engine| {
+            let plan = plan.clone();
+            async move {
+                let docker = engine::ensure_engine(&engine).await?;
+                engine::ensure_images(&docker, &engine::image_dir(&plan)).await?;
+                progress(format!("  engine e{} ready", engine.index));
+                Ok::<_, color_eyre::Report>(docker)
+            }
+        })
+        .buffered(PARALLELISM)
+        .collect()
+        .await;
+    let engines = engines.into_iter().collect::<Result<Vec<_>>>()?;
+
+    let host_keys: Vec<_> = stream::iter(plan.hosts.clone())
+        .map(|host| {
+            let plan = plan.clone();
+            let docker = engines[host.engine].clone();
+            async move {
+                let key = build_host(&plan, &host, &docker, now)
+                    .await
+                    .wrap_err_with(|| format!("setting up lab host {}", host.name))?;
+                Ok::<_, color_eyre::Report>(key)
+            }
+        })
+        .buffered(PARALLELISM)
+        .collect()
+        .await;
+    let host_keys = host_keys.into_iter().collect::<Result<Vec<_>>>()?;
+
+    std::fs::write(plan.dir.join("known_hosts"), render::known_hosts(&plan, &host_keys))?;
+    std::fs::write(plan.dir.join("ssh_config"), render::ssh_config(&plan))?;
+    std::fs::write(plan.dir.join("inventory.yml"), render::inventory(&plan)?)?;
+
+    // Health checks report after one interval: wait so the lab is ready to look at.
+    let waits: Vec<Result<()>> = stream::iter(plan.hosts.clone())
+        .map(|host| {
+            let docker = engines[host.engine].clone();
+            async move { engine::wait_for_states(&docker, &host, Duration::from_secs(90)).await }
+        })
+        .buffer_unordered(PARALLELISM)
+        .collect()
+        .await;
+    waits.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(())
+}
+
+/// Returns the host's public host key line.
+async fn build_host(
+    plan: &LabPlan,
+    host: &HostPlan,
+    docker: &bollard::Docker,
+    now: time::OffsetDateTime,
+) -> Result<String> {
+    let started = Instant::now();
+    net::ensure_host_network(plan, host).await?;
+    let host_key = services::ensure_host_key(plan, host).await?;
+    services::ensure_sshd(plan, host).await?;
+    services::apply_firewall(plan, host).await?;
+    if !plan.data_dir(host).join("web").join("index.html").exists() {
+        backup::write_app_data(plan, host, 0)?;
+    }
+    backup::ensure_repository(plan, host, now).await?;
+    engine::ensure_containers(docker, plan, host).await?;
+    services::ensure_https(plan, host).await?;
+    services::ensure_http(plan, host).await?;
+    progress(format!(
+        "  {:<16} {:<15} ready in {:.1}s",
+        host.name,
+        host.addr,
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(host_key)
+}
+
+async fn write_keys(plan: &LabPlan) -> Result<()> {
+    let key = plan.dir.join("id_ed25519");
+    services::ensure_ssh_key(&key, &format!("fleetdeck-lab-{}", plan.id)).await?;
+    let public = std::fs::read_to_string(key.with_extension("pub"))?;
+    std::fs::write(plan.dir.join("authorized_keys"), public)?;
+    let age_key = plan.dir.join("age.key");
+    if !age_key.exists() {
+        backup::write_private(&age_key, &age_identity_file())?;
+    }
+    Ok(())
+}
+
+/// An X25519 age identity in the format `age-keygen` writes.
+fn age_identity_file() -> String {
+    use age::secrecy::ExposeSecret;
+    let identity = age::x25519::Identity::generate();
+    let created = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    format!(
+        "# created: {created}\n# public key: {}\n{}\n",
+        identity.to_public(),
+        identity.to_string().expose_secret()
+    )
+}
+
+// ---- status -------------------------------------------------------------------------
+
+#[derive(Debug, serde::Serialize)]
+pub struct HostStatus {
+    pub name: String,
+    pub address: String,
+    pub groups: Vec<String>,
+    pub via_bastion: bool,
+    pub netns: bool,
+    pub sshd: bool,
+    pub engine: bool,
+    pub https: bool,
+    pub http: bool,
+    pub containers: Vec<ContainerStatus>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct ContainerStatus {
+    pub name: String,
+    pub app: String,
+    pub state: String,
+    pub expected: String,
+}
+
+impl HostStatus {
+    fn up(&self) -> bool {
+        self.netns && self.sshd && self.engine && self.https && self.http
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct LabStatus {
+    pub dir: PathBuf,
+    pub id: String,
+    pub subnet: String,
+    pub complete: bool,
+    pub up: bool,
+    pub hosts: Vec<HostStatus>,
+}
+
+pub async fn collect_status(state: &LabState) -> LabStatus {
+    let plan = &state.plan;
+    let mut hosts = vec![];
+    for host in &plan.hosts {
+        let engine_plan = plan.engine_of(host);
+        let docker = engine::connect(&engine_plan.socket).await.ok();
+        let mut containers = vec![];
+        for c in &host.containers {
+            let state = match &docker {
+                Some(d) => engine::observed_state(d, &c.name)
+                    .await
+                    .unwrap_or_else(|_| "missing".into()),
+                None => "unknown".into(),
+            };
+            containers.push(ContainerStatus {
+                name: c.name.clone(),
+                app: c.app.clone(),
+                state,
+                expected: engine::expected_state(c.behaviour),
+            });
+        }
+        hosts.push(HostStatus {
+            name: host.name.clone(),
+            address: host.addr.to_string(),
+            groups: host.groups.clone(),
+            via_bastion: host.via_bastion,
+            netns: net::netns_exists(&host.netns),
+            sshd: services::sshd_running(plan, host).is_some(),
+            engine: docker.is_some(),
+            https: services::https_running(plan, host) && services::port_open(host.addr, 443).await,
+            http: services::http_running(plan, host),
+            containers,
+        });
+    }
+    LabStatus {
+        dir: plan.dir.clone(),
+        id: plan.id.clone(),
+        subnet: plan.subnet_cidr(),
+        complete: state.complete,
+        up: state.complete && hosts.iter().all(HostStatus::up),
+        hosts,
+    }
+}
+
+/// Prints the lab's status; returns the exit code (0 up, 1 degraded, 3 no lab).
+pub async fn status(dir: &Path, json: bool) -> Result<u8> {
+    let Some(state) = LabState::load(dir)? else {
+        if json {
+            println!("{}", serde_json::json!({ "dir": dir, "up": false, "hosts": [] }));
+        } else {
+            println!("no lab in {} (create one with `fleetdeck lab up`)", dir.display());
+        }
+        return Ok(3);
+    };
+    let status = collect_status(&state).await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", format_status(&status));
+    }
+    Ok(if status.up { 0 } else { 1 })
+}
+
+pub fn format_status(s: &LabStatus) -> String {
+    use std::fmt::Write as _;
+    let mark = |ok: bool| if ok { "up" } else { "DOWN" };
+    let mut out = format!(
+        "lab {} in {} — {} ({} hosts on {})\n",
+        s.id,
+        s.dir.display(),
+        if s.up {
+            "up"
+        } else if s.complete {
+            "DEGRADED"
+        } else {
+            "INCOMPLETE (a `lab up` is running or crashed)"
+        },
+        s.hosts.len(),
+        s.subnet
+    );
+    let _ = writeln!(
+        out,
+        "{:<16} {:<14} {:<11} {:<5} {:<6} {:<6} containers",
+        "host", "address", "group", "sshd", "engine", "https"
+    );
+    for h in &s.hosts {
+        let containers = h
+            .containers
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.state))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let group = format!(
+            "{}{}",
+            h.groups.join(","),
+            if h.via_bastion { "*" } else { "" }
+        );
+        let _ = writeln!(
+            out,
+            "{:<16} {:<14} {:<11} {:<5} {:<6} {:<6} {}",
+            h.name,
+            h.address,
+            group,
+            mark(h.sshd && h.netns),
+            mark(h.engine),
+            mark(h.https && h.http),
+            containers
+        );
+    }
+    if s.hosts.iter().any(|h| h.via_bastion) {
+        out.push_str("* reachable only through the bastion (ProxyJump)\n");
+    }
+    out
+}
+
+pub async fn down(dir: &Path) -> Result<()> {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let Some(state) = LabState::load(&dir)? else {
+        progress(format!("no lab in {}: nothing to remove", dir.display()));
+        return Ok(());
+    };
+    sys::check_root()?;
+    teardown::down_state(&state).await?;
+    progress(format!("lab {} removed from {}", state.plan.id, dir.display()));
+    Ok(())
+}

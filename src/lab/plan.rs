@@ -1,0 +1,371 @@
+//! What the lab should look like, decided without touching the machine. Every name
+//! (namespace, link, socket) carries the lab's id, so two labs never collide and
+//! `lab down` can remove exactly what this plan names.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const MIN_HOSTS: usize = 3;
+pub const MAX_HOSTS: usize = 200;
+/// Above this many hosts, engines are shared: host `i` uses engine `i % MAX_ENGINES`.
+/// Each dockerd with its containerd costs ~70 MiB and a few seconds of CPU to start;
+/// past a dozen, a 2-core machine spends minutes just starting them.
+pub const MAX_ENGINES: usize = 12;
+/// Host part of the first lab host's address; `.1` is the management address.
+const FIRST_HOST_OCTET: u8 = 10;
+
+const GREEK: [&str; 23] = [
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi",
+    "psi",
+];
+
+/// The image every lab container runs; two tags so deploys have something to move to.
+pub const IMAGE_REPO: &str = "fleetdeck-lab/app";
+pub const IMAGE_TAGS: [&str; 2] = ["1.0", "1.1"];
+
+/// How a sample container behaves, chosen so the lab shows every state an on-call
+/// engineer must recognise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behaviour {
+    /// Running, health check passing.
+    Healthy,
+    /// Running, health check failing.
+    Unhealthy,
+    /// Crashes at start; restart policy `always` keeps it restarting.
+    Restarting,
+    /// Ran once and exited with this code; no restart policy.
+    Exited(i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerPlan {
+    /// The app this container belongs to (the inventory's `fleetdeck_apps` entry).
+    pub app: String,
+    /// Container name on its engine; prefixed with the host when engines are shared.
+    pub name: String,
+    pub behaviour: Behaviour,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertPlan {
+    /// Validity window relative to `lab up`, in days (negative = in the past).
+    pub not_before_days: i64,
+    pub not_after_days: i64,
+    pub server_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostPlan {
+    pub index: usize,
+    pub name: String,
+    pub groups: Vec<String>,
+    pub addr: Ipv4Addr,
+    pub netns: String,
+    /// Root-namespace end of the veth pair (the namespace end is `eth0`).
+    pub veth: String,
+    /// Reachable only through the bastion (ProxyJump).
+    pub via_bastion: bool,
+    /// Source address allowed to reach port 22.
+    pub ssh_allowed_from: Ipv4Addr,
+    /// Ports open beyond the declared policy: the drift the console must notice.
+    pub drift_ports: Vec<u16>,
+    pub cert: CertPlan,
+    /// Ages of the restic snapshots to create, oldest first, in hours before `lab up`.
+    pub snapshot_ages_hours: Vec<u64>,
+    pub containers: Vec<ContainerPlan>,
+    pub engine: usize,
+}
+
+impl HostPlan {
+    pub fn apps(&self) -> Vec<String> {
+        self.containers.iter().map(|c| c.app.clone()).collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnginePlan {
+    pub index: usize,
+    pub socket: PathBuf,
+    pub pidfile: PathBuf,
+    pub exec_root: PathBuf,
+    pub data_root: PathBuf,
+    pub config_file: PathBuf,
+    pub log_file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabPlan {
+    pub id: String,
+    pub dir: PathBuf,
+    /// Short path for sockets (a unix socket path must fit in 108 bytes).
+    pub run_dir: PathBuf,
+    pub bridge: String,
+    /// The /24 the lab owns, as its first three octets.
+    pub subnet: [u8; 3],
+    pub hosts: Vec<HostPlan>,
+    pub engines: Vec<EnginePlan>,
+}
+
+/// A short id derived from the lab directory: stable across runs, distinct per DIR.
+pub fn lab_id(dir: &Path) -> String {
+    let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    hex::encode(&digest[..3])
+}
+
+pub fn host_name(index: usize) -> String {
+    match index {
+        0 => "bastion".to_string(),
+        i if i <= GREEK.len() => format!("client-{}", GREEK[i - 1]),
+        i => format!("client-{i:03}"),
+    }
+}
+
+impl LabPlan {
+    /// Plans a lab of `hosts` hosts in `dir` on the subnet `a.b.c.0/24`.
+    pub fn new(dir: &Path, hosts: usize, subnet: [u8; 3]) -> Result<Self, String> {
+        if !(MIN_HOSTS..=MAX_HOSTS).contains(&hosts) {
+            return Err(format!(
+                "--hosts must be between {MIN_HOSTS} and {MAX_HOSTS} (got {hosts}): the lab needs a \
+                 bastion, a canary and a host behind the bastion"
+            ));
+        }
+        let id = lab_id(dir);
+        let run_dir = PathBuf::from(format!("/run/fdlab-{id}"));
+        let ip = |octet: u8| Ipv4Addr::new(subnet[0], subnet[1], subnet[2], octet);
+        let management = ip(1);
+        let bastion_addr = ip(FIRST_HOST_OCTET);
+        let engine_count = hosts.min(MAX_ENGINES);
+        let shared_engines = hosts > MAX_ENGINES;
+
+        let engines = (0..engine_count)
+            .map(|e| {
+                let engine_run = run_dir.join(format!("e{e}"));
+                let engine_dir = dir.join("engines").join(format!("e{e}"));
+                EnginePlan {
+                    index: e,
+                    socket: engine_run.join("docker.sock"),
+                    pidfile: engine_run.join("dockerd.pid"),
+                    exec_root: engine_run.join("x"),
+                    data_root: engine_dir.join("data"),
+                    config_file: engine_dir.join("daemon.json"),
+                    log_file: engine_dir.join("dockerd.log"),
+                }
+            })
+            .collect();
+
+        let host_plans = (0..hosts)
+            .map(|i| {
+                let name = host_name(i);
+                let addr = ip(FIRST_HOST_OCTET + i as u8);
+                // Roles are fixed by index so the lab's story is the same at any size:
+                // 0 bastion, 1 canary with stale backups and a cert about to expire,
+                // 2 behind the bastion with an expired cert and firewall drift.
+                let (groups, via_bastion) = match i {
+                    0 => (vec!["bastion".to_string()], false),
+                    1 => (vec!["canary".to_string()], false),
+                    2 => (vec!["production".to_string()], true),
+                    _ => (vec!["production".to_string()], false),
+                };
+                let (not_before_days, not_after_days) = match i {
+                    1 => (-85, 5),
+                    2 => (-93, -3),
+                    _ => (-1, 90),
+                };
+                let snapshot_ages_hours = match i {
+                    1 => vec![74, 50],
+                    _ => vec![26, 2],
+                };
+                let apps: Vec<(&str, Behaviour)> = match i {
+                    0 => vec![("proxy", Behaviour::Healthy)],
+                    1 => vec![("web", Behaviour::Healthy), ("worker", Behaviour::Unhealthy)],
+                    2 => vec![
+                        ("web", Behaviour::Healthy),
+                        ("cron", Behaviour::Restarting),
+                        ("migrate", Behaviour::Exited(3)),
+                    ],
+                    _ => vec![("web", Behaviour::Healthy), ("worker", Behaviour::Healthy)],
+                };
+                let containers = apps
+                    .into_iter()
+                    .map(|(app, behaviour)| ContainerPlan {
+                        app: app.to_string(),
+                        name: if shared_engines {
+                            format!("{name}-{app}")
+                        } else {
+                            app.to_string()
+                        },
+                        behaviour,
+                    })
+                    .collect();
+                HostPlan {
+                    index: i,
+                    netns: format!("fdlab-{id}-{i}"),
+                    veth: format!("fdl{id}h{i}"),
+                    addr,
+                    via_bastion,
+                    ssh_allowed_from: if via_bastion { bastion_addr } else { management },
+                    drift_ports: if i == 2 { vec![5432] } else { vec![] },
+                    cert: CertPlan {
+                        not_before_days,
+                        not_after_days,
+                        server_name: format!("{name}.lab.fleetdeck.test"),
+                    },
+                    snapshot_ages_hours,
+                    containers,
+                    engine: i % engine_count,
+                    groups,
+                    name,
+                }
+            })
+            .collect();
+
+        Ok(LabPlan {
+            bridge: format!("fdl{id}br"),
+            dir: dir.to_path_buf(),
+            run_dir,
+            subnet,
+            hosts: host_plans,
+            engines,
+            id,
+        })
+    }
+
+    pub fn management_addr(&self) -> Ipv4Addr {
+        Ipv4Addr::new(self.subnet[0], self.subnet[1], self.subnet[2], 1)
+    }
+
+    pub fn subnet_cidr(&self) -> String {
+        format!("{}.{}.{}.0/24", self.subnet[0], self.subnet[1], self.subnet[2])
+    }
+
+    pub fn bastion(&self) -> &HostPlan {
+        &self.hosts[0]
+    }
+
+    pub fn engine_of(&self, host: &HostPlan) -> &EnginePlan {
+        &self.engines[host.engine]
+    }
+
+    pub fn host_dir(&self, host: &HostPlan) -> PathBuf {
+        self.dir.join("hosts").join(&host.name)
+    }
+
+    /// The app data directory that restic backs up and the `web` container mounts.
+    pub fn data_dir(&self, host: &HostPlan) -> PathBuf {
+        self.host_dir(host).join("srv")
+    }
+
+    pub fn restic_repo(&self, host: &HostPlan) -> PathBuf {
+        self.host_dir(host).join("backup").join("restic-repo")
+    }
+
+    pub fn restic_password_file(&self, host: &HostPlan) -> PathBuf {
+        self.host_dir(host).join("backup").join("restic-password")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(n: usize) -> LabPlan {
+        LabPlan::new(Path::new("/tmp/lab-a"), n, [10, 89, 7]).expect("valid plan")
+    }
+
+    #[test]
+    fn three_hosts_cover_every_state_the_console_must_show() {
+        let p = plan(3);
+        let behaviours: Vec<Behaviour> = p
+            .hosts
+            .iter()
+            .flat_map(|h| h.containers.iter().map(|c| c.behaviour))
+            .collect();
+        assert!(behaviours.contains(&Behaviour::Healthy));
+        assert!(behaviours.contains(&Behaviour::Unhealthy));
+        assert!(behaviours.contains(&Behaviour::Restarting));
+        assert!(behaviours.iter().any(|b| matches!(b, Behaviour::Exited(_))));
+
+        // One cert within 7 days, one expired, the rest more than 60 days out.
+        let days: Vec<i64> = p.hosts.iter().map(|h| h.cert.not_after_days).collect();
+        assert_eq!(days.iter().filter(|d| (0..7).contains(*d)).count(), 1);
+        assert_eq!(days.iter().filter(|d| **d < 0).count(), 1);
+        assert_eq!(days.iter().filter(|d| **d > 60).count(), 1);
+
+        // Exactly one host's latest backup is older than 48 h; each has two snapshots.
+        let stale = p
+            .hosts
+            .iter()
+            .filter(|h| h.snapshot_ages_hours.iter().min().is_some_and(|a| *a > 48))
+            .count();
+        assert_eq!(stale, 1);
+        assert!(p.hosts.iter().all(|h| h.snapshot_ages_hours.len() >= 2));
+
+        assert_eq!(p.hosts.iter().filter(|h| !h.drift_ports.is_empty()).count(), 1);
+        assert_eq!(p.bastion().groups, vec!["bastion"]);
+        let behind: Vec<_> = p.hosts.iter().filter(|h| h.via_bastion).collect();
+        assert_eq!(behind.len(), 1);
+        assert_eq!(behind[0].ssh_allowed_from, p.bastion().addr);
+    }
+
+    #[test]
+    fn names_are_unique_and_fit_linux_interface_limits() {
+        let p = plan(MAX_HOSTS);
+        let mut names: Vec<&str> = p.hosts.iter().map(|h| h.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), MAX_HOSTS);
+        for h in &p.hosts {
+            assert!(h.veth.len() <= 15, "{} too long for IFNAMSIZ", h.veth);
+        }
+        assert!(p.bridge.len() <= 15);
+        assert_eq!(p.hosts[MAX_HOSTS - 1].addr, Ipv4Addr::new(10, 89, 7, 209));
+    }
+
+    #[test]
+    fn engines_are_shared_only_above_the_limit_and_names_stay_unique() {
+        let small = plan(MAX_ENGINES);
+        assert_eq!(small.engines.len(), MAX_ENGINES);
+        assert!(small.hosts.iter().all(|h| h.engine == h.index));
+
+        let big = plan(50);
+        assert_eq!(big.engines.len(), MAX_ENGINES);
+        let mut per_engine: Vec<Vec<String>> = vec![vec![]; MAX_ENGINES];
+        for h in &big.hosts {
+            for c in &h.containers {
+                per_engine[h.engine].push(c.name.clone());
+            }
+        }
+        for names in per_engine {
+            let mut sorted = names.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(sorted.len(), names.len(), "duplicate container names on one engine");
+        }
+    }
+
+    #[test]
+    fn socket_paths_fit_sun_path() {
+        let p = plan(MAX_HOSTS);
+        for e in &p.engines {
+            assert!(e.socket.as_os_str().len() < 100, "{}", e.socket.display());
+        }
+    }
+
+    #[test]
+    fn host_count_is_bounded_with_a_reason() {
+        let err = LabPlan::new(Path::new("/x"), 2, [10, 89, 0]).expect_err("too small");
+        assert!(err.contains("between 3 and 200"), "{err}");
+        assert!(LabPlan::new(Path::new("/x"), 201, [10, 89, 0]).is_err());
+    }
+
+    #[test]
+    fn the_id_depends_on_the_directory() {
+        assert_ne!(lab_id(Path::new("/a")), lab_id(Path::new("/b")));
+        assert_eq!(lab_id(Path::new("/a")), lab_id(Path::new("/a")));
+    }
+}

@@ -1,0 +1,11 @@
+//! fleetdeck — a terminal operations console for fleets of Docker hosts reached over SSH.
+//!
+//! The crate is split the way `docs/architecture.md` describes: pure parsers and planners
+//! that never touch a terminal, actors that own remote I/O, and a TUI that only renders
+//! state. This release ships the foundation: the CLI, logging, terminal safety, and the
+//! practice fleet (`fleetdeck lab`) that every other part is built and tested against.
+
+pub mod cli;
+pub mod lab;
+pub mod logging;
+pub mod tui;

@@ -1,0 +1,59 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use color_eyre::eyre::Result;
+
+use fleetdeck::cli::{Cli, Command, LabCommand};
+use fleetdeck::{lab, logging, tui};
+
+fn main() -> ExitCode {
+    if let Err(e) = tui::terminal::install_hooks() {
+        eprintln!("fleetdeck: cannot install error hooks: {e}");
+        return ExitCode::from(70);
+    }
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(report) => {
+            tui::terminal::restore();
+            eprintln!("Error: {report:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let log_path = logging::init(cli.log_file.as_deref(), &cli.log_level)?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), log = %log_path.display(), "fleetdeck starting");
+
+    let Some(command) = cli.command else {
+        // The console arrives with the fleet probes; until then say so plainly rather
+        // than showing an empty screen.
+        eprintln!(
+            "fleetdeck: the console is not part of this build yet.\n\
+             Available now: `fleetdeck lab up|status|down` (see `fleetdeck --help`)."
+        );
+        return Ok(ExitCode::from(2));
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match command {
+        Command::Lab(LabCommand::Up(args)) => {
+            let dir = lab::resolve_dir(args.dir.dir);
+            runtime.block_on(lab::up(&dir, args.hosts))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lab(LabCommand::Status(args)) => {
+            let dir = lab::resolve_dir(args.dir.dir);
+            let code = runtime.block_on(lab::status(&dir, args.json))?;
+            Ok(ExitCode::from(code))
+        }
+        Command::Lab(LabCommand::Down(args)) => {
+            let dir = lab::resolve_dir(args.dir);
+            runtime.block_on(lab::down(&dir))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
