@@ -23,8 +23,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let log_path = logging::init(cli.log_file.as_deref(), &cli.log_level)?;
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), log = %log_path.display(), "fleetdeck starting");
+    // A log we cannot open (read-only home, another user's state dir) must not stop an
+    // operator mid-incident: say so once and carry on without it.
+    match logging::init(cli.log_file.as_deref(), &cli.log_level) {
+        Ok(path) => tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            log = %path.display(),
+            "fleetdeck starting"
+        ),
+        Err(e) => eprintln!("fleetdeck: warning: logging disabled: {e:#}"),
+    }
 
     let Some(command) = cli.command else {
         // The console arrives with the fleet probes; until then say so plainly rather

@@ -129,6 +129,34 @@ fn tail(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Force-removes every container of a running engine (best effort).
+pub async fn remove_all_containers(engine: &EnginePlan) {
+    if engine_running(engine).is_none() {
+        return;
+    }
+    let Ok(docker) = connect(&engine.socket).await else {
+        return;
+    };
+    let all = ListContainersOptionsBuilder::new().all(true).build();
+    let Ok(containers) = docker.list_containers(Some(all)).await else {
+        return;
+    };
+    let force = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    let removals = containers.iter().filter_map(|c| c.id.clone()).map(|id| {
+        let docker = docker.clone();
+        let force = force.clone();
+        async move {
+            if let Err(e) = docker.remove_container(&id, Some(force)).await {
+                tracing::warn!(container = %id, error = %e, "cannot remove lab container");
+            }
+        }
+    });
+    futures_util::future::join_all(removals).await;
+}
+
 /// Stops an engine gracefully (dockerd stops its containers and containerd).
 pub async fn stop_engine(engine: &EnginePlan) {
     if let Some(pid) = engine_running(engine) {

@@ -106,17 +106,24 @@ pub async fn remove_host_network(host: &HostPlan) -> Result<()> {
     if netns_exists(&host.netns) {
         run("ip", ["netns", "del", &host.netns]).await?;
     }
-    if link_exists(&host.veth) {
-        run("ip", ["link", "del", &host.veth]).await?;
+    delete_link(&host.veth).await
+}
+
+/// Deletes a link; one that vanishes meanwhile (the kernel removes a veth pair's
+/// root end shortly after its namespace) is not an error.
+async fn delete_link(name: &str) -> Result<()> {
+    if link_exists(name) {
+        if let Err(e) = run("ip", ["link", "del", name]).await {
+            if link_exists(name) {
+                return Err(e);
+            }
+        }
     }
     Ok(())
 }
 
 pub async fn remove_bridge(plan: &LabPlan) -> Result<()> {
-    if link_exists(&plan.bridge) {
-        run("ip", ["link", "del", &plan.bridge]).await?;
-    }
-    Ok(())
+    delete_link(&plan.bridge).await
 }
 
 /// Pids of every process inside a namespace.

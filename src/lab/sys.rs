@@ -131,26 +131,41 @@ fn static_elf_bytes(b: &[u8]) -> bool {
 /// installed; the error names what is missing and the exact install line.
 pub fn check_prerequisites() -> Result<()> {
     check_root()?;
+    match missing_prerequisites(
+        |prog| find_program(prog).is_some(),
+        is_static_elf(Path::new(STATIC_BUSYBOX)),
+    ) {
+        None => Ok(()),
+        Some(message) => bail!(message),
+    }
+}
+
+/// The error for whatever is missing, naming the programs and the exact
+/// `apt-get install` line; `None` when everything is there.
+pub fn missing_prerequisites(
+    installed: impl Fn(&str) -> bool,
+    static_busybox: bool,
+) -> Option<String> {
     let mut missing: Vec<(&str, &str)> = PREREQUISITES
         .iter()
-        .filter(|(prog, _)| find_program(prog).is_none())
+        .filter(|(prog, _)| !installed(prog))
         .copied()
         .collect();
-    if !is_static_elf(Path::new(STATIC_BUSYBOX)) {
+    if !static_busybox {
         missing.push(("busybox (statically linked, at /bin/busybox)", "busybox-static"));
     }
     if missing.is_empty() {
-        return Ok(());
+        return None;
     }
     let mut packages: Vec<&str> = missing.iter().map(|(_, pkg)| *pkg).collect();
     packages.sort();
     packages.dedup();
-    bail!(
+    Some(format!(
         "the lab needs programs that are not installed: {}.\nInstall them with:\n  \
          apt-get update && apt-get install -y {}",
         missing.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", "),
         packages.join(" ")
-    )
+    ))
 }
 
 pub fn check_root() -> Result<()> {
@@ -307,6 +322,17 @@ pub fn unmount(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_programs_are_named_with_the_install_line() {
+        let msg = missing_prerequisites(|p| !matches!(p, "restic" | "dockerd" | "runc"), true)
+            .expect("something is missing");
+        assert!(msg.contains("dockerd, runc, restic"), "{msg}");
+        assert!(msg.contains("apt-get install -y docker.io restic"), "{msg}");
+        assert!(missing_prerequisites(|_| true, true).is_none());
+        let busybox = missing_prerequisites(|_| true, false).expect("busybox");
+        assert!(busybox.contains("apt-get install -y busybox-static"), "{busybox}");
+    }
 
     #[test]
     fn mountinfo_paths_are_unescaped() {

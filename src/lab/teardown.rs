@@ -24,9 +24,14 @@ pub async fn down_state(state: &LabState) -> Result<()> {
     }
     sys::terminate(&in_netns, Duration::from_secs(5)).await;
 
-    // 2. Engines: dockerd stops its containers and its containerd on SIGTERM.
+    // 2. Engines: containers first (SIGKILL: lab containers ignore SIGTERM, and a
+    //    shim outliving its engine would keep them running), then dockerd, which
+    //    takes its containerd along.
     for e in &plan.engines {
+        let started = std::time::Instant::now();
+        engine::remove_all_containers(e).await;
         engine::stop_engine(e).await;
+        tracing::info!(engine = e.index, secs = started.elapsed().as_secs_f64(), "engine stopped");
     }
 
     // 3. Anything else still mentioning the lab's paths (a containerd or shim left by
@@ -98,7 +103,7 @@ fn remove_path(path: &Path) -> std::io::Result<()> {
 }
 
 fn process_named(names: &[&str]) -> bool {
-    sys::all_pids().into_iter().any(|pid| {
+    sys::all_pids().into_iter().filter(|p| sys::pid_alive(*p)).any(|pid| {
         std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .is_ok_and(|c| names.contains(&c.trim()))
     })

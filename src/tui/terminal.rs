@@ -15,9 +15,13 @@ static CONSOLE_ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Installs color-eyre's error and panic reports, with the terminal restored first so
 /// the report lands on a normal screen.
 pub fn install_hooks() -> Result<()> {
-    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
-        .display_env_section(false)
-        .into_hooks();
+    use std::io::IsTerminal;
+    let mut builder = color_eyre::config::HookBuilder::default().display_env_section(false);
+    // Plain text when piped (CI logs, scripts) or when the user asked for no colour.
+    if !io::stderr().is_terminal() || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        builder = builder.theme(color_eyre::config::Theme::new());
+    }
+    let (panic_hook, eyre_hook) = builder.into_hooks();
     eyre_hook.install()?;
     std::panic::set_hook(Box::new(move |info| {
         restore();

@@ -1,0 +1,54 @@
+//! Helpers for tests that run against a real lab. `scripts/test.sh` starts one and
+//! exports FLEETDECK_LAB_DIR; these tests are `#[ignore]`d so a plain `cargo test`
+//! without a lab (and without root) skips them visibly rather than failing.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use fleetdeck::lab::state::LabState;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_fleetdeck")
+}
+
+/// The running lab the suite was given. Panics with instructions when there is none:
+/// an ignored test run on purpose must not pass vacuously.
+pub fn lab() -> LabState {
+    let dir = std::env::var_os("FLEETDECK_LAB_DIR")
+        .map(PathBuf::from)
+        .expect("FLEETDECK_LAB_DIR is not set: run these tests through scripts/test.sh");
+    LabState::load(&dir)
+        .expect("reading lab.json")
+        .unwrap_or_else(|| panic!("no lab in {}: run `fleetdeck lab up --dir {}`", dir.display(), dir.display()))
+}
+
+/// OpenSSH's own client with the lab's config, strict host keys and no prompts.
+pub fn ssh(dir: &Path, host: &str, extra: &[&str], remote: &str) -> Output {
+    Command::new("ssh")
+        .arg("-F")
+        .arg(dir.join("ssh_config"))
+        .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", dir.join("known_hosts").display()))
+        .args(extra)
+        .arg(host)
+        .arg(remote)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running ssh")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn created_at(state: &LabState) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(&state.created_at, &time::format_description::well_known::Rfc3339)
+        .expect("created_at is RFC 3339")
+}
