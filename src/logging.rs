@@ -20,7 +20,9 @@ fn state_home_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> PathBuf {
     // The spec says relative paths are invalid and must be ignored.
     match xdg {
         Some(p) if p.is_absolute() => p,
-        _ => home.unwrap_or_else(|| PathBuf::from("/")).join(".local/state"),
+        _ => home
+            .unwrap_or_else(|| PathBuf::from("/"))
+            .join(".local/state"),
     }
 }
 
@@ -40,8 +42,9 @@ pub fn init(path: Option<&Path>, filter: &str) -> Result<PathBuf> {
         .append(true)
         .open(&path)
         .wrap_err_with(|| format!("opening the log file {}", path.display()))?;
-    let filter = EnvFilter::try_new(filter)
-        .wrap_err_with(|| format!("invalid log filter {filter:?} (try `info` or `fleetdeck=debug`)"))?;
+    let filter = EnvFilter::try_new(filter).wrap_err_with(|| {
+        format!("invalid log filter {filter:?} (try `info` or `fleetdeck=debug`)")
+    })?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)

@@ -21,7 +21,11 @@ fn every_host_answers_openssh_with_strict_host_keys() {
     for host in &state.plan.hosts {
         let out = ssh(dir, &host.name, &[], "hostname");
         assert!(out.status.success(), "{}: {}", host.name, stderr(&out));
-        assert_eq!(stdout(&out).trim(), host.name, "the lab host reports its own name");
+        assert_eq!(
+            stdout(&out).trim(),
+            host.name,
+            "the lab host reports its own name"
+        );
     }
 }
 
@@ -33,7 +37,9 @@ fn a_host_key_that_does_not_match_is_refused() {
     let host = &state.plan.hosts[1];
     // Pair the host's address with another host's key: OpenSSH must refuse.
     let other_key = std::fs::read_to_string(
-        dir.join("hosts").join(&state.plan.hosts[0].name).join("ssh_host_ed25519_key.pub"),
+        dir.join("hosts")
+            .join(&state.plan.hosts[0].name)
+            .join("ssh_host_ed25519_key.pub"),
     )
     .expect("bastion host key");
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -65,10 +71,22 @@ fn the_internal_host_is_reachable_only_through_the_bastion() {
     let state = lab();
     let dir = &state.plan.dir;
     let internal: Vec<_> = state.plan.hosts.iter().filter(|h| h.via_bastion).collect();
-    assert!(!internal.is_empty(), "the lab has a host behind the bastion");
+    assert!(
+        !internal.is_empty(),
+        "the lab has a host behind the bastion"
+    );
     for host in internal {
-        let direct = ssh(dir, &host.name, &["-o", "ProxyJump=none", "-o", "ConnectTimeout=3"], "true");
-        assert!(!direct.status.success(), "{} must not answer directly", host.name);
+        let direct = ssh(
+            dir,
+            &host.name,
+            &["-o", "ProxyJump=none", "-o", "ConnectTimeout=3"],
+            "true",
+        );
+        assert!(
+            !direct.status.success(),
+            "{} must not answer directly",
+            host.name
+        );
         assert!(
             stderr(&direct).contains("timed out") || stderr(&direct).contains("refused"),
             "{}",
@@ -104,7 +122,13 @@ impl Forward {
         let child = Command::new("ssh")
             .arg("-F")
             .arg(dir.join("ssh_config"))
-            .args(["-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "-N"])
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ExitOnForwardFailure=yes",
+                "-N",
+            ])
             .arg("-L")
             .arg(format!("{}:{}", socket.display(), remote_socket.display()))
             .arg(host)
@@ -113,10 +137,17 @@ impl Forward {
             .expect("ssh -L");
         let deadline = Instant::now() + Duration::from_secs(15);
         while !socket.exists() {
-            assert!(Instant::now() < deadline, "forward to {host} did not come up");
+            assert!(
+                Instant::now() < deadline,
+                "forward to {host} did not come up"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Forward { child, socket, _tmp: tmp }
+        Forward {
+            child,
+            socket,
+            _tmp: tmp,
+        }
     }
 }
 
@@ -137,7 +168,9 @@ fn each_docker_api_answers_through_ssh_with_the_intended_container_states() {
     for host in &plan.hosts {
         let fwd = Forward::open(&plan.dir, &host.name, &plan.engine_of(host).socket);
         rt.block_on(async {
-            let docker = engine::connect(&fwd.socket).await.expect("docker API over ssh");
+            let docker = engine::connect(&fwd.socket)
+                .await
+                .expect("docker API over ssh");
             let version = docker.version().await.expect("version");
             assert!(version.api_version.is_some());
             for c in &host.containers {
@@ -147,13 +180,20 @@ fn each_docker_api_answers_through_ssh_with_the_intended_container_states() {
                 let expected = engine::expected_state(c.behaviour);
                 let ok = observed == expected
                     || (c.behaviour == Behaviour::Restarting && observed == "running");
-                assert!(ok, "{} on {}: expected {expected}, saw {observed}", c.name, host.name);
+                assert!(
+                    ok,
+                    "{} on {}: expected {expected}, saw {observed}",
+                    c.name, host.name
+                );
                 seen_states.insert(expected, host.name.clone());
             }
         });
     }
     for state in ["healthy", "unhealthy", "restarting", "exited(3)"] {
-        assert!(seen_states.contains_key(state), "no container in state {state}: {seen_states:?}");
+        assert!(
+            seen_states.contains_key(state),
+            "no container in state {state}: {seen_states:?}"
+        );
     }
 }
 
@@ -162,15 +202,16 @@ fn each_docker_api_answers_through_ssh_with_the_intended_container_states() {
 fn restic_lists_the_snapshots_with_the_intended_times() {
     let state = lab();
     let plan = &state.plan;
-    let inventory: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(plan.dir.join("inventory.yml")).expect("inventory"))
-            .expect("inventory is YAML");
+    let inventory: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(plan.dir.join("inventory.yml")).expect("inventory"),
+    )
+    .expect("inventory is YAML");
     let created = created_at(&state);
     let mut stale_hosts = vec![];
     for host in &plan.hosts {
         let group = &host.groups[0];
-        let repo = &inventory["all"]["children"][group.as_str()]["hosts"][host.name.as_str()]
-            ["fleetdeck_backups"][0];
+        let repo = &inventory["all"]["children"][group.as_str()]["hosts"][host.name.as_str()]["fleetdeck_backups"]
+            [0];
         let (repository, password_file) = (
             repo["repository"].as_str().expect("repository"),
             repo["password_file"].as_str().expect("password_file"),
@@ -180,10 +221,13 @@ fn restic_lists_the_snapshots_with_the_intended_times() {
             &plan.dir,
             &host.name,
             &[],
-            &format!("restic --no-cache -r {repository} --password-file {password_file} snapshots --json"),
+            &format!(
+                "restic --no-cache -r {repository} --password-file {password_file} snapshots --json"
+            ),
         );
         assert!(out.status.success(), "{}: {}", host.name, stderr(&out));
-        let snaps: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).expect("restic json");
+        let snaps: Vec<serde_json::Value> =
+            serde_json::from_str(&stdout(&out)).expect("restic json");
         assert_eq!(snaps.len(), host.snapshot_ages_hours.len(), "{}", host.name);
         let mut ages: Vec<i64> = snaps
             .iter()
@@ -209,7 +253,11 @@ fn restic_lists_the_snapshots_with_the_intended_times() {
             stale_hosts.push(host.name.clone());
         }
     }
-    assert_eq!(stale_hosts, vec!["client-alpha".to_string()], "exactly one stale backup");
+    assert_eq!(
+        stale_hosts,
+        vec!["client-alpha".to_string()],
+        "exactly one stale backup"
+    );
 }
 
 #[test]
@@ -225,13 +273,36 @@ fn nft_shows_the_intended_policy_and_the_drift() {
             .expect("nft");
         assert!(out.status.success(), "{}", stderr(&out));
         let rules = stdout(&out);
-        assert!(rules.contains("hook input priority filter; policy drop;"), "{}: {rules}", host.name);
-        let ssh_from = if host.via_bastion { bastion } else { management };
-        assert!(rules.contains(&format!("ip saddr {ssh_from} tcp dport 22 accept")), "{rules}");
+        assert!(
+            rules.contains("hook input priority filter; policy drop;"),
+            "{}: {rules}",
+            host.name
+        );
+        let ssh_from = if host.via_bastion {
+            bastion
+        } else {
+            management
+        };
+        assert!(
+            rules.contains(&format!("ip saddr {ssh_from} tcp dport 22 accept")),
+            "{rules}"
+        );
         assert!(rules.contains("tcp dport { 80, 443 } accept"), "{rules}");
-        assert_eq!(rules.contains("tcp dport 5432 accept"), !host.drift_ports.is_empty(), "{rules}");
+        assert_eq!(
+            rules.contains("tcp dport 5432 accept"),
+            !host.drift_ports.is_empty(),
+            "{rules}"
+        );
     }
-    assert_eq!(state.plan.hosts.iter().filter(|h| !h.drift_ports.is_empty()).count(), 1);
+    assert_eq!(
+        state
+            .plan
+            .hosts
+            .iter()
+            .filter(|h| !h.drift_ports.is_empty())
+            .count(),
+        1
+    );
 }
 
 fn parse_openssl_date(s: &str) -> time::OffsetDateTime {
@@ -260,7 +331,9 @@ fn tls_endpoints_present_certificates_with_the_intended_expiry() {
             .output()
             .expect("openssl s_client");
         let session = stdout(&out);
-        let pem_start = session.find("-----BEGIN CERTIFICATE-----").expect("a certificate");
+        let pem_start = session
+            .find("-----BEGIN CERTIFICATE-----")
+            .expect("a certificate");
         let pem_end = session.find("-----END CERTIFICATE-----").expect("pem end") + 25;
         let mut x509 = Command::new("openssl")
             .args(["x509", "-noout", "-enddate", "-subject"])
@@ -272,7 +345,7 @@ fn tls_endpoints_present_certificates_with_the_intended_expiry() {
         x509.stdin
             .take()
             .expect("stdin")
-            .write_all(session[pem_start..pem_end].as_bytes())
+            .write_all(&session.as_bytes()[pem_start..pem_end])
             .expect("pem");
         let info = stdout(&x509.wait_with_output().expect("x509"));
         assert!(info.contains(&host.cert.server_name), "{info}");
@@ -289,7 +362,10 @@ fn tls_endpoints_present_certificates_with_the_intended_expiry() {
         );
         // The chain verifies against the lab CA unless the certificate has expired.
         if host.cert.not_after_days < 0 {
-            assert!(session.contains("Verify return code: 10 (certificate has expired)"), "{session}");
+            assert!(
+                session.contains("Verify return code: 10 (certificate has expired)"),
+                "{session}"
+            );
         } else {
             assert!(session.contains("Verify return code: 0 (ok)"), "{session}");
         }
@@ -305,8 +381,17 @@ fn lab_status_reports_every_host_up() {
         .arg(&state.plan.dir)
         .output()
         .expect("fleetdeck lab status");
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(status["up"], true);
-    assert_eq!(status["hosts"].as_array().map(Vec::len), Some(state.plan.hosts.len()));
+    assert_eq!(
+        status["hosts"].as_array().map(Vec::len),
+        Some(state.plan.hosts.len())
+    );
 }

@@ -52,11 +52,19 @@ fn machine(foreign: &[PathBuf]) -> Machine {
         let o = Command::new("ip").args(args).output().expect("ip");
         stdout(&o)
             .lines()
-            .filter_map(|l| l.split_whitespace().nth(1).map(|s| s.trim_end_matches(':').to_string()))
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .map(|s| s.trim_end_matches(':').to_string())
+            })
             .collect()
     };
     let namespaces = std::fs::read_dir("/run/netns")
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
@@ -74,9 +82,18 @@ fn machine(foreign: &[PathBuf]) -> Machine {
         .into_iter()
         .map(|(comm, _)| comm)
         .filter(|c| {
-            ["dockerd", "containerd", "containerd-shim", "sshd", "openssl", "busybox", "httpd", "sleep"]
-                .iter()
-                .any(|d| c.starts_with(d))
+            [
+                "dockerd",
+                "containerd",
+                "containerd-shim",
+                "sshd",
+                "openssl",
+                "busybox",
+                "httpd",
+                "sleep",
+            ]
+            .iter()
+            .any(|d| c.starts_with(d))
         })
         .collect();
     daemons.sort();
@@ -117,7 +134,10 @@ fn assert_no_process_mentions(markers: &[String]) {
         .into_iter()
         .filter(|(_, c)| markers.iter().any(|m| c.contains(m)))
         .collect();
-    assert!(left.is_empty(), "lab processes survived `lab down`: {left:?}");
+    assert!(
+        left.is_empty(),
+        "lab processes survived `lab down`: {left:?}"
+    );
 }
 
 #[test]
@@ -136,7 +156,14 @@ fn up_is_idempotent_and_down_leaves_no_residue() {
     assert!(up.status.success(), "lab up: {}", stderr(&up));
     let state = LabState::load(&dir).expect("load").expect("lab.json");
     assert!(state.complete);
-    for name in ["inventory.yml", "ssh_config", "known_hosts", "id_ed25519", "age.key", "lab.json"] {
+    for name in [
+        "inventory.yml",
+        "ssh_config",
+        "known_hosts",
+        "id_ed25519",
+        "age.key",
+        "lab.json",
+    ] {
         assert!(dir.join(name).exists(), "{name} missing");
     }
     let age_key = std::fs::read_to_string(dir.join("age.key")).expect("age.key");
@@ -154,19 +181,33 @@ fn up_is_idempotent_and_down_leaves_no_residue() {
     // Second `up`: nothing restarted, nothing rewritten differently.
     let again = lab_cmd(&["up"], &dir);
     assert!(again.status.success(), "second lab up: {}", stderr(&again));
-    assert_eq!(pids(&state), sshd_pids, "a second `up` must not restart sshd");
-    assert_eq!(std::fs::read_to_string(dir.join("inventory.yml")).expect("inventory"), inventory);
+    assert_eq!(
+        pids(&state),
+        sshd_pids,
+        "a second `up` must not restart sshd"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("inventory.yml")).expect("inventory"),
+        inventory
+    );
     let status = lab_cmd(&["status"], &dir);
     assert_eq!(status.status.code(), Some(0), "{}", stdout(&status));
 
     // Another size on the same directory is refused, and changes nothing.
     let resize = lab_cmd(&["up", "--hosts", "4"], &dir);
     assert!(!resize.status.success());
-    assert!(stderr(&resize).contains("has 3 hosts, not 4"), "{}", stderr(&resize));
+    assert!(
+        stderr(&resize).contains("has 3 hosts, not 4"),
+        "{}",
+        stderr(&resize)
+    );
 
     let down = lab_cmd(&["down"], &dir);
     assert!(down.status.success(), "lab down: {}", stderr(&down));
-    assert_no_process_mentions(&[dir.display().to_string(), state.plan.run_dir.display().to_string()]);
+    assert_no_process_mentions(&[
+        dir.display().to_string(),
+        state.plan.run_dir.display().to_string(),
+    ]);
     let after = machine(&foreign);
     assert_eq!(before, after, "lab down left residue");
     let left: Vec<_> = std::fs::read_dir(&dir)
@@ -174,7 +215,11 @@ fn up_is_idempotent_and_down_leaves_no_residue() {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, vec!["notes.txt".to_string()], "only the user's file remains");
+    assert_eq!(
+        left,
+        vec!["notes.txt".to_string()],
+        "only the user's file remains"
+    );
 
     // `down` again is a no-op, not an error.
     let twice = lab_cmd(&["down"], &dir);
@@ -205,13 +250,20 @@ fn down_after_a_killed_up_leaves_no_residue() {
     let state = loop {
         if let Ok(Some(s)) = LabState::load(&dir) {
             let engine_up = s.plan.engines.iter().any(|e| e.socket.exists());
-            let netns_up = s.plan.hosts.iter().any(|h| Path::new("/run/netns").join(&h.netns).exists());
+            let netns_up = s
+                .plan
+                .hosts
+                .iter()
+                .any(|h| Path::new("/run/netns").join(&h.netns).exists());
             if engine_up && netns_up {
                 break s;
             }
         }
         assert!(Instant::now() < deadline, "lab up never got half-way");
-        assert!(up.try_wait().expect("wait").is_none(), "lab up finished before it could be killed");
+        assert!(
+            up.try_wait().expect("wait").is_none(),
+            "lab up finished before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     up.kill().expect("SIGKILL lab up");
@@ -219,9 +271,20 @@ fn down_after_a_killed_up_leaves_no_residue() {
     assert!(!state.complete);
 
     let down = lab_cmd(&["down"], &dir);
-    assert!(down.status.success(), "lab down after crash: {}", stderr(&down));
-    assert_no_process_mentions(&[dir.display().to_string(), state.plan.run_dir.display().to_string()]);
-    assert_eq!(before, machine(&foreign), "lab down after a crashed up left residue");
+    assert!(
+        down.status.success(),
+        "lab down after crash: {}",
+        stderr(&down)
+    );
+    assert_no_process_mentions(&[
+        dir.display().to_string(),
+        state.plan.run_dir.display().to_string(),
+    ]);
+    assert_eq!(
+        before,
+        machine(&foreign),
+        "lab down after a crashed up left residue"
+    );
     assert!(!dir.exists(), "the lab created DIR, so down removes it");
 }
 
@@ -231,13 +294,25 @@ fn not_root_is_a_clear_error_and_creates_nothing() {
     let parent = tempfile::tempdir().expect("tempdir");
     let dir = parent.path().join("lab");
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin(), "lab", "up", "--dir"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            bin(),
+            "lab",
+            "up",
+            "--dir",
+        ])
         .arg(&dir)
         .env("HOME", parent.path())
         .stdin(Stdio::null())
         .output()
         .expect("setpriv");
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("the lab needs root"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the lab needs root"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!dir.exists(), "nothing may be created");
 }

@@ -60,7 +60,11 @@ fn random_password() -> Result<String> {
 }
 
 /// Creates the repository and its back-dated snapshots unless they are all there.
-pub async fn ensure_repository(plan: &LabPlan, host: &HostPlan, now: time::OffsetDateTime) -> Result<()> {
+pub async fn ensure_repository(
+    plan: &LabPlan,
+    host: &HostPlan,
+    now: time::OffsetDateTime,
+) -> Result<()> {
     let repo = plan.restic_repo(host);
     let password_file = plan.restic_password_file(host);
     if repo.join("config").exists()

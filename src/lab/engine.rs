@@ -19,7 +19,9 @@ use bollard::query_parameters::{
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use futures_util::StreamExt;
 
-use super::plan::{Behaviour, ContainerPlan, EnginePlan, HostPlan, IMAGE_REPO, IMAGE_TAGS, LabPlan};
+use super::plan::{
+    Behaviour, ContainerPlan, EnginePlan, HostPlan, IMAGE_REPO, IMAGE_TAGS, LabPlan,
+};
 use super::render;
 use super::sys;
 
@@ -46,10 +48,10 @@ fn engine_running(engine: &EnginePlan) -> Option<i32> {
 
 /// Starts the engine unless it already runs; returns once its API answers.
 pub async fn ensure_engine(engine: &EnginePlan) -> Result<Docker> {
-    if engine_running(engine).is_some() {
-        if let Ok(d) = connect(&engine.socket).await {
-            return Ok(d);
-        }
+    if engine_running(engine).is_some()
+        && let Ok(d) = connect(&engine.socket).await
+    {
+        return Ok(d);
     }
     for dir in [&engine.exec_root, &engine.data_root] {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
@@ -107,10 +109,10 @@ pub async fn ensure_engine(engine: &EnginePlan) -> Result<Docker> {
                 tail(&engine.log_file)
             );
         }
-        if engine.socket.exists() {
-            if let Ok(d) = connect(&engine.socket).await {
-                return Ok(d);
-            }
+        if engine.socket.exists()
+            && let Ok(d) = connect(&engine.socket).await
+        {
+            return Ok(d);
         }
         if tokio::time::Instant::now() > deadline {
             bail!(
@@ -275,8 +277,12 @@ fn health(script: &str) -> HealthConfig {
 pub fn container_body(plan: &LabPlan, host: &HostPlan, c: &ContainerPlan) -> ContainerCreateBody {
     let (cmd, healthcheck, restart) = match (c.behaviour, c.app.as_str()) {
         (Behaviour::Healthy, "web" | "proxy") => (
-            shell("echo \"$HOSTNAME serving /srv/web on :8080\"; exec httpd -f -vv -p 127.0.0.1:8080 -h /srv/web"),
-            Some(health("wget -q -O /dev/null http://127.0.0.1:8080/ && echo ok")),
+            shell(
+                "echo \"$HOSTNAME serving /srv/web on :8080\"; exec httpd -f -vv -p 127.0.0.1:8080 -h /srv/web",
+            ),
+            Some(health(
+                "wget -q -O /dev/null http://127.0.0.1:8080/ && echo ok",
+            )),
             RestartPolicyNameEnum::UNLESS_STOPPED,
         ),
         (Behaviour::Healthy, _) => (
@@ -286,7 +292,9 @@ pub fn container_body(plan: &LabPlan, host: &HostPlan, c: &ContainerPlan) -> Con
         ),
         (Behaviour::Unhealthy, _) => (
             shell("echo 'worker: waiting for queue at queue:5672'; exec sleep 2147483647"),
-            Some(health("echo 'dial tcp queue:5672: connection refused' >&2; exit 1")),
+            Some(health(
+                "echo 'dial tcp queue:5672: connection refused' >&2; exit 1",
+            )),
             RestartPolicyNameEnum::UNLESS_STOPPED,
         ),
         (Behaviour::Restarting, _) => (

@@ -43,7 +43,8 @@ fn progress(msg: impl AsRef<str>) {
 pub async fn up(dir: &Path, hosts: Option<usize>) -> Result<()> {
     sys::check_prerequisites()?;
     let created_dir = !dir.exists();
-    std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating the lab directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .wrap_err_with(|| format!("creating the lab directory {}", dir.display()))?;
     let dir = dir
         .canonicalize()
         .wrap_err_with(|| format!("resolving {}", dir.display()))?;
@@ -99,7 +100,9 @@ pub async fn up(dir: &Path, hosts: Option<usize>) -> Result<()> {
             Ok(())
         }
         Err(e) if fresh => {
-            progress(format!("lab up failed: {e:#}\nremoving what it had created…"));
+            progress(format!(
+                "lab up failed: {e:#}\nremoving what it had created…"
+            ));
             match teardown::down_state(&state).await {
                 Ok(()) => Err(e.wrap_err("lab up failed; everything it had created was removed")),
                 Err(cleanup) => Err(e.wrap_err(format!(
@@ -158,7 +161,10 @@ async fn build(plan: Arc<LabPlan>) -> Result<()> {
         .await;
     let host_keys = host_keys.into_iter().collect::<Result<Vec<_>>>()?;
 
-    std::fs::write(plan.dir.join("known_hosts"), render::known_hosts(&plan, &host_keys))?;
+    std::fs::write(
+        plan.dir.join("known_hosts"),
+        render::known_hosts(&plan, &host_keys),
+    )?;
     std::fs::write(plan.dir.join("ssh_config"), render::ssh_config(&plan))?;
     std::fs::write(plan.dir.join("inventory.yml"), render::inventory(&plan)?)?;
 
@@ -317,9 +323,15 @@ pub async fn collect_status(state: &LabState) -> LabStatus {
 pub async fn status(dir: &Path, json: bool) -> Result<u8> {
     let Some(state) = LabState::load(dir)? else {
         if json {
-            println!("{}", serde_json::json!({ "dir": dir, "up": false, "hosts": [] }));
+            println!(
+                "{}",
+                serde_json::json!({ "dir": dir, "up": false, "hosts": [] })
+            );
         } else {
-            println!("no lab in {} (create one with `fleetdeck lab up`)", dir.display());
+            println!(
+                "no lab in {} (create one with `fleetdeck lab up`)",
+                dir.display()
+            );
         }
         return Ok(3);
     };
@@ -392,6 +404,10 @@ pub async fn down(dir: &Path) -> Result<()> {
     };
     sys::check_root()?;
     teardown::down_state(&state).await?;
-    progress(format!("lab {} removed from {}", state.plan.id, dir.display()));
+    progress(format!(
+        "lab {} removed from {}",
+        state.plan.id,
+        dir.display()
+    ));
     Ok(())
 }

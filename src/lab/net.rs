@@ -66,7 +66,9 @@ fn pick_subnet(used: &[(Ipv4Addr, u8)]) -> Result<[u8; 3]> {
             return Ok([SUBNET_BASE[0], SUBNET_BASE[1], third]);
         }
     }
-    bail!("no free /24 in 10.89.0.0/16 for the lab: every one overlaps an existing address or route")
+    bail!(
+        "no free /24 in 10.89.0.0/16 for the lab: every one overlaps an existing address or route"
+    )
 }
 
 pub async fn ensure_bridge(plan: &LabPlan) -> Result<()> {
@@ -88,11 +90,17 @@ pub async fn ensure_host_network(plan: &LabPlan, host: &HostPlan) -> Result<()> 
     if !link_exists(&host.veth) {
         run(
             "ip",
-            ["link", "add", &host.veth, "type", "veth", "peer", "name", "eth0", "netns", ns],
+            [
+                "link", "add", &host.veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
+            ],
         )
         .await?;
     }
-    run("ip", ["link", "set", &host.veth, "master", &plan.bridge, "up"]).await?;
+    run(
+        "ip",
+        ["link", "set", &host.veth, "master", &plan.bridge, "up"],
+    )
+    .await?;
     let cidr = format!("{}/24", host.addr);
     run("ip", ["-n", ns, "addr", "replace", &cidr, "dev", "eth0"]).await?;
     run("ip", ["-n", ns, "link", "set", "eth0", "up"]).await?;
@@ -112,12 +120,11 @@ pub async fn remove_host_network(host: &HostPlan) -> Result<()> {
 /// Deletes a link; one that vanishes meanwhile (the kernel removes a veth pair's
 /// root end shortly after its namespace) is not an error.
 async fn delete_link(name: &str) -> Result<()> {
-    if link_exists(name) {
-        if let Err(e) = run("ip", ["link", "del", name]).await {
-            if link_exists(name) {
-                return Err(e);
-            }
-        }
+    if link_exists(name)
+        && let Err(e) = run("ip", ["link", "del", name]).await
+        && link_exists(name)
+    {
+        return Err(e);
     }
     Ok(())
 }

@@ -182,7 +182,10 @@ impl LabPlan {
                 };
                 let apps: Vec<(&str, Behaviour)> = match i {
                     0 => vec![("proxy", Behaviour::Healthy)],
-                    1 => vec![("web", Behaviour::Healthy), ("worker", Behaviour::Unhealthy)],
+                    1 => vec![
+                        ("web", Behaviour::Healthy),
+                        ("worker", Behaviour::Unhealthy),
+                    ],
                     2 => vec![
                         ("web", Behaviour::Healthy),
                         ("cron", Behaviour::Restarting),
@@ -208,7 +211,11 @@ impl LabPlan {
                     veth: format!("fdl{id}h{i}"),
                     addr,
                     via_bastion,
-                    ssh_allowed_from: if via_bastion { bastion_addr } else { management },
+                    ssh_allowed_from: if via_bastion {
+                        bastion_addr
+                    } else {
+                        management
+                    },
                     drift_ports: if i == 2 { vec![5432] } else { vec![] },
                     cert: CertPlan {
                         not_before_days,
@@ -240,7 +247,10 @@ impl LabPlan {
     }
 
     pub fn subnet_cidr(&self) -> String {
-        format!("{}.{}.{}.0/24", self.subnet[0], self.subnet[1], self.subnet[2])
+        format!(
+            "{}.{}.{}.0/24",
+            self.subnet[0], self.subnet[1], self.subnet[2]
+        )
     }
 
     pub fn bastion(&self) -> &HostPlan {
@@ -305,7 +315,10 @@ mod tests {
         assert_eq!(stale, 1);
         assert!(p.hosts.iter().all(|h| h.snapshot_ages_hours.len() >= 2));
 
-        assert_eq!(p.hosts.iter().filter(|h| !h.drift_ports.is_empty()).count(), 1);
+        assert_eq!(
+            p.hosts.iter().filter(|h| !h.drift_ports.is_empty()).count(),
+            1
+        );
         assert_eq!(p.bastion().groups, vec!["bastion"]);
         let behind: Vec<_> = p.hosts.iter().filter(|h| h.via_bastion).collect();
         assert_eq!(behind.len(), 1);
@@ -344,7 +357,11 @@ mod tests {
             let mut sorted = names.clone();
             sorted.sort();
             sorted.dedup();
-            assert_eq!(sorted.len(), names.len(), "duplicate container names on one engine");
+            assert_eq!(
+                sorted.len(),
+                names.len(),
+                "duplicate container names on one engine"
+            );
         }
     }
 

@@ -289,16 +289,19 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
                 ca_file: ca_file.clone(),
             }],
         };
-        for g in &h.groups {
-            children
-                .entry(g.clone())
-                .or_insert_with(|| Group {
-                    hosts: Default::default(),
-                })
-                .hosts
-                .insert(h.name.clone(), vars);
-            break; // a lab host belongs to exactly one group; vars are written once
-        }
+        // A lab host belongs to exactly one group; its vars are written there.
+        let group = h
+            .groups
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "ungrouped".into());
+        children
+            .entry(group)
+            .or_insert_with(|| Group {
+                hosts: Default::default(),
+            })
+            .hosts
+            .insert(h.name.clone(), vars);
     }
     let inv = Inventory {
         all: AllGroup {
@@ -354,7 +357,10 @@ mod tests {
             .expect("client-beta block");
         assert!(beta.contains("ProxyJump bastion"), "{beta}");
         assert!(beta.contains("HostName 10.89.7.12"));
-        assert!(beta.contains("IdentityFile \"/tmp/fd lab/id_ed25519\""), "{beta}");
+        assert!(
+            beta.contains("IdentityFile \"/tmp/fd lab/id_ed25519\""),
+            "{beta}"
+        );
         let alpha = cfg
             .split("\nHost ")
             .find(|b| b.starts_with("client-alpha\n"))
@@ -370,7 +376,10 @@ mod tests {
         assert!(alpha.contains("ip saddr 10.89.7.1 tcp dport 22 accept"));
         assert!(!alpha.contains("5432"));
         let beta = nft_ruleset(&p.hosts[2]);
-        assert!(beta.contains("ip saddr 10.89.7.10 tcp dport 22 accept"), "{beta}");
+        assert!(
+            beta.contains("ip saddr 10.89.7.10 tcp dport 22 accept"),
+            "{beta}"
+        );
         assert!(beta.contains("tcp dport 5432 accept"));
     }
 

@@ -48,7 +48,9 @@ pub async fn ensure_ssh_key(path: &Path, comment: &str) -> Result<()> {
 pub async fn ensure_host_key(plan: &LabPlan, host: &HostPlan) -> Result<String> {
     let key = host_key_path(plan, host);
     ensure_ssh_key(&key, &format!("root@{}", host.name)).await?;
-    Ok(std::fs::read_to_string(key.with_extension("pub"))?.trim().to_string())
+    Ok(std::fs::read_to_string(key.with_extension("pub"))?
+        .trim()
+        .to_string())
 }
 
 pub fn sshd_running(plan: &LabPlan, host: &HostPlan) -> Option<i32> {
@@ -71,11 +73,18 @@ pub async fn ensure_sshd(plan: &LabPlan, host: &HostPlan) -> Result<()> {
     let log = plan.host_dir(host).join("sshd.log");
     // Its own UTS namespace so `hostname` on the lab host answers with its name.
     let mut cmd = in_netns(&host.netns, "unshare");
-    cmd.args(["--uts", "--", "sh", "-c", "hostname \"$1\" && exec \"$2\" -f \"$3\" -E \"$4\"", "sh"])
-        .arg(&host.name)
-        .arg(sshd)
-        .arg(&config)
-        .arg(&log);
+    cmd.args([
+        "--uts",
+        "--",
+        "sh",
+        "-c",
+        "hostname \"$1\" && exec \"$2\" -f \"$3\" -E \"$4\"",
+        "sh",
+    ])
+    .arg(&host.name)
+    .arg(sshd)
+    .arg(&config)
+    .arg(&log);
     run_cmd(&mut cmd)
         .await
         .wrap_err_with(|| format!("starting sshd on {} (log: {})", host.name, log.display()))?;
@@ -114,7 +123,10 @@ async fn ensure_netns_daemon(
     if sys::pidfile_process(pidfile, marker).is_some() {
         return Ok(());
     }
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
     let mut cmd = in_netns(&host.netns, program);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -124,7 +136,9 @@ async fn ensure_netns_daemon(
     let child = cmd
         .spawn()
         .wrap_err_with(|| format!("starting the {name} server of {}", host.name))?;
-    let pid = child.id().ok_or_else(|| eyre!("{name} server of {} exited at once", host.name))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| eyre!("{name} server of {} exited at once", host.name))?;
     std::fs::write(pidfile, format!("{pid}\n"))?;
     Ok(())
 }
@@ -134,7 +148,11 @@ fn https_marker(plan: &LabPlan, host: &HostPlan) -> String {
 }
 
 pub fn https_running(plan: &LabPlan, host: &HostPlan) -> bool {
-    sys::pidfile_process(&plan.host_dir(host).join("https.pid"), &https_marker(plan, host)).is_some()
+    sys::pidfile_process(
+        &plan.host_dir(host).join("https.pid"),
+        &https_marker(plan, host),
+    )
+    .is_some()
 }
 
 pub async fn ensure_https(plan: &LabPlan, host: &HostPlan) -> Result<()> {
@@ -162,7 +180,13 @@ pub async fn ensure_https(plan: &LabPlan, host: &HostPlan) -> Result<()> {
     .await?;
     wait_for_port(host.addr, 443, Duration::from_secs(10))
         .await
-        .wrap_err_with(|| format!("TLS endpoint of {} (log: {})", host.name, hd.join("https.log").display()))
+        .wrap_err_with(|| {
+            format!(
+                "TLS endpoint of {} (log: {})",
+                host.name,
+                hd.join("https.log").display()
+            )
+        })
 }
 
 pub async fn ensure_http(plan: &LabPlan, host: &HostPlan) -> Result<()> {
@@ -193,7 +217,11 @@ pub async fn ensure_http(plan: &LabPlan, host: &HostPlan) -> Result<()> {
 
 pub fn http_running(plan: &LabPlan, host: &HostPlan) -> bool {
     let root = plan.data_dir(host).join("web");
-    sys::pidfile_process(&plan.host_dir(host).join("http.pid"), &root.display().to_string()).is_some()
+    sys::pidfile_process(
+        &plan.host_dir(host).join("http.pid"),
+        &root.display().to_string(),
+    )
+    .is_some()
 }
 
 /// Polls a TCP connect from the root namespace (80 and 443 are open to it).
@@ -201,8 +229,11 @@ pub async fn wait_for_port(addr: Ipv4Addr, port: u16, timeout: Duration) -> Resu
     let target = SocketAddr::V4(SocketAddrV4::new(addr, port));
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let attempt =
-            tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(target)).await;
+        let attempt = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(target),
+        )
+        .await;
         if matches!(attempt, Ok(Ok(_))) {
             return Ok(());
         }
@@ -216,7 +247,11 @@ pub async fn wait_for_port(addr: Ipv4Addr, port: u16, timeout: Duration) -> Resu
 pub async fn port_open(addr: Ipv4Addr, port: u16) -> bool {
     let target = SocketAddr::V4(SocketAddrV4::new(addr, port));
     matches!(
-        tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(target)).await,
+        tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(target)
+        )
+        .await,
         Ok(Ok(_))
     )
 }

@@ -152,7 +152,10 @@ pub fn missing_prerequisites(
         .copied()
         .collect();
     if !static_busybox {
-        missing.push(("busybox (statically linked, at /bin/busybox)", "busybox-static"));
+        missing.push((
+            "busybox (statically linked, at /bin/busybox)",
+            "busybox-static",
+        ));
     }
     if missing.is_empty() {
         return None;
@@ -163,7 +166,11 @@ pub fn missing_prerequisites(
     Some(format!(
         "the lab needs programs that are not installed: {}.\nInstall them with:\n  \
          apt-get update && apt-get install -y {}",
-        missing.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", "),
+        missing
+            .iter()
+            .map(|(p, _)| *p)
+            .collect::<Vec<_>>()
+            .join(", "),
         packages.join(" ")
     ))
 }
@@ -191,7 +198,10 @@ pub fn pid_alive(pid: i32) -> bool {
     // A zombie still has a /proc entry; count it as gone.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().to_string()))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().to_string())
+        })
         .is_some_and(|rest| !rest.starts_with('Z'))
 }
 
@@ -331,7 +341,10 @@ mod tests {
         assert!(msg.contains("apt-get install -y docker.io restic"), "{msg}");
         assert!(missing_prerequisites(|_| true, true).is_none());
         let busybox = missing_prerequisites(|_| true, false).expect("busybox");
-        assert!(busybox.contains("apt-get install -y busybox-static"), "{busybox}");
+        assert!(
+            busybox.contains("apt-get install -y busybox-static"),
+            "{busybox}"
+        );
     }
 
     #[test]
@@ -348,7 +361,9 @@ mod tests {
         // This test binary is dynamically linked (it has an interpreter).
         let me = std::env::current_exe().expect("current exe");
         assert!(!is_static_elf(&me));
-        assert!(!static_elf_bytes(b"not an elf at all, and long enough to look at it......"));
+        assert!(!static_elf_bytes(
+            b"not an elf at all, and long enough to look at it......"
+        ));
     }
 
     #[test]

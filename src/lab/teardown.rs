@@ -31,7 +31,11 @@ pub async fn down_state(state: &LabState) -> Result<()> {
         let started = std::time::Instant::now();
         engine::remove_all_containers(e).await;
         engine::stop_engine(e).await;
-        tracing::info!(engine = e.index, secs = started.elapsed().as_secs_f64(), "engine stopped");
+        tracing::info!(
+            engine = e.index,
+            secs = started.elapsed().as_secs_f64(),
+            "engine stopped"
+        );
     }
 
     // 3. Anything else still mentioning the lab's paths (a containerd or shim left by
@@ -66,10 +70,10 @@ pub async fn down_state(state: &LabState) -> Result<()> {
     }
 
     // 6. Files: the lab's own names only; DIR itself if the lab created it.
-    if plan.run_dir.exists() {
-        if let Err(e) = std::fs::remove_dir_all(&plan.run_dir) {
-            errors.push(format!("removing {}: {e}", plan.run_dir.display()));
-        }
+    if plan.run_dir.exists()
+        && let Err(e) = std::fs::remove_dir_all(&plan.run_dir)
+    {
+        errors.push(format!("removing {}: {e}", plan.run_dir.display()));
     }
     for name in LAB_FILES.iter().filter(|n| **n != super::state::STATE_FILE) {
         let path = plan.dir.join(name);
@@ -103,10 +107,13 @@ fn remove_path(path: &Path) -> std::io::Result<()> {
 }
 
 fn process_named(names: &[&str]) -> bool {
-    sys::all_pids().into_iter().filter(|p| sys::pid_alive(*p)).any(|pid| {
-        std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .is_ok_and(|c| names.contains(&c.trim()))
-    })
+    sys::all_pids()
+        .into_iter()
+        .filter(|p| sys::pid_alive(*p))
+        .any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| names.contains(&c.trim()))
+        })
 }
 
 async fn cleanup_system_dirs(state: &LabState) {

@@ -55,7 +55,9 @@ pub async fn ensure_ca(plan: &LabPlan) -> Result<()> {
         "-addext".into(),
         "keyUsage=critical,keyCertSign,cRLSign".into(),
     ]);
-    run("openssl", &args).await.wrap_err("creating the lab CA")?;
+    run("openssl", &args)
+        .await
+        .wrap_err("creating the lab CA")?;
     Ok(())
 }
 
@@ -71,7 +73,11 @@ fn asn1_time(t: time::OffsetDateTime) -> Result<String> {
 
 /// Issues the host's certificate unless it has one. Must not run concurrently for
 /// two hosts: `openssl ca` keeps its database in one index file.
-pub async fn ensure_host_cert(plan: &LabPlan, host: &HostPlan, now: time::OffsetDateTime) -> Result<()> {
+pub async fn ensure_host_cert(
+    plan: &LabPlan,
+    host: &HostPlan,
+    now: time::OffsetDateTime,
+) -> Result<()> {
     let (cert, key) = (cert_path(plan, host), key_path(plan, host));
     if cert.exists() && key.exists() {
         return Ok(());
@@ -89,9 +95,14 @@ pub async fn ensure_host_cert(plan: &LabPlan, host: &HostPlan, now: time::Offset
         "-subj".into(),
         format!("/CN={}", host.cert.server_name),
         "-addext".into(),
-        format!("subjectAltName=DNS:{},IP:{}", host.cert.server_name, host.addr),
+        format!(
+            "subjectAltName=DNS:{},IP:{}",
+            host.cert.server_name, host.addr
+        ),
     ]);
-    run("openssl", &args).await.wrap_err_with(|| format!("certificate request for {}", host.name))?;
+    run("openssl", &args)
+        .await
+        .wrap_err_with(|| format!("certificate request for {}", host.name))?;
 
     let start = now + time::Duration::days(host.cert.not_before_days);
     let end = now + time::Duration::days(host.cert.not_after_days);

@@ -21,7 +21,13 @@ pub fn lab() -> LabState {
         .expect("FLEETDECK_LAB_DIR is not set: run these tests through scripts/test.sh");
     LabState::load(&dir)
         .expect("reading lab.json")
-        .unwrap_or_else(|| panic!("no lab in {}: run `fleetdeck lab up --dir {}`", dir.display(), dir.display()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no lab in {}: run `fleetdeck lab up --dir {}`",
+                dir.display(),
+                dir.display()
+            )
+        })
 }
 
 /// OpenSSH's own client with the lab's config, strict host keys and no prompts.
@@ -31,7 +37,10 @@ pub fn ssh(dir: &Path, host: &str, extra: &[&str], remote: &str) -> Output {
         .arg(dir.join("ssh_config"))
         .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
         .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", dir.join("known_hosts").display()))
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            dir.join("known_hosts").display()
+        ))
         .args(extra)
         .arg(host)
         .arg(remote)
@@ -49,6 +58,9 @@ pub fn stderr(o: &Output) -> String {
 }
 
 pub fn created_at(state: &LabState) -> time::OffsetDateTime {
-    time::OffsetDateTime::parse(&state.created_at, &time::format_description::well_known::Rfc3339)
-        .expect("created_at is RFC 3339")
+    time::OffsetDateTime::parse(
+        &state.created_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("created_at is RFC 3339")
 }

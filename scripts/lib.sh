@@ -1,0 +1,38 @@
+# Shared by scripts/test.sh and scripts/demo.sh: install what fleetdeck and its lab
+# need on a fresh Debian machine. Idempotent; installs only what is missing.
+
+# Debian packages: the lab's real parts (sshd, dockerd, restic, nftables, openssl,
+# a static busybox for the lab image) and the tools the tests drive.
+FLEETDECK_PACKAGES=(
+  iproute2 openssh-server openssh-client docker.io restic nftables openssl
+  busybox-static util-linux tar procps tmux age borgbackup
+)
+
+ensure_packages() {
+  local missing=()
+  for pkg in "${FLEETDECK_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    echo "==> installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # Package scripts must not start system daemons we do not want running.
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+ensure_rust() {
+  if ! command -v cargo >/dev/null; then
+    echo "cargo is not installed: fleetdeck needs a Rust toolchain (1.89 or newer)" >&2
+    exit 1
+  fi
+}
+
+require_root() {
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "$0 needs root: it installs packages and builds a lab of network namespaces" >&2
+    exit 1
+  fi
+}

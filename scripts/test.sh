@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs prerequisites, checks
+# formatting and lints, runs the unit tests, then the integration tests against a
+# practice lab it starts here and always tears down, even when a test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+require_root
+ensure_rust
+ensure_packages
+
+echo "==> cargo fmt --check"
+cargo fmt --check
+echo "==> cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "==> unit tests"
+cargo test --quiet
+
+LAB_PARENT=$(mktemp -d /tmp/fleetdeck-test.XXXXXX)
+LAB_DIR=$LAB_PARENT/lab
+teardown() {
+  local rc=$?
+  echo "==> lab down"
+  target/debug/fleetdeck lab down --dir "$LAB_DIR" || rc=1
+  rmdir "$LAB_PARENT" 2>/dev/null || true
+  exit $rc
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+echo "==> lab up (4 hosts) in $LAB_DIR"
+target/debug/fleetdeck lab up --hosts 4 --dir "$LAB_DIR"
+echo "==> integration tests against the lab"
+FLEETDECK_LAB_DIR=$LAB_DIR cargo test --quiet -- --ignored
