@@ -14,8 +14,9 @@ echo "==> cargo fmt --check"
 cargo fmt --check
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
+RESULTS=$(mktemp /tmp/fleetdeck-results.XXXXXX)
 echo "==> unit tests"
-cargo test --quiet
+cargo test --quiet 2>&1 | tee -a "$RESULTS"
 
 LAB_PARENT=$(mktemp -d /tmp/fleetdeck-test.XXXXXX)
 LAB_DIR=$LAB_PARENT/lab
@@ -24,6 +25,9 @@ teardown() {
   echo "==> lab down"
   target/debug/fleetdeck lab down --dir "$LAB_DIR" || rc=1
   rmdir "$LAB_PARENT" 2>/dev/null || true
+  # One closing line for the whole run (unit + integration), as CI reads it.
+  awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$RESULTS"
+  rm -f "$RESULTS"
   exit $rc
 }
 trap teardown EXIT
@@ -32,4 +36,4 @@ trap 'exit 130' INT TERM
 echo "==> lab up (4 hosts) in $LAB_DIR"
 target/debug/fleetdeck lab up --hosts 4 --dir "$LAB_DIR"
 echo "==> integration tests against the lab"
-FLEETDECK_LAB_DIR=$LAB_DIR cargo test --quiet -- --ignored
+FLEETDECK_LAB_DIR=$LAB_DIR cargo test --quiet --tests -- --ignored 2>&1 | tee -a "$RESULTS"
