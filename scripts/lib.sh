@@ -36,3 +36,10 @@ require_root() {
     exit 1
   fi
 }
+
+# Everything both scripts need before building: root, cargo, Debian packages.
+prepare_machine() {
+  require_root
+  ensure_rust
+  ensure_packages
+}

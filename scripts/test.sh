@@ -6,9 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-require_root
-ensure_rust
-ensure_packages
+prepare_machine
 
 echo "==> cargo fmt --check"
 cargo fmt --check

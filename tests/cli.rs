@@ -30,7 +30,10 @@ fn help_names_the_lab_commands_and_how_to_start() {
     for sub in ["up", "status", "down"] {
         assert!(lab_help.contains(sub), "{lab_help}");
     }
-    let up = stdout(&fleetdeck(&["lab", "up", "--help"], &tmp.path().join("log")));
+    let up = stdout(&fleetdeck(
+        &["lab", "up", "--help"],
+        &tmp.path().join("log"),
+    ));
     assert!(up.contains("--hosts") && up.contains("--dir"), "{up}");
 }
 
@@ -39,17 +42,34 @@ fn status_without_a_lab_exits_3_and_logs_only_to_the_file() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let log = tmp.path().join("fleetdeck.log");
     let dir = tmp.path().join("nolab");
-    let out = fleetdeck(&["lab", "status", "--dir", dir.to_str().expect("utf-8")], &log);
+    let out = fleetdeck(
+        &["lab", "status", "--dir", dir.to_str().expect("utf-8")],
+        &log,
+    );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stdout(&out).contains("no lab in"), "{}", stdout(&out));
-    assert!(stderr(&out).is_empty(), "nothing on stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).is_empty(),
+        "nothing on stderr: {}",
+        stderr(&out)
+    );
     let logged = std::fs::read_to_string(&log).expect("log file written");
     assert!(logged.contains("fleetdeck starting"), "{logged}");
     assert!(!stdout(&out).contains("fleetdeck starting"));
 
-    let json = fleetdeck(&["lab", "status", "--json", "--dir", dir.to_str().expect("utf-8")], &log);
+    let json = fleetdeck(
+        &[
+            "lab",
+            "status",
+            "--json",
+            "--dir",
+            dir.to_str().expect("utf-8"),
+        ],
+        &log,
+    );
     assert_eq!(json.status.code(), Some(3));
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON even without a lab");
+    let v: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("JSON even without a lab");
     assert_eq!(v["up"], false);
 }
 
@@ -58,7 +78,11 @@ fn no_subcommand_says_what_exists_and_exits_2() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = fleetdeck(&[], &tmp.path().join("log"));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("fleetdeck lab up"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("fleetdeck lab up"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -67,5 +91,9 @@ fn an_unwritable_log_file_warns_but_does_not_stop_the_command() {
     // A directory cannot be opened as a log file, even by root.
     let out = fleetdeck(&["lab", "status", "--dir", "/nonexistent/lab"], tmp.path());
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("logging disabled"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("logging disabled"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -237,35 +237,7 @@ fn down_after_a_killed_up_leaves_no_residue() {
     let dir = parent.path().join("lab");
     let before = machine(&foreign);
 
-    let mut up = Command::new(bin())
-        .args(["lab", "up", "--hosts", "3", "--dir"])
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("lab up");
-    // Kill it once engines and namespaces exist but before it finishes.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let state = loop {
-        if let Ok(Some(s)) = LabState::load(&dir) {
-            let engine_up = s.plan.engines.iter().any(|e| e.socket.exists());
-            let netns_up = s
-                .plan
-                .hosts
-                .iter()
-                .any(|h| Path::new("/run/netns").join(&h.netns).exists());
-            if engine_up && netns_up {
-                break s;
-            }
-        }
-        assert!(Instant::now() < deadline, "lab up never got half-way");
-        assert!(
-            up.try_wait().expect("wait").is_none(),
-            "lab up finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (mut up, state) = start_up_and_wait_half_way(&dir);
     up.kill().expect("SIGKILL lab up");
     up.wait().expect("reap");
     assert!(!state.complete);
@@ -286,6 +258,66 @@ fn down_after_a_killed_up_leaves_no_residue() {
         "lab down after a crashed up left residue"
     );
     assert!(!dir.exists(), "the lab created DIR, so down removes it");
+}
+
+/// Starts `lab up` and waits until it is half-way: engines answer, namespaces exist.
+fn start_up_and_wait_half_way(dir: &Path) -> (std::process::Child, LabState) {
+    let mut up = Command::new(bin())
+        .args(["lab", "up", "--hosts", "3", "--dir"])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lab up");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(s)) = LabState::load(dir) {
+            let engine_up = s.plan.engines.iter().any(|e| e.socket.exists());
+            let netns_up = s
+                .plan
+                .hosts
+                .iter()
+                .any(|h| Path::new("/run/netns").join(&h.netns).exists());
+            if engine_up && netns_up {
+                return (up, s);
+            }
+        }
+        assert!(Instant::now() < deadline, "lab up never got half-way");
+        assert!(
+            up.try_wait().expect("wait").is_none(),
+            "lab up finished before it could be interrupted"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn an_interrupted_first_up_removes_what_it_created() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let foreign = foreign_paths();
+    let parent = tempfile::tempdir().expect("tempdir");
+    let dir = parent.path().join("lab");
+    let before = machine(&foreign);
+
+    let (up, state) = start_up_and_wait_half_way(&dir);
+    // Ctrl-C: the same signal a terminal sends.
+    // SAFETY: kill(2) on the child we spawned and have not reaped.
+    unsafe { libc::kill(up.id() as i32, libc::SIGINT) };
+    let out = up.wait_with_output().expect("lab up exits");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("everything it had created was removed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_process_mentions(&[
+        dir.display().to_string(),
+        state.plan.run_dir.display().to_string(),
+    ]);
+    assert_eq!(before, machine(&foreign), "an interrupted up left residue");
+    assert!(!dir.exists());
 }
 
 #[test]
