@@ -8,4 +8,5 @@
 pub mod cli;
 pub mod lab;
 pub mod logging;
+pub mod ssh;
 pub mod tui;

@@ -1,0 +1,1 @@
+//! OpenSSH client configuration (`ssh_config`) resolution.

@@ -1,0 +1,1 @@
+//! OpenSSH `known_hosts` files.
