@@ -18,7 +18,6 @@ ensure_packages() {
     echo "==> installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # Package scripts must not start system daemons we do not want running.
     apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
