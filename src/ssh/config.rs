@@ -18,6 +18,8 @@
 //! - Like OpenSSH 9.2, `User`, `ProxyJump`, `HostKeyAlias` and `GlobalKnownHostsFile` are
 //!   not token-expanded.
 
+pub use super::pattern::wildcard_match;
+use super::pattern::{HostPattern, matches_list};
 use std::ffi::{CStr, OsStr};
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
@@ -291,12 +293,6 @@ enum Condition {
     Never,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct HostPattern {
-    negated: bool,
-    glob: String,
-}
-
 impl Condition {
     /// OpenSSH semantics: any negated match vetoes the block, otherwise one positive match
     /// suffices. Matching is case-sensitive against the alias as typed.
@@ -304,16 +300,7 @@ impl Condition {
         let Condition::Host(patterns) = self else {
             return false;
         };
-        let mut matched = false;
-        for pattern in patterns {
-            if wildcard_match(&pattern.glob, alias) {
-                if pattern.negated {
-                    return false;
-                }
-                matched = true;
-            }
-        }
-        matched
+        matches_list(patterns, alias)
     }
 }
 
@@ -332,37 +319,6 @@ pub struct SshConfig {
     directives: Vec<Directive>,
     unsupported: Vec<Unsupported>,
     env: ResolveEnv,
-}
-
-/// `*` matches any run of characters, `?` exactly one; everything else literally.
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    // Greedy matching with a single backtrack point at the last `*`: linear enough for
-    // host names and never exponential.
-    let (mut p, mut t) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                backtrack = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == '?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match backtrack {
-                Some((star, consumed)) => {
-                    p = star + 1;
-                    t = consumed + 1;
-                    backtrack = Some((star, consumed + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
 }
 
 impl SshConfig {
@@ -502,19 +458,7 @@ impl SshConfig {
             let conditions: Vec<usize> = outer.iter().copied().chain(current).collect();
             match lower.as_str() {
                 "host" => {
-                    let patterns = args
-                        .iter()
-                        .map(|arg| match arg.strip_prefix('!') {
-                            Some(glob) => HostPattern {
-                                negated: true,
-                                glob: glob.to_owned(),
-                            },
-                            None => HostPattern {
-                                negated: false,
-                                glob: arg.clone(),
-                            },
-                        })
-                        .collect();
+                    let patterns = args.iter().map(|arg| HostPattern::parse(arg)).collect();
                     self.conditions.push(Condition::Host(patterns));
                     current = Some(self.conditions.len() - 1);
                 }

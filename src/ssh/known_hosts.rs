@@ -12,6 +12,7 @@
 //! - `@revoked` lines apply to hosts their pattern matches, and override any trusting line;
 //! - `@cert-authority` lines trust a CA for host certificates, never as a plain host key.
 
+use super::pattern::{HostPattern, matches_list};
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -96,13 +97,6 @@ enum HostField {
     Patterns(Vec<HostPattern>),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct HostPattern {
-    negated: bool,
-    /// Lowercased glob with `*` and `?`.
-    glob: String,
-}
-
 impl HostField {
     fn parse(field: &str) -> Result<HostField, String> {
         if let Some(rest) = field.strip_prefix('|') {
@@ -110,16 +104,8 @@ impl HostField {
         }
         let patterns = field
             .split(',')
-            .map(|pattern| match pattern.strip_prefix('!') {
-                Some(glob) => HostPattern {
-                    negated: true,
-                    glob: glob.to_ascii_lowercase(),
-                },
-                None => HostPattern {
-                    negated: false,
-                    glob: pattern.to_ascii_lowercase(),
-                },
-            })
+            // Lowercased: OpenSSH matches known_hosts names case-insensitively.
+            .map(|pattern| HostPattern::parse(&pattern.to_ascii_lowercase()))
             .collect::<Vec<_>>();
         if patterns.iter().any(|p| p.glob.is_empty()) {
             return Err(format!("empty host pattern in {field:?}"));
@@ -132,7 +118,7 @@ impl HostField {
             HostField::Hashed { salt, hash } => hmac_sha1(salt, lookup_name)
                 .map(|mac| mac.verify_slice(hash).is_ok())
                 .unwrap_or(false),
-            HostField::Patterns(patterns) => pattern_list_matches(patterns, lookup_name),
+            HostField::Patterns(patterns) => matches_list(patterns, lookup_name),
         }
     }
 }
@@ -174,49 +160,6 @@ fn hmac_sha1(salt: &[u8], name: &str) -> Option<Hmac<Sha1>> {
     let mut mac = Hmac::<Sha1>::new_from_slice(salt).ok()?;
     mac.update(name.as_bytes());
     Some(mac)
-}
-
-/// OpenSSH `match_pattern_list`: a matching negated pattern vetoes the whole list,
-/// otherwise any matching positive pattern accepts.
-fn pattern_list_matches(patterns: &[HostPattern], lookup_name: &str) -> bool {
-    let mut matched = false;
-    for pattern in patterns {
-        if glob_matches(pattern.glob.as_bytes(), lookup_name.as_bytes()) {
-            if pattern.negated {
-                return false;
-            }
-            matched = true;
-        }
-    }
-    matched
-}
-
-/// `*` matches any run of bytes (including none), `?` exactly one byte.
-fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
-    // Iterative matcher with backtracking to the last `*`: linear memory, no recursion.
-    let (mut p, mut t) = (0, 0);
-    let mut last_star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                last_star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match last_star {
-                Some((star_p, star_t)) => {
-                    p = star_p + 1;
-                    t = star_t + 1;
-                    last_star = Some((star_p, star_t + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// The name OpenSSH records and looks up for `host` on `port` (its `put_host_port`).
@@ -667,20 +610,6 @@ mod tests {
             .entries_for(&[host], port)
             .map(|e| e.location.line)
             .collect()
-    }
-
-    #[test]
-    fn glob_wildcards() {
-        assert!(glob_matches(b"*", b""));
-        assert!(glob_matches(b"*.example.com", b"a.b.example.com"));
-        assert!(!glob_matches(b"*.example.com", b"example.com"));
-        assert!(glob_matches(b"web?", b"web1"));
-        assert!(!glob_matches(b"web?", b"web"));
-        assert!(!glob_matches(b"web?", b"web12"));
-        assert!(glob_matches(b"a*b*c", b"axxbyyc"));
-        assert!(!glob_matches(b"a*b*c", b"axxbyy"));
-        assert!(glob_matches(b"*a*a", b"aaaa"));
-        assert!(!glob_matches(b"exact", b"exactly"));
     }
 
     #[test]

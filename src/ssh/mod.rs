@@ -3,3 +3,4 @@
 
 pub mod config;
 pub mod known_hosts;
+pub mod pattern;
