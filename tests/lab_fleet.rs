@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::{created_at, lab, ssh, stderr, stdout};
 use fleetdeck::lab::engine;
-use fleetdeck::lab::plan::Behaviour;
 
 #[test]
 #[ignore = "needs a running lab (root): run scripts/test.sh"]
@@ -178,12 +177,11 @@ fn each_docker_api_answers_through_ssh_with_the_intended_container_states() {
                     .await
                     .unwrap_or_else(|e| panic!("{} on {}: {e}", c.name, host.name));
                 let expected = engine::expected_state(c.behaviour);
-                let ok = observed == expected
-                    || (c.behaviour == Behaviour::Restarting && observed == "running");
                 assert!(
-                    ok,
+                    engine::state_matches(c.behaviour, &observed),
                     "{} on {}: expected {expected}, saw {observed}",
-                    c.name, host.name
+                    c.name,
+                    host.name
                 );
                 seen_states.insert(expected, host.name.clone());
             }

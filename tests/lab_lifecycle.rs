@@ -80,6 +80,13 @@ fn machine(foreign: &[PathBuf]) -> Machine {
         .collect();
     let mut daemons: Vec<String> = live_processes()
         .into_iter()
+        // The main lab's crash-looping container gets a new shim per restart, so
+        // its shims come and go; they name the main lab's run dir.
+        .filter(|(_, cmdline)| {
+            !foreign
+                .iter()
+                .any(|f| cmdline.contains(&*f.to_string_lossy()))
+        })
         .map(|(comm, _)| comm)
         .filter(|c| {
             [

@@ -1,13 +1,11 @@
 //! Each lab host's app data and its restic repository, with snapshots back-dated by
 //! `restic backup --time` so backup age is something the lab decides.
 
-use std::path::Path;
-
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::process::Command;
 
 use super::plan::{HostPlan, LabPlan};
-use super::sys::run_cmd;
+use super::sys::{self, run_cmd};
 
 /// Writes the app data the `web` container serves and restic backs up. `generation`
 /// changes a file so consecutive snapshots differ.
@@ -80,7 +78,7 @@ pub async fn ensure_repository(
         std::fs::create_dir_all(parent)?;
     }
     if !password_file.exists() {
-        write_private(&password_file, &random_password()?)?;
+        sys::write_private(&password_file, &random_password()?)?;
     }
     let mut init = restic(plan, host);
     init.arg("init");
@@ -101,19 +99,5 @@ pub async fn ensure_repository(
             .await
             .wrap_err_with(|| format!("backing up {} into restic", host.name))?;
     }
-    Ok(())
-}
-
-pub fn write_private(path: &Path, contents: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .wrap_err_with(|| format!("writing {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
     Ok(())
 }

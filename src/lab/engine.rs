@@ -403,6 +403,12 @@ pub async fn observed_state(docker: &Docker, name: &str) -> Result<String> {
     Ok(format!("exited({})", state.exit_code.unwrap_or(-1)))
 }
 
+/// Whether `observed` (as `observed_state` words it) is the planned behaviour. A
+/// crash-looping container is briefly "running" between restarts.
+pub fn state_matches(b: Behaviour, observed: &str) -> bool {
+    observed == expected_state(b) || (b == Behaviour::Restarting && observed == "running")
+}
+
 pub fn expected_state(b: Behaviour) -> String {
     match b {
         Behaviour::Healthy => "healthy".into(),
@@ -420,10 +426,7 @@ pub async fn wait_for_states(docker: &Docker, host: &HostPlan, timeout: Duration
         let mut pending = vec![];
         for c in &host.containers {
             let seen = observed_state(docker, &c.name).await?;
-            // A crash-looping container is briefly "running" between restarts.
-            let ok = seen == expected_state(c.behaviour)
-                || (c.behaviour == Behaviour::Restarting && seen == "running");
-            if !ok {
+            if !state_matches(c.behaviour, &seen) {
                 pending.push(format!("{} is {seen}", c.name));
             }
         }

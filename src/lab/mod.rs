@@ -66,12 +66,10 @@ pub async fn up(dir: &Path, hosts: Option<usize>) -> Result<()> {
             let n = hosts.unwrap_or(plan::MIN_HOSTS);
             let subnet = net::choose_subnet().await?;
             let plan = LabPlan::new(&dir, n, subnet).map_err(|e| eyre!(e))?;
-            let state = LabState::new(plan, created_dir);
-            // Written before anything exists, so `lab down` can undo even a crashed `up`.
-            state.save()?;
-            (state, true)
+            (LabState::new(plan, created_dir), true)
         }
     };
+    // Written before anything is created, so `lab down` can undo even a crashed `up`.
     state.complete = false;
     state.save()?;
 
@@ -216,7 +214,7 @@ async fn write_keys(plan: &LabPlan) -> Result<()> {
     std::fs::write(plan.dir.join("authorized_keys"), public)?;
     let age_key = plan.dir.join("age.key");
     if !age_key.exists() {
-        backup::write_private(&age_key, &age_identity_file())?;
+        sys::write_private(&age_key, &age_identity_file())?;
     }
     Ok(())
 }
@@ -277,13 +275,17 @@ pub struct LabStatus {
 
 pub async fn collect_status(state: &LabState) -> LabStatus {
     let plan = &state.plan;
+    // Above MAX_ENGINES hosts share engines: connect to each engine once.
+    let mut engines = Vec::with_capacity(plan.engines.len());
+    for e in &plan.engines {
+        engines.push(engine::connect(&e.socket).await.ok());
+    }
     let mut hosts = vec![];
     for host in &plan.hosts {
-        let engine_plan = plan.engine_of(host);
-        let docker = engine::connect(&engine_plan.socket).await.ok();
+        let docker = &engines[host.engine];
         let mut containers = vec![];
         for c in &host.containers {
-            let state = match &docker {
+            let state = match docker {
                 Some(d) => engine::observed_state(d, &c.name)
                     .await
                     .unwrap_or_else(|_| "missing".into()),

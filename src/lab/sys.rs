@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, bail, eyre};
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use tokio::process::Command;
 
 /// Runs `program args…`, returning its output; a non-zero exit becomes an error that
@@ -189,6 +189,21 @@ pub fn check_root() -> Result<()> {
              Run it with sudo, e.g. `sudo fleetdeck lab up`"
         );
     }
+    Ok(())
+}
+
+/// Writes a secret (key, password) readable by its owner only.
+pub fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .wrap_err_with(|| format!("writing {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
     Ok(())
 }
 

@@ -90,6 +90,16 @@ mod tests {
         assert!(!wildcard_match("a*b*c", "axxbyy"));
         assert!(wildcard_match("*a*a", "aaaa"));
         assert!(!wildcard_match("exact", "exactly"));
+        assert!(wildcard_match("web-*", "web-1"));
+        assert!(wildcard_match("web-*", "web-"));
+        assert!(!wildcard_match("web-*", "db-1"));
+        assert!(wildcard_match("db?", "db1"));
+        assert!(!wildcard_match("db?", "db"));
+        assert!(!wildcard_match("db?", "db12"));
+        assert!(wildcard_match("*.example.*", "a.b.example.com"));
+        assert!(wildcard_match("a*b*c", "aXbYbZc"));
+        assert!(!wildcard_match("a*b*c", "aXbYbZ"));
+        assert!(!wildcard_match("Web", "web"), "matching is case-sensitive");
     }
 
     #[test]

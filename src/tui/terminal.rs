@@ -61,7 +61,3 @@ pub fn restore() {
         let _ = out.flush();
     }
 }
-
-pub fn console_active() -> bool {
-    CONSOLE_ACTIVE.load(Ordering::SeqCst)
-}
