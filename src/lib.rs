@@ -6,6 +6,7 @@
 //! practice fleet (`fleetdeck lab`) that every other part is built and tested against.
 
 pub mod cli;
+pub mod docker;
 pub mod lab;
 pub mod logging;
 pub mod ssh;
