@@ -9,5 +9,6 @@ pub mod cli;
 pub mod docker;
 pub mod lab;
 pub mod logging;
+pub mod paths;
 pub mod ssh;
 pub mod tui;

@@ -32,7 +32,7 @@ const PARALLELISM: usize = 4;
 
 /// `--dir`, or `$XDG_STATE_HOME/fleetdeck/lab`.
 pub fn resolve_dir(dir: Option<PathBuf>) -> PathBuf {
-    dir.unwrap_or_else(|| crate::logging::state_home().join("fleetdeck").join("lab"))
+    dir.unwrap_or_else(|| crate::paths::state_home().join("fleetdeck").join("lab"))
 }
 
 fn progress(msg: impl AsRef<str>) {

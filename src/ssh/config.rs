@@ -213,6 +213,16 @@ pub enum StrictHostKeyChecking {
     AcceptNew,
 }
 
+/// Options given on `ssh`'s command line (`-p`, `-l`, `-i`): they are obtained before
+/// the configuration files, so they win; `-i` files come before configured ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    /// Unexpanded, like a configured `IdentityFile` (`~` and tokens are expanded later).
+    pub identity_files: Vec<String>,
+}
+
 /// One hop of a `ProxyJump` chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JumpHost {
@@ -364,7 +374,20 @@ impl SshConfig {
 
     /// Resolves `alias` with an explicit home and local user.
     pub fn resolve_with(&self, alias: &str, env: &ResolveEnv) -> ResolvedHost {
-        let obtained = self.obtain(alias);
+        self.resolve_with_overrides(alias, &Overrides::default(), env)
+    }
+
+    /// Resolves `alias` as `ssh` does when the command line also sets options, which are
+    /// read before any configuration file and so win (first obtained value). This is how
+    /// Ansible hands inventory variables to `ssh`, and fleetdeck gives them the same
+    /// precedence.
+    pub fn resolve_with_overrides(
+        &self,
+        alias: &str,
+        overrides: &Overrides,
+        env: &ResolveEnv,
+    ) -> ResolvedHost {
+        let obtained = self.obtain_with(alias, overrides);
         let hostname = obtained
             .hostname
             .as_deref()
@@ -422,10 +445,16 @@ impl SshConfig {
         }
     }
 
-    /// Replays the matching directives, first obtained value winning, nothing expanded.
-    fn obtain(&self, alias: &str) -> Obtained {
+    /// Replays the matching directives after the command-line `overrides`, first
+    /// obtained value winning, nothing expanded.
+    fn obtain_with(&self, alias: &str, overrides: &Overrides) -> Obtained {
         let active: Vec<bool> = self.conditions.iter().map(|c| c.matches(alias)).collect();
-        let mut obtained = Obtained::default();
+        let mut obtained = Obtained {
+            port: overrides.port,
+            user: overrides.user.clone(),
+            identity_files: overrides.identity_files.clone(),
+            ..Obtained::default()
+        };
         let applies = |directive: &&Directive| directive.conditions.iter().all(|&c| active[c]);
         for directive in self.directives.iter().filter(applies) {
             obtained.take(&directive.setting);
@@ -1241,11 +1270,12 @@ mod tests {
 
     /// Runs `ssh -G -F <config> <alias>` (no connection is made) and collects its
     /// `key value` lines; repeated keys such as `identityfile` keep their order.
-    fn ssh_g(config: &Path, alias: &str) -> HashMap<String, Vec<String>> {
+    fn ssh_g(config: &Path, alias: &str, options: &[String]) -> HashMap<String, Vec<String>> {
         let output = Command::new("ssh")
             .arg("-G")
             .arg("-F")
             .arg(config)
+            .args(options.iter().flat_map(|o| ["-o", o.as_str()]))
             .arg(alias)
             .stdin(Stdio::null())
             .output()
@@ -1274,10 +1304,33 @@ mod tests {
     /// compared before expansion; UserKnownHostsFile is printed expanded, which checks
     /// our `~` and token expansion against OpenSSH's.
     fn assert_agrees_with_ssh(config_path: &Path, alias: &str, env: &ResolveEnv) {
+        assert_agrees_with_ssh_overridden(config_path, alias, &Overrides::default(), env);
+    }
+
+    /// As above, with `overrides` passed to `ssh` the way Ansible passes inventory
+    /// variables: `-o Port=`, `-o User=`, `-o IdentityFile=`.
+    fn assert_agrees_with_ssh_overridden(
+        config_path: &Path,
+        alias: &str,
+        overrides: &Overrides,
+        env: &ResolveEnv,
+    ) {
         let config = SshConfig::parse_file_with_env(config_path, env.clone()).expect("parses");
-        let ours = config.resolve(alias);
-        let raw = config.obtain(alias);
-        let theirs = ssh_g(config_path, alias);
+        let ours = config.resolve_with_overrides(alias, overrides, env);
+        let raw = config.obtain_with(alias, overrides);
+        let mut options: Vec<String> = overrides
+            .port
+            .map(|p| format!("Port={p}"))
+            .into_iter()
+            .chain(overrides.user.as_ref().map(|u| format!("User={u}")))
+            .collect();
+        options.extend(
+            overrides
+                .identity_files
+                .iter()
+                .map(|f| format!("IdentityFile={f}")),
+        );
+        let theirs = ssh_g(config_path, alias, &options);
         let one = |key: &str| theirs.get(key).and_then(|values| values.first()).cloned();
         let all = |key: &str| theirs.get(key).cloned().unwrap_or_default();
         let joined = |paths: &[PathBuf]| {
@@ -1439,6 +1492,22 @@ mod tests {
         );
         for alias in ["solo", "nothing-configured"] {
             assert_agrees_with_ssh(&sparse, alias, &env);
+        }
+
+        // Inventory variables (ansible_port, ansible_user, ansible_ssh_private_key_file)
+        // beat the configuration, and the inventory key is offered first.
+        let inventory = Overrides {
+            port: Some(2200),
+            user: Some("ansible".to_owned()),
+            identity_files: vec!["~/.ssh/inventory_%h".to_owned()],
+        };
+        for alias in ["web-1", "db1", "solo", "nothing-configured"] {
+            let config = if alias == "solo" || alias == "nothing-configured" {
+                &sparse
+            } else {
+                &fleet
+            };
+            assert_agrees_with_ssh_overridden(config, alias, &inventory, &env);
         }
     }
 }
