@@ -9,7 +9,9 @@ use color_eyre::eyre::{Result, WrapErr};
 use tracing_subscriber::EnvFilter;
 
 pub fn default_log_file() -> PathBuf {
-    crate::paths::state_home().join("fleetdeck").join("fleetdeck.log")
+    crate::paths::state_home()
+        .join("fleetdeck")
+        .join("fleetdeck.log")
 }
 
 /// Installs the global subscriber writing to `path` (appending). Returns the path used.
