@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod client;
+pub mod sshd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
