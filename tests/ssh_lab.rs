@@ -150,3 +150,68 @@ async fn docker_api_over_the_session_lists_the_hosts_containers() {
         }
     }
 }
+
+/// A two-hop chain: a loopback sshd, then the lab's bastion, then the hidden host.
+#[tokio::test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+async fn a_two_hop_proxy_jump_chain_reaches_the_hidden_host() {
+    use common::sshd::{SshdOptions, TestSshd, public_key_line};
+    let lab = common::lab();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab_key = lab.plan.dir.join("id_ed25519");
+    let first_hop = TestSshd::start(SshdOptions {
+        authorized_keys: vec![public_key_line(&common::client::pub_of(&lab_key))],
+        ..SshdOptions::default()
+    });
+    let hop_known_hosts = dir.path().join("hop_known_hosts");
+    std::fs::write(
+        &hop_known_hosts,
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            first_hop.port(),
+            first_hop.host_public_key_line()
+        ),
+    )
+    .expect("write");
+    let beta = lab
+        .plan
+        .hosts
+        .iter()
+        .find(|h| h.name == "client-beta")
+        .expect("beta");
+    let config = format!(
+        "Include {lab_config}\n\
+         {hop}\
+         Host beta-two-hops\n  HostName {addr}\n  User root\n  IdentityFile {key}\n  \
+         IdentitiesOnly yes\n  UserKnownHostsFile {lab_kh}\n  ProxyJump loophop,bastion\n",
+        hop = common::client::host_block(
+            "loophop",
+            first_hop.port(),
+            &hop_known_hosts,
+            &[&format!("IdentityFile {}", lab_key.display())]
+        ),
+        addr = beta.addr,
+        key = lab_key.display(),
+        lab_kh = lab.plan.dir.join("known_hosts").display(),
+        lab_config = lab.plan.dir.join("ssh_config").display(),
+    );
+    let ctx = common::client::context_from_text(
+        dir.path(),
+        &config,
+        Arc::new(NeverAsk),
+        None,
+    );
+    let session = common::client::try_connect(&ctx, "beta-two-hops", None)
+        .await
+        .expect("two-hop chain");
+    let label = session.label().to_owned();
+    assert!(
+        label.contains("via root@10.") && label.contains("via root@127.0.0.1"),
+        "{label}"
+    );
+    let output = session
+        .exec("hostname", &ExecLimits::default())
+        .await
+        .expect("exec");
+    assert_eq!(output.stdout.text(), "client-beta\n");
+}

@@ -27,7 +27,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// How many handshakes may be in flight at once, process-wide. A burst of new SSH
 /// connections from one address trips `ufw limit` (6 per 30 s) and fail2ban.
-pub const DEFAULT_CONCURRENT_HANDSHAKES: usize = 6;
+pub const DEFAULT_CONCURRENT_HANDSHAKES: usize = 8;
+/// The least time authentication (including a passphrase prompt) may take.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(120);
 /// ProxyJump chains longer than this are refused (and catch configuration loops).
 const MAX_JUMP_DEPTH: usize = 8;
 
@@ -496,24 +498,20 @@ fn connect_hop(
             .map(|s| Duration::from_secs(u64::from(s)))
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
 
-        let _permit = ctx
-            .handshakes
-            .acquire()
-            .await
-            .map_err(|_| ConnectError::Transport {
-                hop: label.clone(),
-                error: "shutting down".to_owned(),
-            })?;
-        let handshake = async {
+        let timed_out = || ConnectError::Timeout {
+            hop: label.clone(),
+            after: connect_timeout,
+        };
+        let transport = async {
             let stream: BoxedIo = match &via {
                 None => {
-                    let tcp =
-                        tokio::net::TcpStream::connect((resolved.hostname.as_str(), resolved.port))
-                            .await
-                            .map_err(|e| ConnectError::Transport {
-                                hop: label.clone(),
-                                error: e.to_string(),
-                            })?;
+                    let address = (resolved.hostname.as_str(), resolved.port);
+                    let tcp = tokio::net::TcpStream::connect(address).await.map_err(|e| {
+                        ConnectError::Transport {
+                            hop: label.clone(),
+                            error: e.to_string(),
+                        }
+                    })?;
                     let _ = tcp.set_nodelay(true);
                     Box::new(tcp)
                 }
@@ -525,14 +523,29 @@ fn connect_hop(
                         error: format!("{} refused to open a tunnel: {e}", jump.label()),
                     })?,
             };
-            handshake(&resolved, policy, stream, &label).await
+            Ok::<_, ConnectError>(stream)
         };
-        let (handle, closed, accepted) = tokio::time::timeout(connect_timeout, handshake)
+        let stream = tokio::time::timeout(connect_timeout, transport)
             .await
-            .map_err(|_| ConnectError::Timeout {
-            hop: label.clone(),
-            after: connect_timeout,
-        })??;
+            .map_err(|_| timed_out())??;
+        // Only the key exchange holds a permit: a host that never answers TCP must not
+        // keep others waiting, and one that stalls mid-handshake holds it for at most
+        // its ConnectTimeout.
+        let permit = ctx
+            .handshakes
+            .acquire()
+            .await
+            .map_err(|_| ConnectError::Transport {
+                hop: label.clone(),
+                error: "shutting down".to_owned(),
+            })?;
+        let (handle, closed, accepted) = tokio::time::timeout(
+            connect_timeout,
+            handshake(&resolved, policy, stream, &label),
+        )
+        .await
+        .map_err(|_| timed_out())??;
+        drop(permit);
         let mut handle = handle;
         let sources = AuthSources {
             user: &resolved.user,
@@ -542,8 +555,15 @@ fn connect_hop(
             agent_socket: ctx.agent_socket.as_deref(),
             keys: &ctx.keys,
         };
-        auth::authenticate(&mut handle, &sources)
+        // Authentication may wait for a passphrase typed by a person, so it gets a
+        // generous bound of its own; a server that stalls here is still given up on.
+        let auth_deadline = (connect_timeout * 3).max(AUTH_TIMEOUT);
+        tokio::time::timeout(auth_deadline, auth::authenticate(&mut handle, &sources))
             .await
+            .map_err(|_| ConnectError::Timeout {
+                hop: format!("{label} (authentication)"),
+                after: auth_deadline,
+            })?
             .map_err(ConnectError::Auth)?;
         tracing::info!(target: "fleetdeck::ssh", "connected to {label} ({accepted:?})");
         Ok(Session {
