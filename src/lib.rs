@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod docker;
+pub mod fleet;
 pub mod lab;
 pub mod logging;
 pub mod paths;

@@ -1,0 +1,246 @@
+//! Liveness against a real sshd carrying a real Docker event stream: a killed sshd or a
+//! host that goes silent is reported unreachable within ServerAliveInterval ×
+//! ServerAliveCountMax, the link comes back within the backoff once sshd returns, and
+//! the events of the gap are delivered once.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, EventMessage};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use common::client::{context_from_text, host_block, pub_of, resolve};
+use common::sshd::{SshdOptions, TestSshd, public_key_line};
+use fleetdeck::fleet::engine_events::{EngineUpdate, follow_engine_events};
+use fleetdeck::ssh::auth::NeverAsk;
+use fleetdeck::ssh::link::{Backoff, Link, LinkState};
+use tokio::sync::{mpsc, watch};
+
+const ALIVE_INTERVAL_SECS: u64 = 1;
+const ALIVE_COUNT: u64 = 3;
+/// Scheduling slack on a busy two-core machine; the deadline itself is the contract.
+const SLACK: Duration = Duration::from_secs(2);
+
+fn backoff() -> Backoff {
+    Backoff {
+        initial: Duration::from_millis(500),
+        max: Duration::from_secs(2),
+        stable_after: Duration::from_secs(60),
+    }
+}
+
+async fn wait_for(
+    states: &mut watch::Receiver<LinkState>,
+    within: Duration,
+    what: &str,
+    want: impl Fn(&LinkState) -> bool,
+) -> LinkState {
+    let waited = tokio::time::timeout(within, states.wait_for(|s| want(s)))
+        .await
+        .map(|r| r.map(|state| state.clone()));
+    match waited {
+        Ok(Ok(state)) => state,
+        _ => panic!("{what} not within {within:?}; now {:?}", *states.borrow()),
+    }
+}
+
+/// Creates and removes a container named `name` on the engine, directly (not over SSH).
+async fn churn(engine: &Docker, name: &str) {
+    engine
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(name).build()),
+            ContainerCreateBody {
+                image: Some("fleetdeck-lab/app:1.0".to_owned()),
+                cmd: Some(vec!["true".to_owned()]),
+                ..ContainerCreateBody::default()
+            },
+        )
+        .await
+        .expect("create container");
+    engine
+        .remove_container(
+            name,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await
+        .expect("remove container");
+}
+
+fn actions_for(events: &[EventMessage], name: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| {
+            e.actor
+                .as_ref()
+                .and_then(|a| a.attributes.as_ref())
+                .and_then(|a| a.get("name"))
+                .is_some_and(|n| n == name)
+        })
+        .filter_map(|e| e.action.clone())
+        .collect()
+}
+
+/// Drains updates until `name`'s destroy event arrives (or `within` passes).
+async fn collect_until_destroyed(
+    updates: &mut mpsc::Receiver<EngineUpdate>,
+    events: &mut Vec<EventMessage>,
+    name: &str,
+    within: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !actions_for(events, name).iter().any(|a| a == "destroy") {
+        match tokio::time::timeout_at(deadline, updates.recv()).await {
+            Ok(Some(EngineUpdate::Event(event))) => events.push(*event),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the event feed ended"),
+            Err(_) => panic!(
+                "no destroy event for {name} within {within:?}; got {:?}",
+                actions_for(events, name)
+            ),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the lab (scripts/test.sh)"]
+async fn dead_host_is_reported_in_time_and_events_of_the_gap_arrive_once_it_is_back() {
+    let lab = common::lab();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab_key = lab.plan.dir.join("id_ed25519");
+    let mut sshd = TestSshd::start(SshdOptions {
+        authorized_keys: vec![public_key_line(&pub_of(&lab_key))],
+        ..SshdOptions::default()
+    });
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            sshd.port(),
+            sshd.host_public_key_line()
+        ),
+    )
+    .expect("write");
+    let config = host_block(
+        "watched",
+        sshd.port(),
+        &known_hosts,
+        &[
+            &format!("IdentityFile {}", lab_key.display()),
+            &format!("ServerAliveInterval {ALIVE_INTERVAL_SECS}"),
+            &format!("ServerAliveCountMax {ALIVE_COUNT}"),
+            "ConnectTimeout 3",
+        ],
+    );
+    let ctx = context_from_text(dir.path(), &config, Arc::new(NeverAsk), None);
+    let link = Link::spawn(ctx.clone(), resolve(&ctx, "watched"), None, backoff());
+    let mut states = link.watch();
+
+    // The lab's last engine, reached by this sshd through the shared filesystem.
+    let engine_plan = lab.plan.engines.last().expect("an engine");
+    let socket = engine_plan.socket.display().to_string();
+    let engine = fleetdeck::docker::transport::connect_negotiated(
+        Arc::new(fleetdeck::docker::transport::LocalSocket::new(
+            &engine_plan.socket,
+        )),
+        30,
+    )
+    .await
+    .expect("local engine");
+    let (tx, mut updates) = mpsc::channel(1024);
+    let feed = tokio::spawn(follow_engine_events(link.watch(), socket, tx));
+
+    wait_for(
+        &mut states,
+        Duration::from_secs(10),
+        "first connection",
+        |s| matches!(s, LinkState::Up { .. }),
+    )
+    .await;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), updates.recv()).await {
+            Ok(Some(EngineUpdate::Following { resumed: false })) => break,
+            Ok(Some(other)) => panic!("unexpected before following: {other:?}"),
+            _ => panic!("the feed did not start"),
+        }
+    }
+    let tag = std::process::id();
+    let mut events = Vec::new();
+    let before = format!("fd-test-live-{tag}");
+    churn(&engine, &before).await;
+    collect_until_destroyed(&mut updates, &mut events, &before, Duration::from_secs(10)).await;
+
+    // 1. sshd killed: the connection drops at once; reported well inside the deadline.
+    let deadline = Duration::from_secs(ALIVE_INTERVAL_SECS * ALIVE_COUNT);
+    let killed = Instant::now();
+    sshd.kill();
+    let down = wait_for(
+        &mut states,
+        deadline + SLACK,
+        "unreachable after kill",
+        |s| matches!(s, LinkState::Down { .. }),
+    )
+    .await;
+    eprintln!("kill noticed after {:?}: {down:?}", killed.elapsed());
+
+    // Events while the host is unreachable.
+    let gap = format!("fd-test-gap-{tag}");
+    churn(&engine, &gap).await;
+
+    // 2. sshd back: up again within the backoff (plus a handshake).
+    let restarted = Instant::now();
+    sshd.restart();
+    wait_for(
+        &mut states,
+        backoff().max + Duration::from_secs(3) + SLACK,
+        "reconnect after restart",
+        |s| matches!(s, LinkState::Up { .. }),
+    )
+    .await;
+    eprintln!("back after {:?}", restarted.elapsed());
+    collect_until_destroyed(&mut updates, &mut events, &gap, Duration::from_secs(10)).await;
+    let gap_actions = actions_for(&events, &gap);
+    assert_eq!(
+        gap_actions.iter().filter(|a| *a == "create").count(),
+        1,
+        "{gap_actions:?}"
+    );
+    assert_eq!(
+        gap_actions.iter().filter(|a| *a == "destroy").count(),
+        1,
+        "{gap_actions:?}"
+    );
+    let before_actions = actions_for(&events, &before);
+    assert_eq!(
+        before_actions.iter().filter(|a| *a == "create").count(),
+        1,
+        "nothing delivered before the gap is repeated: {before_actions:?}"
+    );
+
+    // 3. The host goes silent (processes frozen, TCP still open): only keepalives can
+    //    tell, and they must within interval × count.
+    let frozen = Instant::now();
+    sshd.freeze_connections();
+    let down = wait_for(
+        &mut states,
+        deadline + SLACK,
+        "unreachable after freeze",
+        |s| matches!(s, LinkState::Down { .. }),
+    )
+    .await;
+    let noticed = frozen.elapsed();
+    sshd.thaw_connections();
+    eprintln!("silence noticed after {noticed:?}: {down:?}");
+    let LinkState::Down { cause, .. } = down else {
+        unreachable!()
+    };
+    assert!(cause.contains("keepalive"), "the cause is named: {cause}");
+    assert!(
+        noticed >= Duration::from_secs(ALIVE_INTERVAL_SECS),
+        "{noticed:?}"
+    );
+
+    feed.abort();
+}
