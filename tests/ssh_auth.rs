@@ -20,7 +20,11 @@ fn server(dir: &Path, keys: &[&Path]) -> (TestSshd, std::path::PathBuf) {
     let known_hosts = dir.join("known_hosts");
     std::fs::write(
         &known_hosts,
-        format!("[127.0.0.1]:{} {}\n", sshd.port(), sshd.host_public_key_line()),
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            sshd.port(),
+            sshd.host_public_key_line()
+        ),
     )
     .expect("write known_hosts");
     (sshd, known_hosts)
@@ -56,12 +60,24 @@ async fn agent_key_authenticates_without_any_key_file() {
     let without_agent = context_from_text(dir.path(), &config, Arc::new(NeverAsk), None);
     let text = auth_error(try_connect(&without_agent, "target", None).await);
     assert!(text.contains("no key to offer"), "{text}");
-    assert!(text.contains(&missing.display().to_string()), "lists the missing file: {text}");
+    assert!(
+        text.contains(&missing.display().to_string()),
+        "lists the missing file: {text}"
+    );
 
-    let with_agent =
-        context_from_text(dir.path(), &config, Arc::new(NeverAsk), Some(agent.socket()));
-    let session = try_connect(&with_agent, "target", None).await.expect("agent auth");
-    let out = session.exec("id -un", &ExecLimits::default()).await.expect("exec");
+    let with_agent = context_from_text(
+        dir.path(),
+        &config,
+        Arc::new(NeverAsk),
+        Some(agent.socket()),
+    );
+    let session = try_connect(&with_agent, "target", None)
+        .await
+        .expect("agent auth");
+    let out = session
+        .exec("id -un", &ExecLimits::default())
+        .await
+        .expect("exec");
     assert_eq!(out.stdout.text(), "root\n");
 }
 
@@ -80,17 +96,25 @@ async fn key_file_auth_lists_every_key_tried_when_none_is_accepted() {
             "target",
             sshd.port(),
             &known_hosts,
-            &[&format!("IdentityFile {}", key.display()), "IdentitiesOnly yes"],
+            &[
+                &format!("IdentityFile {}", key.display()),
+                "IdentitiesOnly yes",
+            ],
         )
     };
     let ctx = context_from_text(dir.path(), &config(&good), Arc::new(NeverAsk), None);
-    try_connect(&ctx, "target", None).await.expect("key file auth");
+    try_connect(&ctx, "target", None)
+        .await
+        .expect("key file auth");
 
     let ctx = context_from_text(dir.path(), &config(&stranger), Arc::new(NeverAsk), None);
     let text = auth_error(try_connect(&ctx, "target", None).await);
     assert!(text.contains("root@127.0.0.1"), "{text}");
     assert!(
-        text.contains(&format!("key file {}: not accepted by the server", stranger.display())),
+        text.contains(&format!(
+            "key file {}: not accepted by the server",
+            stranger.display()
+        )),
         "{text}"
     );
     assert!(text.contains("the server accepts: publickey"), "{text}");
@@ -107,7 +131,10 @@ async fn passphrase_is_asked_once_and_wrong_or_batch_fail_clearly() {
         "target",
         sshd.port(),
         &known_hosts,
-        &[&format!("IdentityFile {}", locked.display()), "IdentitiesOnly yes"],
+        &[
+            &format!("IdentityFile {}", locked.display()),
+            "IdentitiesOnly yes",
+        ],
     );
 
     // Right passphrase: asked once, however many sessions use the key.
@@ -155,6 +182,12 @@ async fn a_key_the_server_would_refuse_is_never_unlocked() {
     );
     let answers = Answers::new(&["secret"]);
     let ctx = context_from_text(dir.path(), &config, answers.clone(), None);
-    try_connect(&ctx, "target", None).await.expect("second key works");
-    assert_eq!(answers.asked(), 0, "no passphrase asked for a key the server refuses");
+    try_connect(&ctx, "target", None)
+        .await
+        .expect("second key works");
+    assert_eq!(
+        answers.asked(),
+        0,
+        "no passphrase asked for a key the server refuses"
+    );
 }

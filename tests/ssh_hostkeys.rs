@@ -38,7 +38,9 @@ fn config(dir: &Path, sshd: &TestSshd, known_hosts: &Path, strict: &str) -> Stri
     )
 }
 
-fn host_key_error(result: Result<impl std::fmt::Debug, ConnectError>) -> (HostKeyErrorKind, String) {
+fn host_key_error(
+    result: Result<impl std::fmt::Debug, ConnectError>,
+) -> (HostKeyErrorKind, String) {
     match result {
         Err(ConnectError::HostKey(error)) => {
             let text = error.to_string();
@@ -51,10 +53,23 @@ fn host_key_error(result: Result<impl std::fmt::Debug, ConnectError>) -> (HostKe
 /// OpenSSH's client, strict, with only `known_hosts` to trust.
 fn openssh_accepts(dir: &Path, sshd: &TestSshd, known_hosts: &Path) -> bool {
     Command::new("ssh")
-        .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
+        .args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ])
         .arg("-o")
         .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
-        .args(["-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-i"])
+        .args([
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-i",
+        ])
         .arg(dir.join("id_ed25519"))
         .args(["-p", &sshd.port().to_string(), "root@127.0.0.1", "true"])
         .stdin(Stdio::null())
@@ -83,9 +98,15 @@ async fn unknown_host_is_refused_under_strict_with_fingerprint_and_line() {
     let key_line = sshd.host_public_key_line();
     let key_text: Vec<&str> = key_line.split(' ').take(2).collect();
     let line = format!("[127.0.0.1]:{} {}", sshd.port(), key_text.join(" "));
-    assert!(text.contains(&line), "gives the line to add ({line}): {text}");
+    assert!(
+        text.contains(&line),
+        "gives the line to add ({line}): {text}"
+    );
     assert!(!known_hosts.exists(), "strict writes nothing");
-    assert!(!dir.path().join("own_known_hosts").exists(), "strict writes nothing");
+    assert!(
+        !dir.path().join("own_known_hosts").exists(),
+        "strict writes nothing"
+    );
 
     // The line we suggest is one OpenSSH accepts.
     std::fs::write(&known_hosts, format!("{line}\n")).expect("write");
@@ -113,14 +134,26 @@ async fn accept_new_records_a_hashed_line_that_openssh_accepts() {
     let recorded = std::fs::read_to_string(&own).expect("recorded in fleetdeck's file");
     assert_eq!(recorded.lines().count(), 1);
     assert!(recorded.starts_with("|1|"), "hashed: {recorded}");
-    assert!(!recorded.contains("127.0.0.1"), "no host name in clear: {recorded}");
+    assert!(
+        !recorded.contains("127.0.0.1"),
+        "no host name in clear: {recorded}"
+    );
     assert!(!known_hosts.exists(), "OpenSSH's files are not written");
-    assert!(openssh_accepts(dir.path(), &sshd, &own), "ssh trusts the recorded line");
+    assert!(
+        openssh_accepts(dir.path(), &sshd, &own),
+        "ssh trusts the recorded line"
+    );
 
     drop(session);
-    let again = try_connect(&ctx, "target", None).await.expect("second connect");
+    let again = try_connect(&ctx, "target", None)
+        .await
+        .expect("second connect");
     assert!(matches!(again.accepted_by(), Acceptance::Known(_)));
-    assert_eq!(std::fs::read_to_string(&own).expect("read"), recorded, "recorded once");
+    assert_eq!(
+        std::fs::read_to_string(&own).expect("read"),
+        recorded,
+        "recorded once"
+    );
 }
 
 #[tokio::test]
@@ -131,7 +164,11 @@ async fn changed_host_key_is_refused_in_every_mode_and_nothing_is_written() {
     let known_hosts = dir.path().join("known_hosts");
     std::fs::write(
         &known_hosts,
-        format!("[127.0.0.1]:{} {}\n", sshd.port(), sshd.host_public_key_line()),
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            sshd.port(),
+            sshd.host_public_key_line()
+        ),
     )
     .expect("write");
     let old_fingerprint = fingerprint_of(&pub_of(sshd.host_key_path()));
@@ -150,13 +187,29 @@ async fn changed_host_key_is_refused_in_every_mode_and_nothing_is_written() {
             None,
         );
         let (kind, text) = host_key_error(try_connect(&ctx, "target", None).await);
-        assert!(matches!(kind, HostKeyErrorKind::Changed { .. }), "{strict}: {kind:?}");
+        assert!(
+            matches!(kind, HostKeyErrorKind::Changed { .. }),
+            "{strict}: {kind:?}"
+        );
         assert!(text.contains("HAS CHANGED"), "{text}");
-        assert!(text.contains(&new_fingerprint) && text.contains(&old_fingerprint), "{text}");
-        assert!(text.contains(&format!("{}:1", known_hosts.display())), "{text}");
+        assert!(
+            text.contains(&new_fingerprint) && text.contains(&old_fingerprint),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{}:1", known_hosts.display())),
+            "{text}"
+        );
     }
-    assert_eq!(std::fs::read(&known_hosts).expect("read"), before, "untouched");
-    assert!(!dir.path().join("own_known_hosts").exists(), "nothing recorded");
+    assert_eq!(
+        std::fs::read(&known_hosts).expect("read"),
+        before,
+        "untouched"
+    );
+    assert!(
+        !dir.path().join("own_known_hosts").exists(),
+        "nothing recorded"
+    );
 }
 
 #[tokio::test]
@@ -179,8 +232,14 @@ async fn revoked_key_is_refused_even_when_also_trusted() {
     );
     let (kind, text) = host_key_error(try_connect(&ctx, "target", None).await);
     assert!(matches!(kind, HostKeyErrorKind::Revoked { .. }), "{kind:?}");
-    assert!(text.contains(&format!("{}:2", known_hosts.display())), "{text}");
-    assert!(!openssh_accepts(dir.path(), &sshd, &known_hosts), "ssh agrees");
+    assert!(
+        text.contains(&format!("{}:2", known_hosts.display())),
+        "{text}"
+    );
+    assert!(
+        !openssh_accepts(dir.path(), &sshd, &known_hosts),
+        "ssh agrees"
+    );
 }
 
 #[tokio::test]
@@ -224,10 +283,17 @@ async fn host_certificates_from_a_trusted_ca_are_accepted_and_expired_ones_refus
             );
         } else {
             let (kind, text) = host_key_error(result);
-            assert!(matches!(kind, HostKeyErrorKind::Certificate { .. }), "{kind:?}");
+            assert!(
+                matches!(kind, HostKeyErrorKind::Certificate { .. }),
+                "{kind:?}"
+            );
             assert!(text.contains("expired"), "{text}");
         }
-        assert_eq!(openssh_accepts(dir.path(), &sshd, &known_hosts), expect_ok, "ssh agrees");
+        assert_eq!(
+            openssh_accepts(dir.path(), &sshd, &known_hosts),
+            expect_ok,
+            "ssh agrees"
+        );
     }
 }
 
@@ -253,6 +319,9 @@ async fn an_inventory_pin_overrides_known_hosts() {
     keygen(&other, "", "other");
     let wrong = fingerprint_of(&pub_of(&other));
     let (kind, text) = host_key_error(try_connect(&ctx, "target", Some(&wrong)).await);
-    assert!(matches!(kind, HostKeyErrorKind::PinMismatch { .. }), "{kind:?}");
+    assert!(
+        matches!(kind, HostKeyErrorKind::PinMismatch { .. }),
+        "{kind:?}"
+    );
     assert!(text.contains(&wrong) && text.contains(&right), "{text}");
 }

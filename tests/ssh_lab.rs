@@ -54,10 +54,7 @@ async fn exec_returns_output_status_and_respects_cap_and_timeout() {
         .expect("exec");
     assert_eq!(output.stdout.text(), "client-alpha\n");
     assert_eq!(output.stderr.text(), "oops\n");
-    assert_eq!(
-        output.exit,
-        Some(fleetdeck::ssh::session::Exit::Status(7))
-    );
+    assert_eq!(output.exit, Some(fleetdeck::ssh::session::Exit::Status(7)));
 
     let capped = session
         .exec(
@@ -85,7 +82,9 @@ async fn exec_returns_output_status_and_respects_cap_and_timeout() {
     assert!(matches!(slow, Err(ExecError::Timeout { .. })), "{slow:?}");
 
     // The same session keeps serving after a timed-out command.
-    let again = session.exec("echo still here", &ExecLimits::default()).await;
+    let again = session
+        .exec("echo still here", &ExecLimits::default())
+        .await;
     assert_eq!(again.expect("exec").stdout.text(), "still here\n");
     assert!(
         !scratch.path().join("own_known_hosts").exists(),
@@ -123,12 +122,10 @@ async fn docker_api_over_the_session_lists_the_hosts_containers() {
             .expect("host in plan");
         let socket = lab.plan.engine_of(plan).socket.display().to_string();
         let session = connect(&ctx, name).await;
-        let docker = fleetdeck::docker::transport::connect_negotiated(
-            session.docker_socket(&socket),
-            30,
-        )
-        .await
-        .expect("docker over ssh");
+        let docker =
+            fleetdeck::docker::transport::connect_negotiated(session.docker_socket(&socket), 30)
+                .await
+                .expect("docker over ssh");
         let containers = docker
             .list_containers(Some(
                 bollard::query_parameters::ListContainersOptionsBuilder::default()
@@ -143,7 +140,9 @@ async fn docker_api_over_the_session_lists_the_hosts_containers() {
             .collect();
         for container in &plan.containers {
             assert!(
-                names.iter().any(|n| n.trim_start_matches('/') == container.name),
+                names
+                    .iter()
+                    .any(|n| n.trim_start_matches('/') == container.name),
                 "{name}: {} not in {names:?}",
                 container.name
             );
@@ -195,12 +194,7 @@ async fn a_two_hop_proxy_jump_chain_reaches_the_hidden_host() {
         lab_kh = lab.plan.dir.join("known_hosts").display(),
         lab_config = lab.plan.dir.join("ssh_config").display(),
     );
-    let ctx = common::client::context_from_text(
-        dir.path(),
-        &config,
-        Arc::new(NeverAsk),
-        None,
-    );
+    let ctx = common::client::context_from_text(dir.path(), &config, Arc::new(NeverAsk), None);
     let session = common::client::try_connect(&ctx, "beta-two-hops", None)
         .await
         .expect("two-hop chain");
