@@ -1,2 +1,11 @@
 //! The Docker Engine API over any byte stream: an SSH channel to the host's socket, or
 //! the local socket (the embedded default with no inventory).
+
+pub mod events;
+pub mod transport;
+
+pub use events::{EventCursor, Follower, follow};
+pub use transport::{
+    BoxedIo, CountingOpener, Io, LocalSocket, OpenFuture, StreamOpener, connect_negotiated,
+    default_local_socket, docker_over, local,
+};

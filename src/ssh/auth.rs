@@ -107,11 +107,15 @@ fn read_tty_passphrase(key_file: &Path, previous_was_wrong: bool) -> io::Result<
     Ok(trimmed)
 }
 
+/// One identity file's decrypted key, once someone has unlocked it. Locked while its
+/// passphrase is being asked for, so other sessions wait for that answer.
+type KeySlot = Arc<Mutex<Option<Arc<PrivateKey>>>>;
+
 /// Decrypted identity files, shared by every session of the process, so a passphrase is
 /// asked once however many hosts use the key. Keys stay in memory only.
 pub struct KeyStore {
     prompt: Arc<dyn PassphrasePrompt>,
-    unlocked: Mutex<HashMap<PathBuf, Arc<Mutex<Option<Arc<PrivateKey>>>>>>,
+    unlocked: Mutex<HashMap<PathBuf, KeySlot>>,
 }
 
 impl KeyStore {

@@ -1,0 +1,358 @@
+//! The Docker transport and event follower against the lab's real engines, through
+//! their unix sockets (the same client the SSH transport uses, with a local opener).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, EventMessage};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use fleetdeck::docker::events::{EventCursor, Follower, follow};
+use fleetdeck::docker::transport::{
+    CountingOpener, LocalSocket, StreamOpener, connect_negotiated, docker_over, local,
+};
+use futures_util::StreamExt;
+
+const TEST_PREFIX: &str = "fd-test-";
+const IMAGE: &str = "fleetdeck-lab/app:1.0";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The real docker CLI against one engine's socket; the lab's dockerd is 20.10.
+fn docker_cli(socket: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .env("DOCKER_API_VERSION", "1.41")
+        .arg("-H")
+        .arg(format!("unix://{}", socket.display()))
+        .args(args)
+        .output()
+        .expect("running the docker CLI")
+}
+
+/// The socket of the engine that serves `host` in the running lab.
+fn engine_of(host: &str) -> PathBuf {
+    let lab = common::lab();
+    let host = lab
+        .plan
+        .hosts
+        .iter()
+        .find(|h| h.name == host)
+        .unwrap_or_else(|| panic!("the lab has no host {host}"));
+    lab.plan.engine_of(host).socket.clone()
+}
+
+async fn connect(socket: &Path) -> Docker {
+    connect_negotiated(Arc::new(LocalSocket::new(socket)), 30)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {}: {e}", socket.display()))
+}
+
+/// A name no lab container has, unique per test run.
+fn unique_name(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    format!("{TEST_PREFIX}{}-{nanos}-{what}", std::process::id())
+}
+
+/// Force-removes the named test containers when dropped, so a failed assertion does
+/// not leave them behind. Only ever holds `fd-test-` names.
+struct Cleanup {
+    socket: PathBuf,
+    names: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for name in &self.names {
+            assert!(name.starts_with(TEST_PREFIX));
+            // Absent already is the normal case; nothing to report.
+            let _ = docker_cli(&self.socket, &["rm", "-f", name]);
+        }
+    }
+}
+
+/// Creates (never starts) and removes a container: a `create` and a `destroy` event.
+async fn create_and_remove(docker: &Docker, name: &str) {
+    let options = CreateContainerOptionsBuilder::new().name(name).build();
+    let body = ContainerCreateBody {
+        image: Some(IMAGE.to_owned()),
+        cmd: Some(vec!["true".to_owned()]),
+        ..Default::default()
+    };
+    docker
+        .create_container(Some(options), body)
+        .await
+        .unwrap_or_else(|e| panic!("creating {name}: {e}"));
+    docker
+        .remove_container(
+            name,
+            Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("removing {name}: {e}"));
+}
+
+fn container_name(event: &EventMessage) -> Option<&str> {
+    event
+        .actor
+        .as_ref()?
+        .attributes
+        .as_ref()?
+        .get("name")
+        .map(String::as_str)
+}
+
+fn identity(event: &EventMessage) -> (Option<i64>, String, String, String) {
+    (
+        event.time_nano,
+        event.typ.map(|t| t.to_string()).unwrap_or_default(),
+        event.action.clone().unwrap_or_default(),
+        event
+            .actor
+            .as_ref()
+            .and_then(|a| a.id.clone())
+            .unwrap_or_default(),
+    )
+}
+
+/// Reads events until one for container `name` with `action` arrives; returns all
+/// events read, in order.
+async fn read_until(follower: &mut Follower, name: &str, action: &str) -> Vec<EventMessage> {
+    let mut seen = Vec::new();
+    let wait = async {
+        while let Some(event) = follower.next().await {
+            let event = event.expect("reading events");
+            let done =
+                container_name(&event) == Some(name) && event.action.as_deref() == Some(action);
+            seen.push(event);
+            if done {
+                return;
+            }
+        }
+        panic!("the event stream ended before {action} of {name}");
+    };
+    tokio::time::timeout(WAIT, wait)
+        .await
+        .unwrap_or_else(|_| panic!("no {action} event for {name} within {WAIT:?}"));
+    seen
+}
+
+fn actions_for<'a>(events: &'a [EventMessage], name: &str) -> Vec<&'a str> {
+    events
+        .iter()
+        .filter(|e| container_name(e) == Some(name))
+        .filter_map(|e| e.action.as_deref())
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs the lab: scripts/test.sh"]
+async fn lists_the_lab_containers_through_the_custom_transport() {
+    let lab = common::lab();
+    for engine in &lab.plan.engines {
+        // The embedded default's client, unnegotiated: it must work as built.
+        let docker = local(&engine.socket).expect("building the client");
+        let all = ListContainersOptionsBuilder::new().all(true).build();
+        let containers = docker
+            .list_containers(Some(all))
+            .await
+            .unwrap_or_else(|e| panic!("listing containers of {}: {e}", engine.socket.display()));
+        let ours: BTreeSet<String> = containers
+            .iter()
+            .flat_map(|c| c.names.iter().flatten())
+            .map(|n| n.trim_start_matches('/').to_owned())
+            .filter(|n| !n.starts_with(TEST_PREFIX))
+            .collect();
+
+        let cli = docker_cli(&engine.socket, &["ps", "-a", "--format", "{{.Names}}"]);
+        assert!(cli.status.success(), "docker ps: {}", common::stderr(&cli));
+        let theirs: BTreeSet<String> = common::stdout(&cli)
+            .lines()
+            .map(str::to_owned)
+            .filter(|n| !n.starts_with(TEST_PREFIX))
+            .collect();
+        assert_eq!(ours, theirs, "engine {}", engine.socket.display());
+
+        let planned: BTreeSet<String> = lab
+            .plan
+            .hosts
+            .iter()
+            .filter(|h| h.engine == engine.index)
+            .flat_map(|h| h.containers.iter().map(|c| c.name.clone()))
+            .collect();
+        assert_eq!(ours, planned, "engine {}", engine.socket.display());
+
+        // The host label names the lab host, as the console will show it.
+        for c in &containers {
+            let Some(host) = c.labels.as_ref().and_then(|l| l.get("fleetdeck.lab.host")) else {
+                continue;
+            };
+            assert!(
+                lab.plan
+                    .hosts
+                    .iter()
+                    .any(|h| &h.name == host && h.engine == engine.index),
+                "container {:?} claims host {host}",
+                c.names
+            );
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the lab: scripts/test.sh"]
+async fn sequential_requests_reuse_one_stream_and_events_get_their_own() {
+    let socket = engine_of("client-alpha");
+    let opener = Arc::new(CountingOpener::new(LocalSocket::new(&socket)));
+    let docker = connect_negotiated(opener.clone(), 30)
+        .await
+        .expect("negotiating the API version");
+    for i in 0..10 {
+        docker
+            .list_containers(None::<bollard::query_parameters::ListContainersOptions>)
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+    }
+    assert_eq!(
+        opener.opened(),
+        1,
+        "the version request and 10 listings should share one stream"
+    );
+
+    // A long-lived `/events` request holds its stream; other requests open another.
+    let mut follower = follow(&docker, EventCursor::new(), None);
+    let name = unique_name("reuse");
+    let _cleanup = Cleanup {
+        socket: socket.clone(),
+        names: vec![name.clone()],
+    };
+    // Drive the follower until its request is in flight (nothing to read yet).
+    let _ = tokio::time::timeout(Duration::from_millis(500), follower.next()).await;
+    let opened_with_events = opener.opened();
+
+    create_and_remove(&docker, &name).await;
+    docker.ping().await.expect("ping while /events is open");
+    let events = read_until(&mut follower, &name, "destroy").await;
+    assert_eq!(actions_for(&events, &name), ["create", "destroy"]);
+    assert_eq!(
+        opener.opened(),
+        opened_with_events + 1,
+        "requests during /events should share one more stream"
+    );
+    assert!(
+        opened_with_events <= 2,
+        "the events request opened more than one stream"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the lab: scripts/test.sh"]
+async fn a_resumed_follower_delivers_the_gap_exactly_once() {
+    let socket = engine_of("client-gamma");
+    let docker = connect(&socket).await;
+    let before = unique_name("before");
+    let during = unique_name("during");
+    let _cleanup = Cleanup {
+        socket: socket.clone(),
+        names: vec![before.clone(), during.clone()],
+    };
+
+    let mut follower = follow(&docker, EventCursor::new(), None);
+    // Start the stream, then cause events it sees.
+    let _ = tokio::time::timeout(Duration::from_millis(500), follower.next()).await;
+    create_and_remove(&docker, &before).await;
+    let first = read_until(&mut follower, &before, "destroy").await;
+    assert_eq!(actions_for(&first, &before), ["create", "destroy"]);
+    let cursor = follower.into_cursor();
+
+    // While nobody follows.
+    create_and_remove(&docker, &during).await;
+
+    let mut follower = follow(&docker, cursor, None);
+    let second = read_until(&mut follower, &during, "destroy").await;
+    assert_eq!(
+        actions_for(&second, &during),
+        ["create", "destroy"],
+        "the gap's events, exactly once"
+    );
+    assert!(
+        actions_for(&second, &before).is_empty(),
+        "events before the cursor came again: {:?}",
+        actions_for(&second, &before)
+    );
+    let delivered: BTreeSet<_> = first.iter().map(identity).collect();
+    let repeated: Vec<_> = second
+        .iter()
+        .map(identity)
+        .filter(|id| delivered.contains(id))
+        .collect();
+    assert!(repeated.is_empty(), "delivered twice: {repeated:?}");
+    assert_eq!(follower.cursor().possible_gaps(), 0);
+}
+
+/// No lab needed: a socket that does not exist.
+#[tokio::test]
+async fn errors_name_the_socket_they_could_not_reach() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let opener = LocalSocket::new(dir.path().join("docker.sock"));
+    let docker = docker_over(Arc::new(opener.clone()), 5).expect("building the client");
+    let err = docker.ping().await.expect_err("ping a missing socket");
+    let text = err.to_string();
+    assert!(
+        text.contains(&opener.describe()),
+        "error does not say what it talked to: {text}"
+    );
+    match err {
+        bollard::errors::Error::IOError { err } => {
+            assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}")
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+}
+
+/// No lab needed: what goes over the stream. Docker answers 400 to a request without
+/// a `Host` header, and expects origin-form paths.
+#[tokio::test]
+async fn requests_carry_a_host_header_and_an_origin_form_path() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("docker.sock");
+    let listener = tokio::net::UnixListener::bind(&path).expect("binding a unix socket");
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accepting");
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.expect("reading the request");
+            assert!(n > 0, "the client closed before a full request head");
+            head.extend_from_slice(&buf[..n]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+            .await
+            .expect("answering");
+        String::from_utf8_lossy(&head).into_owned()
+    });
+    let docker = docker_over(Arc::new(LocalSocket::new(&path)), 5).expect("building the client");
+    docker.ping().await.expect("ping");
+    let head = server.await.expect("the server task");
+    let mut lines = head.lines();
+    let request_line = lines.next().unwrap_or_default();
+    assert!(
+        request_line.starts_with("GET /") && request_line.ends_with("/_ping HTTP/1.1"),
+        "{request_line}"
+    );
+    assert!(
+        lines.any(|l| l.eq_ignore_ascii_case("host: docker")),
+        "no Host header in:\n{head}"
+    );
+}
