@@ -53,6 +53,21 @@ pub enum LabCommand {
     ///
     /// Works after a crashed `up` too; removes nothing the lab did not create.
     Down(LabDirArgs),
+    /// Give one lab host a new SSH host key, leaving known_hosts with the old one.
+    ///
+    /// Practice for a "host key changed" alarm: ssh and fleetdeck refuse the host
+    /// until the new key is trusted; `lab up` trusts it again.
+    Rekey(LabRekeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabRekeyArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+
+    /// The lab host to re-key, e.g. client-alpha.
+    #[arg(value_name = "HOST")]
+    pub host: String,
 }
 
 #[derive(Debug, Args)]

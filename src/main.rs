@@ -58,6 +58,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let code = runtime.block_on(lab::status(&dir, args.json))?;
             Ok(ExitCode::from(code))
         }
+        Command::Lab(LabCommand::Rekey(args)) => {
+            let dir = lab::resolve_dir(args.dir.dir);
+            runtime.block_on(lab::rekey(&dir, &args.host))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Lab(LabCommand::Down(args)) => {
             let dir = lab::resolve_dir(args.dir);
             runtime.block_on(lab::down(&dir))?;

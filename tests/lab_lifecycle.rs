@@ -209,6 +209,8 @@ fn up_is_idempotent_and_down_leaves_no_residue() {
         stderr(&resize)
     );
 
+    rekeyed_host_is_refused_until_up_trusts_it_again(&dir, &state);
+
     let down = lab_cmd(&["down"], &dir);
     assert!(down.status.success(), "lab down: {}", stderr(&down));
     assert_no_process_mentions(&[
@@ -354,4 +356,65 @@ fn not_root_is_a_clear_error_and_creates_nothing() {
         stderr(&out)
     );
     assert!(!dir.exists(), "nothing may be created");
+}
+
+/// `lab rekey`: the host presents a new key while known_hosts keeps the old one, so
+/// OpenSSH and fleetdeck both refuse it and write nothing; `lab up` trusts it again.
+fn rekeyed_host_is_refused_until_up_trusts_it_again(dir: &Path, state: &LabState) {
+    use fleetdeck::ssh::hostkey::HostKeyErrorKind;
+    use fleetdeck::ssh::session::ConnectError;
+    let known_hosts = dir.join("known_hosts");
+    let trusted = std::fs::read(&known_hosts).expect("known_hosts");
+    let sshd_pid = |s: &LabState| {
+        let host = &s.plan.hosts[1];
+        fleetdeck::lab::sys::read_pidfile(&s.plan.host_dir(host).join("sshd.pid"))
+    };
+    let pid_before = sshd_pid(state);
+
+    let rekey = lab_cmd(&["rekey", "client-alpha"], dir);
+    assert!(rekey.status.success(), "lab rekey: {}", stderr(&rekey));
+    assert!(stderr(&rekey).contains("new host key"), "{}", stderr(&rekey));
+    let refused = common::ssh(dir, "client-alpha", &[], "true");
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let config = format!("Include {}\n", dir.join("ssh_config").display());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let result = runtime.block_on(async {
+        let ctx = common::client::context_from_text(
+            scratch.path(),
+            &config,
+            std::sync::Arc::new(fleetdeck::ssh::auth::NeverAsk),
+            None,
+        );
+        common::client::try_connect(&ctx, "client-alpha", None)
+            .await
+            .map(|_| ())
+    });
+    match result {
+        Err(ConnectError::HostKey(error)) => {
+            assert!(
+                matches!(error.kind, HostKeyErrorKind::Changed { .. }),
+                "{error}"
+            );
+        }
+        other => panic!("fleetdeck must refuse a changed key: {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read(&known_hosts).expect("known_hosts"),
+        trusted,
+        "known_hosts untouched"
+    );
+    assert!(!scratch.path().join("own_known_hosts").exists());
+
+    let up = lab_cmd(&["up"], dir);
+    assert!(up.status.success(), "lab up: {}", stderr(&up));
+    let back = common::ssh(dir, "client-alpha", &[], "true");
+    assert!(back.status.success(), "{}", stderr(&back));
+    assert_eq!(sshd_pid(state), pid_before, "sshd re-executed in place");
 }

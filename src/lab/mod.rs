@@ -398,6 +398,35 @@ pub fn format_status(s: &LabStatus) -> String {
     out
 }
 
+/// `lab rekey HOST`: the host gets a new SSH host key that no known_hosts file has, as
+/// after a reinstall — or an impostor. Practice for "host key changed"; `lab up`
+/// rewrites the lab's known_hosts and so trusts the new key.
+pub async fn rekey(dir: &Path, host_name: &str) -> Result<()> {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let state = LabState::load(&dir)?.ok_or_else(|| eyre!("no lab in {}", dir.display()))?;
+    sys::check_root()?;
+    let plan = &state.plan;
+    let Some(host) = plan.hosts.iter().find(|h| h.name == host_name) else {
+        let names: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
+        bail!(
+            "no host {host_name:?} in the lab at {}; its hosts are {}",
+            dir.display(),
+            names.join(", ")
+        );
+    };
+    let public = services::rekey_host(plan, host).await?;
+    let fingerprint = russh::keys::PublicKey::from_openssh(&public)
+        .map(|key| crate::ssh::known_hosts::fingerprint(&key))
+        .unwrap_or_else(|_| public.clone());
+    progress(format!(
+        "{host_name} now presents a new host key ({fingerprint}); {} still has the old one, \
+         so ssh and fleetdeck will refuse it. `fleetdeck lab up --dir {}` trusts the new key.",
+        dir.join("known_hosts").display(),
+        dir.display()
+    ));
+    Ok(())
+}
+
 pub async fn down(dir: &Path) -> Result<()> {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let Some(state) = LabState::load(&dir)? else {

@@ -53,6 +53,46 @@ pub async fn ensure_host_key(plan: &LabPlan, host: &HostPlan) -> Result<String> 
         .to_string())
 }
 
+/// Replaces the host's SSH key and makes its sshd serve the new one (SIGHUP makes sshd
+/// re-execute itself and read its keys again; established sessions stay). Returns the
+/// new public key line. known_hosts is left alone on purpose.
+pub async fn rekey_host(plan: &LabPlan, host: &HostPlan) -> Result<String> {
+    let pid = sshd_running(plan, host)
+        .ok_or_else(|| eyre!("sshd on {} is not running; run `lab up` first", host.name))?;
+    let key = host_key_path(plan, host);
+    std::fs::remove_file(&key)?;
+    std::fs::remove_file(key.with_extension("pub"))?;
+    let public = ensure_host_key(plan, host).await?;
+    let log = plan.host_dir(host).join("sshd.log");
+    let logged_before = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    // SAFETY: kill(2) with a pid read from sshd's pidfile and checked against its
+    // command line by `sshd_running`.
+    if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
+        bail!(
+            "signalling sshd on {}: {}",
+            host.name,
+            std::io::Error::last_os_error()
+        );
+    }
+    // The re-executed sshd logs "Server listening" once it serves the new key.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read(&log).unwrap_or_default();
+        let fresh = text.get(logged_before as usize..).unwrap_or_default();
+        if String::from_utf8_lossy(fresh).contains("Server listening") {
+            return Ok(public);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "sshd on {} did not come back after SIGHUP; see {}",
+                host.name,
+                log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn sshd_running(plan: &LabPlan, host: &HostPlan) -> Option<i32> {
     let config = sshd_config_path(plan, host);
     sys::pidfile_process(
