@@ -373,7 +373,11 @@ fn rekeyed_host_is_refused_until_up_trusts_it_again(dir: &Path, state: &LabState
 
     let rekey = lab_cmd(&["rekey", "client-alpha"], dir);
     assert!(rekey.status.success(), "lab rekey: {}", stderr(&rekey));
-    assert!(stderr(&rekey).contains("new host key"), "{}", stderr(&rekey));
+    assert!(
+        stderr(&rekey).contains("new host key"),
+        "{}",
+        stderr(&rekey)
+    );
     let refused = common::ssh(dir, "client-alpha", &[], "true");
     assert!(!refused.status.success());
     assert!(

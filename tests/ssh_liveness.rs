@@ -242,3 +242,78 @@ async fn dead_host_is_reported_in_time_and_events_of_the_gap_arrive_once_it_is_b
 
     feed.abort();
 }
+
+/// Hosts that accept TCP but never speak SSH (a hung sshd) must not hold up a live
+/// host, even when they outnumber the handshake permits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root: runs sshd"]
+async fn hosts_that_never_answer_do_not_delay_a_live_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("id_ed25519");
+    common::sshd::keygen(&key, "", "client");
+    let sshd = TestSshd::start(SshdOptions {
+        authorized_keys: vec![public_key_line(&pub_of(&key))],
+        ..SshdOptions::default()
+    });
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            sshd.port(),
+            sshd.host_public_key_line()
+        ),
+    )
+    .expect("write");
+    // Listening sockets nobody accepts from: the kernel completes the TCP handshake,
+    // then nothing is ever said.
+    let silent: Vec<std::net::TcpListener> = (0..6)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    let identity = format!("IdentityFile {}", key.display());
+    let mut config = String::new();
+    for (i, listener) in silent.iter().enumerate() {
+        let port = listener.local_addr().expect("addr").port();
+        config.push_str(&host_block(
+            &format!("silent-{i}"),
+            port,
+            &known_hosts,
+            &[&identity, "ConnectTimeout 20"],
+        ));
+    }
+    config.push_str(&host_block(
+        "live",
+        sshd.port(),
+        &known_hosts,
+        &[&identity, "ConnectTimeout 20"],
+    ));
+    let ctx = Arc::new(
+        common::client::unshared_context(dir.path(), &config, Arc::new(NeverAsk), None)
+            .with_handshake_limit(2),
+    );
+    let silent_links: Vec<Link> = (0..silent.len())
+        .map(|i| {
+            Link::spawn(
+                ctx.clone(),
+                resolve(&ctx, &format!("silent-{i}")),
+                None,
+                backoff(),
+            )
+        })
+        .collect();
+    // Let the silent ones get going first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let live = Link::spawn(ctx.clone(), resolve(&ctx, "live"), None, backoff());
+    let mut states = live.watch();
+    wait_for(&mut states, Duration::from_secs(15), "the live host", |s| {
+        matches!(s, LinkState::Up { .. })
+    })
+    .await;
+    for (i, link) in silent_links.iter().enumerate() {
+        assert!(
+            matches!(link.state(), LinkState::Connecting { attempt: 1 }),
+            "silent-{i} should still be waiting for its first answer: {:?}",
+            link.state()
+        );
+    }
+}

@@ -513,6 +513,13 @@ fn connect_hop(
                         }
                     })?;
                     let _ = tcp.set_nodelay(true);
+                    // An SSH server speaks first (its version line). Waiting for that
+                    // here, outside the handshake permit, keeps a host that accepts
+                    // connections but never answers from holding a permit.
+                    tcp.readable().await.map_err(|e| ConnectError::Transport {
+                        hop: label.clone(),
+                        error: e.to_string(),
+                    })?;
                     Box::new(tcp)
                 }
                 Some(jump) => jump
@@ -528,9 +535,9 @@ fn connect_hop(
         let stream = tokio::time::timeout(connect_timeout, transport)
             .await
             .map_err(|_| timed_out())??;
-        // Only the key exchange holds a permit: a host that never answers TCP must not
-        // keep others waiting, and one that stalls mid-handshake holds it for at most
-        // its ConnectTimeout.
+        // Only the key exchange holds a permit: a host that never answers must not keep
+        // others waiting, and one that stalls mid-handshake holds it for at most its
+        // ConnectTimeout.
         let permit = ctx
             .handshakes
             .acquire()

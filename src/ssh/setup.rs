@@ -45,7 +45,9 @@ pub fn prepare(
             SshConfig::parse_str_with_env(text, &PathBuf::from("(ssh defaults)"), env.clone())?
         }
     };
-    let notices = unsupported_notice(config.unsupported()).into_iter().collect();
+    let notices = unsupported_notice(config.unsupported())
+        .into_iter()
+        .collect();
     let prompt: Arc<dyn PassphrasePrompt> = if options.batch {
         Arc::new(NeverAsk)
     } else {
@@ -108,10 +110,19 @@ mod tests {
         assert_eq!(prepared.notices.len(), 1, "{:?}", prepared.notices);
         let notice = &prepared.notices[0];
         let at = |line: usize| format!("{}:{line}", file.display());
-        assert!(notice.contains(&format!("ProxyCommand ({})", at(2))), "{notice}");
-        assert!(notice.contains(&format!("ProxyCommand ({})", at(4))), "{notice}");
+        assert!(
+            notice.contains(&format!("ProxyCommand ({})", at(2))),
+            "{notice}"
+        );
+        assert!(
+            notice.contains(&format!("ProxyCommand ({})", at(4))),
+            "{notice}"
+        );
         assert!(notice.contains(&format!("Ciphers ({})", at(5))), "{notice}");
-        assert!(!notice.contains("SendEnv"), "harmless ones are not noise: {notice}");
+        assert!(
+            !notice.contains("SendEnv"),
+            "harmless ones are not noise: {notice}"
+        );
         assert_eq!(
             prepared.context.unknown_hosts,
             Some(UnknownHosts::AcceptNew)

@@ -18,6 +18,16 @@ pub fn context_from_text(
     prompt: Arc<dyn PassphrasePrompt>,
     agent: Option<&Path>,
 ) -> Arc<ConnectContext> {
+    Arc::new(unshared_context(dir, config, prompt, agent))
+}
+
+/// As [`context_from_text`], before it is shared, for tests that adjust it.
+pub fn unshared_context(
+    dir: &Path,
+    config: &str,
+    prompt: Arc<dyn PassphrasePrompt>,
+    agent: Option<&Path>,
+) -> ConnectContext {
     let path = dir.join("ssh_config");
     std::fs::write(&path, config).expect("writing ssh_config");
     let env = ResolveEnv::from_passwd().expect("passwd entry");
@@ -30,7 +40,7 @@ pub fn context_from_text(
     );
     // Whoever runs the tests may have an agent; it must not change what is tested.
     ctx.agent_socket = agent.map(Path::to_path_buf);
-    Arc::new(ctx)
+    ctx
 }
 
 pub fn resolve(ctx: &ConnectContext, name: &str) -> ResolvedHost {
