@@ -11,5 +11,6 @@ pub mod fleet;
 pub mod lab;
 pub mod logging;
 pub mod paths;
+pub mod probes;
 pub mod ssh;
 pub mod tui;
