@@ -12,5 +12,6 @@ pub mod lab;
 pub mod logging;
 pub mod paths;
 pub mod probes;
+pub mod sanitize;
 pub mod ssh;
 pub mod tui;
