@@ -1,0 +1,331 @@
+//! The container signal: what Docker says about each container on a host, reduced to
+//! what an on-call engineer needs — state, health (with the last check's output),
+//! restarts, exit code, OOM kills, uptime, image and whether it is pinned.
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum, HealthcheckResult,
+};
+use bollard::query_parameters::{InspectContainerOptions, ListContainersOptionsBuilder};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::probes::Severity;
+use crate::sanitize;
+
+/// Inspections in flight at once per host: enough to hide the round trip over SSH,
+/// few enough not to flood a small engine.
+const INSPECT_CONCURRENCY: usize = 8;
+/// Health-check output is kept to this many characters: enough for an error line.
+const HEALTH_OUTPUT_CHARS: usize = 300;
+
+/// How an image reference pins what runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pinning {
+    /// `name@sha256:…`: exactly one image.
+    Digest,
+    /// `name:tag` with a tag other than `latest`: pinned as long as nobody re-pushes.
+    Tag,
+    /// No tag or `latest`: whatever was pulled last.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerReport {
+    pub name: String,
+    /// The first 12 hex digits, as `docker ps` shows it.
+    pub id: String,
+    /// Docker's state word: `created`, `running`, `paused`, `restarting`, `removing`,
+    /// `exited`, `dead`.
+    pub state: String,
+    /// `starting`, `healthy`, `unhealthy`; absent without a health check.
+    pub health: Option<String>,
+    /// The most recent health check's output, cleaned and shortened.
+    pub health_output: Option<String>,
+    pub restart_count: i64,
+    /// For `exited` and `dead` containers.
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    /// RFC 3339 UTC; absent for a container never started.
+    pub started_at: Option<String>,
+    pub uptime_seconds: Option<i64>,
+    /// The reference the container was created from (e.g. `nginx:1.25`).
+    pub image: String,
+    pub image_pinned: Pinning,
+    pub severity: Severity,
+    /// One line saying what is wrong, when something is.
+    pub problem: Option<String>,
+}
+
+/// Lists every container (running or not) and inspects each.
+pub async fn collect(docker: &Docker, now: OffsetDateTime) -> Result<Vec<ContainerReport>, bollard::errors::Error> {
+    let summaries = docker
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).build()))
+        .await?;
+    let ids: Vec<String> = summaries.into_iter().filter_map(|s| s.id).collect();
+    let mut reports: Vec<ContainerReport> = stream::iter(ids)
+        .map(|id| async move { inspect(docker, &id, now).await })
+        .buffer_unordered(INSPECT_CONCURRENCY)
+        .try_filter_map(|report| async move { Ok(report) })
+        .try_collect()
+        .await?;
+    reports.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(reports)
+}
+
+/// One container; `None` when it disappeared between listing and inspecting.
+pub async fn inspect(
+    docker: &Docker,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<Option<ContainerReport>, bollard::errors::Error> {
+    match docker
+        .inspect_container(id, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(details) => Ok(Some(report(&details, now))),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The report for one inspected container (pure).
+pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> ContainerReport {
+    let state = details.state.clone().unwrap_or_default();
+    let status = state.status.unwrap_or(ContainerStateStatusEnum::EMPTY);
+    let state_word = match status {
+        ContainerStateStatusEnum::EMPTY => "unknown".to_owned(),
+        other => other.to_string(),
+    };
+    let health = state.health.as_ref().and_then(|h| match h.status {
+        Some(HealthStatusEnum::STARTING) => Some("starting"),
+        Some(HealthStatusEnum::HEALTHY) => Some("healthy"),
+        Some(HealthStatusEnum::UNHEALTHY) => Some("unhealthy"),
+        _ => None,
+    });
+    let health_output = state
+        .health
+        .as_ref()
+        .and_then(|h| h.log.as_ref())
+        .and_then(|log| log.last())
+        .and_then(last_output);
+    let started = state
+        .started_at
+        .as_deref()
+        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+        .filter(|t| t.year() > 1);
+    let running = matches!(
+        status,
+        ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::PAUSED
+    );
+    let exit_code = matches!(
+        status,
+        ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD
+    )
+    .then_some(state.exit_code)
+    .flatten();
+    let restart_count = details.restart_count.unwrap_or(0);
+    let oom_killed = state.oom_killed.unwrap_or(false);
+    let image = details
+        .config
+        .as_ref()
+        .and_then(|c| c.image.clone())
+        .or_else(|| details.image.clone())
+        .map(|i| sanitize::line(&i))
+        .unwrap_or_default();
+    let (severity, problem) = judge(status, health, exit_code, oom_killed, restart_count, health_output.as_deref());
+    ContainerReport {
+        name: sanitize::line(details.name.as_deref().unwrap_or("").trim_start_matches('/')),
+        id: details
+            .id
+            .as_deref()
+            .map(|id| id.chars().take(12).collect())
+            .unwrap_or_default(),
+        state: state_word,
+        health: health.map(str::to_owned),
+        health_output,
+        restart_count,
+        exit_code,
+        oom_killed,
+        started_at: started.and_then(|t| t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok()),
+        uptime_seconds: started
+            .filter(|_| running)
+            .map(|t| (now - t).whole_seconds().max(0)),
+        image_pinned: pinning(&image),
+        image,
+        severity,
+        problem,
+    }
+}
+
+/// Severity rules, in words: a running container is fine unless its health check
+/// fails (critical) or has not passed yet (warning); restarting, dead, OOM-killed or
+/// exited with a non-zero code is critical; exited with 0 is a finished one-shot job
+/// (ok); paused and created-but-never-started are warnings.
+fn judge(
+    status: ContainerStateStatusEnum,
+    health: Option<&str>,
+    exit_code: Option<i64>,
+    oom_killed: bool,
+    restart_count: i64,
+    health_output: Option<&str>,
+) -> (Severity, Option<String>) {
+    use ContainerStateStatusEnum as S;
+    let with_output = |what: &str| match health_output {
+        Some(output) if !output.is_empty() => format!("{what}: {output}"),
+        _ => what.to_owned(),
+    };
+    if oom_killed {
+        return (Severity::Critical, Some("killed: out of memory".to_owned()));
+    }
+    match status {
+        S::RUNNING => match health {
+            Some("unhealthy") => (Severity::Critical, Some(with_output("unhealthy"))),
+            Some("starting") => (Severity::Warning, Some("health check not passed yet".to_owned())),
+            _ => (Severity::Ok, None),
+        },
+        S::RESTARTING => (
+            Severity::Critical,
+            Some(format!("restarting ({restart_count} restarts)")),
+        ),
+        S::EXITED => match exit_code {
+            Some(0) => (Severity::Ok, None),
+            Some(code) => (Severity::Critical, Some(format!("exited with code {code}"))),
+            None => (Severity::Critical, Some("exited".to_owned())),
+        },
+        S::DEAD => (Severity::Critical, Some("dead".to_owned())),
+        S::PAUSED => (Severity::Warning, Some("paused".to_owned())),
+        S::CREATED => (Severity::Warning, Some("created, never started".to_owned())),
+        S::REMOVING | S::STOPPING => (Severity::Warning, Some(status.to_string())),
+        S::EMPTY => (Severity::Unknown, Some("Docker reported no state".to_owned())),
+    }
+}
+
+fn last_output(result: &HealthcheckResult) -> Option<String> {
+    let output = sanitize::line(result.output.as_deref()?);
+    let output = output.trim();
+    if output.is_empty() {
+        return None;
+    }
+    let mut short: String = output.chars().take(HEALTH_OUTPUT_CHARS).collect();
+    if output.chars().count() > HEALTH_OUTPUT_CHARS {
+        short.push('…');
+    }
+    Some(short)
+}
+
+/// `repo@sha256:…` is a digest; the tag is what follows the last `:` after the last
+/// `/` (a registry port is not a tag).
+pub fn pinning(reference: &str) -> Pinning {
+    if reference.contains("@sha256:") {
+        return Pinning::Digest;
+    }
+    let last_segment = reference.rsplit('/').next().unwrap_or(reference);
+    match last_segment.split_once(':') {
+        Some((_, tag)) if !tag.is_empty() && tag != "latest" => Pinning::Tag,
+        _ => Pinning::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{ContainerConfig, ContainerState, Health};
+
+    fn inspected(status: ContainerStateStatusEnum, health: Option<(HealthStatusEnum, &str)>) -> ContainerInspectResponse {
+        ContainerInspectResponse {
+            id: Some("0123456789abcdef0123".to_owned()),
+            name: Some("/client-alpha-web".to_owned()),
+            restart_count: Some(4),
+            config: Some(ContainerConfig {
+                image: Some("fleetdeck-lab/app:1.0".to_owned()),
+                ..ContainerConfig::default()
+            }),
+            state: Some(ContainerState {
+                status: Some(status),
+                exit_code: Some(3),
+                started_at: Some("2026-11-23T10:00:00.123456789Z".to_owned()),
+                health: health.map(|(status, output)| Health {
+                    status: Some(status),
+                    failing_streak: Some(2),
+                    log: Some(vec![HealthcheckResult {
+                        output: Some(output.to_owned()),
+                        ..HealthcheckResult::default()
+                    }]),
+                }),
+                ..ContainerState::default()
+            }),
+            ..ContainerInspectResponse::default()
+        }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::parse("2026-11-23T11:00:00Z", &Rfc3339).expect("time")
+    }
+
+    #[test]
+    fn unhealthy_is_critical_with_the_checks_output_cleaned() {
+        let details = inspected(
+            ContainerStateStatusEnum::RUNNING,
+            Some((HealthStatusEnum::UNHEALTHY, "curl: (7) refused\u{1b}[2J\n")),
+        );
+        let report = report(&details, now());
+        assert_eq!(report.severity, Severity::Critical);
+        assert_eq!(report.health.as_deref(), Some("unhealthy"));
+        assert_eq!(report.health_output.as_deref(), Some("curl: (7) refused"));
+        assert_eq!(report.problem.as_deref(), Some("unhealthy: curl: (7) refused"));
+        assert_eq!(report.name, "client-alpha-web");
+        assert_eq!(report.id, "0123456789ab");
+        assert_eq!(report.uptime_seconds, Some(3599));
+        assert_eq!(report.image_pinned, Pinning::Tag);
+        assert_eq!(report.exit_code, None, "no exit code while running");
+    }
+
+    #[test]
+    fn states_map_to_severities() {
+        let of = |status, health| report(&inspected(status, health), now()).severity;
+        use ContainerStateStatusEnum as S;
+        assert_eq!(of(S::RUNNING, Some((HealthStatusEnum::HEALTHY, "ok"))), Severity::Ok);
+        assert_eq!(of(S::RUNNING, None), Severity::Ok);
+        assert_eq!(of(S::RUNNING, Some((HealthStatusEnum::STARTING, ""))), Severity::Warning);
+        assert_eq!(of(S::RESTARTING, None), Severity::Critical);
+        assert_eq!(of(S::EXITED, None), Severity::Critical, "exit code 3");
+        assert_eq!(of(S::PAUSED, None), Severity::Warning);
+        assert_eq!(of(S::DEAD, None), Severity::Critical);
+        let restarting = report(&inspected(S::RESTARTING, None), now());
+        assert_eq!(restarting.problem.as_deref(), Some("restarting (4 restarts)"));
+        let exited = report(&inspected(S::EXITED, None), now());
+        assert_eq!(exited.exit_code, Some(3));
+        assert_eq!(exited.uptime_seconds, None);
+    }
+
+    #[test]
+    fn exited_zero_is_a_finished_job_and_oom_is_critical() {
+        let mut details = inspected(ContainerStateStatusEnum::EXITED, None);
+        if let Some(state) = details.state.as_mut() {
+            state.exit_code = Some(0);
+        }
+        assert_eq!(report(&details, now()).severity, Severity::Ok);
+        if let Some(state) = details.state.as_mut() {
+            state.oom_killed = Some(true);
+        }
+        let oom = report(&details, now());
+        assert_eq!(oom.severity, Severity::Critical);
+        assert!(oom.oom_killed);
+    }
+
+    #[test]
+    fn image_pinning() {
+        assert_eq!(pinning("nginx"), Pinning::None);
+        assert_eq!(pinning("nginx:latest"), Pinning::None);
+        assert_eq!(pinning("nginx:1.25"), Pinning::Tag);
+        assert_eq!(pinning("registry:5000/app"), Pinning::None);
+        assert_eq!(pinning("registry:5000/app:2"), Pinning::Tag);
+        assert_eq!(pinning("app@sha256:abcd"), Pinning::Digest);
+    }
+}
