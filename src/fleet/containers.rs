@@ -232,6 +232,140 @@ pub fn pinning(reference: &str) -> Pinning {
     }
 }
 
+/// What the container watcher reports.
+#[derive(Debug, Clone)]
+pub enum ContainerUpdate {
+    /// A full listing (after connecting, after a possible gap, and periodically).
+    All(Vec<ContainerReport>, OffsetDateTime),
+    /// One container changed (an event named it).
+    Changed(ContainerReport, OffsetDateTime),
+    /// A container was removed.
+    Gone { id: String, at: OffsetDateTime },
+    /// The listing failed while the host was reachable (engine down, socket missing).
+    Failed(String, OffsetDateTime),
+}
+
+/// How often the whole list is read again even when events say nothing changed: the
+/// safety net under the event stream.
+pub const RELIST_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Keeps a host's container list current while its link is up: a full listing when the
+/// event feed (re)starts, one inspection per container event, a full listing every
+/// [`RELIST_INTERVAL`]. Runs until `out` is closed.
+pub async fn watch(
+    mut link: tokio::sync::watch::Receiver<crate::ssh::link::LinkState>,
+    socket: String,
+    out: tokio::sync::mpsc::Sender<ContainerUpdate>,
+) {
+    use super::engine_events::{EngineUpdate, follow_engine_events};
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(256);
+    let feed = tokio::spawn(follow_engine_events(link.clone(), socket.clone(), events_tx));
+    let _stop_feed = AbortOnDrop(feed);
+    let mut client: Option<(crate::ssh::session::Session, Docker)> = None;
+    let mut relist = tokio::time::interval(RELIST_INTERVAL);
+    relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let wanted = tokio::select! {
+            update = events.recv() => match update {
+                None => return,
+                Some(EngineUpdate::Following { .. } | EngineUpdate::PossibleGap) => Wanted::All,
+                Some(EngineUpdate::Event(event)) => match container_event(&event) {
+                    Some((id, true)) => Wanted::Gone(id),
+                    Some((id, false)) => Wanted::One(id),
+                    None => Wanted::Nothing,
+                },
+                Some(EngineUpdate::Interrupted { .. }) => Wanted::Nothing,
+            },
+            _ = relist.tick() => Wanted::All,
+            changed = link.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                Wanted::Nothing
+            }
+        };
+        if matches!(wanted, Wanted::Nothing) {
+            continue;
+        }
+        let now = OffsetDateTime::now_utc();
+        if let Wanted::Gone(id) = wanted {
+            if out.send(ContainerUpdate::Gone { id, at: now }).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let Some(session) = link.borrow().session().cloned() else {
+            continue;
+        };
+        let docker = match &client {
+            Some((current, docker)) if current.same_connection(&session) => docker.clone(),
+            _ => match crate::docker::transport::connect_negotiated(
+                session.docker_socket(&socket),
+                30,
+            )
+            .await
+            {
+                Ok(docker) => {
+                    client = Some((session.clone(), docker.clone()));
+                    docker
+                }
+                Err(error) => {
+                    let message = sanitize::line(&format!("Docker API at {socket}: {error}"));
+                    if out.send(ContainerUpdate::Failed(message, now)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        let update = match wanted {
+            Wanted::One(id) => match inspect(&docker, &id, now).await {
+                Ok(Some(report)) => ContainerUpdate::Changed(report, now),
+                Ok(None) => ContainerUpdate::Gone { id, at: now },
+                Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
+            },
+            _ => match collect(&docker, now).await {
+                Ok(all) => ContainerUpdate::All(all, now),
+                Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
+            },
+        };
+        if out.send(update).await.is_err() {
+            return;
+        }
+    }
+}
+
+enum Wanted {
+    Nothing,
+    All,
+    One(String),
+    Gone(String),
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The container an event is about (first 12 hex digits of its id), and whether the
+/// event removed it. Events of other kinds, and exec events, which say nothing about
+/// the container's own state, are ignored.
+fn container_event(event: &bollard::models::EventMessage) -> Option<(String, bool)> {
+    use bollard::models::EventMessageTypeEnum;
+    if event.typ != Some(EventMessageTypeEnum::CONTAINER) {
+        return None;
+    }
+    let action = event.action.as_deref().unwrap_or("");
+    if action.starts_with("exec_") || action == "attach" || action == "resize" {
+        return None;
+    }
+    let id: String = event.actor.as_ref()?.id.as_deref()?.chars().take(12).collect();
+    Some((id, action == "destroy"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -211,6 +211,11 @@ impl Session {
         &self.inner.label
     }
 
+    /// Whether both are the same connection (not merely to the same host).
+    pub fn same_connection(&self, other: &Session) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Which known_hosts line, CA or pin vouched for the host key.
     pub fn accepted_by(&self) -> &Acceptance {
         &self.inner.accepted
