@@ -238,7 +238,7 @@ pub enum ContainerUpdate {
     /// A full listing (after connecting, after a possible gap, and periodically).
     All(Vec<ContainerReport>, OffsetDateTime),
     /// One container changed (an event named it).
-    Changed(ContainerReport, OffsetDateTime),
+    Changed(Box<ContainerReport>, OffsetDateTime),
     /// A container was removed.
     Gone { id: String, at: OffsetDateTime },
     /// The listing failed while the host was reachable (engine down, socket missing).
@@ -320,7 +320,7 @@ pub async fn watch(
         };
         let update = match wanted {
             Wanted::One(id) => match inspect(&docker, &id, now).await {
-                Ok(Some(report)) => ContainerUpdate::Changed(report, now),
+                Ok(Some(report)) => ContainerUpdate::Changed(Box::new(report), now),
                 Ok(None) => ContainerUpdate::Gone { id, at: now },
                 Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
             },
