@@ -22,6 +22,28 @@ ensure_packages() {
   fi
 }
 
+# ansible-inventory (ansible-core, from PyPI): tests compare `fleetdeck inventory
+# --list` with it. Installed into its own venv, linked into /usr/local/bin; falls back
+# to pip's --break-system-packages where python3 has no venv module.
+ANSIBLE_VENV=/opt/fleetdeck-ansible
+ensure_ansible() {
+  command -v ansible-inventory >/dev/null && return
+  echo "==> installing ansible-core (PyPI)"
+  if [[ -x $ANSIBLE_VENV/bin/ansible-inventory ]] \
+    || { python3 -m venv "$ANSIBLE_VENV" >/dev/null 2>&1 \
+      && "$ANSIBLE_VENV/bin/pip" install --quiet --disable-pip-version-check ansible-core; }; then
+    ln -sf "$ANSIBLE_VENV/bin/ansible-inventory" /usr/local/bin/ansible-inventory
+  else
+    rm -rf "$ANSIBLE_VENV"
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages ansible-core
+  fi
+  hash -r
+  command -v ansible-inventory >/dev/null || {
+    echo "ansible-core installed, but ansible-inventory is not on PATH" >&2
+    exit 1
+  }
+}
+
 ensure_rust() {
   if ! command -v cargo >/dev/null; then
     echo "cargo is not installed: fleetdeck needs a Rust toolchain (1.89 or newer)" >&2
@@ -41,4 +63,5 @@ prepare_machine() {
   require_root
   ensure_rust
   ensure_packages
+  ensure_ansible
 }

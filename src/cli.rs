@@ -26,6 +26,22 @@ pub struct Cli {
     #[arg(long, global = true, env = "FLEETDECK_LOG", default_value = "info")]
     pub log_level: String,
 
+    /// Ansible inventory: a YAML file, or a directory of them, with group_vars/ and
+    /// host_vars/ beside it (docs/inventory.md).
+    #[arg(
+        short = 'i',
+        long,
+        global = true,
+        env = "FLEETDECK_INVENTORY",
+        value_name = "PATH"
+    )]
+    pub inventory: Option<PathBuf>,
+
+    /// Only these hosts, as an Ansible host pattern: `canary`, `client-*`,
+    /// `web:&production`, `all:!client-beta`.
+    #[arg(short = 'l', long, global = true, value_name = "PATTERN")]
+    pub limit: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -38,6 +54,24 @@ pub enum Command {
     /// restic repository, nftables firewall and TLS endpoint. Needs root on Linux.
     #[command(subcommand)]
     Lab(LabCommand),
+
+    /// Print the inventory as `ansible-inventory --list` (or `--host`) does.
+    ///
+    /// Checks every fleetdeck_* variable on the way: a problem is reported with its
+    /// file, line and column, and nothing is printed on stdout.
+    Inventory(InventoryArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["list", "host"])))]
+pub struct InventoryArgs {
+    /// Every group and host, with each host's variables under _meta.hostvars.
+    #[arg(long)]
+    pub list: bool,
+
+    /// One host's variables.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +153,28 @@ mod tests {
             }
             other => panic!("unexpected parse: {other:?}"),
         }
+    }
+
+    #[test]
+    fn inventory_and_limit_are_global_and_list_or_host_is_required() {
+        let cli = Cli::try_parse_from([
+            "fleetdeck",
+            "inventory",
+            "--list",
+            "-i",
+            "/inv",
+            "--limit",
+            "canary",
+        ])
+        .expect("parses");
+        assert_eq!(cli.inventory, Some(PathBuf::from("/inv")));
+        assert_eq!(cli.limit.as_deref(), Some("canary"));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Inventory(InventoryArgs { list: true, .. }))
+        ));
+        assert!(Cli::try_parse_from(["fleetdeck", "inventory"]).is_err());
+        assert!(Cli::try_parse_from(["fleetdeck", "inventory", "--list", "--host", "a"]).is_err());
     }
 
     #[test]

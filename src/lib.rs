@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod docker;
 pub mod fleet;
+pub mod inventory;
 pub mod lab;
 pub mod logging;
 pub mod paths;

@@ -63,6 +63,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime.block_on(lab::rekey(&dir, &args.host))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Inventory(args) => Ok(ExitCode::from(fleetdeck::inventory::command::run(
+            cli.inventory.as_deref(),
+            cli.limit.as_deref(),
+            &args,
+        ))),
         Command::Lab(LabCommand::Down(args)) => {
             let dir = lab::resolve_dir(args.dir);
             runtime.block_on(lab::down(&dir))?;

@@ -1,0 +1,474 @@
+//! fleetdeck's own settings: the `fleetdeck_*` variables, typed and checked where they
+//! are written, and the Ansible connection variables the SSH layer needs.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+
+use super::Sourced;
+use super::de::from_node;
+use super::yaml::{Mark, Node, Value};
+use crate::probes::backup::BackupRepo;
+use crate::probes::cert::CertEndpoint;
+use crate::probes::firewall::DeclaredPolicy;
+use crate::ssh::session::InventorySsh;
+
+/// Where Docker listens on a host when the inventory does not say.
+pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// Every `fleetdeck_*` variable and what it holds, as shown in error messages.
+pub const KNOWN: &[(&str, &str)] = &[
+    ("fleetdeck_apps", "a list of app names (strings)"),
+    ("fleetdeck_docker_socket", "an absolute path (string)"),
+    (
+        "fleetdeck_host_key",
+        "a pinned host-key fingerprint `SHA256:` + 43 base64 characters (as `ssh-keygen -lf` prints)",
+    ),
+    (
+        "fleetdeck_firewall",
+        "a firewall policy: a mapping with input_policy, optional backend and allow",
+    ),
+    (
+        "fleetdeck_backups",
+        "a list of backup repositories (name, kind, repository, ...)",
+    ),
+    (
+        "fleetdeck_certificates",
+        "a list of TLS endpoints (name, host, port, ...)",
+    ),
+    ("fleetdeck_ssh_config", "a path (string)"),
+    ("fleetdeck_known_hosts", "a path (string)"),
+    ("fleetdeck_age_identity", "a path (string)"),
+    ("fleetdeck_lab", "a mapping (written by `fleetdeck lab`)"),
+];
+
+/// What fleetdeck reads from one host's variables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostSettings {
+    /// Connection variables for the SSH layer.
+    pub ssh: InventorySsh,
+    /// `fleetdeck_apps`: the apps this host should run (feature flags per client).
+    pub apps: Vec<String>,
+    /// `fleetdeck_docker_socket`
+    pub docker_socket: String,
+    /// `fleetdeck_host_key` (also in `ssh.host_key_pin`).
+    pub host_key: Option<String>,
+    /// `fleetdeck_firewall`: the declared policy drift is measured against.
+    pub firewall: Option<DeclaredPolicy>,
+    /// `fleetdeck_backups`
+    pub backups: Vec<BackupRepo>,
+    /// `fleetdeck_certificates`
+    pub certificates: Vec<CertEndpoint>,
+    /// `fleetdeck_ssh_config`, `~` expanded.
+    pub ssh_config: Option<PathBuf>,
+    /// `fleetdeck_known_hosts`, `~` expanded.
+    pub known_hosts: Option<PathBuf>,
+    /// `fleetdeck_age_identity`, `~` expanded.
+    pub age_identity: Option<PathBuf>,
+    /// `fleetdeck_lab`: free-form, owned by `fleetdeck lab`.
+    pub lab: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl HostSettings {
+    /// A host that sets nothing: the defaults.
+    pub fn defaults(host: &str) -> HostSettings {
+        HostSettings {
+            ssh: InventorySsh {
+                name: host.to_string(),
+                ..Default::default()
+            },
+            apps: Vec::new(),
+            docker_socket: DEFAULT_DOCKER_SOCKET.to_string(),
+            host_key: None,
+            firewall: None,
+            backups: Vec::new(),
+            certificates: Vec::new(),
+            ssh_config: None,
+            known_hosts: None,
+            age_identity: None,
+            lab: None,
+        }
+    }
+}
+
+/// A located complaint about one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub mark: Mark,
+    pub message: String,
+}
+
+/// Checks one `fleetdeck_*` variable where it is defined: a known name, a value of the
+/// right type. `{{ ... }}` inside strings is checked again once resolved per host.
+pub fn check(name: &str, key_mark: Mark, value: &Node) -> Result<(), Problem> {
+    let Some((_, expected)) = KNOWN.iter().find(|(n, _)| *n == name) else {
+        let hint = closest(name)
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
+        return Err(Problem {
+            mark: key_mark,
+            message: format!("unknown fleetdeck variable `{name}`{hint}"),
+        });
+    };
+    convert(name, value)
+        .map(|_| ())
+        .map_err(|(mark, message)| Problem {
+            mark: mark.unwrap_or(value.mark),
+            message: format!("`{name}`: {message}; expected {expected}"),
+        })
+}
+
+enum Setting {
+    Apps(Vec<String>),
+    Socket(String),
+    HostKey(String),
+    Firewall(DeclaredPolicy),
+    Backups(Vec<BackupRepo>),
+    Certificates(Vec<CertEndpoint>),
+    Path(PathBuf),
+    Lab(serde_json::Map<String, serde_json::Value>),
+}
+
+fn typed<T: DeserializeOwned>(node: &Node) -> Result<T, (Option<Mark>, String)> {
+    from_node::<T>(node).map_err(|e| (e.mark, e.message))
+}
+
+fn templated(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+fn convert(name: &str, node: &Node) -> Result<Setting, (Option<Mark>, String)> {
+    let here = |m: String| (Some(node.mark), m);
+    Ok(match name {
+        "fleetdeck_apps" => Setting::Apps(typed(node)?),
+        "fleetdeck_docker_socket" => {
+            let s: String = typed(node)?;
+            if !s.starts_with('/') && !templated(&s) {
+                return Err(here(format!("{s:?} is not an absolute path")));
+            }
+            Setting::Socket(s)
+        }
+        "fleetdeck_host_key" => {
+            let s: String = typed(node)?;
+            if !templated(&s) {
+                check_fingerprint(&s).map_err(here)?;
+            }
+            Setting::HostKey(s)
+        }
+        "fleetdeck_firewall" => Setting::Firewall(typed(node)?),
+        "fleetdeck_backups" => Setting::Backups(typed(node)?),
+        "fleetdeck_certificates" => Setting::Certificates(typed(node)?),
+        "fleetdeck_ssh_config" | "fleetdeck_known_hosts" | "fleetdeck_age_identity" => {
+            let s: String = typed(node)?;
+            if s.is_empty() {
+                return Err(here("empty path".into()));
+            }
+            Setting::Path(expand_tilde(&s))
+        }
+        "fleetdeck_lab" => match node.to_json() {
+            serde_json::Value::Object(map) => Setting::Lab(map),
+            _ => return Err(here(format!("found a {}", node.type_name()))),
+        },
+        _ => return Err(here("not a fleetdeck setting".into())),
+    })
+}
+
+fn check_fingerprint(s: &str) -> Result<(), String> {
+    let Some(b64) = s.strip_prefix("SHA256:") else {
+        return Err(format!("{s:?} does not start with `SHA256:`"));
+    };
+    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(b64.trim_end_matches('='))
+        .map_err(|e| format!("{s:?} is not base64 after `SHA256:` ({e})"))?;
+    if decoded.len() != 32 {
+        return Err(format!(
+            "{s:?} holds {} bytes, a SHA-256 fingerprint holds 32",
+            decoded.len()
+        ));
+    }
+    Ok(())
+}
+
+fn expand_tilde(s: &str) -> PathBuf {
+    match (s.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ if s == "~" => std::env::var_os("HOME").map_or_else(|| PathBuf::from(s), PathBuf::from),
+        _ => PathBuf::from(s),
+    }
+}
+
+/// The known name nearest to a misspelled one, if any is near.
+fn closest(name: &str) -> Option<&'static str> {
+    KNOWN
+        .iter()
+        .map(|(k, _)| (*k, edit_distance(name, k)))
+        .filter(|(_, d)| *d <= 3)
+        .min_by_key(|(_, d)| *d)
+        .map(|(k, _)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Resolves `{{ variable }}` in the strings of a setting, for one host. fleetdeck is
+/// no Jinja engine: plain variable references are what inventories use in settings
+/// (`{{ inventory_hostname }}.example.net`); anything else is refused, not guessed.
+struct Templater<'a> {
+    host: &'a str,
+    vars: &'a BTreeMap<String, Sourced>,
+}
+
+impl Templater<'_> {
+    fn node(&self, node: &Node) -> Result<Node, Problem> {
+        let value = match &node.value {
+            Value::Str(s) => Value::Str(self.string(s, node.mark, 0)?),
+            Value::Seq(items) => Value::Seq(
+                items
+                    .iter()
+                    .map(|n| self.node(n))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Map(pairs) => Value::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), self.node(v)?)))
+                    .collect::<Result<_, Problem>>()?,
+            ),
+            other => other.clone(),
+        };
+        Ok(Node {
+            value,
+            mark: node.mark,
+        })
+    }
+
+    fn string(&self, s: &str, mark: Mark, depth: usize) -> Result<String, Problem> {
+        let fail = |message: String| Problem { mark, message };
+        if depth > 10 {
+            return Err(fail(format!(
+                "variables refer to each other more than 10 deep for host {}",
+                self.host
+            )));
+        }
+        if s.contains("{%") || s.contains("{#") {
+            return Err(fail(format!(
+                "Jinja statements are not supported in fleetdeck settings: {s:?}"
+            )));
+        }
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find("}}") else {
+                return Err(fail(format!("unclosed `{{{{` in {s:?}")));
+            };
+            let expr = after[..end].trim();
+            let is_name = expr
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && expr.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !is_name {
+                return Err(fail(format!(
+                    "fleetdeck resolves only `{{{{ variable }}}}` in its settings, not `{{{{ {expr} }}}}`"
+                )));
+            }
+            out.push_str(&self.lookup(expr, mark, depth)?);
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn lookup(&self, name: &str, mark: Mark, depth: usize) -> Result<String, Problem> {
+        match name {
+            "inventory_hostname" => return Ok(self.host.to_string()),
+            "inventory_hostname_short" => {
+                return Ok(self.host.split('.').next().unwrap_or(self.host).to_string());
+            }
+            _ => {}
+        }
+        let Some(var) = self.vars.get(name) else {
+            return Err(Problem {
+                mark,
+                message: format!("`{name}` is undefined for host {}", self.host),
+            });
+        };
+        match &var.node.value {
+            Value::Str(s) => self.string(s, mark, depth + 1),
+            Value::Int(i) => Ok(i.to_string()),
+            Value::Float(f) => Ok(f.to_string()),
+            Value::Bool(b) => Ok(if *b { "True" } else { "False" }.into()),
+            _ => Err(Problem {
+                mark,
+                message: format!(
+                    "`{name}` is a {} for host {}; only strings and numbers can be substituted",
+                    var.node.type_name(),
+                    self.host
+                ),
+            }),
+        }
+    }
+}
+
+/// Builds a host's settings from its merged variables. Errors name the file where the
+/// winning value was written; `skip` leaves out values already reported as wrong.
+pub(crate) fn for_host(
+    host: &str,
+    vars: &BTreeMap<String, Sourced>,
+    skip: &dyn Fn(&Sourced) -> bool,
+) -> Result<HostSettings, Vec<(Sourced, Problem)>> {
+    let t = Templater { host, vars };
+    let mut errors = Vec::new();
+    let mut settings = HostSettings::defaults(host);
+    for (name, var) in
+        vars.range::<str, _>((Bound::Included("fleetdeck_"), Bound::Excluded("fleetdeck`")))
+    {
+        if skip(var) {
+            continue;
+        }
+        let result = t.node(&var.node).and_then(|node| {
+            convert(name, &node).map_err(|(mark, message)| {
+                let expected = KNOWN
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or("", |(_, e)| e);
+                Problem {
+                    mark: mark.unwrap_or(node.mark),
+                    message: format!("`{name}` for host {host}: {message}; expected {expected}"),
+                }
+            })
+        });
+        match result {
+            Ok(Setting::Apps(v)) => settings.apps = v,
+            Ok(Setting::Socket(v)) => settings.docker_socket = v,
+            Ok(Setting::HostKey(v)) => settings.host_key = Some(v),
+            Ok(Setting::Firewall(v)) => settings.firewall = Some(v),
+            Ok(Setting::Backups(v)) => settings.backups = v,
+            Ok(Setting::Certificates(v)) => settings.certificates = v,
+            Ok(Setting::Path(p)) => match name.as_str() {
+                "fleetdeck_ssh_config" => settings.ssh_config = Some(p),
+                "fleetdeck_known_hosts" => settings.known_hosts = Some(p),
+                _ => settings.age_identity = Some(p),
+            },
+            Ok(Setting::Lab(m)) => settings.lab = Some(m),
+            Err(problem) => errors.push((var.clone(), problem)),
+        }
+    }
+    settings.ssh.host_key_pin = settings.host_key.clone();
+
+    // Ansible's ssh connection plugin reads these; of two spellings the later wins.
+    let mut string_var = |names: &[&str]| -> Option<String> {
+        let (_, var) = names
+            .iter()
+            .rev()
+            .find_map(|n| vars.get(*n).map(|v| (n, v)))?;
+        let result = match &var.node.value {
+            Value::Str(s) => t.string(s, var.node.mark, 0),
+            Value::Int(_) | Value::Float(_) => Ok(var.node.to_json().to_string()),
+            _ => Err(Problem {
+                mark: var.node.mark,
+                message: format!(
+                    "`{}` for host {host} is a {}, expected a string",
+                    names.last().copied().unwrap_or_default(),
+                    var.node.type_name()
+                ),
+            }),
+        };
+        result.map_err(|p| errors.push((var.clone(), p))).ok()
+    };
+    settings.ssh.host = string_var(&["ansible_host", "ansible_ssh_host"]);
+    settings.ssh.user = string_var(&["ansible_user", "ansible_ssh_user"]);
+    settings.ssh.private_key_file =
+        string_var(&["ansible_private_key_file", "ansible_ssh_private_key_file"]);
+    let port = string_var(&["ansible_port", "ansible_ssh_port"]);
+    if let Some(port) = port {
+        match port.trim().parse::<u16>() {
+            Ok(p) if p > 0 => settings.ssh.port = Some(p),
+            _ => {
+                if let Some(var) = vars
+                    .get("ansible_ssh_port")
+                    .or_else(|| vars.get("ansible_port"))
+                {
+                    errors.push((
+                        var.clone(),
+                        Problem {
+                            mark: var.node.mark,
+                            message: format!(
+                                "`ansible_port` for host {host} is {port:?}, expected a port number (1-65535)"
+                            ),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(settings)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::yaml::load;
+
+    fn node(text: &str) -> Node {
+        load(text).expect("yaml").0.expect("doc")
+    }
+
+    #[test]
+    fn misspelled_names_suggest_the_known_one() {
+        let err =
+            check("fleetdeck_aps", Mark { line: 3, column: 5 }, &node("[a]")).expect_err("unknown");
+        assert_eq!(err.mark, Mark { line: 3, column: 5 });
+        assert!(
+            err.message.contains("did you mean `fleetdeck_apps`"),
+            "{}",
+            err.message
+        );
+        let err = check("fleetdeck_zzzzzzzzzz", Mark::default(), &node("1")).expect_err("unknown");
+        assert!(!err.message.contains("did you mean"), "{}", err.message);
+    }
+
+    #[test]
+    fn fingerprints_are_checked() {
+        let good = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+        assert!(check_fingerprint(good).is_ok());
+        assert!(check_fingerprint("MD5:aa").is_err());
+        assert!(check_fingerprint("SHA256:abc").is_err());
+        let err =
+            check("fleetdeck_host_key", Mark::default(), &node("SHA256:abc")).expect_err("short");
+        assert!(err.message.contains("32"), "{}", err.message);
+    }
+
+    #[test]
+    fn wrong_types_say_what_was_expected() {
+        let n = node("x: [1, 2]");
+        let v = &n.as_map().expect("map")[0].1;
+        let err = check("fleetdeck_docker_socket", Mark::default(), v).expect_err("type");
+        assert!(
+            err.message.contains("expected an absolute path"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.mark, Mark { line: 1, column: 4 });
+    }
+}

@@ -1,0 +1,320 @@
+//! Precedence, patterns and error locations on small inventories written to a
+//! temporary directory.
+
+use std::path::Path;
+
+use super::*;
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, text).expect("write");
+}
+
+fn var<'a>(inv: &'a Inventory, host: &str, name: &str) -> &'a serde_json::Value {
+    inv.host(host)
+        .unwrap_or_else(|| panic!("no host {host}"))
+        .vars()
+        .get(name)
+        .unwrap_or_else(|| panic!("{host} has no {name}"))
+}
+
+fn names(hosts: Vec<&Host>) -> Vec<&str> {
+    hosts.into_iter().map(Host::name).collect()
+}
+
+const NESTED: &str = "
+all:
+  vars: {x: all, only_all: 1}
+  children:
+    production:
+      vars: {x: production, ansible_group_priority: 5}
+      children:
+        web:
+          vars: {x: web}
+          hosts:
+            web1:
+            web2: {x: host}
+    canary:
+      vars: {x: canary}
+      hosts:
+        web2:
+        db1:
+    other:
+      vars: {x: other, ansible_group_priority: '3'}
+      hosts:
+        db1:
+  hosts:
+    lonely:
+";
+
+#[test]
+fn deeper_groups_win_then_priority_then_name_and_hosts_win_over_groups() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), "hosts.yml", NESTED);
+    let inv = Inventory::load(&tmp.path().join("hosts.yml")).expect("loads");
+    // web (depth 2) beats production (depth 1, priority 5) and canary (depth 1).
+    assert_eq!(var(&inv, "web1", "x"), "web");
+    assert_eq!(var(&inv, "web2", "x"), "host");
+    // canary and other are both depth 1: other's priority 3 beats canary's 1.
+    assert_eq!(var(&inv, "db1", "x"), "other");
+    assert_eq!(var(&inv, "lonely", "x"), "all");
+    assert_eq!(var(&inv, "lonely", "only_all"), 1);
+    // ansible_group_priority is not a variable when set in the inventory.
+    assert!(
+        !inv.host("db1")
+            .expect("db1")
+            .vars()
+            .contains_key("ansible_group_priority")
+    );
+    assert_eq!(
+        inv.host("web2").expect("web2").group_names(),
+        ["canary", "production", "web"]
+    );
+    assert_eq!(
+        inv.host("lonely").expect("lonely").group_names(),
+        ["ungrouped"]
+    );
+}
+
+#[test]
+fn group_vars_files_beat_every_inventory_group_var_and_host_vars_beat_all() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), "inv/hosts.yml", NESTED);
+    // group_vars/all beats production's inventory vars (Ansible's default order).
+    write(
+        tmp.path(),
+        "inv/group_vars/all.yml",
+        "x: gv-all\ny: gv-all\n",
+    );
+    // A file without extension is found first; NAME.yml is then ignored.
+    write(tmp.path(), "inv/group_vars/canary", "y: gv-canary\n");
+    write(tmp.path(), "inv/group_vars/canary.yml", "y: ignored\n");
+    // A directory: every file, sorted; the later file replaces keys (no deep merge).
+    write(
+        tmp.path(),
+        "inv/group_vars/web/10.yml",
+        "d: {a: 1}\nz: first\n",
+    );
+    write(tmp.path(), "inv/group_vars/web/20.yaml", "d: {b: 2}\n");
+    write(tmp.path(), "inv/group_vars/web/notes.txt", "z: not read\n");
+    write(
+        tmp.path(),
+        "inv/host_vars/web1.json",
+        "{\"x\": \"hv-web1\"}",
+    );
+    let inv = Inventory::load(&tmp.path().join("inv/hosts.yml")).expect("loads");
+    assert_eq!(var(&inv, "lonely", "x"), "gv-all");
+    // group_vars/ of canary (no x) does not undo other's inventory x... but
+    // group_vars/all does: every group_vars file beats every inventory group var.
+    assert_eq!(var(&inv, "db1", "x"), "gv-all");
+    assert_eq!(var(&inv, "web2", "x"), "host");
+    assert_eq!(var(&inv, "web1", "x"), "hv-web1");
+    assert_eq!(var(&inv, "db1", "y"), "gv-canary");
+    assert_eq!(var(&inv, "web1", "d"), &serde_json::json!({"b": 2}));
+    assert_eq!(var(&inv, "web1", "z"), "first");
+}
+
+#[test]
+fn patterns_select_like_ansible() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), "hosts.yml", NESTED);
+    let inv = Inventory::load(&tmp.path().join("hosts.yml")).expect("loads");
+    let sel = |p: &str| names(inv.select(Some(p)).expect(p));
+    assert_eq!(
+        names(inv.select(None).expect("all")),
+        ["lonely", "web2", "db1", "web1"]
+    );
+    assert_eq!(sel("all"), sel("*"));
+    assert_eq!(sel("production"), ["web1", "web2"]);
+    assert_eq!(sel("web*"), ["web1", "web2"]);
+    assert_eq!(sel("canary:other"), ["web2", "db1"]);
+    assert_eq!(sel("canary,other"), ["web2", "db1"]);
+    assert_eq!(sel("production:&canary"), ["web2"]);
+    assert_eq!(sel("all:!production"), ["lonely", "db1"]);
+    assert_eq!(sel("!production"), ["lonely", "db1"]);
+    assert_eq!(sel("db1:lonely"), ["db1", "lonely"]);
+    assert_eq!(sel("production[0]"), ["web1"]);
+    assert_eq!(sel("production[-1]"), ["web2"]);
+    let err = inv.select(Some("canary:nosuch")).expect_err("unknown");
+    assert!(
+        err.message
+            .contains("Could not match supplied host pattern"),
+        "{err}"
+    );
+    assert!(err.message.contains("nosuch"), "{err}");
+    assert!(inv.select(Some("client-*")).is_err());
+    assert!(inv.select(Some("~web.*")).is_err());
+}
+
+#[test]
+fn list_json_matches_ansible_shape() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "hosts.yml",
+        "zeta:\n  hosts:\n    z1:\nall:\n  children:\n    empty:\n    prod:\n      hosts:\n        p1: {a: 1}\n",
+    );
+    let inv = Inventory::load(&tmp.path().join("hosts.yml")).expect("loads");
+    let json = inv.to_ansible_list_json(None).expect("json");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "_meta": {"hostvars": {"p1": {"a": 1}}, "profile": "inventory_legacy"},
+            "all": {"children": ["ungrouped", "empty", "prod", "zeta"]},
+            "prod": {"hosts": ["p1"]},
+            "zeta": {"hosts": ["z1"]},
+        })
+    );
+    let limited = inv.to_ansible_list_json(Some("zeta")).expect("json");
+    assert_eq!(
+        limited,
+        serde_json::json!({
+            "_meta": {"hostvars": {}, "profile": "inventory_legacy"},
+            "all": {"children": ["ungrouped", "empty", "prod", "zeta"]},
+            "zeta": {"hosts": ["z1"]},
+        })
+    );
+}
+
+#[test]
+fn host_ranges_and_ports_expand() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "hosts.yml",
+        "all:\n  hosts:\n    web[08:10].example.net:2222:\n    db-[a:c]:\n    '[2001:db8::1]:22':\n",
+    );
+    let inv = Inventory::load(&tmp.path().join("hosts.yml")).expect("loads");
+    let all: Vec<&str> = inv.hosts().map(Host::name).collect();
+    assert_eq!(
+        all,
+        [
+            "web08.example.net",
+            "web09.example.net",
+            "web10.example.net",
+            "db-a",
+            "db-b",
+            "db-c",
+            "2001:db8::1"
+        ]
+    );
+    assert_eq!(var(&inv, "web09.example.net", "ansible_port"), 2222);
+    assert_eq!(
+        inv.host("web10.example.net")
+            .expect("h")
+            .settings()
+            .ssh
+            .port,
+        Some(2222)
+    );
+}
+
+#[test]
+fn settings_are_typed_and_templated_per_host() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "hosts.yml",
+        "
+all:
+  vars:
+    domain: clients.example.net
+    fleetdeck_certificates:
+      - name: https
+        host: '{{ inventory_hostname }}.{{ domain }}'
+  hosts:
+    acme:
+      ansible_host: 192.0.2.7
+      ansible_port: '2200'
+      ansible_user: deploy
+      ansible_ssh_private_key_file: ~/.ssh/fleet
+      fleetdeck_apps: [traefik, nextcloud]
+      fleetdeck_host_key: SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s
+",
+    );
+    let inv = Inventory::load(&tmp.path().join("hosts.yml")).expect("loads");
+    let s = inv.host("acme").expect("acme").settings();
+    assert_eq!(s.apps, ["traefik", "nextcloud"]);
+    assert_eq!(s.docker_socket, DEFAULT_DOCKER_SOCKET);
+    assert_eq!(s.certificates[0].host, "acme.clients.example.net");
+    assert_eq!(s.certificates[0].port, 443);
+    assert_eq!(s.ssh.name, "acme");
+    assert_eq!(s.ssh.host.as_deref(), Some("192.0.2.7"));
+    assert_eq!(s.ssh.port, Some(2200));
+    assert_eq!(s.ssh.user.as_deref(), Some("deploy"));
+    assert_eq!(s.ssh.private_key_file.as_deref(), Some("~/.ssh/fleet"));
+    assert_eq!(
+        s.ssh.host_key_pin.as_deref(),
+        Some("SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s")
+    );
+    // The JSON keeps the template unrendered, as ansible-inventory does.
+    assert_eq!(
+        var(&inv, "acme", "fleetdeck_certificates")[0]["host"],
+        "{{ inventory_hostname }}.{{ domain }}"
+    );
+}
+
+#[test]
+fn every_error_is_collected_with_its_location_and_nothing_loads() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "inv/a.yml",
+        "all:\n  hosts:\n    h1:\n      fleetdeck_aps: [x]\n      fleetdeck_backups: nope\n",
+    );
+    write(
+        tmp.path(),
+        "inv/b.yml",
+        "g:\n  hosts:\n    h2: {a: [1, 2}\n",
+    );
+    write(
+        tmp.path(),
+        "inv/host_vars/h1.yml",
+        "fleetdeck_certificates:\n  - name: x\n    host: '{{ missing }}'\n",
+    );
+    let err = Inventory::load(&tmp.path().join("inv")).expect_err("errors");
+    let text = err.to_string();
+    let find = |needle: &str| {
+        err.0
+            .iter()
+            .find(|e| e.message.contains(needle))
+            .unwrap_or_else(|| panic!("no error about {needle}: {text}"))
+    };
+    let misspelled = find("fleetdeck_aps");
+    assert!(misspelled.file.ends_with("inv/a.yml"));
+    assert_eq!((misspelled.line, misspelled.column), (4, 7), "{text}");
+    assert!(
+        misspelled.message.contains("did you mean `fleetdeck_apps`"),
+        "{text}"
+    );
+    let wrong_type = find("`fleetdeck_backups`");
+    assert_eq!((wrong_type.line, wrong_type.column), (5, 26), "{text}");
+    assert!(
+        wrong_type
+            .message
+            .contains("expected a list of backup repositories"),
+        "{text}"
+    );
+    let syntax = find("YAML syntax error");
+    assert!(syntax.file.ends_with("inv/b.yml"));
+    assert_eq!(syntax.line, 3, "{text}");
+    // Resolved per host, located where the template was written.
+    let undefined = find("`missing` is undefined for host h1");
+    assert!(undefined.file.ends_with("inv/host_vars/h1.yml"));
+    assert_eq!((undefined.line, undefined.column), (3, 11), "{text}");
+    assert_eq!(err.0.len(), 4, "{text}");
+}
+
+#[test]
+fn an_ini_inventory_is_refused_with_a_hint() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), "hosts", "[web]\nweb1 ansible_host=192.0.2.1\n");
+    let err = Inventory::load(&tmp.path().join("hosts")).expect_err("ini");
+    assert!(
+        err.to_string().contains("looks like an INI inventory"),
+        "{err}"
+    );
+}

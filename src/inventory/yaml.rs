@@ -1,0 +1,807 @@
+//! YAML as Ansible loads it: PyYAML's YAML 1.1 resolver (`yes`/`on` are booleans,
+//! `0755` is octal, `12:30` is sexagesimal, `1e3` is a string), merge keys, anchors,
+//! last-wins duplicate keys, and a position on every node so any later complaint can
+//! name its line and column.
+
+use std::fmt;
+
+use yaml_rust2::parser::{Event, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Where a node starts: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Mark {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Mark {
+    fn from_marker(m: &Marker) -> Mark {
+        Mark {
+            line: m.line(),
+            column: m.col() + 1,
+        }
+    }
+}
+
+impl fmt::Display for Mark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// A loaded YAML node with the position it started at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub mark: Mark,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    /// Keys in first-seen order; a repeated key keeps its place and takes the last
+    /// value, as a Python dict does.
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.value {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    /// The Python type name Ansible's messages use.
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::Seq(_) => "list",
+            Value::Map(_) => "dict",
+        }
+    }
+
+    /// A mapping key as Ansible's JSON output spells it (`1`, `true`, `null`).
+    pub fn key_string(&self) -> Option<String> {
+        match &self.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Null => Some("null".into()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(python_float_repr(*f)),
+            Value::Seq(_) | Value::Map(_) => None,
+        }
+    }
+
+    /// The node as JSON. Integers beyond 64 bits become floats, and NaN and the
+    /// infinities become `null` (JSON has neither; Python prints `NaN`, which no JSON
+    /// parser accepts).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => {
+                if let Ok(v) = i64::try_from(*i) {
+                    J::from(v)
+                } else if let Ok(v) = u64::try_from(*i) {
+                    J::from(v)
+                } else {
+                    serde_json::Number::from_f64(*i as f64).map_or(J::Null, J::Number)
+                }
+            }
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(pairs) => J::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.key_string().unwrap_or_default(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn python_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "inf" } else { "-inf" }.into()
+    } else if f.fract() == 0.0 && f.abs() < 1e16 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
+    }
+}
+
+/// A problem found while loading: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub mark: Mark,
+    pub message: String,
+}
+
+/// Ansible's loader warns about these and goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlWarning {
+    pub mark: Mark,
+    pub message: String,
+}
+
+/// Alias expansion copies nodes; a few nested aliases can ask for billions of them.
+const MAX_NODES: usize = 1_000_000;
+
+/// Loads one YAML document (`None` for an empty stream). More than one document is an
+/// error, as with Ansible's `load_from_file`.
+pub fn load(text: &str) -> Result<(Option<Node>, Vec<YamlWarning>), YamlError> {
+    let mut loader = Loader {
+        parser: Parser::new_from_str(text),
+        anchors: Vec::new(),
+        warnings: Vec::new(),
+        nodes: 0,
+    };
+    let mut doc = None;
+    loop {
+        let (event, marker) = loader.next()?;
+        match event {
+            Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart => {
+                if doc.is_some() {
+                    return Err(YamlError {
+                        mark: Mark::from_marker(&marker),
+                        message: "expected a single document in the stream, found another".into(),
+                    });
+                }
+                let (event, marker) = loader.next()?;
+                doc = Some(loader.node(event, marker)?);
+            }
+            other => {
+                // yaml-rust2 always opens a document first; be safe regardless.
+                let node = loader.node(other, marker)?;
+                if doc.is_some() {
+                    return Err(YamlError {
+                        mark: node.mark,
+                        message: "expected a single document in the stream, found another".into(),
+                    });
+                }
+                doc = Some(node);
+            }
+        }
+    }
+    // An empty document (`---` alone) is a null; Ansible treats it as empty.
+    let doc = doc.filter(|n| !n.is_null());
+    Ok((doc, loader.warnings))
+}
+
+struct Loader<'a> {
+    parser: Parser<std::str::Chars<'a>>,
+    anchors: Vec<(usize, Node)>,
+    warnings: Vec<YamlWarning>,
+    nodes: usize,
+}
+
+impl Loader<'_> {
+    fn next(&mut self) -> Result<(Event, Marker), YamlError> {
+        self.parser.next_token().map_err(|e| YamlError {
+            mark: Mark::from_marker(e.marker()),
+            message: e.info().to_string(),
+        })
+    }
+
+    fn count(&mut self, n: usize, mark: Mark) -> Result<(), YamlError> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(YamlError {
+                mark,
+                message: format!("more than {MAX_NODES} nodes after expanding aliases"),
+            });
+        }
+        Ok(())
+    }
+
+    fn remember(&mut self, anchor: usize, node: &Node) {
+        if anchor != 0 {
+            self.anchors.push((anchor, node.clone()));
+        }
+    }
+
+    fn node(&mut self, event: Event, marker: Marker) -> Result<Node, YamlError> {
+        let mark = Mark::from_marker(&marker);
+        self.count(1, mark)?;
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = resolve_scalar(&text, style, tag.as_ref())
+                    .map_err(|message| YamlError { mark, message })?;
+                let node = Node { value, mark };
+                self.remember(anchor, &node);
+                Ok(node)
+            }
+            Event::Alias(id) => {
+                let found = self
+                    .anchors
+                    .iter()
+                    .rev()
+                    .find(|(a, _)| *a == id)
+                    .map(|(_, n)| n.clone());
+                let Some(node) = found else {
+                    return Err(YamlError {
+                        mark,
+                        message: "found undefined alias".into(),
+                    });
+                };
+                self.count(size(&node), mark)?;
+                Ok(Node {
+                    value: node.value,
+                    mark,
+                })
+            }
+            Event::SequenceStart(anchor, tag) => {
+                check_collection_tag(tag.as_ref(), "seq", mark)?;
+                let mut items = Vec::new();
+                loop {
+                    let (event, marker) = self.next()?;
+                    if event == Event::SequenceEnd {
+                        break;
+                    }
+                    items.push(self.node(event, marker)?);
+                }
+                let node = Node {
+                    value: Value::Seq(items),
+                    mark,
+                };
+                self.remember(anchor, &node);
+                Ok(node)
+            }
+            Event::MappingStart(anchor, tag) => {
+                check_collection_tag(tag.as_ref(), "map", mark)?;
+                let mut pairs: Vec<(Node, Node)> = Vec::new();
+                loop {
+                    let (event, marker) = self.next()?;
+                    if event == Event::MappingEnd {
+                        break;
+                    }
+                    let merge = matches!(
+                        &event,
+                        Event::Scalar(k, TScalarStyle::Plain, _, None) if k == "<<"
+                    );
+                    let key = self.node(event, marker)?;
+                    let (event, marker) = self.next()?;
+                    let value = self.node(event, marker)?;
+                    if merge {
+                        self.merge_into(&mut pairs, value)?;
+                    } else {
+                        self.insert(&mut pairs, key, value);
+                    }
+                }
+                // A block mapping's start event sits at its first key's `:`; the
+                // mapping starts at the key.
+                let mark = pairs.first().map_or(mark, |(k, _)| mark.min(k.mark));
+                let node = Node {
+                    value: Value::Map(pairs),
+                    mark,
+                };
+                self.remember(anchor, &node);
+                Ok(node)
+            }
+            other => Err(YamlError {
+                mark,
+                message: format!("unexpected YAML event {other:?}"),
+            }),
+        }
+    }
+
+    fn insert(&mut self, pairs: &mut Vec<(Node, Node)>, key: Node, value: Node) {
+        if let Some(slot) = pairs.iter_mut().find(|(k, _)| same_key(k, &key)) {
+            self.warnings.push(YamlWarning {
+                mark: key.mark,
+                message: format!(
+                    "found duplicate mapping key {}; using the last defined value only",
+                    key.key_string().unwrap_or_else(|| "(complex key)".into())
+                ),
+            });
+            slot.1 = value;
+        } else {
+            pairs.push((key, value));
+        }
+    }
+
+    /// `<<: *base` or `<<: [*a, *b]`: keys not already present are copied in (the
+    /// first of several sources wins, explicit keys win over all).
+    fn merge_into(&mut self, pairs: &mut Vec<(Node, Node)>, value: Node) -> Result<(), YamlError> {
+        let sources = match value.value {
+            Value::Map(_) => vec![value],
+            Value::Seq(items) => items,
+            _ => {
+                return Err(YamlError {
+                    mark: value.mark,
+                    message: "expected a mapping or list of mappings for merging".into(),
+                });
+            }
+        };
+        for source in sources {
+            let Value::Map(src) = source.value else {
+                return Err(YamlError {
+                    mark: source.mark,
+                    message: "expected a mapping for merging".into(),
+                });
+            };
+            for (k, v) in src {
+                if !pairs.iter().any(|(existing, _)| same_key(existing, &k)) {
+                    pairs.push((k, v));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn size(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Value::Map(pairs) => 1 + pairs.iter().map(|(k, v)| size(k) + size(v)).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// Python dict key equality: `1`, `1.0` and `true` are one key.
+fn same_key(a: &Node, b: &Node) -> bool {
+    fn num(v: &Value) -> Option<f64> {
+        match v {
+            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+    match (num(&a.value), num(&b.value)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.value == b.value,
+    }
+}
+
+fn is_core_tag(tag: &Tag, name: &str) -> bool {
+    (tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!") && tag.suffix == name
+}
+
+fn check_collection_tag(tag: Option<&Tag>, kind: &str, mark: Mark) -> Result<(), YamlError> {
+    match tag {
+        None => Ok(()),
+        Some(t) if is_core_tag(t, kind) || (t.handle == "!" && t.suffix.is_empty()) => Ok(()),
+        Some(t) => Err(YamlError {
+            mark,
+            message: format!("unsupported YAML tag {}{}", t.handle, t.suffix),
+        }),
+    }
+}
+
+/// Resolves a scalar the way PyYAML's `SafeLoader` does (YAML 1.1): only plain
+/// scalars are typed implicitly; quoted and block scalars are strings.
+fn resolve_scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    if let Some(tag) = tag {
+        let explicit = |kind: &str, v: Option<Value>| {
+            v.ok_or_else(|| format!("{text:?} is not a valid !!{kind}"))
+        };
+        return if is_core_tag(tag, "str") || (tag.handle == "!" && tag.suffix.is_empty()) {
+            Ok(Value::Str(text.to_string()))
+        } else if tag.handle == "!" && tag.suffix == "unsafe" {
+            // Ansible's marker for "never template this"; the value is the string.
+            Ok(Value::Str(text.to_string()))
+        } else if is_core_tag(tag, "int") {
+            explicit("int", parse_int(text).map(Value::Int))
+        } else if is_core_tag(tag, "float") {
+            explicit(
+                "float",
+                parse_float(text)
+                    .or_else(|| parse_int(text).map(|i| i as f64))
+                    .map(Value::Float),
+            )
+        } else if is_core_tag(tag, "bool") {
+            explicit("bool", parse_bool(text).map(Value::Bool))
+        } else if is_core_tag(tag, "null") {
+            Ok(Value::Null)
+        } else if tag.handle == "!" && tag.suffix == "vault" {
+            Err("vault-encrypted values (!vault) are not supported; use age or SOPS".into())
+        } else {
+            Err(format!("unsupported YAML tag {}{}", tag.handle, tag.suffix))
+        };
+    }
+    if style != TScalarStyle::Plain {
+        return Ok(Value::Str(text.to_string()));
+    }
+    Ok(resolve_plain(text))
+}
+
+/// The implicit resolvers of PyYAML's `Resolver`, in its order: bool, float, int,
+/// null, timestamp; anything else is a string.
+pub fn resolve_plain(text: &str) -> Value {
+    if let Some(b) = parse_bool(text) {
+        return Value::Bool(b);
+    }
+    if is_float(text)
+        && let Some(f) = parse_float(text)
+    {
+        return Value::Float(f);
+    }
+    if let Some(i) = parse_int(text) {
+        return Value::Int(i);
+    }
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return Value::Null;
+    }
+    if let Some(ts) = timestamp(text) {
+        return Value::Str(ts);
+    }
+    Value::Str(text.to_string())
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => Some(true),
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+fn split_sign(text: &str) -> (bool, &str) {
+    match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
+}
+
+fn all(s: &str, f: impl Fn(u8) -> bool) -> bool {
+    s.bytes().all(f)
+}
+
+fn digit(b: u8) -> bool {
+    b.is_ascii_digit()
+}
+
+/// `:[0-5]?[0-9]` repeated at least once.
+fn sexagesimal_tail(parts: &[&str]) -> bool {
+    !parts.is_empty()
+        && parts.iter().all(|p| {
+            let b = p.as_bytes();
+            match b.len() {
+                1 => digit(b[0]),
+                2 => (b'0'..=b'5').contains(&b[0]) && digit(b[1]),
+                _ => false,
+            }
+        })
+}
+
+/// PyYAML's int regex, then its constructor.
+fn parse_int(text: &str) -> Option<i128> {
+    let (neg, body) = split_sign(text);
+    let clean = |s: &str| s.replace('_', "");
+    let value = if let Some(bin) = body.strip_prefix("0b") {
+        if bin.is_empty() || !all(bin, |b| b == b'0' || b == b'1' || b == b'_') {
+            return None;
+        }
+        i128::from_str_radix(&clean(bin), 2).ok()?
+    } else if let Some(hex) = body.strip_prefix("0x") {
+        if hex.is_empty() || !all(hex, |b| b.is_ascii_hexdigit() || b == b'_') {
+            return None;
+        }
+        i128::from_str_radix(&clean(hex), 16).ok()?
+    } else if body == "0" {
+        0
+    } else if let Some(oct) = body.strip_prefix('0') {
+        if oct.is_empty() || !all(oct, |b| (b'0'..=b'7').contains(&b) || b == b'_') {
+            return None;
+        }
+        let c = clean(oct);
+        if c.is_empty() {
+            0
+        } else {
+            i128::from_str_radix(&c, 8).ok()?
+        }
+    } else if body.contains(':') {
+        let parts: Vec<&str> = body.split(':').collect();
+        let first = parts[0].as_bytes();
+        if first.is_empty()
+            || !(b'1'..=b'9').contains(&first[0])
+            || !all(parts[0], |b| digit(b) || b == b'_')
+            || !sexagesimal_tail(&parts[1..])
+        {
+            return None;
+        }
+        let mut value: i128 = 0;
+        for p in &parts {
+            value = value
+                .checked_mul(60)?
+                .checked_add(clean(p).parse::<i128>().ok()?)?;
+        }
+        value
+    } else {
+        let b = body.as_bytes();
+        if b.is_empty() || !(b'1'..=b'9').contains(&b[0]) || !all(body, |c| digit(c) || c == b'_') {
+            return None;
+        }
+        clean(body).parse::<i128>().ok()?
+    };
+    Some(if neg { -value } else { value })
+}
+
+/// PyYAML's float regex (note: an exponent needs a sign and a dot, so `1e3` is a
+/// string).
+fn is_float(text: &str) -> bool {
+    let exp_ok = |s: &str| -> bool {
+        // (?:[eE][-+][0-9]+)?
+        if s.is_empty() {
+            return true;
+        }
+        let b = s.as_bytes();
+        b.len() >= 3
+            && (b[0] == b'e' || b[0] == b'E')
+            && (b[1] == b'-' || b[1] == b'+')
+            && all(&s[2..], digit)
+    };
+    let frac_then_exp = |s: &str| -> bool {
+        // [0-9_]*(?:[eE][-+][0-9]+)?
+        let end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '_'))
+            .unwrap_or(s.len());
+        exp_ok(&s[end..])
+    };
+    if matches!(text, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    let (_, body) = split_sign(text);
+    if matches!(body, ".inf" | ".Inf" | ".INF") {
+        return true;
+    }
+    // \.[0-9][0-9_]*(?:[eE][-+][0-9]+)?  (no sign allowed)
+    if let Some(rest) = text.strip_prefix('.') {
+        return rest.as_bytes().first().is_some_and(|b| digit(*b)) && frac_then_exp(rest);
+    }
+    let Some(dot) = body.find('.') else {
+        return false;
+    };
+    let (int_part, rest) = (&body[..dot], &body[dot + 1..]);
+    if int_part.contains(':') {
+        // [0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+        let parts: Vec<&str> = int_part.split(':').collect();
+        return parts[0].as_bytes().first().is_some_and(|b| digit(*b))
+            && all(parts[0], |b| digit(b) || b == b'_')
+            && sexagesimal_tail(&parts[1..])
+            && all(rest, |b| digit(b) || b == b'_');
+    }
+    // [0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?
+    int_part.as_bytes().first().is_some_and(|b| digit(*b))
+        && all(int_part, |b| digit(b) || b == b'_')
+        && frac_then_exp(rest)
+}
+
+fn parse_float(text: &str) -> Option<f64> {
+    let lower = text.replace('_', "").to_ascii_lowercase();
+    let (neg, body) = split_sign(&lower);
+    let sign = if neg { -1.0 } else { 1.0 };
+    if body == ".inf" {
+        return Some(sign * f64::INFINITY);
+    }
+    if body == ".nan" {
+        return Some(f64::NAN);
+    }
+    if body.contains(':') {
+        let mut value = 0.0;
+        for p in body.split(':') {
+            value = value * 60.0 + p.parse::<f64>().ok()?;
+        }
+        return Some(sign * value);
+    }
+    // Python's float() accepts "3." and ".5"; Rust's parser does too.
+    body.parse::<f64>().ok().map(|v| sign * v)
+}
+
+/// PyYAML turns timestamps into dates; Ansible prints them in ISO format. A date
+/// stays as written; a date-time becomes `YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM]`.
+fn timestamp(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let year_ok = b.len() >= 10 && all(&text[..4], digit) && b[4] == b'-';
+    if !year_ok {
+        return None;
+    }
+    if b.len() == 10 {
+        return (all(&text[5..7], digit) && b[7] == b'-' && all(&text[8..10], digit))
+            .then(|| text.to_string());
+    }
+    // [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\.[0-9]*)?
+    // (([ \t]*)(Z|[-+][0-9]{1,2}(:[0-9]{2})?))?
+    let mut pos = 5;
+    let take_digits = |pos: &mut usize, min: usize, max: usize| -> Option<u32> {
+        let start = *pos;
+        while *pos < b.len() && *pos - start < max && digit(b[*pos]) {
+            *pos += 1;
+        }
+        if *pos - start < min {
+            return None;
+        }
+        text[start..*pos].parse().ok()
+    };
+    let expect =
+        |pos: &mut usize, c: u8| -> Option<()> { (b.get(*pos) == Some(&c)).then(|| *pos += 1) };
+    let month = take_digits(&mut pos, 1, 2)?;
+    expect(&mut pos, b'-')?;
+    let day = take_digits(&mut pos, 1, 2)?;
+    match b.get(pos) {
+        Some(b'T' | b't') => pos += 1,
+        Some(b' ' | b'\t') => {
+            while matches!(b.get(pos), Some(b' ' | b'\t')) {
+                pos += 1;
+            }
+        }
+        _ => return None,
+    }
+    let hour = take_digits(&mut pos, 1, 2)?;
+    expect(&mut pos, b':')?;
+    let minute = take_digits(&mut pos, 2, 2)?;
+    expect(&mut pos, b':')?;
+    let second = take_digits(&mut pos, 2, 2)?;
+    let mut micros = None;
+    if b.get(pos) == Some(&b'.') {
+        pos += 1;
+        let start = pos;
+        while pos < b.len() && digit(b[pos]) {
+            pos += 1;
+        }
+        let mut frac: String = text[start..pos].chars().take(6).collect();
+        while frac.len() < 6 {
+            frac.push('0');
+        }
+        micros = frac.parse::<u32>().ok().filter(|m| *m != 0);
+    }
+    while matches!(b.get(pos), Some(b' ' | b'\t')) {
+        pos += 1;
+    }
+    let mut tz = String::new();
+    match b.get(pos) {
+        None => {}
+        Some(b'Z') => {
+            pos += 1;
+            tz = "+00:00".into();
+        }
+        Some(s @ (b'+' | b'-')) => {
+            let sign = *s as char;
+            pos += 1;
+            let h = take_digits(&mut pos, 1, 2)?;
+            let m = if b.get(pos) == Some(&b':') {
+                pos += 1;
+                take_digits(&mut pos, 2, 2)?
+            } else {
+                0
+            };
+            tz = format!("{sign}{h:02}:{m:02}");
+        }
+        _ => return None,
+    }
+    if pos != b.len() {
+        return None;
+    }
+    let mut out = format!(
+        "{}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}",
+        &text[..4]
+    );
+    if let Some(us) = micros {
+        out.push_str(&format!(".{us:06}"));
+    }
+    out.push_str(&tz);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Value {
+        resolve_plain(text)
+    }
+
+    #[test]
+    fn yaml_1_1_scalars_resolve_like_pyyaml() {
+        assert_eq!(one("yes"), Value::Bool(true));
+        assert_eq!(one("Off"), Value::Bool(false));
+        assert_eq!(one("y"), Value::Str("y".into()));
+        assert_eq!(one("0755"), Value::Int(493));
+        assert_eq!(one("0b1010"), Value::Int(10));
+        assert_eq!(one("0x_1F"), Value::Int(31));
+        assert_eq!(one("12:30"), Value::Int(750));
+        assert_eq!(one("+12"), Value::Int(12));
+        assert_eq!(one("-0o17"), Value::Str("-0o17".into()));
+        assert_eq!(one("1e3"), Value::Str("1e3".into()));
+        assert_eq!(one("6.8523015e+5"), Value::Float(685230.15));
+        assert_eq!(one("190:20:30.15"), Value::Float(685230.15));
+        assert_eq!(one("3."), Value::Float(3.0));
+        assert_eq!(one(".5"), Value::Float(0.5));
+        assert_eq!(one("-.5"), Value::Str("-.5".into()));
+        assert_eq!(one("1_000.5"), Value::Float(1000.5));
+        assert_eq!(one("~"), Value::Null);
+        assert_eq!(one("2001-12-14"), Value::Str("2001-12-14".into()));
+        assert_eq!(
+            one("2001-12-14t21:59:43.10-05:00"),
+            Value::Str("2001-12-14T21:59:43.100000-05:00".into())
+        );
+        assert_eq!(
+            one("2001-12-14 21:59:43.123456789Z"),
+            Value::Str("2001-12-14T21:59:43.123456+00:00".into())
+        );
+        assert_eq!(
+            one("2002-12-14 1:2:3"),
+            Value::Str("2002-12-14 1:2:3".into())
+        );
+        assert!(matches!(one(".inf"), Value::Float(f) if f.is_infinite()));
+    }
+
+    #[test]
+    fn quoted_scalars_stay_strings_and_positions_are_one_based() {
+        let (doc, _) = load("a: 'yes'\nb:\n  - on\n").expect("loads");
+        let doc = doc.expect("a document");
+        let map = doc.as_map().expect("map");
+        assert_eq!(map[0].1.value, Value::Str("yes".into()));
+        assert_eq!(map[0].0.mark, Mark { line: 1, column: 1 });
+        let Value::Seq(items) = &map[1].1.value else {
+            panic!("seq")
+        };
+        assert_eq!(items[0].value, Value::Bool(true));
+        assert_eq!(items[0].mark, Mark { line: 3, column: 5 });
+    }
+
+    #[test]
+    fn merge_keys_aliases_and_duplicates_behave_like_ansible() {
+        let (doc, warnings) =
+            load("base: &b {p: 1, q: 2}\nm: {<<: *b, q: 3}\nd: 1\nd: 2\n").expect("loads");
+        let doc = doc.expect("doc").to_json();
+        assert_eq!(doc["m"], serde_json::json!({"p": 1, "q": 3}));
+        assert_eq!(doc["d"], serde_json::json!(2));
+        // Ansible warns about `q` given by the merge and again explicitly, too.
+        let lines: Vec<usize> = warnings.iter().map(|w| w.mark.line).collect();
+        assert_eq!(lines, [2, 4]);
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = load(&text).expect_err("refused");
+        assert!(err.message.contains("nodes"), "{err:?}");
+    }
+
+    #[test]
+    fn syntax_errors_have_positions_and_second_documents_are_refused() {
+        let err = load("a: [1, 2\nb: 3\n").expect_err("bad");
+        assert!(err.mark.line >= 1, "{err:?}");
+        let err = load("a: 1\n---\nb: 2\n").expect_err("two docs");
+        assert_eq!(err.mark.line, 2);
+        assert_eq!(load("").expect("empty").0, None);
+        assert_eq!(load("---\n").expect("empty").0, None);
+    }
+}
