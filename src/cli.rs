@@ -42,6 +42,21 @@ pub struct Cli {
     #[arg(short = 'l', long, global = true, value_name = "PATTERN")]
     pub limit: Option<String>,
 
+    /// Read only this ssh_config (as `ssh -F`), for every host. Without it: each
+    /// host's fleetdeck_ssh_config, else ~/.ssh/config then /etc/ssh/ssh_config.
+    #[arg(short = 'F', long = "ssh-config", global = true, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+
+    /// Never prompt (for scripts and cron): a passphrase-protected key that is not
+    /// in ssh-agent fails instead of asking.
+    #[arg(long, global = true)]
+    pub batch: bool,
+
+    /// Trust hosts whose key is not yet known and record it (hashed) in fleetdeck's
+    /// own known_hosts. A changed key is refused regardless.
+    #[arg(long, global = true)]
+    pub accept_new_host_keys: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -60,6 +75,35 @@ pub enum Command {
     /// Checks every fleetdeck_* variable on the way: a problem is reported with its
     /// file, line and column, and nothing is printed on stdout.
     Inventory(InventoryArgs),
+
+    /// One snapshot of every selected host: containers, backups, certificates,
+    /// firewall.
+    ///
+    /// Exit code as a monitoring plugin: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the
+    /// worst across hosts). The JSON fields are documented in docs/status.md.
+    Status(StatusArgs),
+
+    /// Follow the fleet and print each change as one JSON line (docs/status.md).
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Give up on a host that has not answered and been measured within SECS.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// JSON lines (the only output format of `watch`; the console is the
+    /// interactive view).
+    #[arg(long, required = true)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

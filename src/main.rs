@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(mut cli: Cli) -> Result<ExitCode> {
     // A log we cannot open (read-only home, another user's state dir) must not stop an
     // operator mid-incident: say so once and carry on without it.
     match logging::init(cli.log_file.as_deref(), &cli.log_level) {
@@ -34,7 +34,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Err(e) => eprintln!("fleetdeck: warning: logging disabled: {e:#}"),
     }
 
-    let Some(command) = cli.command else {
+    let Some(command) = cli.command.take() else {
         // The console arrives with the fleet probes; until then say so plainly rather
         // than showing an empty screen.
         eprintln!(
@@ -68,6 +68,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cli.limit.as_deref(),
             &args,
         ))),
+        Command::Status(args) => Ok(ExitCode::from(
+            runtime.block_on(fleetdeck::fleet::command::status(&cli, &args)),
+        )),
+        Command::Watch(_) => Ok(ExitCode::from(
+            runtime.block_on(fleetdeck::fleet::command::watch(&cli)),
+        )),
         Command::Lab(LabCommand::Down(args)) => {
             let dir = lab::resolve_dir(args.dir);
             runtime.block_on(lab::down(&dir))?;

@@ -1,5 +1,11 @@
 //! Per-host actors: each owns its host's link and turns what happens there into
 //! messages for the console and the CLI.
 
+pub mod actor;
+pub mod command;
 pub mod containers;
 pub mod engine_events;
+pub mod model;
+pub mod probe;
+pub mod status;
+pub mod table;

@@ -166,7 +166,7 @@ impl LabPlan {
                 // 0 bastion, 1 canary with stale backups and a cert about to expire,
                 // 2 behind the bastion with an expired cert and firewall drift.
                 let (groups, via_bastion) = match i {
-                    0 => (vec!["bastion".to_string()], false),
+                    0 => (vec!["bastions".to_string()], false),
                     1 => (vec!["canary".to_string()], false),
                     2 => (vec!["production".to_string()], true),
                     _ => (vec!["production".to_string()], false),
@@ -319,7 +319,7 @@ mod tests {
             p.hosts.iter().filter(|h| !h.drift_ports.is_empty()).count(),
             1
         );
-        assert_eq!(p.bastion().groups, vec!["bastion"]);
+        assert_eq!(p.bastion().groups, vec!["bastions"]);
         let behind: Vec<_> = p.hosts.iter().filter(|h| h.via_bastion).collect();
         assert_eq!(behind.len(), 1);
         assert_eq!(behind[0].ssh_allowed_from, p.bastion().addr);

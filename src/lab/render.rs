@@ -325,7 +325,7 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
     let body = serde_yaml::to_string(&inv)?;
     Ok(format!(
         "# fleetdeck practice lab ({n} hosts on {subnet}); {GENERATED}\n\
-         # groups: bastion (jump host), canary (gets releases first), production.\n\
+         # groups: bastions (the jump host), canary (gets releases first), production.\n\
          # {behind} is reachable only through the bastion (see ssh_config).\n\
          {body}",
         n = plan.hosts.len(),
@@ -399,7 +399,7 @@ mod tests {
         let inv = inventory(&plan()).expect("yaml");
         let v: serde_yaml::Value = serde_yaml::from_str(&inv).expect("valid yaml");
         let children = &v["all"]["children"];
-        assert!(children["bastion"]["hosts"]["bastion"].is_mapping());
+        assert!(children["bastions"]["hosts"]["bastion"].is_mapping());
         assert!(children["canary"]["hosts"]["client-alpha"].is_mapping());
         assert!(children["production"]["hosts"]["client-beta"].is_mapping());
         assert!(children["production"]["hosts"]["client-gamma"].is_mapping());

@@ -1,0 +1,221 @@
+//! One actor per host: it owns the host's link and keeps every signal current —
+//! containers from the Docker event stream (with a periodic re-list), backups,
+//! firewall and certificates on their own schedules — and reports each result as a
+//! message. Hosts never wait for each other.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::containers::{self, ContainerUpdate};
+use super::model::HostState;
+use super::probe;
+use super::status::Target;
+use crate::probes::backup::BackupReport;
+use crate::probes::cert::CertReport;
+use crate::probes::firewall::FirewallReport;
+use crate::sanitize;
+use crate::ssh::link::{Backoff, Link, LinkState};
+use crate::ssh::session::{ConnectContext, Session};
+
+/// Backup tools read the repository index: every five minutes is fresh enough for a
+/// signal whose thresholds are in hours.
+pub const BACKUP_INTERVAL: Duration = Duration::from_secs(300);
+/// Firewall rules change by hand at 3 a.m.; a minute is how late drift may show.
+pub const FIREWALL_INTERVAL: Duration = Duration::from_secs(60);
+/// Certificates change on renewal; their thresholds are in days.
+pub const CERT_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// What a host actor reports.
+#[derive(Debug, Clone)]
+pub enum HostEvent {
+    Up { at: OffsetDateTime },
+    Down { cause: String },
+    Containers(ContainerUpdate),
+    Backups(Vec<BackupReport>, OffsetDateTime),
+    Firewall(Box<FirewallReport>, OffsetDateTime),
+    Certs(Vec<CertReport>, OffsetDateTime),
+}
+
+impl HostState {
+    pub fn apply(&mut self, event: HostEvent) {
+        match event {
+            HostEvent::Up { at } => {
+                self.reachable = Some(true);
+                self.error = None;
+                self.last_contact = Some(at);
+            }
+            HostEvent::Down { cause } => {
+                self.reachable = Some(false);
+                self.error = Some(cause);
+            }
+            HostEvent::Containers(update) => self.apply_containers(update),
+            HostEvent::Backups(reports, at) => self.backups.set(reports, at),
+            HostEvent::Firewall(report, at) => self.firewall.set(*report, at),
+            HostEvent::Certs(reports, at) => self.certs.set(reports, at),
+        }
+    }
+}
+
+/// A running host actor; dropping it stops every task and closes the session.
+pub struct HostActor {
+    _tasks: JoinSet<()>,
+    _link: Link,
+}
+
+/// Starts the actor for `target`; its events arrive on `out` tagged with `index`.
+pub fn spawn(
+    ctx: Arc<ConnectContext>,
+    target: Target,
+    index: usize,
+    out: mpsc::Sender<(usize, HostEvent)>,
+) -> HostActor {
+    let resolved = ctx.resolve(&target.settings.ssh);
+    let link = Link::spawn(
+        ctx,
+        resolved,
+        target.settings.ssh.host_key_pin.clone(),
+        Backoff::default(),
+    );
+    let mut tasks = JoinSet::new();
+    let target = Arc::new(target);
+
+    tasks.spawn(report_link(link.watch(), index, out.clone()));
+
+    let (container_tx, mut container_rx) = mpsc::channel(64);
+    tasks.spawn(containers::watch(
+        link.watch(),
+        target.settings.docker_socket.clone(),
+        container_tx,
+    ));
+    let forward = out.clone();
+    tasks.spawn(async move {
+        while let Some(update) = container_rx.recv().await {
+            if forward.send((index, HostEvent::Containers(update))).await.is_err() {
+                return;
+            }
+        }
+    });
+
+    if !target.settings.backups.is_empty() {
+        let (target, out) = (target.clone(), out.clone());
+        tasks.spawn(every_while_up(link.watch(), BACKUP_INTERVAL, move |session| {
+            let (target, out) = (target.clone(), out.clone());
+            async move {
+                let reports = probe::backups(&session, &target.settings.backups).await;
+                let event = HostEvent::Backups(reports, OffsetDateTime::now_utc());
+                out.send((index, event)).await.is_ok()
+            }
+        }));
+    }
+    if let Some(declared) = target.settings.firewall.clone() {
+        let out = out.clone();
+        let declared = Arc::new(declared);
+        tasks.spawn(every_while_up(link.watch(), FIREWALL_INTERVAL, move |session| {
+            let (declared, out) = (declared.clone(), out.clone());
+            async move {
+                let report = probe::firewall(&session, &declared).await;
+                let event = HostEvent::Firewall(Box::new(report), OffsetDateTime::now_utc());
+                out.send((index, event)).await.is_ok()
+            }
+        }));
+    }
+    if !target.settings.certificates.is_empty() {
+        tasks.spawn(certificates(link.watch(), target.clone(), index, out));
+    }
+    HostActor {
+        _tasks: tasks,
+        _link: link,
+    }
+}
+
+/// Up and down, as they happen; `Connecting` is not news.
+async fn report_link(
+    mut link: watch::Receiver<LinkState>,
+    index: usize,
+    out: mpsc::Sender<(usize, HostEvent)>,
+) {
+    let mut was_up: Option<bool> = None;
+    loop {
+        let event = match &*link.borrow_and_update() {
+            LinkState::Up { .. } if was_up != Some(true) => {
+                was_up = Some(true);
+                Some(HostEvent::Up {
+                    at: OffsetDateTime::now_utc(),
+                })
+            }
+            LinkState::Down { cause, .. } => {
+                was_up = Some(false);
+                Some(HostEvent::Down {
+                    cause: sanitize::line(cause),
+                })
+            }
+            _ => None,
+        };
+        if let Some(event) = event
+            && out.send((index, event)).await.is_err()
+        {
+            return;
+        }
+        if link.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs `measure` on the current session right away and then every `interval`, but
+/// only while the link is up; after a reconnect it runs again at once.
+async fn every_while_up<F, Fut>(mut link: watch::Receiver<LinkState>, interval: Duration, measure: F)
+where
+    F: Fn(Session) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    loop {
+        let session = loop {
+            if let Some(session) = link.borrow_and_update().session().cloned() {
+                break session;
+            }
+            if link.changed().await.is_err() {
+                return;
+            }
+        };
+        if !measure(session.clone()).await {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = session.closed() => {}
+        }
+    }
+}
+
+/// Certificates seen from here are checked whether or not the host answers; those
+/// behind the host need its session.
+async fn certificates(
+    link: watch::Receiver<LinkState>,
+    target: Arc<Target>,
+    index: usize,
+    out: mpsc::Sender<(usize, HostEvent)>,
+) {
+    loop {
+        let mut reports = probe::console_certs(&target.settings.certificates).await;
+        let session = link.borrow().session().cloned();
+        match session {
+            Some(session) => {
+                reports.extend(probe::host_certs(&session, &target.settings.certificates).await)
+            }
+            None => reports.extend(probe::unreachable_host_certs(
+                &target.settings.certificates,
+                "the host is not connected",
+            )),
+        }
+        let event = HostEvent::Certs(reports, OffsetDateTime::now_utc());
+        if out.send((index, event)).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(CERT_INTERVAL).await;
+    }
+}

@@ -1,0 +1,222 @@
+//! One snapshot of the selected hosts: connect to every host at once, measure every
+//! signal once, each host bounded by its own deadline so one slow host cannot hold up
+//! the answer for the others.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::containers;
+use super::model::{Expectations, HostState};
+use super::probe;
+use crate::docker::transport::connect_negotiated;
+use crate::inventory::{Host, HostSettings};
+use crate::sanitize;
+use crate::ssh::config::ConfigError;
+use crate::ssh::session::{ConnectContext, Session};
+use crate::ssh::setup::{self, SshOptions};
+
+/// How long one host may take to connect and be measured, by default. Backups are the
+/// slow part (restic reads the repository index).
+pub const DEFAULT_HOST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A host as the fleet code needs it, independent of the inventory's lifetime.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub groups: Vec<String>,
+    pub settings: HostSettings,
+}
+
+impl Target {
+    pub fn from_inventory(host: &Host) -> Target {
+        Target {
+            name: host.name().to_owned(),
+            groups: host.group_names().to_vec(),
+            settings: host.settings().clone(),
+        }
+    }
+
+    fn expectations(&self) -> Expectations {
+        Expectations {
+            backups: !self.settings.backups.is_empty(),
+            certs: !self.settings.certificates.is_empty(),
+            firewall: self.settings.firewall.is_some(),
+        }
+    }
+}
+
+/// One connection context per ssh_config in use: `-F` for everyone, else each host's
+/// `fleetdeck_ssh_config` (or the user's own configuration when it has none).
+pub struct Contexts {
+    by_config: HashMap<Option<PathBuf>, Arc<ConnectContext>>,
+    /// Unsupported-directive notices, once per configuration.
+    pub notices: Vec<String>,
+}
+
+impl Contexts {
+    pub fn prepare(options: &SshOptions, targets: &[Target]) -> Result<Contexts, ConfigError> {
+        let mut by_config = HashMap::new();
+        let mut notices = Vec::new();
+        for target in targets {
+            let key = match &options.config_file {
+                Some(file) => Some(file.clone()),
+                None => target.settings.ssh_config.clone(),
+            };
+            if by_config.contains_key(&key) {
+                continue;
+            }
+            let prepared = setup::prepare(
+                &SshOptions {
+                    config_file: key.clone(),
+                    ..options.clone()
+                },
+                None,
+            )?;
+            notices.extend(prepared.notices);
+            by_config.insert(key, prepared.context);
+        }
+        Ok(Contexts { by_config, notices })
+    }
+
+    pub fn for_target(&self, options: &SshOptions, target: &Target) -> Option<Arc<ConnectContext>> {
+        let key = match &options.config_file {
+            Some(file) => Some(file.clone()),
+            None => target.settings.ssh_config.clone(),
+        };
+        self.by_config.get(&key).cloned()
+    }
+}
+
+/// Measures every target once, all at the same time; the result keeps the targets'
+/// order.
+pub async fn snapshot(
+    options: &SshOptions,
+    contexts: &Contexts,
+    targets: &[Target],
+    deadline: Duration,
+) -> Vec<HostState> {
+    let hosts = targets.iter().map(|target| async move {
+        let Some(ctx) = contexts.for_target(options, target) else {
+            let mut state = HostState::new(&target.name, target.groups.clone(), target.expectations());
+            state.reachable = Some(false);
+            state.error = Some("no SSH configuration prepared for this host".to_owned());
+            return state;
+        };
+        measure_host(&ctx, target, deadline).await
+    });
+    futures_util::future::join_all(hosts).await
+}
+
+/// Connects to one host and measures everything it declares.
+pub async fn measure_host(ctx: &Arc<ConnectContext>, target: &Target, deadline: Duration) -> HostState {
+    let settings = &target.settings;
+    let mut state = HostState::new(&target.name, target.groups.clone(), target.expectations());
+    // Certificates seen from here do not need the host's session; start them now.
+    let console_certs = probe::console_certs(&settings.certificates);
+    let over_ssh = async {
+        let resolved = ctx.resolve(&settings.ssh);
+        let session = Session::connect(ctx, &resolved, settings.ssh.host_key_pin.clone())
+            .await
+            .map_err(|e| sanitize::line(&e.to_string()))?;
+        Ok::<_, String>(measure_over(&session, settings).await)
+    };
+    let (console_certs, over_ssh) = tokio::join!(
+        console_certs,
+        tokio::time::timeout(deadline, over_ssh)
+    );
+    let now = OffsetDateTime::now_utc();
+    let mut certs = console_certs;
+    match over_ssh {
+        Ok(Ok(measured)) => {
+            state.reachable = Some(true);
+            state.last_contact = Some(measured.contact);
+            state.apply_containers(measured.containers);
+            if let Some(firewall) = measured.firewall {
+                state.firewall.set(firewall, measured.firewall_at);
+            }
+            if state.expects.backups {
+                state.backups.set(measured.backups, measured.backups_at);
+            }
+            certs.extend(measured.host_certs);
+        }
+        Ok(Err(error)) => {
+            state.reachable = Some(false);
+            certs.extend(probe::unreachable_host_certs(&settings.certificates, &error));
+            state.error = Some(error);
+        }
+        Err(_) => {
+            let error = format!(
+                "no answer within {}s (connecting and measuring)",
+                deadline.as_secs()
+            );
+            state.reachable = Some(false);
+            certs.extend(probe::unreachable_host_certs(&settings.certificates, &error));
+            state.error = Some(error);
+        }
+    }
+    if state.expects.certs {
+        // Keep the declared order.
+        let order = |name: &str| {
+            settings
+                .certificates
+                .iter()
+                .position(|e| e.name == name)
+                .unwrap_or(usize::MAX)
+        };
+        certs.sort_by_key(|c| order(&c.endpoint));
+        state.certs.set(certs, now);
+    }
+    state
+}
+
+struct Measured {
+    contact: OffsetDateTime,
+    containers: containers::ContainerUpdate,
+    firewall: Option<crate::probes::firewall::FirewallReport>,
+    firewall_at: OffsetDateTime,
+    backups: Vec<crate::probes::backup::BackupReport>,
+    backups_at: OffsetDateTime,
+    host_certs: Vec<crate::probes::cert::CertReport>,
+}
+
+/// Everything measured over the session, concurrently (each on its own channel).
+async fn measure_over(session: &Session, settings: &HostSettings) -> Measured {
+    let contact = OffsetDateTime::now_utc();
+    let containers = async {
+        let at = OffsetDateTime::now_utc();
+        match connect_negotiated(session.docker_socket(&settings.docker_socket), 30).await {
+            Ok(docker) => match containers::collect(&docker, at).await {
+                Ok(all) => containers::ContainerUpdate::All(all, at),
+                Err(error) => containers::ContainerUpdate::Failed(sanitize::line(&error.to_string()), at),
+            },
+            Err(error) => containers::ContainerUpdate::Failed(
+                sanitize::line(&format!("Docker API at {}: {error}", settings.docker_socket)),
+                at,
+            ),
+        }
+    };
+    let firewall = async {
+        match &settings.firewall {
+            Some(declared) => Some(probe::firewall(session, declared).await),
+            None => None,
+        }
+    };
+    let backups = probe::backups(session, &settings.backups);
+    let host_certs = probe::host_certs(session, &settings.certificates);
+    let (containers, firewall, backups, host_certs) =
+        tokio::join!(containers, firewall, backups, host_certs);
+    let done = OffsetDateTime::now_utc();
+    Measured {
+        contact,
+        containers,
+        firewall,
+        firewall_at: done,
+        backups,
+        backups_at: done,
+        host_certs,
+    }
+}
