@@ -179,6 +179,11 @@ pub async fn watch(cli: &Cli) -> u8 {
         touched.dedup();
         let now = OffsetDateTime::now_utc();
         for index in touched {
+            // Nothing is said about a host before its first connection attempt ends:
+            // "reachable": false would be a guess.
+            if hosts[index].reachable.is_none() {
+                continue;
+            }
             let Ok(value) = serde_json::to_value(hosts[index].to_json(now)) else {
                 continue;
             };
