@@ -96,7 +96,11 @@ mod tests {
     fn escape_sequences_are_removed_whole() {
         assert_eq!(line("a\u{1b}[31mred\u{1b}[0m b"), "ared b");
         assert_eq!(line("\u{1b}]0;pwned title\u{7}name"), "name");
-        assert_eq!(line("\u{1b}]52;c;ZXZpbA==\u{1b}\\x"), "x", "OSC 52 clipboard");
+        assert_eq!(
+            line("\u{1b}]52;c;ZXZpbA==\u{1b}\\x"),
+            "x",
+            "OSC 52 clipboard"
+        );
         assert_eq!(line("\u{9b}2Jcleared"), "cleared", "8-bit CSI");
         assert_eq!(line("\u{1b}(Bplain"), "plain");
         assert_eq!(line("\u{1b}P1$r\u{1b}\\ok"), "ok", "DCS");

@@ -109,7 +109,10 @@ fn status_reports_every_broken_thing_and_flags_nothing_healthy() {
         }
         for signal in ["containers", "backups", "certs", "firewall"] {
             assert_eq!(h["signals"][signal]["stale"], false, "{signal}: {h}");
-            assert!(h["signals"][signal]["measured_at"].is_string(), "{signal}: {h}");
+            assert!(
+                h["signals"][signal]["measured_at"].is_string(),
+                "{signal}: {h}"
+            );
         }
     }
     assert_eq!(host(&json, "client-alpha")["severity"], "critical");
@@ -124,7 +127,10 @@ fn status_reports_every_broken_thing_and_flags_nothing_healthy() {
         .output()
         .expect("status");
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("client-beta  container migrate: exited with code 3"), "{text}");
+    assert!(
+        text.contains("client-beta  container migrate: exited with code 3"),
+        "{text}"
+    );
     assert!(text.contains("5432/tcp"), "{text}");
 
     // Drift added at run time: one more open port on a healthy host.
@@ -143,10 +149,28 @@ fn status_reports_every_broken_thing_and_flags_nothing_healthy() {
         assert!(out.status.success(), "nft {args:?}: {}", stderr(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    nft(&["add", "rule", "inet", "fleetdeck_lab", "input", "tcp", "dport", "8443", "accept"]);
+    nft(&[
+        "add",
+        "rule",
+        "inet",
+        "fleetdeck_lab",
+        "input",
+        "tcp",
+        "dport",
+        "8443",
+        "accept",
+    ]);
     let (_, json) = status_json(&state, &["--limit", &gamma.name]);
     // Put the ruleset back before asserting, so a failure leaves the lab as it was.
-    nft(&["-f", &state.plan.host_dir(gamma).join("firewall.nft").display().to_string()]);
+    nft(&[
+        "-f",
+        &state
+            .plan
+            .host_dir(gamma)
+            .join("firewall.nft")
+            .display()
+            .to_string(),
+    ]);
     let firewall = &host(&json, &gamma.name)["firewall"];
     assert_eq!(firewall["severity"], "critical", "{firewall}");
     let drift = firewall["drift"].as_array().expect("drift");
@@ -180,7 +204,13 @@ fn watch_shows_a_stopped_container_within_a_second() {
     };
     // Exits 0 on SIGTERM, so the stopped container is a finished one, not a failure.
     let run = docker(&[
-        "run", "-d", "--name", &name, "fleetdeck-lab/app:1.0", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "fleetdeck-lab/app:1.0",
+        "sh",
+        "-c",
         "trap 'exit 0' TERM; while true; do sleep 1; done",
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
@@ -264,7 +294,11 @@ fn a_host_whose_sshd_dies_is_unreachable_with_stale_signals() {
     let known_hosts = dir.path().join("known_hosts");
     std::fs::write(
         &known_hosts,
-        format!("[127.0.0.1]:{} {}\n", sshd.port(), sshd.host_public_key_line()),
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            sshd.port(),
+            sshd.host_public_key_line()
+        ),
     )
     .expect("write");
     let ssh_config = dir.path().join("ssh_config");
@@ -310,7 +344,11 @@ fn a_host_whose_sshd_dies_is_unreachable_with_stale_signals() {
     };
     let up = loop {
         let line = next();
-        if line["host"]["reachable"] == true && !line["host"]["containers"].as_array().is_some_and(Vec::is_empty) {
+        if line["host"]["reachable"] == true
+            && !line["host"]["containers"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        {
             break line;
         }
     };
@@ -326,14 +364,20 @@ fn a_host_whose_sshd_dies_is_unreachable_with_stale_signals() {
     let _ = watch.wait();
     let host = &down["host"];
     assert_eq!(host["severity"], "critical", "{host}");
-    assert!(host["error"].as_str().is_some_and(|e| !e.is_empty()), "{host}");
+    assert!(
+        host["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{host}"
+    );
     assert_eq!(
         host["containers"].as_array().map(Vec::len),
         listed,
         "last values kept: {host}"
     );
     assert_eq!(host["signals"]["containers"]["stale"], true, "{host}");
-    assert!(host["signals"]["containers"]["age_seconds"].is_i64(), "{host}");
+    assert!(
+        host["signals"]["containers"]["age_seconds"].is_i64(),
+        "{host}"
+    );
 
     // And the one-shot status says the same, with the CRITICAL exit code.
     let out = Command::new(bin())
@@ -344,5 +388,10 @@ fn a_host_whose_sshd_dies_is_unreachable_with_stale_signals() {
     assert_eq!(out.status.code(), Some(2));
     let json: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["hosts"][0]["reachable"], false, "{json}");
-    assert!(json["hosts"][0]["error"].as_str().is_some_and(|e| e.contains("cannot reach")), "{json}");
+    assert!(
+        json["hosts"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot reach")),
+        "{json}"
+    );
 }

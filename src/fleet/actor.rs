@@ -94,7 +94,11 @@ pub fn spawn(
     let forward = out.clone();
     tasks.spawn(async move {
         while let Some(update) = container_rx.recv().await {
-            if forward.send((index, HostEvent::Containers(update))).await.is_err() {
+            if forward
+                .send((index, HostEvent::Containers(update)))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -102,26 +106,34 @@ pub fn spawn(
 
     if !target.settings.backups.is_empty() {
         let (target, out) = (target.clone(), out.clone());
-        tasks.spawn(every_while_up(link.watch(), BACKUP_INTERVAL, move |session| {
-            let (target, out) = (target.clone(), out.clone());
-            async move {
-                let reports = probe::backups(&session, &target.settings.backups).await;
-                let event = HostEvent::Backups(reports, OffsetDateTime::now_utc());
-                out.send((index, event)).await.is_ok()
-            }
-        }));
+        tasks.spawn(every_while_up(
+            link.watch(),
+            BACKUP_INTERVAL,
+            move |session| {
+                let (target, out) = (target.clone(), out.clone());
+                async move {
+                    let reports = probe::backups(&session, &target.settings.backups).await;
+                    let event = HostEvent::Backups(reports, OffsetDateTime::now_utc());
+                    out.send((index, event)).await.is_ok()
+                }
+            },
+        ));
     }
     if let Some(declared) = target.settings.firewall.clone() {
         let out = out.clone();
         let declared = Arc::new(declared);
-        tasks.spawn(every_while_up(link.watch(), FIREWALL_INTERVAL, move |session| {
-            let (declared, out) = (declared.clone(), out.clone());
-            async move {
-                let report = probe::firewall(&session, &declared).await;
-                let event = HostEvent::Firewall(Box::new(report), OffsetDateTime::now_utc());
-                out.send((index, event)).await.is_ok()
-            }
-        }));
+        tasks.spawn(every_while_up(
+            link.watch(),
+            FIREWALL_INTERVAL,
+            move |session| {
+                let (declared, out) = (declared.clone(), out.clone());
+                async move {
+                    let report = probe::firewall(&session, &declared).await;
+                    let event = HostEvent::Firewall(Box::new(report), OffsetDateTime::now_utc());
+                    out.send((index, event)).await.is_ok()
+                }
+            },
+        ));
     }
     if !target.settings.certificates.is_empty() {
         tasks.spawn(certificates(link.watch(), target.clone(), index, out));
@@ -168,8 +180,11 @@ async fn report_link(
 
 /// Runs `measure` on the current session right away and then every `interval`, but
 /// only while the link is up; after a reconnect it runs again at once.
-async fn every_while_up<F, Fut>(mut link: watch::Receiver<LinkState>, interval: Duration, measure: F)
-where
+async fn every_while_up<F, Fut>(
+    mut link: watch::Receiver<LinkState>,
+    interval: Duration,
+    measure: F,
+) where
     F: Fn(Session) -> Fut,
     Fut: std::future::Future<Output = bool>,
 {

@@ -26,7 +26,10 @@ pub fn ssh_options(cli: &Cli) -> SshOptions {
 }
 
 /// The selected hosts, or a message for stderr. `Ok(None)`: no inventory given.
-pub fn targets(inventory: Option<&Path>, limit: Option<&str>) -> Result<Option<Vec<Target>>, String> {
+pub fn targets(
+    inventory: Option<&Path>,
+    limit: Option<&str>,
+) -> Result<Option<Vec<Target>>, String> {
     let Some(path) = inventory else {
         if limit.is_some() {
             return Err(format!(
@@ -39,10 +42,12 @@ pub fn targets(inventory: Option<&Path>, limit: Option<&str>) -> Result<Option<V
     for warning in inventory.warnings() {
         eprintln!("fleetdeck: warning: {warning}");
     }
-    let selected = inventory.select(limit).map_err(|e| {
-        format!("--limit {}: {e}", limit.unwrap_or_default())
-    })?;
-    Ok(Some(selected.into_iter().map(Target::from_inventory).collect()))
+    let selected = inventory
+        .select(limit)
+        .map_err(|e| format!("--limit {}: {e}", limit.unwrap_or_default()))?;
+    Ok(Some(
+        selected.into_iter().map(Target::from_inventory).collect(),
+    ))
 }
 
 /// Runs `status`; returns the exit code (monitoring-plugin convention).
@@ -86,7 +91,10 @@ pub async fn status(cli: &Cli, args: &StatusArgs) -> u8 {
         table::render(&hosts, now)
     };
     let mut out = std::io::stdout().lock();
-    if writeln!(out, "{}", text.trim_end()).and_then(|()| out.flush()).is_err() {
+    if writeln!(out, "{}", text.trim_end())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
         return unknown;
     }
     Severity::worst(hosts.iter().map(HostState::severity)).exit_code()
@@ -105,7 +113,9 @@ async fn local_host() -> HostState {
     {
         Ok(docker) => match containers::collect(&docker, at).await {
             Ok(all) => containers::ContainerUpdate::All(all, at),
-            Err(error) => containers::ContainerUpdate::Failed(sanitize::line(&error.to_string()), at),
+            Err(error) => {
+                containers::ContainerUpdate::Failed(sanitize::line(&error.to_string()), at)
+            }
         },
         Err(error) => containers::ContainerUpdate::Failed(sanitize::line(&error.to_string()), at),
     };

@@ -61,9 +61,14 @@ pub struct ContainerReport {
 }
 
 /// Lists every container (running or not) and inspects each.
-pub async fn collect(docker: &Docker, now: OffsetDateTime) -> Result<Vec<ContainerReport>, bollard::errors::Error> {
+pub async fn collect(
+    docker: &Docker,
+    now: OffsetDateTime,
+) -> Result<Vec<ContainerReport>, bollard::errors::Error> {
     let summaries = docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default().all(true).build(),
+        ))
         .await?;
     let ids: Vec<String> = summaries.into_iter().filter_map(|s| s.id).collect();
     let mut reports: Vec<ContainerReport> = stream::iter(ids)
@@ -87,9 +92,9 @@ pub async fn inspect(
         .await
     {
         Ok(details) => Ok(Some(report(&details, now))),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-            Ok(None)
-        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
         Err(error) => Err(error),
     }
 }
@@ -138,9 +143,22 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
         .or_else(|| details.image.clone())
         .map(|i| sanitize::line(&i))
         .unwrap_or_default();
-    let (severity, problem) = judge(status, health, exit_code, oom_killed, restart_count, health_output.as_deref());
+    let (severity, problem) = judge(
+        status,
+        health,
+        exit_code,
+        oom_killed,
+        restart_count,
+        health_output.as_deref(),
+    );
     ContainerReport {
-        name: sanitize::line(details.name.as_deref().unwrap_or("").trim_start_matches('/')),
+        name: sanitize::line(
+            details
+                .name
+                .as_deref()
+                .unwrap_or("")
+                .trim_start_matches('/'),
+        ),
         id: details
             .id
             .as_deref()
@@ -186,7 +204,10 @@ fn judge(
     match status {
         S::RUNNING => match health {
             Some("unhealthy") => (Severity::Critical, Some(with_output("unhealthy"))),
-            Some("starting") => (Severity::Warning, Some("health check not passed yet".to_owned())),
+            Some("starting") => (
+                Severity::Warning,
+                Some("health check not passed yet".to_owned()),
+            ),
             _ => (Severity::Ok, None),
         },
         S::RESTARTING => (
@@ -202,7 +223,10 @@ fn judge(
         S::PAUSED => (Severity::Warning, Some("paused".to_owned())),
         S::CREATED => (Severity::Warning, Some("created, never started".to_owned())),
         S::REMOVING | S::STOPPING => (Severity::Warning, Some(status.to_string())),
-        S::EMPTY => (Severity::Unknown, Some("Docker reported no state".to_owned())),
+        S::EMPTY => (
+            Severity::Unknown,
+            Some("Docker reported no state".to_owned()),
+        ),
     }
 }
 
@@ -259,7 +283,11 @@ pub async fn watch(
 ) {
     use super::engine_events::{EngineUpdate, follow_engine_events};
     let (events_tx, mut events) = tokio::sync::mpsc::channel(256);
-    let feed = tokio::spawn(follow_engine_events(link.clone(), socket.clone(), events_tx));
+    let feed = tokio::spawn(follow_engine_events(
+        link.clone(),
+        socket.clone(),
+        events_tx,
+    ));
     let _stop_feed = AbortOnDrop(feed);
     let mut client: Option<(crate::ssh::session::Session, Docker)> = None;
     let mut relist = tokio::time::interval(RELIST_INTERVAL);
@@ -289,7 +317,11 @@ pub async fn watch(
         }
         let now = OffsetDateTime::now_utc();
         if let Wanted::Gone(id) = wanted {
-            if out.send(ContainerUpdate::Gone { id, at: now }).await.is_err() {
+            if out
+                .send(ContainerUpdate::Gone { id, at: now })
+                .await
+                .is_err()
+            {
                 return;
             }
             continue;
@@ -311,7 +343,11 @@ pub async fn watch(
                 }
                 Err(error) => {
                     let message = sanitize::line(&format!("Docker API at {socket}: {error}"));
-                    if out.send(ContainerUpdate::Failed(message, now)).await.is_err() {
+                    if out
+                        .send(ContainerUpdate::Failed(message, now))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     continue;
@@ -362,7 +398,14 @@ fn container_event(event: &bollard::models::EventMessage) -> Option<(String, boo
     if action.starts_with("exec_") || action == "attach" || action == "resize" {
         return None;
     }
-    let id: String = event.actor.as_ref()?.id.as_deref()?.chars().take(12).collect();
+    let id: String = event
+        .actor
+        .as_ref()?
+        .id
+        .as_deref()?
+        .chars()
+        .take(12)
+        .collect();
     Some((id, action == "destroy"))
 }
 
@@ -371,7 +414,10 @@ mod tests {
     use super::*;
     use bollard::models::{ContainerConfig, ContainerState, Health};
 
-    fn inspected(status: ContainerStateStatusEnum, health: Option<(HealthStatusEnum, &str)>) -> ContainerInspectResponse {
+    fn inspected(
+        status: ContainerStateStatusEnum,
+        health: Option<(HealthStatusEnum, &str)>,
+    ) -> ContainerInspectResponse {
         ContainerInspectResponse {
             id: Some("0123456789abcdef0123".to_owned()),
             name: Some("/client-alpha-web".to_owned()),
@@ -412,7 +458,10 @@ mod tests {
         assert_eq!(report.severity, Severity::Critical);
         assert_eq!(report.health.as_deref(), Some("unhealthy"));
         assert_eq!(report.health_output.as_deref(), Some("curl: (7) refused"));
-        assert_eq!(report.problem.as_deref(), Some("unhealthy: curl: (7) refused"));
+        assert_eq!(
+            report.problem.as_deref(),
+            Some("unhealthy: curl: (7) refused")
+        );
         assert_eq!(report.name, "client-alpha-web");
         assert_eq!(report.id, "0123456789ab");
         assert_eq!(report.uptime_seconds, Some(3599));
@@ -424,15 +473,24 @@ mod tests {
     fn states_map_to_severities() {
         let of = |status, health| report(&inspected(status, health), now()).severity;
         use ContainerStateStatusEnum as S;
-        assert_eq!(of(S::RUNNING, Some((HealthStatusEnum::HEALTHY, "ok"))), Severity::Ok);
+        assert_eq!(
+            of(S::RUNNING, Some((HealthStatusEnum::HEALTHY, "ok"))),
+            Severity::Ok
+        );
         assert_eq!(of(S::RUNNING, None), Severity::Ok);
-        assert_eq!(of(S::RUNNING, Some((HealthStatusEnum::STARTING, ""))), Severity::Warning);
+        assert_eq!(
+            of(S::RUNNING, Some((HealthStatusEnum::STARTING, ""))),
+            Severity::Warning
+        );
         assert_eq!(of(S::RESTARTING, None), Severity::Critical);
         assert_eq!(of(S::EXITED, None), Severity::Critical, "exit code 3");
         assert_eq!(of(S::PAUSED, None), Severity::Warning);
         assert_eq!(of(S::DEAD, None), Severity::Critical);
         let restarting = report(&inspected(S::RESTARTING, None), now());
-        assert_eq!(restarting.problem.as_deref(), Some("restarting (4 restarts)"));
+        assert_eq!(
+            restarting.problem.as_deref(),
+            Some("restarting (4 restarts)")
+        );
         let exited = report(&inspected(S::EXITED, None), now());
         assert_eq!(exited.exit_code, Some(3));
         assert_eq!(exited.uptime_seconds, None);

@@ -138,13 +138,23 @@ impl HostState {
             self.backups.error.is_some(),
             self.backups.measured_at.is_some(),
             self.expects.backups,
-            self.backups.value.iter().flatten().map(|b| b.severity).collect(),
+            self.backups
+                .value
+                .iter()
+                .flatten()
+                .map(|b| b.severity)
+                .collect(),
         );
         signal(
             self.certs.error.is_some(),
             self.certs.measured_at.is_some(),
             self.expects.certs,
-            self.certs.value.iter().flatten().map(|c| c.severity).collect(),
+            self.certs
+                .value
+                .iter()
+                .flatten()
+                .map(|c| c.severity)
+                .collect(),
         );
         signal(
             self.firewall.error.is_some(),

@@ -101,7 +101,8 @@ pub async fn snapshot(
 ) -> Vec<HostState> {
     let hosts = targets.iter().map(|target| async move {
         let Some(ctx) = contexts.for_target(options, target) else {
-            let mut state = HostState::new(&target.name, target.groups.clone(), target.expectations());
+            let mut state =
+                HostState::new(&target.name, target.groups.clone(), target.expectations());
             state.reachable = Some(false);
             state.error = Some("no SSH configuration prepared for this host".to_owned());
             return state;
@@ -112,7 +113,11 @@ pub async fn snapshot(
 }
 
 /// Connects to one host and measures everything it declares.
-pub async fn measure_host(ctx: &Arc<ConnectContext>, target: &Target, deadline: Duration) -> HostState {
+pub async fn measure_host(
+    ctx: &Arc<ConnectContext>,
+    target: &Target,
+    deadline: Duration,
+) -> HostState {
     let settings = &target.settings;
     let mut state = HostState::new(&target.name, target.groups.clone(), target.expectations());
     // Certificates seen from here do not need the host's session; start them now.
@@ -124,10 +129,8 @@ pub async fn measure_host(ctx: &Arc<ConnectContext>, target: &Target, deadline: 
             .map_err(|e| sanitize::line(&e.to_string()))?;
         Ok::<_, String>(measure_over(&session, settings).await)
     };
-    let (console_certs, over_ssh) = tokio::join!(
-        console_certs,
-        tokio::time::timeout(deadline, over_ssh)
-    );
+    let (console_certs, over_ssh) =
+        tokio::join!(console_certs, tokio::time::timeout(deadline, over_ssh));
     let now = OffsetDateTime::now_utc();
     let mut certs = console_certs;
     match over_ssh {
@@ -145,7 +148,10 @@ pub async fn measure_host(ctx: &Arc<ConnectContext>, target: &Target, deadline: 
         }
         Ok(Err(error)) => {
             state.reachable = Some(false);
-            certs.extend(probe::unreachable_host_certs(&settings.certificates, &error));
+            certs.extend(probe::unreachable_host_certs(
+                &settings.certificates,
+                &error,
+            ));
             state.error = Some(error);
         }
         Err(_) => {
@@ -154,7 +160,10 @@ pub async fn measure_host(ctx: &Arc<ConnectContext>, target: &Target, deadline: 
                 deadline.as_secs()
             );
             state.reachable = Some(false);
-            certs.extend(probe::unreachable_host_certs(&settings.certificates, &error));
+            certs.extend(probe::unreachable_host_certs(
+                &settings.certificates,
+                &error,
+            ));
             state.error = Some(error);
         }
     }
@@ -191,10 +200,15 @@ async fn measure_over(session: &Session, settings: &HostSettings) -> Measured {
         match connect_negotiated(session.docker_socket(&settings.docker_socket), 30).await {
             Ok(docker) => match containers::collect(&docker, at).await {
                 Ok(all) => containers::ContainerUpdate::All(all, at),
-                Err(error) => containers::ContainerUpdate::Failed(sanitize::line(&error.to_string()), at),
+                Err(error) => {
+                    containers::ContainerUpdate::Failed(sanitize::line(&error.to_string()), at)
+                }
             },
             Err(error) => containers::ContainerUpdate::Failed(
-                sanitize::line(&format!("Docker API at {}: {error}", settings.docker_socket)),
+                sanitize::line(&format!(
+                    "Docker API at {}: {error}",
+                    settings.docker_socket
+                )),
                 at,
             ),
         }

@@ -50,11 +50,19 @@ pub fn render(hosts: &[HostState], now: OffsetDateTime) -> String {
         ]);
         for c in host.containers.value.iter().flatten() {
             if let Some(problem) = &c.problem {
-                problems.push((c.severity, host.name.clone(), format!("container {}: {problem}", c.name)));
+                problems.push((
+                    c.severity,
+                    host.name.clone(),
+                    format!("container {}: {problem}", c.name),
+                ));
             }
         }
         if let Some(error) = &host.containers.error {
-            problems.push((Severity::Unknown, host.name.clone(), format!("containers: {error}")));
+            problems.push((
+                Severity::Unknown,
+                host.name.clone(),
+                format!("containers: {error}"),
+            ));
         }
         for b in host.backups.value.iter().flatten() {
             if b.severity != Severity::Ok {
@@ -63,13 +71,21 @@ pub fn render(hosts: &[HostState], now: OffsetDateTime) -> String {
                     (None, Some(age)) => format!("latest snapshot {} ago", age_text(age)),
                     (None, None) => "no snapshot".to_owned(),
                 };
-                problems.push((b.severity, host.name.clone(), format!("backup {}: {what}", b.repo)));
+                problems.push((
+                    b.severity,
+                    host.name.clone(),
+                    format!("backup {}: {what}", b.repo),
+                ));
             }
         }
         collect_cert_problems(host, &mut problems);
         if let Some(f) = &host.firewall.value {
             for drift in &f.drift {
-                problems.push((drift.severity, host.name.clone(), format!("firewall: {}", drift.message)));
+                problems.push((
+                    drift.severity,
+                    host.name.clone(),
+                    format!("firewall: {}", drift.message),
+                ));
             }
             if let Some(error) = &f.error {
                 problems.push((f.severity, host.name.clone(), format!("firewall: {error}")));
