@@ -6,6 +6,7 @@
 FLEETDECK_PACKAGES=(
   iproute2 openssh-server openssh-client docker.io restic nftables openssl
   busybox-static util-linux tar procps tmux age borgbackup
+  time bc  # scripts/bench-status.sh
 )
 
 ensure_packages() {
