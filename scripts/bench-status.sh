@@ -41,8 +41,10 @@ for size in "${SIZES[@]}"; do
   best_cpu=
   for _ in 1 2 3; do
     start=$(date +%s.%N)
-    # bash's `times`-free way to get the child's CPU: GNU time's %U+%S.
-    cpu=$( { /usr/bin/env time -f '%U %S' "$FLEETDECK" status --json -i "$LAB_DIR/inventory.yml" >/dev/null 2>/dev/null; } 2>&1 | tail -1 | awk '{print $1 + $2}' ) || true
+    # GNU time writes the child's user and system CPU to a file of its own.
+    /usr/bin/time -o "$LAB_PARENT/cpu" -f '%U %S' \
+      "$FLEETDECK" status --json -i "$LAB_DIR/inventory.yml" >/dev/null 2>&1 || true
+    cpu=$(awk '{print $1 + $2}' "$LAB_PARENT/cpu")
     end=$(date +%s.%N)
     wall=$(echo "$end - $start" | bc)
     if [ -z "$best" ] || [ "$(echo "$wall < $best" | bc)" = 1 ]; then best=$wall; best_cpu=$cpu; fi

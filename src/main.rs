@@ -35,11 +35,13 @@ fn run(mut cli: Cli) -> Result<ExitCode> {
     }
 
     let Some(command) = cli.command.take() else {
-        // The console arrives with the fleet probes; until then say so plainly rather
-        // than showing an empty screen.
+        // The console has its own issue; until it exists say so plainly rather than
+        // showing an empty screen, and point at what works.
         eprintln!(
-            "fleetdeck: the console is not part of this build yet.\n\
-             Available now: `fleetdeck lab up|status|down` (see `fleetdeck --help`)."
+            "fleetdeck: the interactive console is not part of this build yet.\n\
+             Available now: `fleetdeck status`, `fleetdeck watch --json`, \
+             `fleetdeck inventory --list`, `fleetdeck lab up|status|down|rekey` \
+             (see `fleetdeck --help`)."
         );
         return Ok(ExitCode::from(2));
     };

@@ -97,3 +97,86 @@ fn an_unwritable_log_file_warns_but_does_not_stop_the_command() {
         stderr(&out)
     );
 }
+
+/// `status` problems with the command itself: exit 3 (UNKNOWN), the reason on stderr
+/// with file and line, nothing on stdout for a script to misread.
+#[test]
+fn status_with_bad_input_exits_3_and_prints_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let log = tmp.path().join("log");
+    let inventory = tmp.path().join("inventory.yml");
+    std::fs::write(
+        &inventory,
+        "all:\n  hosts:\n    web1:\n      fleetdeck_aps: [nextcloud]\n",
+    )
+    .expect("write");
+    let path = inventory.to_str().expect("utf-8");
+    let out = fleetdeck(&["status", "-i", path], &log);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(&format!("{path}:4:")) && stderr(&out).contains("fleetdeck_aps"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::write(&inventory, "all:\n  hosts:\n    web1:\n").expect("write");
+    let out = fleetdeck(&["status", "-i", path, "--limit", "nosuchhost"], &log);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    assert!(stderr(&out).contains("nosuchhost"), "{}", stderr(&out));
+
+    let config = tmp.path().join("ssh_config");
+    std::fs::write(&config, "Host web1\n  Port eighty\n").expect("write");
+    let out = fleetdeck(
+        &["status", "-i", path, "-F", config.to_str().expect("utf-8")],
+        &log,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+
+    let out = fleetdeck(&["watch", "--json"], &log);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("needs an inventory"), "{}", stderr(&out));
+}
+
+/// A host nobody answers for is reported, not waited on: CRITICAL, with the reason.
+#[test]
+fn status_reports_an_unreachable_host_as_critical() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let inventory = tmp.path().join("inventory.yml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "all:\n  hosts:\n    gone:\n      ansible_host: 127.0.0.1\n      ansible_port: {port}\n"
+        ),
+    )
+    .expect("write");
+    let config = tmp.path().join("ssh_config");
+    std::fs::write(&config, "").expect("write");
+    let out = fleetdeck(
+        &[
+            "status",
+            "--json",
+            "--batch",
+            "-F",
+            config.to_str().expect("utf-8"),
+            "-i",
+            inventory.to_str().expect("utf-8"),
+        ],
+        &tmp.path().join("log"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let host = &json["hosts"][0];
+    assert_eq!(host["name"], "gone");
+    assert_eq!(host["reachable"], false);
+    assert_eq!(host["severity"], "critical");
+    let error = host["error"].as_str().unwrap_or_default();
+    assert!(error.contains("cannot reach") && error.contains("refused"), "{error}");
+}

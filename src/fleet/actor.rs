@@ -73,7 +73,7 @@ pub fn spawn(
     index: usize,
     out: mpsc::Sender<(usize, HostEvent)>,
 ) -> HostActor {
-    let resolved = ctx.resolve(&target.settings.ssh);
+    let resolved = target.resolve(&ctx);
     let link = Link::spawn(
         ctx,
         resolved,

@@ -40,6 +40,19 @@ impl Target {
         }
     }
 
+    /// The SSH configuration for this host: ssh_config with the inventory's
+    /// connection variables on top, and `fleetdeck_known_hosts` read after the
+    /// configured known_hosts files.
+    pub fn resolve(&self, ctx: &ConnectContext) -> crate::ssh::config::ResolvedHost {
+        let mut resolved = ctx.resolve(&self.settings.ssh);
+        if let Some(extra) = &self.settings.known_hosts
+            && !resolved.user_known_hosts_files.contains(extra)
+        {
+            resolved.user_known_hosts_files.push(extra.clone());
+        }
+        resolved
+    }
+
     fn expectations(&self) -> Expectations {
         Expectations {
             backups: !self.settings.backups.is_empty(),
@@ -123,11 +136,15 @@ pub async fn measure_host(
     // Certificates seen from here do not need the host's session; start them now.
     let console_certs = probe::console_certs(&settings.certificates);
     let over_ssh = async {
-        let resolved = ctx.resolve(&settings.ssh);
+        let started = std::time::Instant::now();
+        let resolved = target.resolve(ctx);
         let session = Session::connect(ctx, &resolved, settings.ssh.host_key_pin.clone())
             .await
             .map_err(|e| sanitize::line(&e.to_string()))?;
-        Ok::<_, String>(measure_over(&session, settings).await)
+        tracing::debug!(host = %target.name, elapsed = ?started.elapsed(), "connected");
+        let measured = measure_over(&session, settings).await;
+        tracing::debug!(host = %target.name, elapsed = ?started.elapsed(), "measured");
+        Ok::<_, String>(measured)
     };
     let (console_certs, over_ssh) =
         tokio::join!(console_certs, tokio::time::timeout(deadline, over_ssh));
