@@ -57,6 +57,20 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub accept_new_host_keys: bool,
 
+    /// Console colours: a theme name (dark, light, high-contrast, colorblind) or a
+    /// YAML file. NO_COLOR turns colours off whatever the theme.
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+
+    /// Console key bindings: a keymap name (default, arrows) or a YAML file.
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    pub keymap: Option<String>,
+
+    /// Look, never touch: every action that would change a host is hidden in the
+    /// console and refused by the core.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

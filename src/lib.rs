@@ -5,7 +5,10 @@
 //! state. This release ships the foundation: the CLI, logging, terminal safety, and the
 //! practice fleet (`fleetdeck lab`) that every other part is built and tested against.
 
+pub mod audit;
 pub mod cli;
+pub mod config;
+pub mod core;
 pub mod docker;
 pub mod fleet;
 pub mod inventory;

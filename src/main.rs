@@ -34,21 +34,20 @@ fn run(mut cli: Cli) -> Result<ExitCode> {
         Err(e) => eprintln!("fleetdeck: warning: logging disabled: {e:#}"),
     }
 
-    let Some(command) = cli.command.take() else {
-        // The console has its own issue; until it exists say so plainly rather than
-        // showing an empty screen, and point at what works.
-        eprintln!(
-            "fleetdeck: the interactive console is not part of this build yet.\n\
-             Available now: `fleetdeck status`, `fleetdeck watch --json`, \
-             `fleetdeck inventory --list`, `fleetdeck lab up|status|down|rekey` \
-             (see `fleetdeck --help`)."
-        );
-        return Ok(ExitCode::from(2));
-    };
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let Some(command) = cli.command.take() else {
+        let config = fleetdeck::config::load(&fleetdeck::config::path())
+            .map_err(|e| color_eyre::eyre::eyre!(e))?;
+        let options = tui::run::ConsoleOptions {
+            theme: cli.theme.clone().or(config.theme),
+            keymap: cli.keymap.clone().or(config.keymap),
+            read_only: cli.read_only || config.read_only,
+        };
+        let code = runtime.block_on(tui::run::run(&cli, options))?;
+        return Ok(ExitCode::from(code));
+    };
     match command {
         Command::Lab(LabCommand::Up(args)) => {
             let dir = lab::resolve_dir(args.dir.dir);

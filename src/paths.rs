@@ -13,6 +13,11 @@ pub fn data_home() -> PathBuf {
     xdg_dir("XDG_DATA_HOME", ".local/share")
 }
 
+/// `$XDG_CONFIG_HOME`, or `~/.config`: user themes, keymaps and settings.
+pub fn config_home() -> PathBuf {
+    xdg_dir("XDG_CONFIG_HOME", ".config")
+}
+
 /// fleetdeck's own known_hosts: where `accept-new` records keys (hashed). It is read
 /// after the OpenSSH files, so a key accepted here is trusted on the next connection.
 pub fn fleetdeck_known_hosts() -> PathBuf {

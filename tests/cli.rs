@@ -74,12 +74,13 @@ fn status_without_a_lab_exits_3_and_logs_only_to_the_file() {
 }
 
 #[test]
-fn no_subcommand_says_what_exists_and_exits_2() {
+fn the_console_without_a_terminal_points_at_status_and_exits_2() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = fleetdeck(&[], &tmp.path().join("log"));
     assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).is_empty(), "no escape sequences into a pipe");
     assert!(
-        stderr(&out).contains("fleetdeck lab up"),
+        stderr(&out).contains("fleetdeck status"),
         "{}",
         stderr(&out)
     );

@@ -2,6 +2,8 @@
 //! the local socket (the embedded default with no inventory).
 
 pub mod events;
+pub mod inspect;
+pub mod logs;
 pub mod transport;
 
 pub use events::{EventCursor, Follower, follow};

@@ -63,7 +63,14 @@ impl HostState {
 /// A running host actor; dropping it stops every task and closes the session.
 pub struct HostActor {
     _tasks: JoinSet<()>,
-    _link: Link,
+    link: Link,
+}
+
+impl HostActor {
+    /// The host's link, for work the console starts on demand (a log tail, an action).
+    pub fn link(&self) -> watch::Receiver<LinkState> {
+        self.link.watch()
+    }
 }
 
 /// Starts the actor for `target`; its events arrive on `out` tagged with `index`.
@@ -140,7 +147,7 @@ pub fn spawn(
     }
     HostActor {
         _tasks: tasks,
-        _link: link,
+        link,
     }
 }
 
@@ -233,4 +240,65 @@ async fn certificates(
         }
         tokio::time::sleep(CERT_INTERVAL).await;
     }
+}
+
+/// The local engine when there is no inventory (the embedded default): its containers
+/// from the local socket, kept current by its event stream, retried while it is down.
+pub fn spawn_local(
+    socket: std::path::PathBuf,
+    index: usize,
+    out: mpsc::Sender<(usize, HostEvent)>,
+) -> tokio::task::JoinHandle<()> {
+    use futures_util::StreamExt;
+    tokio::spawn(async move {
+        let mut cursor = crate::docker::events::EventCursor::new();
+        loop {
+            let opener = Arc::new(crate::docker::transport::LocalSocket::new(&socket));
+            let docker = match crate::docker::transport::connect_negotiated(opener, 30).await {
+                Ok(docker) => docker,
+                Err(error) => {
+                    let cause = sanitize::line(&format!("{}: {error}", socket.display()));
+                    if out.send((index, HostEvent::Down { cause })).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    continue;
+                }
+            };
+            let now = OffsetDateTime::now_utc();
+            if out.send((index, HostEvent::Up { at: now })).await.is_err() {
+                return;
+            }
+            let update = match containers::collect(&docker, now).await {
+                Ok(all) => ContainerUpdate::All(all, now),
+                Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
+            };
+            if out.send((index, HostEvent::Containers(update))).await.is_err() {
+                return;
+            }
+            let mut events = crate::docker::events::follow(&docker, cursor, None);
+            while let Some(Ok(event)) = events.next().await {
+                let Some(id) = event.actor.as_ref().and_then(|a| a.id.clone()) else {
+                    continue;
+                };
+                if event.typ != Some(bollard::models::EventMessageTypeEnum::CONTAINER) {
+                    continue;
+                }
+                let now = OffsetDateTime::now_utc();
+                let update = match containers::inspect(&docker, &id, now).await {
+                    Ok(Some(report)) => ContainerUpdate::Changed(Box::new(report), now),
+                    Ok(None) => ContainerUpdate::Gone {
+                        id: id.chars().take(12).collect(),
+                        at: now,
+                    },
+                    Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
+                };
+                if out.send((index, HostEvent::Containers(update))).await.is_err() {
+                    return;
+                }
+            }
+            cursor = events.into_cursor();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    })
 }

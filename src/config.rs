@@ -1,0 +1,59 @@
+//! `$XDG_CONFIG_HOME/fleetdeck/config.yaml`: defaults for options an operator wants on
+//! every run (a theme, a keymap, read-only on a shared screen). Command-line options
+//! win; a read-only setting here cannot be switched off from the command line.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub theme: Option<String>,
+    #[serde(default)]
+    pub keymap: Option<String>,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+pub fn path() -> PathBuf {
+    crate::paths::config_home().join("fleetdeck").join("config.yaml")
+}
+
+/// The file's settings; an absent file is the defaults. Errors name the file, line and
+/// column.
+pub fn load(path: &Path) -> Result<Config, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(error) => return Err(format!("{}: {error}", path.display())),
+    };
+    if text.trim().is_empty() {
+        return Ok(Config::default());
+    }
+    serde_yaml::from_str(&text).map_err(|error| match error.location() {
+        Some(at) => format!("{}:{}:{}: {error}", path.display(), at.line(), at.column()),
+        None => format!("{}: {error}", path.display()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_is_default_and_errors_name_the_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.yaml");
+        assert_eq!(load(&file), Ok(Config::default()));
+        std::fs::write(&file, "theme: light\nread_only: true\n").expect("write");
+        let config = load(&file).expect("loads");
+        assert!(config.read_only);
+        assert_eq!(config.theme.as_deref(), Some("light"));
+        std::fs::write(&file, "theme: light\nreadonly: true\n").expect("write");
+        let error = load(&file).expect_err("misspelled");
+        assert!(error.contains(&format!("{}:2:", file.display())), "{error}");
+        assert!(error.contains("readonly"), "{error}");
+    }
+}

@@ -1,0 +1,96 @@
+//! The core: the one place that changes anything on a host. The console and the
+//! headless CLI both call it, so read-only mode, confirmation and the audit trail hold
+//! whichever front end asked. Today it starts, stops and restarts containers; the
+//! deployment core (plan, apply, health gates, rollback, locks) grows here.
+
+pub mod containers;
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::audit::{self, AuditLog};
+
+pub use containers::{ActionOutcome, ConfirmedAction, ContainerAction, PendingAction, STOP_GRACE};
+
+/// Who is acting and under which rules. Cheap to clone; holds no connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Core {
+    /// Refuse every mutation (`--read-only`, or set in the config or inventory).
+    pub read_only: bool,
+    pub audit: AuditLog,
+    /// `user@hostname` written to every audit line.
+    pub operator: String,
+}
+
+impl Core {
+    /// A core acting as this machine's user (`user@hostname`), auditing to `audit`
+    /// (normally [`AuditLog::at_default_path`]).
+    pub fn new(read_only: bool, audit: AuditLog) -> Self {
+        Self {
+            read_only,
+            audit,
+            operator: audit::local_operator(),
+        }
+    }
+
+    /// `Err(ReadOnly)` in read-only mode: for front ends to check before offering an
+    /// action (the action itself checks again).
+    pub fn ensure_writable(&self, what: &str) -> Result<(), CoreError> {
+        if self.read_only {
+            Err(CoreError::ReadOnly {
+                action: what.to_owned(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Why the core did not do (or finish) what it was asked.
+#[derive(Debug)]
+pub enum CoreError {
+    /// Read-only mode: nothing was attempted.
+    ReadOnly { action: String },
+    /// The audit line announcing the action could not be written, so the action was
+    /// not attempted.
+    Audit { path: PathBuf, source: io::Error },
+    /// The engine refused or failed the action; `message` is sanitized.
+    Docker {
+        status: Option<u16>,
+        message: String,
+    },
+    /// No answer in time. The engine may still complete the action.
+    Timeout { after: Duration },
+}
+
+impl fmt::Display for CoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoreError::ReadOnly { action } => {
+                write!(f, "read-only mode: refusing to {action}")
+            }
+            CoreError::Audit { path, source } => write!(
+                f,
+                "not attempted: the audit log {} cannot be written ({source})",
+                path.display()
+            ),
+            CoreError::Docker { message, .. } => f.write_str(message),
+            CoreError::Timeout { after } => write!(
+                f,
+                "no answer from the engine after {} s; the action may still complete",
+                after.as_secs()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CoreError::Audit { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,793 @@
+//! The console's state and its one `update` function. `update` is synchronous, never
+//! does I/O and never awaits: it turns a message (a key, a host actor's report, a log
+//! line) into new state plus the commands the event loop should carry out. Everything
+//! here is testable without a terminal.
+
+use std::collections::VecDeque;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use time::OffsetDateTime;
+
+use super::action::{Action, View};
+use super::keymap::{Key, Keymap, Resolution};
+use crate::core::{ConfirmedAction, ContainerAction, PendingAction};
+use crate::fleet::actor::HostEvent;
+use crate::fleet::containers::ContainerReport;
+use crate::fleet::model::HostState;
+use crate::probes::Severity;
+
+/// Timeline entries kept; older ones are dropped (the console is not an archive).
+pub const TIMELINE_CAPACITY: usize = 5_000;
+/// Log lines kept for the open container.
+pub const LOG_CAPACITY: usize = 10_000;
+
+/// What fills the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Overview,
+    Host { host: usize },
+    Logs { host: usize, container: String },
+    Inspect { host: usize, container: String },
+    Timeline,
+}
+
+impl Screen {
+    pub fn view(&self) -> View {
+        match self {
+            Screen::Overview => View::Overview,
+            Screen::Host { .. } => View::Host,
+            Screen::Logs { .. } => View::Logs,
+            Screen::Inspect { .. } => View::Inspect,
+            Screen::Timeline => View::Timeline,
+        }
+    }
+}
+
+/// How the overview orders hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Inventory,
+    Name,
+    Severity,
+}
+
+impl SortKey {
+    fn next(self) -> SortKey {
+        match self {
+            SortKey::Inventory => SortKey::Severity,
+            SortKey::Severity => SortKey::Name,
+            SortKey::Name => SortKey::Inventory,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Inventory => "inventory order",
+            SortKey::Name => "name",
+            SortKey::Severity => "severity",
+        }
+    }
+}
+
+/// The host detail's panes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Containers,
+    Backups,
+    Certificates,
+    Firewall,
+}
+
+impl Pane {
+    const ALL: [Pane; 4] = [Pane::Containers, Pane::Backups, Pane::Certificates, Pane::Firewall];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Containers => "Containers",
+            Pane::Backups => "Backups",
+            Pane::Certificates => "Certificates",
+            Pane::Firewall => "Firewall",
+        }
+    }
+}
+
+/// A line of text being typed (filter, search).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Input {
+    pub text: String,
+    pub editing: bool,
+}
+
+/// One entry of the fleet timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub at: OffsetDateTime,
+    pub host: String,
+    pub severity: Severity,
+    pub kind: TimelineKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimelineKind {
+    Connection,
+    Container,
+    Backup,
+    Certificate,
+    Firewall,
+}
+
+impl TimelineKind {
+    pub const ALL: [TimelineKind; 5] = [
+        TimelineKind::Connection,
+        TimelineKind::Container,
+        TimelineKind::Backup,
+        TimelineKind::Certificate,
+        TimelineKind::Firewall,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TimelineKind::Connection => "connection",
+            TimelineKind::Container => "container",
+            TimelineKind::Backup => "backup",
+            TimelineKind::Certificate => "certificate",
+            TimelineKind::Firewall => "firewall",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TimelineState {
+    pub entries: VecDeque<TimelineEntry>,
+    pub selected: usize,
+    pub host: Option<String>,
+    pub min_severity: Option<Severity>,
+    pub kind: Option<TimelineKind>,
+}
+
+impl TimelineState {
+    /// Newest first, filtered.
+    pub fn visible(&self) -> Vec<&TimelineEntry> {
+        self.entries
+            .iter()
+            .rev()
+            .filter(|e| self.host.as_ref().is_none_or(|h| &e.host == h))
+            .filter(|e| self.min_severity.is_none_or(|s| e.severity >= s))
+            .filter(|e| self.kind.is_none_or(|k| e.kind == k))
+            .collect()
+    }
+}
+
+/// The open container's log.
+#[derive(Debug, Clone, Default)]
+pub struct LogsState {
+    pub lines: VecDeque<String>,
+    pub dropped: u64,
+    pub follow: bool,
+    pub wrap: bool,
+    pub timestamps: bool,
+    pub search: Input,
+    /// Lines from the bottom when not following.
+    pub scroll: usize,
+    pub ended: Option<String>,
+}
+
+impl LogsState {
+    pub fn matches(&self) -> Vec<usize> {
+        if self.search.text.is_empty() {
+            return Vec::new();
+        }
+        let needle = self.search.text.to_lowercase();
+        self.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.to_lowercase().contains(&needle))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// A mutating action waiting for the operator's yes: only its confirmation can be
+/// run (the core takes nothing else).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingConfirm {
+    pub host: usize,
+    pub pending: PendingAction,
+}
+
+/// What the event loop should do for `update`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+    /// Start following this container's log (stop any other).
+    FollowLogs { host: usize, container_id: String },
+    StopLogs,
+    Inspect { host: usize, container_id: String },
+    /// Run a confirmed container action through the core.
+    ContainerAction {
+        host: usize,
+        confirmed: ConfirmedAction,
+    },
+    SaveLogs,
+}
+
+/// Messages into `update`.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Fleet(usize, HostEvent),
+    LogLine(String),
+    LogEnded(String),
+    InspectLines(Vec<(String, String)>),
+    /// A note for the status line (an action's result, a saved file, an error).
+    Notice(String),
+}
+
+pub struct App {
+    pub hosts: Vec<HostState>,
+    pub screens: Vec<Screen>,
+    pub keymap: Keymap,
+    pub read_only: bool,
+    pub overview_selected: usize,
+    pub filter: Input,
+    pub sort: SortKey,
+    pub group_by_group: bool,
+    pub problems_first: bool,
+    pub pane: Pane,
+    pub pane_selected: usize,
+    pub timeline: TimelineState,
+    pub logs: LogsState,
+    pub inspect: Vec<(String, String)>,
+    pub inspect_scroll: usize,
+    pub help: bool,
+    pub confirm: Option<PendingConfirm>,
+    pub notice: Option<String>,
+    pending_keys: Vec<Key>,
+    pub should_quit: bool,
+}
+
+impl App {
+    pub fn new(hosts: Vec<HostState>, keymap: Keymap, read_only: bool) -> App {
+        App {
+            hosts,
+            screens: vec![Screen::Overview],
+            keymap,
+            read_only,
+            overview_selected: 0,
+            filter: Input::default(),
+            sort: SortKey::Inventory,
+            group_by_group: false,
+            problems_first: false,
+            pane: Pane::Containers,
+            pane_selected: 0,
+            timeline: TimelineState::default(),
+            logs: LogsState::default(),
+            inspect: Vec::new(),
+            inspect_scroll: 0,
+            help: false,
+            confirm: None,
+            notice: None,
+            pending_keys: Vec::new(),
+            should_quit: false,
+        }
+    }
+
+    pub fn screen(&self) -> &Screen {
+        self.screens.last().unwrap_or(&Screen::Overview)
+    }
+
+    /// The hosts in overview order: filtered, grouped, sorted, problems first.
+    /// Returns indices into `hosts`.
+    pub fn overview_rows(&self) -> Vec<usize> {
+        let needle = self.filter.text.to_lowercase();
+        let mut rows: Vec<usize> = (0..self.hosts.len())
+            .filter(|&i| {
+                needle.is_empty() || {
+                    let h = &self.hosts[i];
+                    h.name.to_lowercase().contains(&needle)
+                        || h.groups.iter().any(|g| g.to_lowercase().contains(&needle))
+                }
+            })
+            .collect();
+        let severity = |i: &usize| std::cmp::Reverse(self.hosts[*i].severity());
+        match self.sort {
+            SortKey::Inventory => {}
+            SortKey::Name => rows.sort_by(|a, b| self.hosts[*a].name.cmp(&self.hosts[*b].name)),
+            SortKey::Severity => rows.sort_by_key(severity),
+        }
+        if self.problems_first {
+            rows.sort_by_key(|i| self.hosts[*i].severity() == Severity::Ok);
+        }
+        if self.group_by_group {
+            rows.sort_by(|a, b| group_of(&self.hosts[*a]).cmp(group_of(&self.hosts[*b])));
+        }
+        rows
+    }
+
+    pub fn selected_host(&self) -> Option<usize> {
+        self.overview_rows().get(self.overview_selected).copied()
+    }
+
+    /// The containers of `host`, as listed in the detail pane.
+    pub fn containers(&self, host: usize) -> &[ContainerReport] {
+        self.hosts
+            .get(host)
+            .and_then(|h| h.containers.value.as_deref())
+            .unwrap_or_default()
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Command> {
+        match msg {
+            Msg::Key(key) => self.on_key(key),
+            Msg::Fleet(index, event) => {
+                self.on_fleet(index, event);
+                Vec::new()
+            }
+            Msg::LogLine(line) => {
+                if self.logs.lines.len() >= LOG_CAPACITY {
+                    self.logs.lines.pop_front();
+                    self.logs.dropped += 1;
+                }
+                self.logs.lines.push_back(line);
+                if !self.logs.follow {
+                    // Keep the paused view where it is while lines arrive below it.
+                    self.logs.scroll = self.logs.scroll.saturating_add(1);
+                }
+                Vec::new()
+            }
+            Msg::LogEnded(why) => {
+                self.logs.ended = Some(why);
+                Vec::new()
+            }
+            Msg::InspectLines(lines) => {
+                self.inspect = lines;
+                self.inspect_scroll = 0;
+                Vec::new()
+            }
+            Msg::Notice(text) => {
+                self.notice = Some(text);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_fleet(&mut self, index: usize, event: HostEvent) {
+        let Some(host) = self.hosts.get_mut(index) else {
+            return;
+        };
+        let before = host.clone();
+        host.apply(event);
+        let after = host.clone();
+        let now = OffsetDateTime::now_utc();
+        for entry in changes(&before, &after, now) {
+            if self.timeline.entries.len() >= TIMELINE_CAPACITY {
+                self.timeline.entries.pop_front();
+            }
+            self.timeline.entries.push_back(entry);
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        // Text being typed takes every key but Enter and Esc.
+        if let Some(input) = self.editing_input() {
+            match key.code {
+                KeyCode::Enter => input.editing = false,
+                KeyCode::Esc => {
+                    input.editing = false;
+                    input.text.clear();
+                }
+                KeyCode::Backspace => {
+                    input.pop_char();
+                }
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    input.text.push(c)
+                }
+                _ => {}
+            }
+            self.overview_selected = 0;
+            return Vec::new();
+        }
+        let view = if self.confirm.is_some() {
+            View::Confirm
+        } else {
+            self.screen().view()
+        };
+        let key = Key::from(key);
+        match self.keymap.resolve(view, &self.pending_keys, key) {
+            Resolution::Pending => {
+                self.pending_keys.push(key);
+                Vec::new()
+            }
+            Resolution::Unbound => {
+                self.pending_keys.clear();
+                Vec::new()
+            }
+            Resolution::Action(action) => {
+                self.pending_keys.clear();
+                self.notice = None;
+                self.act(action)
+            }
+        }
+    }
+
+    fn editing_input(&mut self) -> Option<&mut Input> {
+        if self.filter.editing {
+            return Some(&mut self.filter);
+        }
+        if self.logs.search.editing {
+            return Some(&mut self.logs.search);
+        }
+        None
+    }
+
+    /// Carries out an action in the current view.
+    pub fn act(&mut self, action: Action) -> Vec<Command> {
+        if self.help && action != Action::Quit {
+            self.help = false;
+            if matches!(action, Action::Help | Action::Back | Action::Cancel) {
+                return Vec::new();
+            }
+        }
+        if let Some(waiting) = self.confirm.clone() {
+            return match action {
+                Action::Confirm => {
+                    self.confirm = None;
+                    self.notice = Some(format!("{}…", waiting.pending.title()));
+                    vec![Command::ContainerAction {
+                        host: waiting.host,
+                        confirmed: waiting.pending.confirm(),
+                    }]
+                }
+                Action::Cancel | Action::Back => {
+                    self.confirm = None;
+                    self.notice = Some("cancelled".to_owned());
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            };
+        }
+        if action.is_mutating() && self.read_only {
+            self.notice = Some("read-only mode: no changes can be made".to_owned());
+            return Vec::new();
+        }
+        match action {
+            Action::Quit => {
+                self.should_quit = true;
+                return vec![Command::Quit];
+            }
+            Action::Help => self.help = true,
+            Action::Back => return self.back(),
+            Action::ShowTimeline => {
+                if *self.screen() != Screen::Timeline {
+                    self.screens.push(Screen::Timeline);
+                }
+            }
+            Action::ShowOverview => {
+                let leaving_logs = self.screens.iter().any(|s| matches!(s, Screen::Logs { .. }));
+                self.screens.truncate(1);
+                if leaving_logs {
+                    return vec![Command::StopLogs];
+                }
+            }
+            Action::Up => self.move_selection(-1),
+            Action::Down => self.move_selection(1),
+            Action::PageUp => self.move_selection(-10),
+            Action::PageDown => self.move_selection(10),
+            Action::Top => self.move_selection(isize::MIN / 2),
+            Action::Bottom => self.move_selection(isize::MAX / 2),
+            Action::Open => return self.open(),
+            Action::NextPane | Action::PrevPane => {
+                if matches!(self.screen(), Screen::Host { .. }) {
+                    let position = Pane::ALL.iter().position(|p| *p == self.pane).unwrap_or(0);
+                    let step = if action == Action::NextPane { 1 } else { Pane::ALL.len() - 1 };
+                    self.pane = Pane::ALL[(position + step) % Pane::ALL.len()];
+                    self.pane_selected = 0;
+                }
+            }
+            Action::Filter => {
+                if *self.screen() == Screen::Overview {
+                    self.filter.editing = true;
+                }
+            }
+            Action::ClearFilter => {
+                self.filter = Input::default();
+                self.overview_selected = 0;
+            }
+            Action::CycleSort => self.sort = self.sort.next(),
+            Action::ToggleGroupByGroup => self.group_by_group = !self.group_by_group,
+            Action::ToggleProblemsFirst => self.problems_first = !self.problems_first,
+            Action::OpenLogs => return self.open_logs(),
+            Action::Inspect => {
+                if let Some((host, container)) = self.selected_container() {
+                    let id = container.id.clone();
+                    self.screens.push(Screen::Inspect {
+                        host,
+                        container: container.name.clone(),
+                    });
+                    self.inspect.clear();
+                    return vec![Command::Inspect { host, container_id: id }];
+                }
+            }
+            Action::StartContainer | Action::StopContainer | Action::RestartContainer => {
+                if let Some((host, container)) = self.selected_container() {
+                    let what = match action {
+                        Action::StartContainer => ContainerAction::Start,
+                        Action::StopContainer => ContainerAction::Stop,
+                        _ => ContainerAction::Restart,
+                    };
+                    let name = self.hosts.get(host).map(|h| h.name.clone()).unwrap_or_default();
+                    let pending = PendingAction::new(&name, &container.id, &container.name, what);
+                    self.confirm = Some(PendingConfirm { host, pending });
+                }
+            }
+            Action::ToggleFollow => {
+                self.logs.follow = !self.logs.follow;
+                if self.logs.follow {
+                    self.logs.scroll = 0;
+                }
+            }
+            Action::Search => {
+                if matches!(self.screen(), Screen::Logs { .. }) {
+                    self.logs.search.editing = true;
+                    self.logs.search.text.clear();
+                }
+            }
+            Action::NextMatch | Action::PrevMatch => self.jump_to_match(action == Action::NextMatch),
+            Action::ToggleWrap => self.logs.wrap = !self.logs.wrap,
+            Action::ToggleTimestamps => self.logs.timestamps = !self.logs.timestamps,
+            Action::SaveLogs => {
+                if matches!(self.screen(), Screen::Logs { .. }) {
+                    return vec![Command::SaveLogs];
+                }
+            }
+            Action::CycleSeverityFilter => {
+                self.timeline.min_severity = match self.timeline.min_severity {
+                    None => Some(Severity::Warning),
+                    Some(Severity::Warning) => Some(Severity::Critical),
+                    _ => None,
+                };
+                self.timeline.selected = 0;
+            }
+            Action::CycleKindFilter => {
+                let kinds = TimelineKind::ALL;
+                self.timeline.kind = match self.timeline.kind {
+                    None => Some(kinds[0]),
+                    Some(k) => kinds
+                        .iter()
+                        .position(|x| *x == k)
+                        .and_then(|i| kinds.get(i + 1).copied()),
+                };
+                self.timeline.selected = 0;
+            }
+            Action::FilterByHost => {
+                self.timeline.host = match self.timeline.host {
+                    Some(_) => None,
+                    None => self
+                        .timeline
+                        .visible()
+                        .get(self.timeline.selected)
+                        .map(|e| e.host.clone()),
+                };
+                self.timeline.selected = 0;
+            }
+            Action::Confirm | Action::Cancel => {}
+        }
+        Vec::new()
+    }
+
+    fn back(&mut self) -> Vec<Command> {
+        if self.screens.len() > 1 {
+            let left = self.screens.pop();
+            if matches!(left, Some(Screen::Logs { .. })) {
+                return vec![Command::StopLogs];
+            }
+        } else if !self.filter.text.is_empty() {
+            self.filter = Input::default();
+        }
+        Vec::new()
+    }
+
+    fn open(&mut self) -> Vec<Command> {
+        match self.screen().clone() {
+            Screen::Overview => {
+                if let Some(host) = self.selected_host() {
+                    self.screens.push(Screen::Host { host });
+                    self.pane = Pane::Containers;
+                    self.pane_selected = 0;
+                }
+                Vec::new()
+            }
+            Screen::Host { .. } if self.pane == Pane::Containers => self.open_logs(),
+            Screen::Timeline => {
+                let host = self
+                    .timeline
+                    .visible()
+                    .get(self.timeline.selected)
+                    .map(|e| e.host.clone());
+                if let Some(index) = host.and_then(|h| self.hosts.iter().position(|x| x.name == h)) {
+                    self.screens.push(Screen::Host { host: index });
+                    self.pane = Pane::Containers;
+                    self.pane_selected = 0;
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn open_logs(&mut self) -> Vec<Command> {
+        let Some((host, container)) = self.selected_container() else {
+            return Vec::new();
+        };
+        let (id, name) = (container.id.clone(), container.name.clone());
+        self.screens.push(Screen::Logs {
+            host,
+            container: name,
+        });
+        self.logs = LogsState {
+            follow: true,
+            timestamps: false,
+            ..LogsState::default()
+        };
+        vec![Command::FollowLogs {
+            host,
+            container_id: id,
+        }]
+    }
+
+    fn selected_container(&self) -> Option<(usize, &ContainerReport)> {
+        let Screen::Host { host } = *self.screen() else {
+            return None;
+        };
+        if self.pane != Pane::Containers {
+            return None;
+        }
+        self.containers(host).get(self.pane_selected).map(|c| (host, c))
+    }
+
+    fn move_selection(&mut self, delta: isize) {
+        let screen = self.screen().clone();
+        if let Screen::Logs { .. } = screen {
+            // Up scrolls back in time, which pauses following; reaching the bottom
+            // follows again.
+            let len = self.logs.lines.len();
+            let scroll = (self.logs.scroll as isize).saturating_sub(delta);
+            self.logs.scroll = scroll.clamp(0, len.saturating_sub(1) as isize) as usize;
+            if delta < 0 {
+                self.logs.follow = false;
+            }
+            if self.logs.scroll == 0 && delta > 0 {
+                self.logs.follow = true;
+            }
+            return;
+        }
+        let len = match &screen {
+            Screen::Overview => self.overview_rows().len(),
+            Screen::Host { host } => {
+                let host = &self.hosts[*host];
+                match self.pane {
+                    Pane::Containers => host.containers.value.as_ref().map_or(0, Vec::len),
+                    Pane::Backups => host.backups.value.as_ref().map_or(0, Vec::len),
+                    Pane::Certificates => host.certs.value.as_ref().map_or(0, Vec::len),
+                    Pane::Firewall => host.firewall.value.as_ref().map_or(0, |f| f.drift.len()),
+                }
+            }
+            Screen::Timeline => self.timeline.visible().len(),
+            Screen::Inspect { .. } => self.inspect.len(),
+            Screen::Logs { .. } => 0,
+        };
+        let selected = match &screen {
+            Screen::Overview => &mut self.overview_selected,
+            Screen::Host { .. } => &mut self.pane_selected,
+            Screen::Timeline => &mut self.timeline.selected,
+            _ => &mut self.inspect_scroll,
+        };
+        let max = len.saturating_sub(1) as isize;
+        *selected = (*selected as isize).saturating_add(delta).clamp(0, max.max(0)) as usize;
+    }
+
+    fn jump_to_match(&mut self, forward: bool) {
+        let matches = self.logs.matches();
+        if matches.is_empty() {
+            self.notice = Some("no match".to_owned());
+            return;
+        }
+        let len = self.logs.lines.len();
+        let current = len.saturating_sub(1 + self.logs.scroll);
+        let target = if forward {
+            matches.iter().find(|&&m| m > current).or(matches.first())
+        } else {
+            matches.iter().rev().find(|&&m| m < current).or(matches.last())
+        };
+        if let Some(&line) = target {
+            self.logs.follow = false;
+            self.logs.scroll = len.saturating_sub(1 + line);
+        }
+    }
+}
+
+impl Input {
+    fn pop_char(&mut self) {
+        self.text.pop();
+    }
+}
+
+fn group_of(host: &HostState) -> &str {
+    host.groups.first().map(String::as_str).unwrap_or("ungrouped")
+}
+
+/// What changed on a host, as timeline entries.
+pub fn changes(before: &HostState, after: &HostState, now: OffsetDateTime) -> Vec<TimelineEntry> {
+    let mut out = Vec::new();
+    let entry = |severity, kind, text: String| TimelineEntry {
+        at: now,
+        host: after.name.clone(),
+        severity,
+        kind,
+        text,
+    };
+    if before.reachable != after.reachable {
+        match after.reachable {
+            Some(true) => out.push(entry(Severity::Ok, TimelineKind::Connection, "connected".to_owned())),
+            Some(false) => out.push(entry(
+                Severity::Critical,
+                TimelineKind::Connection,
+                format!(
+                    "unreachable: {}",
+                    after.error.as_deref().unwrap_or("no answer")
+                ),
+            )),
+            None => {}
+        }
+    }
+    if let Some(new) = &after.containers.value {
+        let old = before.containers.value.as_deref().unwrap_or_default();
+        let first_listing = before.containers.value.is_none();
+        for container in new {
+            let previous = old.iter().find(|c| c.id == container.id);
+            let changed = match previous {
+                None => !first_listing,
+                Some(p) => p.state != container.state || p.health != container.health,
+            };
+            if changed {
+                let state = match &container.health {
+                    Some(health) => format!("{} ({health})", container.state),
+                    None => container.state.clone(),
+                };
+                out.push(entry(
+                    container.severity,
+                    TimelineKind::Container,
+                    format!("{}: {state}", container.name),
+                ));
+            }
+        }
+        for gone in old.iter().filter(|c| !new.iter().any(|n| n.id == c.id)) {
+            out.push(entry(Severity::Ok, TimelineKind::Container, format!("{}: removed", gone.name)));
+        }
+    }
+    let b_before = worst_of(before.backups.value.as_ref(), |b| b.severity);
+    let b_after = worst_of(after.backups.value.as_ref(), |b| b.severity);
+    if let Some(severity) = b_after.filter(|_| b_before != b_after) {
+        out.push(entry(severity, TimelineKind::Backup, format!("backups {}", severity.as_str())));
+    }
+    let c_before = worst_of(before.certs.value.as_ref(), |c| c.severity);
+    let c_after = worst_of(after.certs.value.as_ref(), |c| c.severity);
+    if let Some(severity) = c_after.filter(|_| c_before != c_after) {
+        out.push(entry(severity, TimelineKind::Certificate, format!("certificates {}", severity.as_str())));
+    }
+    let drift = |h: &HostState| h.firewall.value.as_ref().map(|f| (f.severity, f.drift.len()));
+    if let (Some((severity, count)), true) = (drift(after), drift(before) != drift(after)) {
+        let text = if count == 0 {
+            "firewall as declared".to_owned()
+        } else {
+            format!("firewall drift: {count} difference(s)")
+        };
+        out.push(entry(severity, TimelineKind::Firewall, text));
+    }
+    out
+}
+
+fn worst_of<T>(list: Option<&Vec<T>>, severity: impl Fn(&T) -> Severity) -> Option<Severity> {
+    list.map(|l| Severity::worst(l.iter().map(&severity)))
+}

@@ -1,0 +1,356 @@
+//! The console's event loop: keys, host actors' reports and log lines arrive as
+//! messages on channels; all pending messages are applied, then the screen is drawn
+//! once (at most ~60 times a second, and not at all while nothing changes). Remote
+//! work runs in tasks, so a slow or dead host never holds up input.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::app::{App, Command, Msg, Screen};
+use super::keymap::Keymap;
+use super::terminal::TerminalGuard;
+use super::theme::Theme;
+use super::ui;
+use crate::cli::Cli;
+use crate::audit::AuditLog;
+use crate::core::{ConfirmedAction, Core};
+use crate::fleet::actor::{self, HostActor, HostEvent};
+use crate::fleet::model::{Expectations, HostState};
+use crate::fleet::status::{Contexts, Target};
+use crate::sanitize;
+
+/// The shortest time between two frames.
+const FRAME_INTERVAL: Duration = Duration::from_millis(16);
+
+/// Where a host's Docker API is, for work started from the console.
+enum Source {
+    Remote { actor: HostActor, socket: String },
+    Local { socket: PathBuf, _task: JoinHandle<()> },
+}
+
+pub struct ConsoleOptions {
+    pub theme: Option<String>,
+    pub keymap: Option<String>,
+    pub read_only: bool,
+}
+
+/// Runs the console until the operator quits. Returns the exit code.
+pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
+    use std::io::IsTerminal as _;
+    if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
+        eprintln!(
+            "fleetdeck: the console needs a terminal. For scripts and pipes use \
+             `fleetdeck status [--json]` or `fleetdeck watch --json` (see `fleetdeck --help`)."
+        );
+        return Ok(2);
+    }
+    let config_dir = crate::paths::config_home().join("fleetdeck");
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = Theme::load(options.theme.as_deref(), &config_dir, no_color).map_err(|e| eyre!("{e}"))?;
+    let keymap = Keymap::load(options.keymap.as_deref(), &config_dir).map_err(|e| eyre!("{e}"))?;
+    let targets = crate::fleet::command::targets(cli.inventory.as_deref(), cli.limit.as_deref())
+        .map_err(|e| eyre!("{e}"))?;
+
+    let (fleet_tx, mut fleet_rx) = mpsc::channel::<(usize, HostEvent)>(4096);
+    let mut hosts = Vec::new();
+    let mut sources = Vec::new();
+    match targets {
+        None => {
+            let socket = crate::docker::transport::default_local_socket();
+            hosts.push(HostState::new("localhost", Vec::new(), Expectations::default()));
+            let task = actor::spawn_local(socket.clone(), 0, fleet_tx.clone());
+            sources.push(Source::Local { socket, _task: task });
+        }
+        Some(targets) => {
+            let ssh = crate::fleet::command::ssh_options(cli);
+            // The console asks for passphrases itself only once it has a prompt of its
+            // own; until then keys must be unencrypted or in ssh-agent.
+            let ssh = crate::ssh::setup::SshOptions { batch: true, ..ssh };
+            let contexts = Contexts::prepare(&ssh, &targets).map_err(|e| eyre!("{e}"))?;
+            for (index, target) in targets.iter().enumerate() {
+                let expects = Expectations {
+                    backups: !target.settings.backups.is_empty(),
+                    certs: !target.settings.certificates.is_empty(),
+                    firewall: target.settings.firewall.is_some(),
+                };
+                hosts.push(HostState::new(&target.name, target.groups.clone(), expects));
+                let ctx = contexts
+                    .for_target(&ssh, target)
+                    .ok_or_else(|| eyre!("no SSH configuration for {}", target.name))?;
+                let actor = actor::spawn(ctx, Target::clone(target), index, fleet_tx.clone());
+                sources.push(Source::Remote {
+                    actor,
+                    socket: target.settings.docker_socket.clone(),
+                });
+            }
+            for notice in contexts.notices {
+                tracing::warn!("{notice}");
+            }
+        }
+    }
+    drop(fleet_tx);
+    let core = Arc::new(Core::new(options.read_only, AuditLog::at_default_path()));
+    let mut app = App::new(hosts, keymap, options.read_only);
+
+    let guard = TerminalGuard::enter().wrap_err("taking over the terminal")?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    terminal.clear()?;
+    let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(4096);
+    let mut keys = EventStream::new();
+    let mut log_task: Option<JoinHandle<()>> = None;
+    let mut dirty = true;
+    let mut last_frame = tokio::time::Instant::now() - FRAME_INTERVAL;
+    loop {
+        if dirty {
+            let wait = FRAME_INTERVAL.saturating_sub(last_frame.elapsed());
+            if wait.is_zero() {
+                terminal.draw(|frame| ui::draw(frame, &app, &theme))?;
+                last_frame = tokio::time::Instant::now();
+                dirty = false;
+            }
+        }
+        let next_frame = tokio::time::sleep(if dirty {
+            FRAME_INTERVAL.saturating_sub(last_frame.elapsed())
+        } else {
+            Duration::from_secs(3600)
+        });
+        let mut commands = Vec::new();
+        tokio::select! {
+            event = keys.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    commands.extend(app.update(Msg::Key(key)));
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error).wrap_err("reading the terminal"),
+                None => break,
+            },
+            Some((index, event)) = fleet_rx.recv() => {
+                commands.extend(app.update(Msg::Fleet(index, event)));
+                while let Ok((index, event)) = fleet_rx.try_recv() {
+                    commands.extend(app.update(Msg::Fleet(index, event)));
+                }
+                dirty = true;
+            }
+            Some(msg) = msg_rx.recv() => {
+                commands.extend(app.update(msg));
+                while let Ok(msg) = msg_rx.try_recv() {
+                    commands.extend(app.update(msg));
+                }
+                dirty = true;
+            }
+            _ = next_frame => {}
+        }
+        for command in commands {
+            match command {
+                Command::Quit => {
+                    drop(terminal);
+                    drop(guard);
+                    return Ok(0);
+                }
+                Command::FollowLogs { host, container_id } => {
+                    if let Some(task) = log_task.take() {
+                        task.abort();
+                    }
+                    log_task = Some(spawn_logs(&sources, host, container_id, msg_tx.clone()));
+                }
+                Command::StopLogs => {
+                    if let Some(task) = log_task.take() {
+                        task.abort();
+                    }
+                }
+                Command::Inspect { host, container_id } => {
+                    spawn_inspect(&sources, host, container_id, msg_tx.clone());
+                }
+                Command::ContainerAction { host, confirmed } => {
+                    spawn_action(&sources, core.clone(), host, confirmed, msg_tx.clone());
+                }
+                Command::SaveLogs => {
+                    let text = save_logs(&app);
+                    app.notice = Some(text);
+                }
+            }
+        }
+    }
+    drop(terminal);
+    drop(guard);
+    Ok(0)
+}
+
+/// The host's Docker client right now, if it is reachable.
+async fn docker_for(source: DockerSource) -> Result<bollard::Docker, String> {
+    match source {
+        DockerSource::Local(socket) => crate::docker::transport::connect_negotiated(
+            Arc::new(crate::docker::transport::LocalSocket::new(&socket)),
+            30,
+        )
+        .await
+        .map_err(|e| e.to_string()),
+        DockerSource::Remote(link, socket) => {
+            let session = link
+                .borrow()
+                .session()
+                .cloned()
+                .ok_or_else(|| "the host is not connected".to_owned())?;
+            crate::docker::transport::connect_negotiated(session.docker_socket(&socket), 30)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+enum DockerSource {
+    Local(PathBuf),
+    Remote(tokio::sync::watch::Receiver<crate::ssh::link::LinkState>, String),
+}
+
+fn source_of(sources: &[Source], host: usize) -> Option<DockerSource> {
+    match sources.get(host)? {
+        Source::Local { socket, .. } => Some(DockerSource::Local(socket.clone())),
+        Source::Remote { actor, socket } => Some(DockerSource::Remote(actor.link(), socket.clone())),
+    }
+}
+
+fn spawn_logs(sources: &[Source], host: usize, container_id: String, out: mpsc::Sender<Msg>) -> JoinHandle<()> {
+    let source = source_of(sources, host);
+    tokio::spawn(async move {
+        let Some(source) = source else {
+            return;
+        };
+        let docker = match docker_for(source).await {
+            Ok(docker) => docker,
+            Err(error) => {
+                let _ = out.send(Msg::LogEnded(sanitize::line(&error))).await;
+                return;
+            }
+        };
+        // The buffer splits Docker's chunks into sanitized lines; each complete line is
+        // sent once (by its sequence number).
+        let mut buffer = crate::docker::logs::LogBuffer::new(super::app::LOG_CAPACITY, 16 * 1024 * 1024);
+        let mut sent: Option<u64> = None;
+        let mut chunks = crate::docker::logs::follow(&docker, &container_id, 500, None);
+        let ended = loop {
+            match chunks.next().await {
+                Some(Ok(chunk)) => buffer.push(&chunk),
+                Some(Err(error)) => break sanitize::line(&error.to_string()),
+                None => {
+                    buffer.flush_partials();
+                    break "the log stream ended (the container stopped?)".to_owned();
+                }
+            }
+            let fresh: Vec<(u64, String)> = buffer
+                .lines()
+                .filter(|l| sent.is_none_or(|s| l.seq > s))
+                .map(|l| (l.seq, log_text(l)))
+                .collect();
+            for (seq, text) in fresh {
+                sent = Some(seq);
+                if out.send(Msg::LogLine(text)).await.is_err() {
+                    return;
+                }
+            }
+        };
+        for line in buffer.lines().filter(|l| sent.is_none_or(|s| l.seq > s)) {
+            let _ = out.send(Msg::LogLine(log_text(line))).await;
+        }
+        let _ = out.send(Msg::LogEnded(ended)).await;
+    })
+}
+
+fn spawn_inspect(sources: &[Source], host: usize, container_id: String, out: mpsc::Sender<Msg>) {
+    let source = source_of(sources, host);
+    tokio::spawn(async move {
+        let Some(source) = source else {
+            return;
+        };
+        let lines = match docker_for(source).await {
+            Ok(docker) => match crate::docker::inspect::inspect(&docker, &container_id, false).await {
+                Ok(view) => view
+                    .rows
+                    .into_iter()
+                    .map(|row| (format!("{} {}", row.section.title(), row.key), row.value))
+                    .collect(),
+                Err(error) => vec![("error".to_owned(), sanitize::line(&error.to_string()))],
+            },
+            Err(error) => vec![("error".to_owned(), sanitize::line(&error))],
+        };
+        let _ = out.send(Msg::InspectLines(lines)).await;
+    });
+}
+
+fn spawn_action(
+    sources: &[Source],
+    core: Arc<Core>,
+    host: usize,
+    confirmed: ConfirmedAction,
+    out: mpsc::Sender<Msg>,
+) {
+    let source = source_of(sources, host);
+    tokio::spawn(async move {
+        let Some(source) = source else {
+            return;
+        };
+        let title = confirmed.pending().title();
+        let text = match docker_for(source).await {
+            Ok(docker) => match core.container_action(&docker, confirmed).await {
+                Ok(outcome) => format!(
+                    "{title}: done in {:.1}s{}",
+                    outcome.took.as_secs_f32(),
+                    outcome
+                        .state_after
+                        .map(|s| format!(", now {s}"))
+                        .unwrap_or_default()
+                ),
+                Err(error) => format!("{title}: {error}"),
+            },
+            Err(error) => format!("{title}: {error}"),
+        };
+        let _ = out.send(Msg::Notice(sanitize::line(&text))).await;
+    });
+}
+
+/// Writes the open log to a file in the current directory and says where.
+fn save_logs(app: &App) -> String {
+    let Screen::Logs { host, container } = app.screen() else {
+        return String::new();
+    };
+    let host = app.hosts.get(*host).map(|h| h.name.as_str()).unwrap_or("host");
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let path = PathBuf::from(format!("{host}-{container}-{stamp}.log"));
+    let mut text = String::new();
+    for line in &app.logs.lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+    {
+        Ok(()) => format!("saved {} lines to {}", app.logs.lines.len(), path.display()),
+        Err(error) => format!("could not save to {}: {error}", path.display()),
+    }
+}
+
+/// `RFC3339 text`: the form the logs view stores (it hides the time unless asked).
+fn log_text(line: &crate::docker::logs::LogLine) -> String {
+    let at = line
+        .at
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+    match at {
+        Some(at) => format!("{at} {}", line.text),
+        None => line.text.clone(),
+    }
+}

@@ -1,0 +1,603 @@
+//! Drawing: one function per panel, reading `App` and the theme, never doing I/O.
+//! Text that came from hosts was sanitized when it entered; nothing here adds raw
+//! remote bytes.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use time::OffsetDateTime;
+
+use super::action::View;
+use super::app::{App, Pane, Screen};
+use super::theme::{Role, Theme};
+use crate::fleet::model::HostState;
+use crate::fleet::table::age_text;
+use crate::probes::Severity;
+
+pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
+    let now = OffsetDateTime::now_utc();
+    draw_at(frame, app, theme, now);
+}
+
+/// As [`draw`] with a fixed clock, for snapshot tests.
+pub fn draw_at(frame: &mut Frame, app: &App, theme: &Theme, now: OffsetDateTime) {
+    let [header, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    draw_header(frame, header, app, theme);
+    match app.screen().clone() {
+        Screen::Overview => draw_overview(frame, body, app, theme, now),
+        Screen::Host { host } => draw_host(frame, body, app, theme, host, now),
+        Screen::Logs { host, container } => draw_logs(frame, body, app, theme, host, &container),
+        Screen::Inspect { host, container } => draw_inspect(frame, body, app, theme, host, &container),
+        Screen::Timeline => draw_timeline(frame, body, app, theme),
+    }
+    draw_status(frame, status, app, theme);
+    if app.help {
+        draw_help(frame, app, theme);
+    }
+    if app.confirm.is_some() {
+        draw_confirm(frame, app, theme);
+    }
+}
+
+fn severity_role(severity: Severity) -> Role {
+    match severity {
+        Severity::Ok => Role::Ok,
+        Severity::Warning => Role::Warning,
+        Severity::Unknown => Role::Unknown,
+        Severity::Critical => Role::Critical,
+    }
+}
+
+fn block<'a>(title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Role::Border))
+        .title(title)
+        .title_style(theme.style(Role::Title))
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut counts = [0usize; 4];
+    for host in &app.hosts {
+        let i = match host.severity() {
+            Severity::Ok => 0,
+            Severity::Warning => 1,
+            Severity::Unknown => 2,
+            Severity::Critical => 3,
+        };
+        counts[i] += 1;
+    }
+    let mut spans = vec![
+        Span::styled(" fleetdeck ", theme.style(Role::Accent)),
+        Span::styled(format!("{} hosts  ", app.hosts.len()), theme.style(Role::Text)),
+        Span::styled(format!("{} ok  ", counts[0]), theme.style(Role::Ok)),
+        Span::styled(format!("{} warning  ", counts[1]), theme.style(Role::Warning)),
+        Span::styled(format!("{} unknown  ", counts[2]), theme.style(Role::Unknown)),
+        Span::styled(format!("{} critical", counts[3]), theme.style(Role::Critical)),
+    ];
+    if app.read_only {
+        spans.push(Span::styled("  READ-ONLY", theme.style(Role::Accent)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.style(Role::Header)), area);
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let view = app.screen().view();
+    let line = if app.filter.editing {
+        Line::from(vec![
+            Span::styled("filter: ", theme.style(Role::Accent)),
+            Span::styled(format!("{}▏", app.filter.text), theme.style(Role::Text)),
+        ])
+    } else if app.logs.search.editing {
+        Line::from(vec![
+            Span::styled("search: ", theme.style(Role::Accent)),
+            Span::styled(format!("{}▏", app.logs.search.text), theme.style(Role::Text)),
+        ])
+    } else if let Some(notice) = &app.notice {
+        Line::from(Span::styled(notice.clone(), theme.style(Role::Accent)))
+    } else {
+        let hint = |action| app.keymap.keys_for(view, action).into_iter().next();
+        let mut parts = Vec::new();
+        for (action, label) in [
+            (super::action::Action::Help, "help"),
+            (super::action::Action::Back, "back"),
+            (super::action::Action::ShowTimeline, "timeline"),
+            (super::action::Action::Quit, "quit"),
+        ] {
+            if let Some(keys) = hint(action) {
+                parts.push(format!("{keys} {label}"));
+            }
+        }
+        Line::from(Span::styled(parts.join("  "), theme.style(Role::Muted)))
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn reach_cell(host: &HostState) -> (String, Role) {
+    match host.reachable {
+        None => ("connecting".to_owned(), Role::Muted),
+        Some(true) => ("up".to_owned(), Role::Ok),
+        Some(false) => ("DOWN".to_owned(), Role::Critical),
+    }
+}
+
+fn containers_summary(host: &HostState) -> (String, Severity) {
+    match &host.containers.value {
+        None => ("-".to_owned(), Severity::Ok),
+        Some(list) => {
+            let fine = list.iter().filter(|c| c.severity == Severity::Ok).count();
+            let worst = list.iter().max_by_key(|c| c.severity);
+            match worst {
+                Some(c) if c.severity != Severity::Ok => (
+                    format!("{fine}/{} {} {}", list.len(), c.name, c.problem.as_deref().unwrap_or(&c.state)),
+                    c.severity,
+                ),
+                _ => (format!("{fine}/{}", list.len()), Severity::Ok),
+            }
+        }
+    }
+}
+
+fn backup_summary(host: &HostState) -> (String, Severity) {
+    let Some(list) = &host.backups.value else {
+        return ("-".to_owned(), Severity::Ok);
+    };
+    match list.iter().max_by_key(|b| b.severity) {
+        None => ("-".to_owned(), Severity::Ok),
+        Some(b) => match b.age_seconds {
+            Some(age) => (age_text(age), b.severity),
+            None => (format!("{:?}", b.state).to_lowercase(), b.severity),
+        },
+    }
+}
+
+fn cert_summary(host: &HostState) -> (String, Severity) {
+    let Some(list) = &host.certs.value else {
+        return ("-".to_owned(), Severity::Ok);
+    };
+    match list.iter().min_by_key(|c| c.days_left.unwrap_or(i64::MIN)) {
+        None => ("-".to_owned(), Severity::Ok),
+        Some(c) => match c.days_left {
+            Some(d) if d < 0 => (format!("expired {}d", -d), c.severity),
+            Some(d) => (format!("{d}d"), c.severity),
+            None => ("?".to_owned(), c.severity),
+        },
+    }
+}
+
+fn firewall_summary(host: &HostState) -> (String, Severity) {
+    match &host.firewall.value {
+        None => ("-".to_owned(), Severity::Ok),
+        Some(f) if f.error.is_some() => ("unreadable".to_owned(), f.severity),
+        Some(f) if f.drift.is_empty() => ("ok".to_owned(), f.severity),
+        Some(f) => (format!("drift {}", f.drift.len()), f.severity),
+    }
+}
+
+fn draw_overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, _now: OffsetDateTime) {
+    let rows = app.overview_rows();
+    let stale_style = theme.style(Role::Stale);
+    let table_rows: Vec<Row> = rows
+        .iter()
+        .map(|&i| {
+            let host = &app.hosts[i];
+            let stale = host.reachable == Some(false);
+            let cell = |(text, severity): (String, Severity)| {
+                let style = if stale { stale_style } else { theme.style(severity_role(severity)) };
+                Cell::from(text).style(style)
+            };
+            let (reach, reach_role) = reach_cell(host);
+            let mut cells = vec![
+                Cell::from(host.name.clone()).style(theme.style(severity_role(host.severity()))),
+            ];
+            if app.group_by_group {
+                cells.push(Cell::from(host.groups.first().cloned().unwrap_or_default()).style(theme.style(Role::Muted)));
+            }
+            cells.extend([
+                Cell::from(reach).style(theme.style(reach_role)),
+                cell(containers_summary(host)),
+                cell(backup_summary(host)),
+                cell(cert_summary(host)),
+                cell(firewall_summary(host)),
+                Cell::from("—").style(theme.style(Role::Muted)),
+            ]);
+            Row::new(cells)
+        })
+        .collect();
+    let mut header = vec!["HOST"];
+    let mut widths = vec![Constraint::Length(16)];
+    if app.group_by_group {
+        header.push("GROUP");
+        widths.push(Constraint::Length(11));
+    }
+    header.extend(["REACH", "CONTAINERS", "BACKUP", "CERT", "FIREWALL", "DRILL"]);
+    widths.extend([
+        Constraint::Length(10),
+        Constraint::Min(14),
+        Constraint::Length(10),
+        Constraint::Length(11),
+        Constraint::Length(10),
+        Constraint::Length(6),
+    ]);
+    let mut title = format!(" Fleet — sorted by {} ", app.sort.label());
+    if app.problems_first {
+        title.push_str("· problems first ");
+    }
+    if !app.filter.text.is_empty() {
+        title.push_str(&format!("· filter \"{}\" ", app.filter.text));
+    }
+    let table = Table::new(table_rows, widths)
+        .header(Row::new(header).style(theme.style(Role::Header)))
+        .row_highlight_style(theme.style(Role::Selection))
+        .block(block(title, theme));
+    let mut state = TableState::default().with_selected(Some(app.overview_selected.min(rows.len().saturating_sub(1))));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn draw_host(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, index: usize, now: OffsetDateTime) {
+    let Some(host) = app.hosts.get(index) else {
+        return;
+    };
+    let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
+    let mut spans = vec![Span::styled(format!(" {} ", host.name), theme.style(severity_role(host.severity())))];
+    let (reach, role) = reach_cell(host);
+    spans.push(Span::styled(format!("{reach} "), theme.style(role)));
+    if let (Some(false), Some(error)) = (host.reachable, &host.error) {
+        spans.push(Span::styled(format!("({error}) "), theme.style(Role::Critical)));
+    }
+    for pane in [Pane::Containers, Pane::Backups, Pane::Certificates, Pane::Firewall] {
+        let style = if pane == app.pane { theme.style(Role::Selection) } else { theme.style(Role::Muted) };
+        spans.push(Span::styled(format!(" {} ", pane.title()), style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
+    let stale = host.reachable == Some(false);
+    let title = |name: &str, measured: Option<OffsetDateTime>| {
+        let age = measured.map(|at| age_text((now - at).whole_seconds().max(0)));
+        match (stale, age) {
+            (true, Some(age)) => format!(" {name} — stale, measured {age} ago "),
+            (false, Some(age)) => format!(" {name} — {age} ago "),
+            (_, None) => format!(" {name} — not measured yet "),
+        }
+    };
+    let selected = Some(app.pane_selected);
+    match app.pane {
+        Pane::Containers => {
+            let rows: Vec<Row> = host
+                .containers
+                .value
+                .iter()
+                .flatten()
+                .map(|c| {
+                    Row::new(vec![
+                        Cell::from(c.name.clone()),
+                        Cell::from(c.image.clone()),
+                        Cell::from(c.state.clone()),
+                        Cell::from(c.health.clone().unwrap_or_else(|| "-".to_owned())),
+                        Cell::from(c.uptime_seconds.map(age_text).unwrap_or_else(|| "-".to_owned())),
+                        Cell::from(c.restart_count.to_string()),
+                        Cell::from(c.problem.clone().unwrap_or_default()),
+                    ])
+                    .style(theme.style(severity_role(c.severity)))
+                })
+                .collect();
+            let table = Table::new(
+                rows,
+                [
+                    Constraint::Length(18),
+                    Constraint::Length(22),
+                    Constraint::Length(10),
+                    Constraint::Length(9),
+                    Constraint::Length(7),
+                    Constraint::Length(8),
+                    Constraint::Min(10),
+                ],
+            )
+            .header(Row::new(["NAME", "IMAGE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "PROBLEM"]).style(theme.style(Role::Header)))
+            .row_highlight_style(theme.style(Role::Selection))
+            .block(block(title("Containers", host.containers.measured_at), theme));
+            frame.render_stateful_widget(table, body, &mut TableState::default().with_selected(selected));
+        }
+        Pane::Backups => {
+            let rows: Vec<Row> = host
+                .backups
+                .value
+                .iter()
+                .flatten()
+                .map(|b| {
+                    Row::new(vec![
+                        Cell::from(b.repo.clone()),
+                        Cell::from(format!("{:?}", b.kind).to_lowercase()),
+                        Cell::from(b.age_seconds.map(age_text).unwrap_or_else(|| "-".to_owned())),
+                        Cell::from(b.count.to_string()),
+                        Cell::from(format!("{:?}", b.state).to_lowercase()),
+                        Cell::from(b.error.clone().unwrap_or_default()),
+                    ])
+                    .style(theme.style(severity_role(b.severity)))
+                })
+                .collect();
+            let table = Table::new(
+                rows,
+                [
+                    Constraint::Length(14),
+                    Constraint::Length(7),
+                    Constraint::Length(8),
+                    Constraint::Length(6),
+                    Constraint::Length(14),
+                    Constraint::Min(10),
+                ],
+            )
+            .header(Row::new(["REPO", "KIND", "AGE", "COUNT", "STATE", "ERROR"]).style(theme.style(Role::Header)))
+            .row_highlight_style(theme.style(Role::Selection))
+            .block(block(title("Backups", host.backups.measured_at), theme));
+            frame.render_stateful_widget(table, body, &mut TableState::default().with_selected(selected));
+        }
+        Pane::Certificates => {
+            let rows: Vec<Row> = host
+                .certs
+                .value
+                .iter()
+                .flatten()
+                .map(|c| {
+                    let days = c.days_left.map(|d| d.to_string()).unwrap_or_else(|| "?".to_owned());
+                    Row::new(vec![
+                        Cell::from(c.endpoint.clone()),
+                        Cell::from(format!("{}:{}", c.host, c.port)),
+                        Cell::from(days),
+                        Cell::from(if c.chain_valid { "valid" } else { "INVALID" }),
+                        Cell::from(c.issuer.clone().unwrap_or_default()),
+                        Cell::from(c.error.clone().unwrap_or_default()),
+                    ])
+                    .style(theme.style(severity_role(c.severity)))
+                })
+                .collect();
+            let table = Table::new(
+                rows,
+                [
+                    Constraint::Length(10),
+                    Constraint::Length(20),
+                    Constraint::Length(5),
+                    Constraint::Length(8),
+                    Constraint::Length(20),
+                    Constraint::Min(10),
+                ],
+            )
+            .header(Row::new(["ENDPOINT", "ADDRESS", "DAYS", "CHAIN", "ISSUER", "ERROR"]).style(theme.style(Role::Header)))
+            .row_highlight_style(theme.style(Role::Selection))
+            .block(block(title("Certificates", host.certs.measured_at), theme));
+            frame.render_stateful_widget(table, body, &mut TableState::default().with_selected(selected));
+        }
+        Pane::Firewall => {
+            let mut lines = Vec::new();
+            match &host.firewall.value {
+                None => lines.push(Line::from(Span::styled("no firewall policy declared or not measured yet", theme.style(Role::Muted)))),
+                Some(f) => {
+                    if let Some(observed) = &f.observed {
+                        lines.push(Line::from(format!(
+                            "backend {:?}, input policy {:?}",
+                            observed.backend, observed.input_policy
+                        ).to_lowercase()));
+                        for open in &observed.open {
+                            let from = if open.sources.is_empty() { "anywhere".to_owned() } else { open.sources.join(", ") };
+                            lines.push(Line::from(Span::styled(
+                                format!("  open {} from {from}", open.ports_label()),
+                                theme.style(Role::Text),
+                            )));
+                        }
+                    }
+                    if let Some(error) = &f.error {
+                        lines.push(Line::from(Span::styled(error.clone(), theme.style(Role::Unknown))));
+                    }
+                    if f.drift.is_empty() && f.error.is_none() {
+                        lines.push(Line::from(Span::styled("as declared", theme.style(Role::Ok))));
+                    }
+                    for (i, drift) in f.drift.iter().enumerate() {
+                        let mut style = theme.style(severity_role(drift.severity));
+                        if i == app.pane_selected {
+                            style = style.patch(theme.style(Role::Selection));
+                        }
+                        lines.push(Line::from(Span::styled(format!("drift: {}", drift.message), style)));
+                    }
+                    for unknown in &f.unknown {
+                        lines.push(Line::from(Span::styled(format!("not understood: {unknown}"), theme.style(Role::Unknown))));
+                    }
+                }
+            }
+            frame.render_widget(
+                Paragraph::new(lines).block(block(title("Firewall", host.firewall.measured_at), theme)),
+                body,
+            );
+        }
+    }
+}
+
+fn draw_logs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, host: usize, container: &str) {
+    let logs = &app.logs;
+    let host_name = app.hosts.get(host).map(|h| h.name.as_str()).unwrap_or("?");
+    let mut title = format!(" {container} on {host_name} — {} ", if logs.follow { "following" } else { "paused" });
+    if !logs.search.text.is_empty() {
+        title.push_str(&format!("· search \"{}\" ({} lines) ", logs.search.text, logs.matches().len()));
+    }
+    if logs.dropped > 0 {
+        title.push_str(&format!("· {} older lines dropped ", logs.dropped));
+    }
+    if let Some(ended) = &logs.ended {
+        title.push_str(&format!("· ended: {ended} "));
+    }
+    let inner_height = area.height.saturating_sub(2) as usize;
+    let end = logs.lines.len().saturating_sub(logs.scroll);
+    let start = end.saturating_sub(inner_height);
+    let needle = logs.search.text.to_lowercase();
+    let lines: Vec<Line> = logs
+        .lines
+        .range(start..end)
+        .map(|line| {
+            let text = if logs.timestamps {
+                line.clone()
+            } else {
+                strip_timestamp(line).to_owned()
+            };
+            highlight(&text, &needle, theme)
+        })
+        .collect();
+    let mut paragraph = Paragraph::new(lines).block(block(title, theme));
+    if logs.wrap {
+        paragraph = paragraph.wrap(Wrap { trim: false });
+    }
+    frame.render_widget(paragraph, area);
+}
+
+/// Log lines are stored as `RFC3339 text`; the timestamp is shown on request.
+fn strip_timestamp(line: &str) -> &str {
+    match line.split_once(' ') {
+        Some((first, rest)) if first.len() >= 20 && first.as_bytes().get(4) == Some(&b'-') && first.contains('T') => rest,
+        _ => line,
+    }
+}
+
+fn highlight<'a>(text: &str, needle: &str, theme: &Theme) -> Line<'a> {
+    if needle.is_empty() {
+        return Line::from(Span::styled(text.to_owned(), theme.style(Role::Text)));
+    }
+    let lower = text.to_lowercase();
+    // Byte offsets only line up when lowercasing kept the length; otherwise no marks.
+    if lower.len() != text.len() {
+        return Line::from(Span::styled(text.to_owned(), theme.style(Role::Text)));
+    }
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while let Some(found) = lower[at..].find(needle) {
+        let start = at + found;
+        let end = start + needle.len();
+        if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+            break;
+        }
+        spans.push(Span::styled(text[at..start].to_owned(), theme.style(Role::Text)));
+        spans.push(Span::styled(text[start..end].to_owned(), theme.style(Role::Highlight)));
+        at = end;
+    }
+    spans.push(Span::styled(text[at..].to_owned(), theme.style(Role::Text)));
+    Line::from(spans)
+}
+
+fn draw_inspect(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, host: usize, container: &str) {
+    let host_name = app.hosts.get(host).map(|h| h.name.as_str()).unwrap_or("?");
+    let lines: Vec<Line> = if app.inspect.is_empty() {
+        vec![Line::from(Span::styled("loading…", theme.style(Role::Muted)))]
+    } else {
+        app.inspect
+            .iter()
+            .skip(app.inspect_scroll)
+            .map(|(k, v)| {
+                Line::from(vec![
+                    Span::styled(format!("{k}: "), theme.style(Role::Accent)),
+                    Span::styled(v.clone(), theme.style(Role::Text)),
+                ])
+            })
+            .collect()
+    };
+    frame.render_widget(
+        Paragraph::new(lines).block(block(format!(" inspect {container} on {host_name} "), theme)),
+        area,
+    );
+}
+
+fn draw_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let visible = app.timeline.visible();
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|e| {
+            let time = e
+                .at
+                .format(time::macros::format_description!("[hour]:[minute]:[second]"))
+                .unwrap_or_default();
+            Row::new(vec![
+                Cell::from(time),
+                Cell::from(e.host.clone()),
+                Cell::from(e.kind.label()),
+                Cell::from(e.text.clone()),
+            ])
+            .style(theme.style(severity_role(e.severity)))
+        })
+        .collect();
+    let mut title = " Timeline — newest first ".to_owned();
+    if let Some(host) = &app.timeline.host {
+        title.push_str(&format!("· host {host} "));
+    }
+    if let Some(severity) = app.timeline.min_severity {
+        title.push_str(&format!("· {}+ ", severity.as_str()));
+    }
+    if let Some(kind) = app.timeline.kind {
+        title.push_str(&format!("· {} ", kind.label()));
+    }
+    let table = Table::new(
+        rows,
+        [Constraint::Length(9), Constraint::Length(16), Constraint::Length(12), Constraint::Min(10)],
+    )
+    .header(Row::new(["TIME", "HOST", "KIND", "WHAT"]).style(theme.style(Role::Header)))
+    .row_highlight_style(theme.style(Role::Selection))
+    .block(block(title, theme));
+    let mut state = TableState::default().with_selected(Some(app.timeline.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+fn draw_help(frame: &mut Frame, app: &App, theme: &Theme) {
+    let view = app.screen().view();
+    let entries = app.keymap.help(view);
+    let lines: Vec<Line> = entries
+        .iter()
+        .filter(|e| !(app.read_only && e.action.is_mutating()))
+        .map(|e| {
+            Line::from(vec![
+                Span::styled(format!("{:>12}  ", e.keys), theme.style(Role::Accent)),
+                Span::styled(e.desc.clone(), theme.style(Role::Text)),
+            ])
+        })
+        .collect();
+    let area = centered(frame.area(), 60, (lines.len() as u16).saturating_add(2));
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).block(block(format!(" Keys — {} ", view.as_str()), theme)),
+        area,
+    );
+}
+
+fn draw_confirm(frame: &mut Frame, app: &App, theme: &Theme) {
+    let Some(waiting) = &app.confirm else {
+        return;
+    };
+    let yes = app.keymap.keys_for(View::Confirm, super::action::Action::Confirm).join("/");
+    let no = app.keymap.keys_for(View::Confirm, super::action::Action::Cancel).join("/");
+    let text = vec![
+        Line::from(Span::styled(waiting.pending.title(), theme.style(Role::Warning))),
+        Line::from(Span::styled(waiting.pending.describe(), theme.style(Role::Text))),
+        Line::from(""),
+        Line::from(Span::styled(format!("{yes}: yes    {no}: no"), theme.style(Role::Muted))),
+    ];
+    let area = centered(frame.area(), 64, 8);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(block(" Confirm ", theme))
+            .style(Style::default()),
+        area,
+    );
+}

@@ -1,0 +1,247 @@
+//! The console end to end: the release binary in tmux against the lab, driven with
+//! keys, its screen captured and asserted; and hostile text from a host (a label, a log
+//! line, a health-check output full of escape sequences) shown inert.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{lab, stderr};
+
+/// The binary under test: the release build when `FLEETDECK_RELEASE_BIN` names it
+/// (scripts/test.sh builds it), else this build's.
+fn binary() -> PathBuf {
+    std::env::var_os("FLEETDECK_RELEASE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(common::bin()))
+}
+
+struct Tmux {
+    socket: PathBuf,
+    session: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// Starts `command` in a detached 100×30 tmux session with its own server.
+    fn start(command: &str, env: &[(&str, &str)]) -> Tmux {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("tmux.sock");
+        let session = "fd".to_owned();
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S").arg(&socket).args([
+            "new-session", "-d", "-s", &session, "-x", "100", "-y", "30",
+        ]);
+        for (k, v) in env {
+            cmd.args(["-e", &format!("{k}={v}")]);
+        }
+        cmd.arg(command);
+        let out = cmd.output().expect("tmux");
+        assert!(out.status.success(), "tmux: {}", stderr(&out));
+        Tmux {
+            socket,
+            session,
+            _dir: dir,
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            let out = self.tmux(&["send-keys", "-t", &self.session, key]);
+            assert!(out.status.success(), "send-keys {key}: {}", stderr(&out));
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-t", &self.session]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `text`, and returns it.
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "{text:?} never appeared; screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn pane_title(&self) -> String {
+        let out = self.tmux(&["display-message", "-p", "-t", &self.session, "#{pane_title}"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn alive(&self) -> bool {
+        self.tmux(&["has-session", "-t", &self.session]).status.success()
+    }
+
+    /// Records every byte the program writes to its terminal.
+    fn record(&self, file: &Path) {
+        let out = self.tmux(&[
+            "pipe-pane",
+            "-O",
+            "-t",
+            &self.session,
+            &format!("cat >> {}", file.display()),
+        ]);
+        assert!(out.status.success(), "pipe-pane: {}", stderr(&out));
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn console_command(inventory: &Path, limit: &str, log: &Path, after: &str) -> String {
+    format!(
+        "{} -i {} --limit {limit} --log-file {} ; {after}",
+        binary().display(),
+        inventory.display(),
+        log.display(),
+    )
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn console_moves_to_the_unhealthy_container_reads_its_logs_and_quits_clean() {
+    let state = lab();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exited = dir.path().join("exited");
+    let command = console_command(
+        &state.plan.dir.join("inventory.yml"),
+        "all",
+        &dir.path().join("log"),
+        &format!(
+            "stty -a > {} 2>&1; echo $? > {}; sleep 30",
+            dir.path().join("stty").display(),
+            exited.display()
+        ),
+    );
+    let tmux = Tmux::start(&command, &[("TERM", "xterm-256color")]);
+
+    // The overview: every host, the planted problems visible.
+    let overview = tmux.wait_for("client-beta");
+    assert!(overview.contains("HOST"), "{overview}");
+    tmux.wait_for("worker");
+    // Down to client-alpha (inventory order: bastion, client-alpha, …), into it.
+    tmux.keys(&["j", "Enter"]);
+    let host = tmux.wait_for("Containers");
+    assert!(host.contains("client-alpha"), "{host}");
+    assert!(host.contains("unhealthy"), "{host}");
+    // Select the unhealthy `worker` (containers are sorted by name: web, worker).
+    tmux.keys(&["j", "l"]);
+    let logs = tmux.wait_for("worker on client-alpha");
+    assert!(logs.contains("following"), "{logs}");
+    // Search.
+    tmux.keys(&["/", "w", "o", "r", "k", "Enter"]);
+    let searched = tmux.wait_for("search \"work\"");
+    assert!(searched.contains("search"), "{searched}");
+    // Timeline, then quit.
+    tmux.keys(&["t"]);
+    let timeline = tmux.wait_for("Timeline");
+    assert!(timeline.contains("connected"), "{timeline}");
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !exited.exists() {
+        assert!(Instant::now() < deadline, "fleetdeck did not exit; screen:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The terminal is left as it was found: cooked mode with echo, main screen.
+    let stty = std::fs::read_to_string(dir.path().join("stty")).expect("stty output");
+    assert!(stty.contains(" icanon") && stty.contains(" echo"), "{stty}");
+    let after = tmux.screen();
+    assert!(!after.contains("Timeline"), "back on the main screen:\n{after}");
+    assert!(tmux.alive());
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn hostile_text_from_a_host_reaches_the_terminal_inert() {
+    let state = lab();
+    let bastion = state.plan.bastion();
+    let socket = state.plan.engine_of(bastion).socket.clone();
+    let name = format!("fd-test-hostile-{}", std::process::id());
+    // OSC title and clipboard, clear screen, cursor moves, 8-bit CSI, bidi override.
+    let payload = "\u{1b}]0;PWNED\u{7}\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J\u{1b}[H\u{9b}31m\u{202e}gnp.exe";
+    let docker = |args: &[&str]| {
+        Command::new("docker")
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args(args)
+            .env("DOCKER_API_VERSION", "1.41")
+            .output()
+            .expect("docker")
+    };
+    let script = format!(
+        "while true; do printf 'hostile-log %s\\n' \"$P\"; sleep 1; done"
+    );
+    let run = docker(&[
+        "run", "-d", "--name", &name,
+        "--label", &format!("note={payload}"),
+        "--env", &format!("P={payload}"),
+        "--health-cmd", "printf \"hostile-health $P\"; exit 1",
+        "--health-interval", "1s", "--health-retries", "1",
+        "fleetdeck-lab/app:1.0", "sh", "-c", &script,
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    struct Remove<'a>(&'a dyn Fn(&[&str]) -> Output, String);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["rm", "-f", &self.1]);
+        }
+    }
+    let _remove = Remove(&docker, name.clone());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("raw");
+    let command = console_command(
+        &state.plan.dir.join("inventory.yml"),
+        "bastion",
+        &dir.path().join("log"),
+        "sleep 30",
+    );
+    let tmux = Tmux::start(&command, &[("TERM", "xterm-256color")]);
+    tmux.record(&raw);
+    let title_before = tmux.pane_title();
+    tmux.wait_for("bastion");
+    tmux.keys(&["Enter"]);
+    // Wait until the health check has failed and the output is shown.
+    let host = tmux.wait_for("hostile-health");
+    assert!(host.contains(&name), "{host}");
+    // Select the hostile container (sorted by name: fd-test-… before proxy).
+    tmux.keys(&["g", "g", "l"]);
+    tmux.wait_for("hostile-log");
+    tmux.keys(&["Escape", "i"]);
+    tmux.wait_for("note");
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys(&["q"]);
+    std::thread::sleep(Duration::from_millis(500));
+
+    assert_eq!(tmux.pane_title(), title_before, "the pane title is unchanged");
+    let bytes = std::fs::read(&raw).expect("raw terminal output");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("hostile-log"), "the log line was drawn");
+    assert!(!text.contains("PWNED"), "no OSC title payload reached the terminal");
+    assert!(!bytes.windows(2).any(|w| w == b"\x1b]"), "no OSC sequence at all");
+    assert!(!bytes.windows(2).any(|w| w == [0xc2, 0x9b]), "no 8-bit CSI");
+    assert!(!text.contains('\u{202e}'), "no bidi override");
+    assert!(!text.contains("cHduZWQ="), "no clipboard payload");
+}

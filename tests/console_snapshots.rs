@@ -1,0 +1,354 @@
+//! Every console panel in its main states, drawn into ratatui's `TestBackend` and
+//! compared with a reviewed snapshot (insta). The clock is fixed, so ages are stable;
+//! colours are asserted where they carry meaning.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use fleetdeck::fleet::actor::HostEvent;
+use fleetdeck::fleet::containers::{ContainerReport, ContainerUpdate, Pinning};
+use fleetdeck::fleet::model::{Expectations, HostState};
+use fleetdeck::probes::Severity;
+use fleetdeck::probes::backup::{BackupKind, BackupReport, BackupState};
+use fleetdeck::probes::cert::CertReport;
+use fleetdeck::probes::firewall::{
+    Drift, DriftKind, FirewallReport, ObservedBackend, ObservedPolicy, OpenPort, Protocol, Verdict,
+};
+use fleetdeck::tui::app::{App, Msg};
+use fleetdeck::tui::keymap::Keymap;
+use fleetdeck::tui::theme::{Role, Theme};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 12:00:00 UTC);
+
+fn container(name: &str, state: &str, health: Option<&str>, severity: Severity, problem: Option<&str>) -> ContainerReport {
+    ContainerReport {
+        name: name.to_owned(),
+        id: format!("{name:0<12}").chars().take(12).collect(),
+        state: state.to_owned(),
+        health: health.map(str::to_owned),
+        health_output: None,
+        restart_count: if state == "restarting" { 12 } else { 0 },
+        exit_code: (state == "exited").then_some(3),
+        oom_killed: false,
+        started_at: None,
+        uptime_seconds: (state == "running").then_some(7200),
+        image: "fleetdeck-lab/app:1.0".to_owned(),
+        image_pinned: Pinning::Tag,
+        severity,
+        problem: problem.map(str::to_owned),
+    }
+}
+
+fn backup(age_hours: i64, severity: Severity) -> BackupReport {
+    BackupReport {
+        repo: "app-data".to_owned(),
+        kind: BackupKind::Restic,
+        repository: "/srv/backup/restic".to_owned(),
+        latest: Some(NOW - time::Duration::hours(age_hours)),
+        age_seconds: Some(age_hours * 3600),
+        count: 2,
+        latest_id: Some("92cd0ba0".to_owned()),
+        latest_host: None,
+        state: BackupState::Listed,
+        severity,
+        error: None,
+    }
+}
+
+fn cert(days: i64, severity: Severity) -> CertReport {
+    CertReport {
+        endpoint: "https".to_owned(),
+        host: "10.89.0.11".to_owned(),
+        port: 443,
+        server_name: "web.example".to_owned(),
+        checked_at: NOW,
+        not_after: Some(NOW + time::Duration::days(days)),
+        not_before: None,
+        days_left: Some(days),
+        issuer: Some("Example CA".to_owned()),
+        subject: Some("web.example".to_owned()),
+        names: vec!["web.example".to_owned()],
+        chain_valid: true,
+        chain_error: None,
+        name_matches: true,
+        severity,
+        error: (severity != Severity::Ok).then(|| format!("{days} days left")),
+    }
+}
+
+fn firewall(drift: bool) -> FirewallReport {
+    let mut open = vec![
+        OpenPort { port: 22, port_end: None, proto: Protocol::Tcp, sources: vec!["10.89.0.1".to_owned()], interface: None },
+        OpenPort { port: 443, port_end: None, proto: Protocol::Tcp, sources: vec![], interface: None },
+    ];
+    let mut drifts = Vec::new();
+    if drift {
+        open.push(OpenPort { port: 5432, port_end: None, proto: Protocol::Tcp, sources: vec![], interface: None });
+        drifts.push(Drift {
+            kind: DriftKind::ExtraPort,
+            severity: Severity::Critical,
+            message: "5432/tcp is open from anywhere but not declared".to_owned(),
+            port: Some(5432),
+            port_end: None,
+            proto: Some(Protocol::Tcp),
+        });
+    }
+    FirewallReport {
+        backend: Some(ObservedBackend::Nftables),
+        severity: if drift { Severity::Critical } else { Severity::Ok },
+        drift: drifts,
+        observed: Some(ObservedPolicy {
+            backend: ObservedBackend::Nftables,
+            input_policy: Verdict::Drop,
+            open,
+            unknown: vec![],
+            notes: vec![],
+        }),
+        unknown: vec![],
+        error: None,
+    }
+}
+
+fn host(name: &str, group: &str) -> HostState {
+    let mut h = HostState::new(
+        name,
+        vec![group.to_owned()],
+        Expectations { backups: true, certs: true, firewall: true },
+    );
+    h.reachable = Some(true);
+    h.last_contact = Some(NOW);
+    h
+}
+
+/// The lab's story: a healthy bastion, an alpha with an unhealthy worker, a stale
+/// backup and a certificate about to expire, a beta with a restarting and a failed
+/// container and firewall drift, and a gamma that stopped answering.
+fn fleet() -> Vec<HostState> {
+    let at = NOW - time::Duration::seconds(30);
+    let mut bastion = host("bastion", "bastions");
+    bastion.apply_containers(ContainerUpdate::All(vec![container("proxy", "running", Some("healthy"), Severity::Ok, None)], at));
+    bastion.backups.set(vec![backup(2, Severity::Ok)], at);
+    bastion.certs.set(vec![cert(89, Severity::Ok)], at);
+    bastion.firewall.set(firewall(false), at);
+
+    let mut alpha = host("client-alpha", "canary");
+    alpha.apply_containers(ContainerUpdate::All(
+        vec![
+            container("web", "running", Some("healthy"), Severity::Ok, None),
+            container("worker", "running", Some("unhealthy"), Severity::Critical, Some("unhealthy: dial tcp queue:5672: connection refused")),
+        ],
+        at,
+    ));
+    alpha.backups.set(vec![backup(50, Severity::Critical)], at);
+    alpha.certs.set(vec![cert(4, Severity::Critical)], at);
+    alpha.firewall.set(firewall(false), at);
+
+    let mut beta = host("client-beta", "production");
+    beta.apply_containers(ContainerUpdate::All(
+        vec![
+            container("cron", "restarting", None, Severity::Critical, Some("restarting (12 restarts)")),
+            container("migrate", "exited", None, Severity::Critical, Some("exited with code 3")),
+            container("web", "running", Some("healthy"), Severity::Ok, None),
+        ],
+        at,
+    ));
+    beta.backups.set(vec![backup(2, Severity::Ok)], at);
+    beta.certs.set(vec![cert(-3, Severity::Critical)], at);
+    beta.firewall.set(firewall(true), at);
+
+    let mut gamma = host("client-gamma", "production");
+    gamma.apply_containers(ContainerUpdate::All(vec![container("web", "running", Some("healthy"), Severity::Ok, None)], NOW - time::Duration::minutes(5)));
+    gamma.backups.set(vec![backup(2, Severity::Ok)], NOW - time::Duration::minutes(5));
+    gamma.certs.set(vec![cert(89, Severity::Ok)], at);
+    gamma.firewall.set(firewall(false), NOW - time::Duration::minutes(5));
+    gamma.reachable = Some(false);
+    gamma.error = Some("no answer to keepalives for 15s (3 × 5s)".to_owned());
+    vec![bastion, alpha, beta, gamma]
+}
+
+fn app(read_only: bool) -> App {
+    let dir = tempfile::tempdir().expect("tempdir");
+    App::new(fleet(), Keymap::load(None, dir.path()).expect("keymap"), read_only)
+}
+
+fn theme() -> Theme {
+    let dir = tempfile::tempdir().expect("tempdir");
+    Theme::load(None, dir.path(), false).expect("theme")
+}
+
+fn keys(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        let code = match c {
+            '\n' => KeyCode::Enter,
+            '\u{1b}' => KeyCode::Esc,
+            '\t' => KeyCode::Tab,
+            c => KeyCode::Char(c),
+        };
+        let modifiers = if c.is_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
+        app.update(Msg::Key(KeyEvent::new(code, modifiers)));
+    }
+}
+
+fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    let theme = theme();
+    terminal
+        .draw(|frame| fleetdeck::tui::ui::draw_at(frame, app, &theme, NOW))
+        .expect("draw");
+    terminal
+}
+
+fn text(terminal: &Terminal<TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        let mut line = String::new();
+        for x in 0..buffer.area.width {
+            line.push_str(buffer[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn snapshot(app: &App, width: u16, height: u16) -> String {
+    text(&render(app, width, height))
+}
+
+/// The style the theme gives `role`, for colour assertions.
+fn fg(role: Role) -> Option<ratatui::style::Color> {
+    theme().style(role).fg
+}
+
+fn cell_fg(terminal: &Terminal<TestBackend>, needle: &str) -> Option<ratatui::style::Color> {
+    let buffer = terminal.backend().buffer();
+    for y in 0..buffer.area.height {
+        let line: String = (0..buffer.area.width).map(|x| buffer[(x, y)].symbol().to_owned()).collect();
+        if let Some(col) = line.find(needle) {
+            let x = line[..col].chars().count() as u16;
+            return buffer[(x, y)].fg.into();
+        }
+    }
+    None
+}
+
+#[test]
+fn overview() {
+    let app = app(false);
+    let terminal = render(&app, 110, 16);
+    insta::assert_snapshot!(text(&terminal));
+    assert_eq!(cell_fg(&terminal, "client-alpha"), fg(Role::Critical), "a critical host is drawn critical");
+    assert_eq!(cell_fg(&terminal, "DOWN"), fg(Role::Critical));
+}
+
+#[test]
+fn overview_at_80x24_problems_first_filtered_grouped() {
+    let mut app = app(false);
+    insta::assert_snapshot!("overview_80x24", snapshot(&app, 80, 24));
+    keys(&mut app, "p");
+    insta::assert_snapshot!("overview_problems_first", snapshot(&app, 110, 12));
+    keys(&mut app, "p/client-b\n");
+    insta::assert_snapshot!("overview_filtered", snapshot(&app, 110, 10));
+    keys(&mut app, "\u{1b}b");
+    insta::assert_snapshot!("overview_grouped", snapshot(&app, 110, 12));
+}
+
+#[test]
+fn host_detail_panes() {
+    let mut app = app(false);
+    keys(&mut app, "j\n");
+    insta::assert_snapshot!("host_containers", snapshot(&app, 110, 12));
+    keys(&mut app, "\t");
+    insta::assert_snapshot!("host_backups", snapshot(&app, 110, 10));
+    keys(&mut app, "\t");
+    insta::assert_snapshot!("host_certificates", snapshot(&app, 110, 10));
+    keys(&mut app, "\u{1b}j\n\t\t\t");
+    insta::assert_snapshot!("host_firewall_drift", snapshot(&app, 110, 14));
+}
+
+#[test]
+fn unreachable_host_shows_stale_values_with_their_age() {
+    let mut app = app(false);
+    keys(&mut app, "jjj\n");
+    let screen = snapshot(&app, 110, 10);
+    assert!(screen.contains("stale, measured 5m ago"), "{screen}");
+    insta::assert_snapshot!("host_unreachable", screen);
+}
+
+#[test]
+fn logs_with_search_highlight() {
+    let mut app = app(false);
+    keys(&mut app, "j\njl");
+    for i in 0..12 {
+        let text = if i % 4 == 0 { "ERROR queue unreachable" } else { "retrying in 5s" };
+        app.update(Msg::LogLine(format!("2026-11-23T11:59:{i:02}Z {text}")));
+    }
+    keys(&mut app, "/queue\n");
+    let terminal = render(&app, 100, 12);
+    insta::assert_snapshot!("logs_search", text(&terminal));
+    let highlight = theme().style(Role::Highlight);
+    let buffer = terminal.backend().buffer();
+    let highlighted = (0..buffer.area.height).any(|y| {
+        (0..buffer.area.width).any(|x| buffer[(x, y)].symbol() == "q" && buffer[(x, y)].style().add_modifier == highlight.add_modifier && buffer[(x, y)].bg == highlight.bg.unwrap_or(buffer[(x, y)].bg))
+    });
+    assert!(highlighted, "the match is highlighted");
+    keys(&mut app, "T");
+    insta::assert_snapshot!("logs_timestamps", snapshot(&app, 100, 12));
+}
+
+#[test]
+fn timeline_help_and_confirm() {
+    let mut app = app(false);
+    // A container goes unhealthy and a host drops: both land in the timeline.
+    let mut worse = container("web", "running", Some("unhealthy"), Severity::Critical, Some("unhealthy: 502"));
+    worse.id = "web000000000".to_owned();
+    app.update(Msg::Fleet(0, HostEvent::Containers(ContainerUpdate::Changed(Box::new(worse), NOW))));
+    app.update(Msg::Fleet(1, HostEvent::Down { cause: "connection lost: early eof".to_owned() }));
+    keys(&mut app, "t");
+    let screen = snapshot(&app, 100, 10);
+    assert!(screen.contains("unreachable: connection lost"), "{screen}");
+    insta::assert_snapshot!("timeline", mask_times(&screen));
+    keys(&mut app, "?");
+    insta::assert_snapshot!("help_timeline", snapshot(&app, 100, 24));
+    keys(&mut app, "?\u{1b}\u{1b}j\n");
+    keys(&mut app, "jS");
+    insta::assert_snapshot!("confirm_stop", snapshot(&app, 100, 16));
+    keys(&mut app, "n");
+    assert!(app.confirm.is_none());
+}
+
+#[test]
+fn read_only_hides_and_refuses_mutations() {
+    let mut app = app(true);
+    keys(&mut app, "j\njS");
+    assert!(app.confirm.is_none(), "no confirmation for something that would be refused");
+    let screen = snapshot(&app, 100, 10);
+    assert!(screen.contains("READ-ONLY"), "{screen}");
+    assert!(screen.contains("read-only mode"), "{screen}");
+    keys(&mut app, "?");
+    let help = snapshot(&app, 100, 30);
+    assert!(!help.contains("stop container"), "mutating actions are not offered:\n{help}");
+    assert!(help.contains("open logs") || help.contains("logs"), "{help}");
+}
+
+/// Timeline entries carry the wall-clock time they were recorded; masked as `hh:mm:ss`.
+fn mask_times(screen: &str) -> String {
+    let chars: Vec<char> = screen.chars().collect();
+    let mut out = String::with_capacity(screen.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let is_time = i + 8 <= chars.len()
+            && (0..8).all(|k| if k == 2 || k == 5 { chars[i + k] == ':' } else { chars[i + k].is_ascii_digit() });
+        if is_time {
+            out.push_str("hh:mm:ss");
+            i += 8;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
