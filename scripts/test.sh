@@ -33,5 +33,8 @@ trap 'exit 130' INT TERM
 
 echo "==> lab up (4 hosts) in $LAB_DIR"
 target/debug/fleetdeck lab up --hosts 4 --dir "$LAB_DIR"
+echo "==> release build (the console's end-to-end tests drive it in tmux)"
+cargo build --release --quiet
 echo "==> integration tests against the lab"
-FLEETDECK_LAB_DIR=$LAB_DIR cargo test --quiet --tests -- --ignored 2>&1 | tee -a "$RESULTS"
+FLEETDECK_LAB_DIR=$LAB_DIR FLEETDECK_RELEASE_BIN=$PWD/target/release/fleetdeck \
+  cargo test --quiet --tests -- --ignored 2>&1 | tee -a "$RESULTS"

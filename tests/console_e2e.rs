@@ -138,8 +138,8 @@ fn console_moves_to_the_unhealthy_container_reads_its_logs_and_quits_clean() {
     let tmux = Tmux::start(&command, &[("TERM", "xterm-256color")]);
 
     // The overview: every host, the planted problems visible.
-    let overview = tmux.wait_for("client-beta");
-    assert!(overview.contains("HOST"), "{overview}");
+    let overview = tmux.wait_for("REACH");
+    assert!(overview.contains("client-beta"), "{overview}");
     tmux.wait_for("worker");
     // Down to client-alpha (inventory order: bastion, client-alpha, …), into it.
     tmux.keys(&["j", "Enter"]);
@@ -158,7 +158,10 @@ fn console_moves_to_the_unhealthy_container_reads_its_logs_and_quits_clean() {
     tmux.keys(&["t"]);
     let timeline = tmux.wait_for("Timeline");
     assert!(timeline.contains("connected"), "{timeline}");
+    // q goes back from the timeline to the logs; ctrl-c quits from anywhere.
     tmux.keys(&["q"]);
+    tmux.wait_for("worker on client-alpha");
+    tmux.keys(&["C-c"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !exited.exists() {
         assert!(Instant::now() < deadline, "fleetdeck did not exit; screen:\n{}", tmux.screen());
@@ -221,18 +224,20 @@ fn hostile_text_from_a_host_reaches_the_terminal_inert() {
     let tmux = Tmux::start(&command, &[("TERM", "xterm-256color")]);
     tmux.record(&raw);
     let title_before = tmux.pane_title();
-    tmux.wait_for("bastion");
+    // The overview is drawn (not just a line printed before the console started).
+    tmux.wait_for("REACH");
+    tmux.wait_for("1/2");
     tmux.keys(&["Enter"]);
     // Wait until the health check has failed and the output is shown.
-    let host = tmux.wait_for("hostile-health");
-    assert!(host.contains(&name), "{host}");
+    let host = tmux.wait_for("unhealthy: hostile");
+    assert!(host.contains("fd-test-hostile"), "{host}");
     // Select the hostile container (sorted by name: fd-test-… before proxy).
     tmux.keys(&["g", "g", "l"]);
     tmux.wait_for("hostile-log");
     tmux.keys(&["Escape", "i"]);
     tmux.wait_for("note");
     std::thread::sleep(Duration::from_millis(500));
-    tmux.keys(&["q"]);
+    tmux.keys(&["C-c"]);
     std::thread::sleep(Duration::from_millis(500));
 
     assert_eq!(tmux.pane_title(), title_before, "the pane title is unchanged");
