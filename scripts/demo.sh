@@ -15,13 +15,17 @@ LAB_DIR=${FLEETDECK_LAB_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/fleetdeck/lab
 
 echo "==> lab up in $LAB_DIR"
 "$FLEETDECK" lab up --dir "$LAB_DIR"
-# The fleet console arrives with the fleet probes; until then, the lab's own view.
-"$FLEETDECK" lab status --dir "$LAB_DIR" || true
 cat <<MSG
 
-The lab is running. Look around with OpenSSH:
-  ssh -F $LAB_DIR/ssh_config client-alpha docker ps -a
-  ssh -F $LAB_DIR/ssh_config client-beta 'nft list ruleset'   # via the bastion
-Remove it with:
+The lab is running ($LAB_DIR). Remove it with:
   $FLEETDECK lab down --dir $LAB_DIR
 MSG
+if [ -t 0 ] && [ -t 1 ]; then
+  echo "==> the console on the lab (q quits, ? shows the keys)"
+  sleep 1
+  exec "$FLEETDECK" -i "$LAB_DIR/inventory.yml"
+else
+  # No terminal to draw on: the same fleet as one snapshot.
+  "$FLEETDECK" status -i "$LAB_DIR/inventory.yml" || true
+  echo "Run this script from a terminal for the console: $FLEETDECK -i $LAB_DIR/inventory.yml"
+fi

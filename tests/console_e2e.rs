@@ -193,16 +193,14 @@ fn hostile_text_from_a_host_reaches_the_terminal_inert() {
             .output()
             .expect("docker")
     };
-    let script = format!(
-        "while true; do printf 'hostile-log %s\\n' \"$P\"; sleep 1; done"
-    );
+    let script = "while true; do printf 'hostile-log %s\\n' \"$P\"; sleep 1; done";
     let run = docker(&[
         "run", "-d", "--name", &name,
         "--label", &format!("note={payload}"),
         "--env", &format!("P={payload}"),
         "--health-cmd", "printf \"hostile-health $P\"; exit 1",
         "--health-interval", "1s", "--health-retries", "1",
-        "fleetdeck-lab/app:1.0", "sh", "-c", &script,
+        "fleetdeck-lab/app:1.0", "sh", "-c", script,
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
     struct Remove<'a>(&'a dyn Fn(&[&str]) -> Output, String);
