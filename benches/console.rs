@@ -24,7 +24,11 @@ fn fleet(now: OffsetDateTime) -> Vec<HostState> {
     (0..HOSTS)
         .map(|h| {
             let group = if h % 10 == 0 { "canary" } else { "production" };
-            let mut host = HostState::new(&format!("client-{h:04}"), vec![group.to_owned()], Expectations::default());
+            let mut host = HostState::new(
+                &format!("client-{h:04}"),
+                vec![group.to_owned()],
+                Expectations::default(),
+            );
             host.reachable = Some(h % 97 != 0);
             host.last_contact = Some(now);
             let containers = (0..CONTAINERS_PER_HOST)
@@ -38,7 +42,14 @@ fn fleet(now: OffsetDateTime) -> Vec<HostState> {
                         name: format!("app-{c:02}"),
                         id: format!("{h:06}{c:06}"),
                         state: "running".to_owned(),
-                        health: Some(if severity == Severity::Critical { "unhealthy" } else { "healthy" }.to_owned()),
+                        health: Some(
+                            if severity == Severity::Critical {
+                                "unhealthy"
+                            } else {
+                                "healthy"
+                            }
+                            .to_owned(),
+                        ),
                         health_output: None,
                         restart_count: (c % 3) as i64,
                         exit_code: None,
@@ -48,7 +59,8 @@ fn fleet(now: OffsetDateTime) -> Vec<HostState> {
                         image: format!("registry.example/app-{c}:1.{h}"),
                         image_pinned: Pinning::Tag,
                         severity,
-                        problem: (severity != Severity::Ok).then(|| "unhealthy: probe failed".to_owned()),
+                        problem: (severity != Severity::Ok)
+                            .then(|| "unhealthy: probe failed".to_owned()),
                     }
                 })
                 .collect();
@@ -101,7 +113,11 @@ fn main() {
     let mut latencies = Vec::with_capacity(FRAMES);
     for i in 0..FRAMES {
         let started = Instant::now();
-        let code = if i % 2 == 0 { KeyCode::Char('j') } else { KeyCode::Char('k') };
+        let code = if i % 2 == 0 {
+            KeyCode::Char('j')
+        } else {
+            KeyCode::Char('k')
+        };
         app.update(key(code));
         terminal
             .draw(|frame| fleetdeck::tui::ui::draw_at(frame, &app, &theme, now))
@@ -110,5 +126,8 @@ fn main() {
     }
     let median = percentile(&mut latencies, 0.5);
     let p99 = percentile(&mut latencies, 0.99);
-    println!("{:<44} median {median:>10.2?}  p99 {p99:>10.2?}", "key press to frame (overview)");
+    println!(
+        "{:<44} median {median:>10.2?}  p99 {p99:>10.2?}",
+        "key press to frame (overview)"
+    );
 }

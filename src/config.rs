@@ -18,7 +18,9 @@ pub struct Config {
 }
 
 pub fn path() -> PathBuf {
-    crate::paths::config_home().join("fleetdeck").join("config.yaml")
+    crate::paths::config_home()
+        .join("fleetdeck")
+        .join("config.yaml")
 }
 
 /// The file's settings; an absent file is the defaults. Errors name the file, line and

@@ -138,7 +138,11 @@ fn status_with_bad_input_exits_3_and_prints_nothing() {
 
     let out = fleetdeck(&["watch", "--json"], &log);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("needs an inventory"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs an inventory"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A host nobody answers for is reported, not waited on: CRITICAL, with the reason.
@@ -179,5 +183,8 @@ fn status_reports_an_unreachable_host_as_critical() {
     assert_eq!(host["reachable"], false);
     assert_eq!(host["severity"], "critical");
     let error = host["error"].as_str().unwrap_or_default();
-    assert!(error.contains("cannot reach") && error.contains("refused"), "{error}");
+    assert!(
+        error.contains("cannot reach") && error.contains("refused"),
+        "{error}"
+    );
 }

@@ -32,7 +32,14 @@ impl Tmux {
         let session = "fd".to_owned();
         let mut cmd = Command::new("tmux");
         cmd.arg("-S").arg(&socket).args([
-            "new-session", "-d", "-s", &session, "-x", "100", "-y", "30",
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "100",
+            "-y",
+            "30",
         ]);
         for (k, v) in env {
             cmd.args(["-e", &format!("{k}={v}")]);
@@ -77,18 +84,29 @@ impl Tmux {
             if screen.contains(text) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "{text:?} never appeared; screen:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "{text:?} never appeared; screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 
     fn pane_title(&self) -> String {
-        let out = self.tmux(&["display-message", "-p", "-t", &self.session, "#{pane_title}"]);
+        let out = self.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            &self.session,
+            "#{pane_title}",
+        ]);
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     fn alive(&self) -> bool {
-        self.tmux(&["has-session", "-t", &self.session]).status.success()
+        self.tmux(&["has-session", "-t", &self.session])
+            .status
+            .success()
     }
 
     /// Records every byte the program writes to its terminal.
@@ -164,14 +182,21 @@ fn console_moves_to_the_unhealthy_container_reads_its_logs_and_quits_clean() {
     tmux.keys(&["C-c"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !exited.exists() {
-        assert!(Instant::now() < deadline, "fleetdeck did not exit; screen:\n{}", tmux.screen());
+        assert!(
+            Instant::now() < deadline,
+            "fleetdeck did not exit; screen:\n{}",
+            tmux.screen()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // The terminal is left as it was found: cooked mode with echo, main screen.
     let stty = std::fs::read_to_string(dir.path().join("stty")).expect("stty output");
     assert!(stty.contains(" icanon") && stty.contains(" echo"), "{stty}");
     let after = tmux.screen();
-    assert!(!after.contains("Timeline"), "back on the main screen:\n{after}");
+    assert!(
+        !after.contains("Timeline"),
+        "back on the main screen:\n{after}"
+    );
     assert!(tmux.alive());
 }
 
@@ -183,7 +208,8 @@ fn hostile_text_from_a_host_reaches_the_terminal_inert() {
     let socket = state.plan.engine_of(bastion).socket.clone();
     let name = format!("fd-test-hostile-{}", std::process::id());
     // OSC title and clipboard, clear screen, cursor moves, 8-bit CSI, bidi override.
-    let payload = "\u{1b}]0;PWNED\u{7}\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J\u{1b}[H\u{9b}31m\u{202e}gnp.exe";
+    let payload =
+        "\u{1b}]0;PWNED\u{7}\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J\u{1b}[H\u{9b}31m\u{202e}gnp.exe";
     let docker = |args: &[&str]| {
         Command::new("docker")
             .arg("-H")
@@ -195,12 +221,24 @@ fn hostile_text_from_a_host_reaches_the_terminal_inert() {
     };
     let script = "while true; do printf 'hostile-log %s\\n' \"$P\"; sleep 1; done";
     let run = docker(&[
-        "run", "-d", "--name", &name,
-        "--label", &format!("note={payload}"),
-        "--env", &format!("P={payload}"),
-        "--health-cmd", "printf \"hostile-health $P\"; exit 1",
-        "--health-interval", "1s", "--health-retries", "1",
-        "fleetdeck-lab/app:1.0", "sh", "-c", script,
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &format!("note={payload}"),
+        "--env",
+        &format!("P={payload}"),
+        "--health-cmd",
+        "printf \"hostile-health $P\"; exit 1",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "fleetdeck-lab/app:1.0",
+        "sh",
+        "-c",
+        script,
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
     struct Remove<'a>(&'a dyn Fn(&[&str]) -> Output, String);
@@ -238,12 +276,22 @@ fn hostile_text_from_a_host_reaches_the_terminal_inert() {
     tmux.keys(&["C-c"]);
     std::thread::sleep(Duration::from_millis(500));
 
-    assert_eq!(tmux.pane_title(), title_before, "the pane title is unchanged");
+    assert_eq!(
+        tmux.pane_title(),
+        title_before,
+        "the pane title is unchanged"
+    );
     let bytes = std::fs::read(&raw).expect("raw terminal output");
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains("hostile-log"), "the log line was drawn");
-    assert!(!text.contains("PWNED"), "no OSC title payload reached the terminal");
-    assert!(!bytes.windows(2).any(|w| w == b"\x1b]"), "no OSC sequence at all");
+    assert!(
+        !text.contains("PWNED"),
+        "no OSC title payload reached the terminal"
+    );
+    assert!(
+        !bytes.windows(2).any(|w| w == b"\x1b]"),
+        "no OSC sequence at all"
+    );
     assert!(!bytes.windows(2).any(|w| w == [0xc2, 0x9b]), "no 8-bit CSI");
     assert!(!text.contains('\u{202e}'), "no bidi override");
     assert!(!text.contains("cHduZWQ="), "no clipboard payload");

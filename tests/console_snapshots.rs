@@ -22,7 +22,13 @@ use time::macros::datetime;
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 12:00:00 UTC);
 
-fn container(name: &str, state: &str, health: Option<&str>, severity: Severity, problem: Option<&str>) -> ContainerReport {
+fn container(
+    name: &str,
+    state: &str,
+    health: Option<&str>,
+    severity: Severity,
+    problem: Option<&str>,
+) -> ContainerReport {
     ContainerReport {
         name: name.to_owned(),
         id: format!("{name:0<12}").chars().take(12).collect(),
@@ -80,12 +86,30 @@ fn cert(days: i64, severity: Severity) -> CertReport {
 
 fn firewall(drift: bool) -> FirewallReport {
     let mut open = vec![
-        OpenPort { port: 22, port_end: None, proto: Protocol::Tcp, sources: vec!["10.89.0.1".to_owned()], interface: None },
-        OpenPort { port: 443, port_end: None, proto: Protocol::Tcp, sources: vec![], interface: None },
+        OpenPort {
+            port: 22,
+            port_end: None,
+            proto: Protocol::Tcp,
+            sources: vec!["10.89.0.1".to_owned()],
+            interface: None,
+        },
+        OpenPort {
+            port: 443,
+            port_end: None,
+            proto: Protocol::Tcp,
+            sources: vec![],
+            interface: None,
+        },
     ];
     let mut drifts = Vec::new();
     if drift {
-        open.push(OpenPort { port: 5432, port_end: None, proto: Protocol::Tcp, sources: vec![], interface: None });
+        open.push(OpenPort {
+            port: 5432,
+            port_end: None,
+            proto: Protocol::Tcp,
+            sources: vec![],
+            interface: None,
+        });
         drifts.push(Drift {
             kind: DriftKind::ExtraPort,
             severity: Severity::Critical,
@@ -97,7 +121,11 @@ fn firewall(drift: bool) -> FirewallReport {
     }
     FirewallReport {
         backend: Some(ObservedBackend::Nftables),
-        severity: if drift { Severity::Critical } else { Severity::Ok },
+        severity: if drift {
+            Severity::Critical
+        } else {
+            Severity::Ok
+        },
         drift: drifts,
         observed: Some(ObservedPolicy {
             backend: ObservedBackend::Nftables,
@@ -115,7 +143,11 @@ fn host(name: &str, group: &str) -> HostState {
     let mut h = HostState::new(
         name,
         vec![group.to_owned()],
-        Expectations { backups: true, certs: true, firewall: true },
+        Expectations {
+            backups: true,
+            certs: true,
+            firewall: true,
+        },
     );
     h.reachable = Some(true);
     h.last_contact = Some(NOW);
@@ -128,7 +160,16 @@ fn host(name: &str, group: &str) -> HostState {
 fn fleet() -> Vec<HostState> {
     let at = NOW - time::Duration::seconds(30);
     let mut bastion = host("bastion", "bastions");
-    bastion.apply_containers(ContainerUpdate::All(vec![container("proxy", "running", Some("healthy"), Severity::Ok, None)], at));
+    bastion.apply_containers(ContainerUpdate::All(
+        vec![container(
+            "proxy",
+            "running",
+            Some("healthy"),
+            Severity::Ok,
+            None,
+        )],
+        at,
+    ));
     bastion.backups.set(vec![backup(2, Severity::Ok)], at);
     bastion.certs.set(vec![cert(89, Severity::Ok)], at);
     bastion.firewall.set(firewall(false), at);
@@ -137,7 +178,13 @@ fn fleet() -> Vec<HostState> {
     alpha.apply_containers(ContainerUpdate::All(
         vec![
             container("web", "running", Some("healthy"), Severity::Ok, None),
-            container("worker", "running", Some("unhealthy"), Severity::Critical, Some("unhealthy: dial tcp queue:5672: connection refused")),
+            container(
+                "worker",
+                "running",
+                Some("unhealthy"),
+                Severity::Critical,
+                Some("unhealthy: dial tcp queue:5672: connection refused"),
+            ),
         ],
         at,
     ));
@@ -148,8 +195,20 @@ fn fleet() -> Vec<HostState> {
     let mut beta = host("client-beta", "production");
     beta.apply_containers(ContainerUpdate::All(
         vec![
-            container("cron", "restarting", None, Severity::Critical, Some("restarting (12 restarts)")),
-            container("migrate", "exited", None, Severity::Critical, Some("exited with code 3")),
+            container(
+                "cron",
+                "restarting",
+                None,
+                Severity::Critical,
+                Some("restarting (12 restarts)"),
+            ),
+            container(
+                "migrate",
+                "exited",
+                None,
+                Severity::Critical,
+                Some("exited with code 3"),
+            ),
             container("web", "running", Some("healthy"), Severity::Ok, None),
         ],
         at,
@@ -159,10 +218,24 @@ fn fleet() -> Vec<HostState> {
     beta.firewall.set(firewall(true), at);
 
     let mut gamma = host("client-gamma", "production");
-    gamma.apply_containers(ContainerUpdate::All(vec![container("web", "running", Some("healthy"), Severity::Ok, None)], NOW - time::Duration::minutes(5)));
-    gamma.backups.set(vec![backup(2, Severity::Ok)], NOW - time::Duration::minutes(5));
+    gamma.apply_containers(ContainerUpdate::All(
+        vec![container(
+            "web",
+            "running",
+            Some("healthy"),
+            Severity::Ok,
+            None,
+        )],
+        NOW - time::Duration::minutes(5),
+    ));
+    gamma.backups.set(
+        vec![backup(2, Severity::Ok)],
+        NOW - time::Duration::minutes(5),
+    );
     gamma.certs.set(vec![cert(89, Severity::Ok)], at);
-    gamma.firewall.set(firewall(false), NOW - time::Duration::minutes(5));
+    gamma
+        .firewall
+        .set(firewall(false), NOW - time::Duration::minutes(5));
     gamma.reachable = Some(false);
     gamma.error = Some("no answer to keepalives for 15s (3 × 5s)".to_owned());
     vec![bastion, alpha, beta, gamma]
@@ -170,7 +243,11 @@ fn fleet() -> Vec<HostState> {
 
 fn app(read_only: bool) -> App {
     let dir = tempfile::tempdir().expect("tempdir");
-    App::new(fleet(), Keymap::load(None, dir.path()).expect("keymap"), read_only)
+    App::new(
+        fleet(),
+        Keymap::load(None, dir.path()).expect("keymap"),
+        read_only,
+    )
 }
 
 fn theme() -> Theme {
@@ -186,7 +263,11 @@ fn keys(app: &mut App, keys: &str) {
             '\t' => KeyCode::Tab,
             c => KeyCode::Char(c),
         };
-        let modifiers = if c.is_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
+        let modifiers = if c.is_uppercase() {
+            KeyModifiers::SHIFT
+        } else {
+            KeyModifiers::NONE
+        };
         app.update(Msg::Key(KeyEvent::new(code, modifiers)));
     }
 }
@@ -226,7 +307,9 @@ fn fg(role: Role) -> Option<ratatui::style::Color> {
 fn cell_fg(terminal: &Terminal<TestBackend>, needle: &str) -> Option<ratatui::style::Color> {
     let buffer = terminal.backend().buffer();
     for y in 0..buffer.area.height {
-        let line: String = (0..buffer.area.width).map(|x| buffer[(x, y)].symbol().to_owned()).collect();
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_owned())
+            .collect();
         if let Some(col) = line.find(needle) {
             let x = line[..col].chars().count() as u16;
             return buffer[(x, y)].fg.into();
@@ -240,7 +323,11 @@ fn overview() {
     let app = app(false);
     let terminal = render(&app, 110, 16);
     insta::assert_snapshot!(text(&terminal));
-    assert_eq!(cell_fg(&terminal, "client-alpha"), fg(Role::Critical), "a critical host is drawn critical");
+    assert_eq!(
+        cell_fg(&terminal, "client-alpha"),
+        fg(Role::Critical),
+        "a critical host is drawn critical"
+    );
     assert_eq!(cell_fg(&terminal, "DOWN"), fg(Role::Critical));
 }
 
@@ -283,7 +370,11 @@ fn logs_with_search_highlight() {
     let mut app = app(false);
     keys(&mut app, "j\njl");
     for i in 0..12 {
-        let text = if i % 4 == 0 { "ERROR queue unreachable" } else { "retrying in 5s" };
+        let text = if i % 4 == 0 {
+            "ERROR queue unreachable"
+        } else {
+            "retrying in 5s"
+        };
         app.update(Msg::LogLine(format!("2026-11-23T11:59:{i:02}Z {text}")));
     }
     keys(&mut app, "/queue\n");
@@ -292,7 +383,11 @@ fn logs_with_search_highlight() {
     let highlight = theme().style(Role::Highlight);
     let buffer = terminal.backend().buffer();
     let highlighted = (0..buffer.area.height).any(|y| {
-        (0..buffer.area.width).any(|x| buffer[(x, y)].symbol() == "q" && buffer[(x, y)].style().add_modifier == highlight.add_modifier && buffer[(x, y)].bg == highlight.bg.unwrap_or(buffer[(x, y)].bg))
+        (0..buffer.area.width).any(|x| {
+            buffer[(x, y)].symbol() == "q"
+                && buffer[(x, y)].style().add_modifier == highlight.add_modifier
+                && buffer[(x, y)].bg == highlight.bg.unwrap_or(buffer[(x, y)].bg)
+        })
     });
     assert!(highlighted, "the match is highlighted");
     keys(&mut app, "T");
@@ -303,10 +398,24 @@ fn logs_with_search_highlight() {
 fn timeline_help_and_confirm() {
     let mut app = app(false);
     // A container goes unhealthy and a host drops: both land in the timeline.
-    let mut worse = container("web", "running", Some("unhealthy"), Severity::Critical, Some("unhealthy: 502"));
+    let mut worse = container(
+        "web",
+        "running",
+        Some("unhealthy"),
+        Severity::Critical,
+        Some("unhealthy: 502"),
+    );
     worse.id = "web000000000".to_owned();
-    app.update(Msg::Fleet(0, HostEvent::Containers(ContainerUpdate::Changed(Box::new(worse), NOW))));
-    app.update(Msg::Fleet(1, HostEvent::Down { cause: "connection lost: early eof".to_owned() }));
+    app.update(Msg::Fleet(
+        0,
+        HostEvent::Containers(ContainerUpdate::Changed(Box::new(worse), NOW)),
+    ));
+    app.update(Msg::Fleet(
+        1,
+        HostEvent::Down {
+            cause: "connection lost: early eof".to_owned(),
+        },
+    ));
     keys(&mut app, "t");
     let screen = snapshot(&app, 100, 10);
     assert!(screen.contains("unreachable: connection lost"), "{screen}");
@@ -324,14 +433,23 @@ fn timeline_help_and_confirm() {
 fn read_only_hides_and_refuses_mutations() {
     let mut app = app(true);
     keys(&mut app, "j\njS");
-    assert!(app.confirm.is_none(), "no confirmation for something that would be refused");
+    assert!(
+        app.confirm.is_none(),
+        "no confirmation for something that would be refused"
+    );
     let screen = snapshot(&app, 100, 10);
     assert!(screen.contains("READ-ONLY"), "{screen}");
     assert!(screen.contains("read-only mode"), "{screen}");
     keys(&mut app, "?");
     let help = snapshot(&app, 100, 30);
-    assert!(!help.contains("stop container"), "mutating actions are not offered:\n{help}");
-    assert!(help.contains("open logs") || help.contains("logs"), "{help}");
+    assert!(
+        !help.contains("stop container"),
+        "mutating actions are not offered:\n{help}"
+    );
+    assert!(
+        help.contains("open logs") || help.contains("logs"),
+        "{help}"
+    );
 }
 
 /// Timeline entries carry the wall-clock time they were recorded; masked as `hh:mm:ss`.
@@ -341,7 +459,13 @@ fn mask_times(screen: &str) -> String {
     let mut i = 0;
     while i < chars.len() {
         let is_time = i + 8 <= chars.len()
-            && (0..8).all(|k| if k == 2 || k == 5 { chars[i + k] == ':' } else { chars[i + k].is_ascii_digit() });
+            && (0..8).all(|k| {
+                if k == 2 || k == 5 {
+                    chars[i + k] == ':'
+                } else {
+                    chars[i + k].is_ascii_digit()
+                }
+            });
         if is_time {
             out.push_str("hh:mm:ss");
             i += 8;

@@ -273,7 +273,11 @@ pub fn spawn_local(
                 Ok(all) => ContainerUpdate::All(all, now),
                 Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
             };
-            if out.send((index, HostEvent::Containers(update))).await.is_err() {
+            if out
+                .send((index, HostEvent::Containers(update)))
+                .await
+                .is_err()
+            {
                 return;
             }
             let mut events = crate::docker::events::follow(&docker, cursor, None);
@@ -293,7 +297,11 @@ pub fn spawn_local(
                     },
                     Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
                 };
-                if out.send((index, HostEvent::Containers(update))).await.is_err() {
+                if out
+                    .send((index, HostEvent::Containers(update)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

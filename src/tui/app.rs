@@ -79,7 +79,12 @@ pub enum Pane {
 }
 
 impl Pane {
-    const ALL: [Pane; 4] = [Pane::Containers, Pane::Backups, Pane::Certificates, Pane::Firewall];
+    const ALL: [Pane; 4] = [
+        Pane::Containers,
+        Pane::Backups,
+        Pane::Certificates,
+        Pane::Firewall,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -201,9 +206,15 @@ pub struct PendingConfirm {
 pub enum Command {
     Quit,
     /// Start following this container's log (stop any other).
-    FollowLogs { host: usize, container_id: String },
+    FollowLogs {
+        host: usize,
+        container_id: String,
+    },
     StopLogs,
-    Inspect { host: usize, container_id: String },
+    Inspect {
+        host: usize,
+        container_id: String,
+    },
     /// Run a confirmed container action through the core.
     ContainerAction {
         host: usize,
@@ -464,7 +475,10 @@ impl App {
                 }
             }
             Action::ShowOverview => {
-                let leaving_logs = self.screens.iter().any(|s| matches!(s, Screen::Logs { .. }));
+                let leaving_logs = self
+                    .screens
+                    .iter()
+                    .any(|s| matches!(s, Screen::Logs { .. }));
                 self.screens.truncate(1);
                 if leaving_logs {
                     return vec![Command::StopLogs];
@@ -480,7 +494,11 @@ impl App {
             Action::NextPane | Action::PrevPane => {
                 if matches!(self.screen(), Screen::Host { .. }) {
                     let position = Pane::ALL.iter().position(|p| *p == self.pane).unwrap_or(0);
-                    let step = if action == Action::NextPane { 1 } else { Pane::ALL.len() - 1 };
+                    let step = if action == Action::NextPane {
+                        1
+                    } else {
+                        Pane::ALL.len() - 1
+                    };
                     self.pane = Pane::ALL[(position + step) % Pane::ALL.len()];
                     self.pane_selected = 0;
                 }
@@ -506,7 +524,10 @@ impl App {
                         container: container.name.clone(),
                     });
                     self.inspect.clear();
-                    return vec![Command::Inspect { host, container_id: id }];
+                    return vec![Command::Inspect {
+                        host,
+                        container_id: id,
+                    }];
                 }
             }
             Action::StartContainer | Action::StopContainer | Action::RestartContainer => {
@@ -516,7 +537,11 @@ impl App {
                         Action::StopContainer => ContainerAction::Stop,
                         _ => ContainerAction::Restart,
                     };
-                    let name = self.hosts.get(host).map(|h| h.name.clone()).unwrap_or_default();
+                    let name = self
+                        .hosts
+                        .get(host)
+                        .map(|h| h.name.clone())
+                        .unwrap_or_default();
                     let pending = PendingAction::new(&name, &container.id, &container.name, what);
                     self.confirm = Some(PendingConfirm { host, pending });
                 }
@@ -533,7 +558,9 @@ impl App {
                     self.logs.search.text.clear();
                 }
             }
-            Action::NextMatch | Action::PrevMatch => self.jump_to_match(action == Action::NextMatch),
+            Action::NextMatch | Action::PrevMatch => {
+                self.jump_to_match(action == Action::NextMatch)
+            }
             Action::ToggleWrap => self.logs.wrap = !self.logs.wrap,
             Action::ToggleTimestamps => self.logs.timestamps = !self.logs.timestamps,
             Action::SaveLogs => {
@@ -605,7 +632,8 @@ impl App {
                     .visible()
                     .get(self.timeline.selected)
                     .map(|e| e.host.clone());
-                if let Some(index) = host.and_then(|h| self.hosts.iter().position(|x| x.name == h)) {
+                if let Some(index) = host.and_then(|h| self.hosts.iter().position(|x| x.name == h))
+                {
                     self.screens.push(Screen::Host { host: index });
                     self.pane = Pane::Containers;
                     self.pane_selected = 0;
@@ -643,7 +671,9 @@ impl App {
         if self.pane != Pane::Containers {
             return None;
         }
-        self.containers(host).get(self.pane_selected).map(|c| (host, c))
+        self.containers(host)
+            .get(self.pane_selected)
+            .map(|c| (host, c))
     }
 
     fn move_selection(&mut self, delta: isize) {
@@ -684,7 +714,9 @@ impl App {
             _ => &mut self.inspect_scroll,
         };
         let max = len.saturating_sub(1) as isize;
-        *selected = (*selected as isize).saturating_add(delta).clamp(0, max.max(0)) as usize;
+        *selected = (*selected as isize)
+            .saturating_add(delta)
+            .clamp(0, max.max(0)) as usize;
     }
 
     fn jump_to_match(&mut self, forward: bool) {
@@ -698,7 +730,11 @@ impl App {
         let target = if forward {
             matches.iter().find(|&&m| m > current).or(matches.first())
         } else {
-            matches.iter().rev().find(|&&m| m < current).or(matches.last())
+            matches
+                .iter()
+                .rev()
+                .find(|&&m| m < current)
+                .or(matches.last())
         };
         if let Some(&line) = target {
             self.logs.follow = false;
@@ -714,7 +750,10 @@ impl Input {
 }
 
 fn group_of(host: &HostState) -> &str {
-    host.groups.first().map(String::as_str).unwrap_or("ungrouped")
+    host.groups
+        .first()
+        .map(String::as_str)
+        .unwrap_or("ungrouped")
 }
 
 /// What changed on a host, as timeline entries.
@@ -729,7 +768,11 @@ pub fn changes(before: &HostState, after: &HostState, now: OffsetDateTime) -> Ve
     };
     if before.reachable != after.reachable {
         match after.reachable {
-            Some(true) => out.push(entry(Severity::Ok, TimelineKind::Connection, "connected".to_owned())),
+            Some(true) => out.push(entry(
+                Severity::Ok,
+                TimelineKind::Connection,
+                "connected".to_owned(),
+            )),
             Some(false) => out.push(entry(
                 Severity::Critical,
                 TimelineKind::Connection,
@@ -763,20 +806,37 @@ pub fn changes(before: &HostState, after: &HostState, now: OffsetDateTime) -> Ve
             }
         }
         for gone in old.iter().filter(|c| !new.iter().any(|n| n.id == c.id)) {
-            out.push(entry(Severity::Ok, TimelineKind::Container, format!("{}: removed", gone.name)));
+            out.push(entry(
+                Severity::Ok,
+                TimelineKind::Container,
+                format!("{}: removed", gone.name),
+            ));
         }
     }
     let b_before = worst_of(before.backups.value.as_ref(), |b| b.severity);
     let b_after = worst_of(after.backups.value.as_ref(), |b| b.severity);
     if let Some(severity) = b_after.filter(|_| b_before != b_after) {
-        out.push(entry(severity, TimelineKind::Backup, format!("backups {}", severity.as_str())));
+        out.push(entry(
+            severity,
+            TimelineKind::Backup,
+            format!("backups {}", severity.as_str()),
+        ));
     }
     let c_before = worst_of(before.certs.value.as_ref(), |c| c.severity);
     let c_after = worst_of(after.certs.value.as_ref(), |c| c.severity);
     if let Some(severity) = c_after.filter(|_| c_before != c_after) {
-        out.push(entry(severity, TimelineKind::Certificate, format!("certificates {}", severity.as_str())));
+        out.push(entry(
+            severity,
+            TimelineKind::Certificate,
+            format!("certificates {}", severity.as_str()),
+        ));
     }
-    let drift = |h: &HostState| h.firewall.value.as_ref().map(|f| (f.severity, f.drift.len()));
+    let drift = |h: &HostState| {
+        h.firewall
+            .value
+            .as_ref()
+            .map(|f| (f.severity, f.drift.len()))
+    };
     if let (Some((severity, count)), true) = (drift(after), drift(before) != drift(after)) {
         let text = if count == 0 {
             "firewall as declared".to_owned()

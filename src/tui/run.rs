@@ -21,8 +21,8 @@ use super::keymap::Keymap;
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::ui;
-use crate::cli::Cli;
 use crate::audit::AuditLog;
+use crate::cli::Cli;
 use crate::core::{ConfirmedAction, Core};
 use crate::fleet::actor::{self, HostActor, HostEvent};
 use crate::fleet::model::{Expectations, HostState};
@@ -34,8 +34,14 @@ const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 
 /// Where a host's Docker API is, for work started from the console.
 enum Source {
-    Remote { actor: HostActor, socket: String },
-    Local { socket: PathBuf, _task: JoinHandle<()> },
+    Remote {
+        actor: HostActor,
+        socket: String,
+    },
+    Local {
+        socket: PathBuf,
+        _task: JoinHandle<()>,
+    },
 }
 
 pub struct ConsoleOptions {
@@ -56,7 +62,8 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
     }
     let config_dir = crate::paths::config_home().join("fleetdeck");
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme = Theme::load(options.theme.as_deref(), &config_dir, no_color).map_err(|e| eyre!("{e}"))?;
+    let theme =
+        Theme::load(options.theme.as_deref(), &config_dir, no_color).map_err(|e| eyre!("{e}"))?;
     let keymap = Keymap::load(options.keymap.as_deref(), &config_dir).map_err(|e| eyre!("{e}"))?;
     let targets = crate::fleet::command::targets(cli.inventory.as_deref(), cli.limit.as_deref())
         .map_err(|e| eyre!("{e}"))?;
@@ -67,9 +74,16 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
     match targets {
         None => {
             let socket = crate::docker::transport::default_local_socket();
-            hosts.push(HostState::new("localhost", Vec::new(), Expectations::default()));
+            hosts.push(HostState::new(
+                "localhost",
+                Vec::new(),
+                Expectations::default(),
+            ));
             let task = actor::spawn_local(socket.clone(), 0, fleet_tx.clone());
-            sources.push(Source::Local { socket, _task: task });
+            sources.push(Source::Local {
+                socket,
+                _task: task,
+            });
         }
         Some(targets) => {
             let ssh = crate::fleet::command::ssh_options(cli);
@@ -212,17 +226,27 @@ async fn docker_for(source: DockerSource) -> Result<bollard::Docker, String> {
 
 enum DockerSource {
     Local(PathBuf),
-    Remote(tokio::sync::watch::Receiver<crate::ssh::link::LinkState>, String),
+    Remote(
+        tokio::sync::watch::Receiver<crate::ssh::link::LinkState>,
+        String,
+    ),
 }
 
 fn source_of(sources: &[Source], host: usize) -> Option<DockerSource> {
     match sources.get(host)? {
         Source::Local { socket, .. } => Some(DockerSource::Local(socket.clone())),
-        Source::Remote { actor, socket } => Some(DockerSource::Remote(actor.link(), socket.clone())),
+        Source::Remote { actor, socket } => {
+            Some(DockerSource::Remote(actor.link(), socket.clone()))
+        }
     }
 }
 
-fn spawn_logs(sources: &[Source], host: usize, container_id: String, out: mpsc::Sender<Msg>) -> JoinHandle<()> {
+fn spawn_logs(
+    sources: &[Source],
+    host: usize,
+    container_id: String,
+    out: mpsc::Sender<Msg>,
+) -> JoinHandle<()> {
     let source = source_of(sources, host);
     tokio::spawn(async move {
         let Some(source) = source else {
@@ -237,7 +261,8 @@ fn spawn_logs(sources: &[Source], host: usize, container_id: String, out: mpsc::
         };
         // The buffer splits Docker's chunks into sanitized lines; each complete line is
         // sent once (by its sequence number).
-        let mut buffer = crate::docker::logs::LogBuffer::new(super::app::LOG_CAPACITY, 16 * 1024 * 1024);
+        let mut buffer =
+            crate::docker::logs::LogBuffer::new(super::app::LOG_CAPACITY, 16 * 1024 * 1024);
         let mut sent: Option<u64> = None;
         let mut chunks = crate::docker::logs::follow(&docker, &container_id, 500, None);
         let ended = loop {
@@ -275,14 +300,16 @@ fn spawn_inspect(sources: &[Source], host: usize, container_id: String, out: mps
             return;
         };
         let lines = match docker_for(source).await {
-            Ok(docker) => match crate::docker::inspect::inspect(&docker, &container_id, false).await {
-                Ok(view) => view
-                    .rows
-                    .into_iter()
-                    .map(|row| (format!("{} {}", row.section.title(), row.key), row.value))
-                    .collect(),
-                Err(error) => vec![("error".to_owned(), sanitize::line(&error.to_string()))],
-            },
+            Ok(docker) => {
+                match crate::docker::inspect::inspect(&docker, &container_id, false).await {
+                    Ok(view) => view
+                        .rows
+                        .into_iter()
+                        .map(|row| (format!("{} {}", row.section.title(), row.key), row.value))
+                        .collect(),
+                    Err(error) => vec![("error".to_owned(), sanitize::line(&error.to_string()))],
+                }
+            }
             Err(error) => vec![("error".to_owned(), sanitize::line(&error))],
         };
         let _ = out.send(Msg::InspectLines(lines)).await;
@@ -325,7 +352,11 @@ fn save_logs(app: &App) -> String {
     let Screen::Logs { host, container } = app.screen() else {
         return String::new();
     };
-    let host = app.hosts.get(*host).map(|h| h.name.as_str()).unwrap_or("host");
+    let host = app
+        .hosts
+        .get(*host)
+        .map(|h| h.name.as_str())
+        .unwrap_or("host");
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
     let path = PathBuf::from(format!("{host}-{container}-{stamp}.log"));
     let mut text = String::new();
@@ -346,9 +377,10 @@ fn save_logs(app: &App) -> String {
 
 /// `RFC3339 text`: the form the logs view stores (it hides the time unless asked).
 fn log_text(line: &crate::docker::logs::LogLine) -> String {
-    let at = line
-        .at
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+    let at = line.at.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    });
     match at {
         Some(at) => format!("{at} {}", line.text),
         None => line.text.clone(),

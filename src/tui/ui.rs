@@ -34,7 +34,9 @@ pub fn draw_at(frame: &mut Frame, app: &App, theme: &Theme, now: OffsetDateTime)
         Screen::Overview => draw_overview(frame, body, app, theme, now),
         Screen::Host { host } => draw_host(frame, body, app, theme, host, now),
         Screen::Logs { host, container } => draw_logs(frame, body, app, theme, host, &container),
-        Screen::Inspect { host, container } => draw_inspect(frame, body, app, theme, host, &container),
+        Screen::Inspect { host, container } => {
+            draw_inspect(frame, body, app, theme, host, &container)
+        }
         Screen::Timeline => draw_timeline(frame, body, app, theme),
     }
     draw_status(frame, status, app, theme);
@@ -76,16 +78,31 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let mut spans = vec![
         Span::styled(" fleetdeck ", theme.style(Role::Accent)),
-        Span::styled(format!("{} hosts  ", app.hosts.len()), theme.style(Role::Text)),
+        Span::styled(
+            format!("{} hosts  ", app.hosts.len()),
+            theme.style(Role::Text),
+        ),
         Span::styled(format!("{} ok  ", counts[0]), theme.style(Role::Ok)),
-        Span::styled(format!("{} warning  ", counts[1]), theme.style(Role::Warning)),
-        Span::styled(format!("{} unknown  ", counts[2]), theme.style(Role::Unknown)),
-        Span::styled(format!("{} critical", counts[3]), theme.style(Role::Critical)),
+        Span::styled(
+            format!("{} warning  ", counts[1]),
+            theme.style(Role::Warning),
+        ),
+        Span::styled(
+            format!("{} unknown  ", counts[2]),
+            theme.style(Role::Unknown),
+        ),
+        Span::styled(
+            format!("{} critical", counts[3]),
+            theme.style(Role::Critical),
+        ),
     ];
     if app.read_only {
         spans.push(Span::styled("  READ-ONLY", theme.style(Role::Accent)));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.style(Role::Header)), area);
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(theme.style(Role::Header)),
+        area,
+    );
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -98,7 +115,10 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else if app.logs.search.editing {
         Line::from(vec![
             Span::styled("search: ", theme.style(Role::Accent)),
-            Span::styled(format!("{}▏", app.logs.search.text), theme.style(Role::Text)),
+            Span::styled(
+                format!("{}▏", app.logs.search.text),
+                theme.style(Role::Text),
+            ),
         ])
     } else if let Some(notice) = &app.notice {
         Line::from(Span::styled(notice.clone(), theme.style(Role::Accent)))
@@ -136,7 +156,12 @@ fn containers_summary(host: &HostState) -> (String, Severity) {
             let worst = list.iter().max_by_key(|c| c.severity);
             match worst {
                 Some(c) if c.severity != Severity::Ok => (
-                    format!("{fine}/{} {} {}", list.len(), c.name, c.problem.as_deref().unwrap_or(&c.state)),
+                    format!(
+                        "{fine}/{} {} {}",
+                        list.len(),
+                        c.name,
+                        c.problem.as_deref().unwrap_or(&c.state)
+                    ),
                     c.severity,
                 ),
                 _ => (format!("{fine}/{}", list.len()), Severity::Ok),
@@ -190,7 +215,11 @@ fn draw_overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, _now: 
             let host = &app.hosts[i];
             let stale = host.reachable == Some(false);
             let cell = |(text, severity): (String, Severity)| {
-                let style = if stale { stale_style } else { theme.style(severity_role(severity)) };
+                let style = if stale {
+                    stale_style
+                } else {
+                    theme.style(severity_role(severity))
+                };
                 Cell::from(text).style(style)
             };
             let (reach, reach_role) = reach_cell(host);
@@ -198,7 +227,10 @@ fn draw_overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, _now: 
                 Cell::from(host.name.clone()).style(theme.style(severity_role(host.severity()))),
             ];
             if app.group_by_group {
-                cells.push(Cell::from(host.groups.first().cloned().unwrap_or_default()).style(theme.style(Role::Muted)));
+                cells.push(
+                    Cell::from(host.groups.first().cloned().unwrap_or_default())
+                        .style(theme.style(Role::Muted)),
+                );
             }
             cells.extend([
                 Cell::from(reach).style(theme.style(reach_role)),
@@ -237,23 +269,47 @@ fn draw_overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, _now: 
         .header(Row::new(header).style(theme.style(Role::Header)))
         .row_highlight_style(theme.style(Role::Selection))
         .block(block(title, theme));
-    let mut state = TableState::default().with_selected(Some(app.overview_selected.min(rows.len().saturating_sub(1))));
+    let mut state = TableState::default().with_selected(Some(
+        app.overview_selected.min(rows.len().saturating_sub(1)),
+    ));
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-fn draw_host(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, index: usize, now: OffsetDateTime) {
+fn draw_host(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    index: usize,
+    now: OffsetDateTime,
+) {
     let Some(host) = app.hosts.get(index) else {
         return;
     };
     let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
-    let mut spans = vec![Span::styled(format!(" {} ", host.name), theme.style(severity_role(host.severity())))];
+    let mut spans = vec![Span::styled(
+        format!(" {} ", host.name),
+        theme.style(severity_role(host.severity())),
+    )];
     let (reach, role) = reach_cell(host);
     spans.push(Span::styled(format!("{reach} "), theme.style(role)));
     if let (Some(false), Some(error)) = (host.reachable, &host.error) {
-        spans.push(Span::styled(format!("({error}) "), theme.style(Role::Critical)));
+        spans.push(Span::styled(
+            format!("({error}) "),
+            theme.style(Role::Critical),
+        ));
     }
-    for pane in [Pane::Containers, Pane::Backups, Pane::Certificates, Pane::Firewall] {
-        let style = if pane == app.pane { theme.style(Role::Selection) } else { theme.style(Role::Muted) };
+    for pane in [
+        Pane::Containers,
+        Pane::Backups,
+        Pane::Certificates,
+        Pane::Firewall,
+    ] {
+        let style = if pane == app.pane {
+            theme.style(Role::Selection)
+        } else {
+            theme.style(Role::Muted)
+        };
         spans.push(Span::styled(format!(" {} ", pane.title()), style));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
@@ -280,7 +336,11 @@ fn draw_host(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, index: usi
                         Cell::from(c.image.clone()),
                         Cell::from(c.state.clone()),
                         Cell::from(c.health.clone().unwrap_or_else(|| "-".to_owned())),
-                        Cell::from(c.uptime_seconds.map(age_text).unwrap_or_else(|| "-".to_owned())),
+                        Cell::from(
+                            c.uptime_seconds
+                                .map(age_text)
+                                .unwrap_or_else(|| "-".to_owned()),
+                        ),
                         Cell::from(c.restart_count.to_string()),
                         Cell::from(c.problem.clone().unwrap_or_default()),
                     ])
@@ -299,10 +359,22 @@ fn draw_host(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, index: usi
                     Constraint::Min(10),
                 ],
             )
-            .header(Row::new(["NAME", "IMAGE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "PROBLEM"]).style(theme.style(Role::Header)))
+            .header(
+                Row::new([
+                    "NAME", "IMAGE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "PROBLEM",
+                ])
+                .style(theme.style(Role::Header)),
+            )
             .row_highlight_style(theme.style(Role::Selection))
-            .block(block(title("Containers", host.containers.measured_at), theme));
-            frame.render_stateful_widget(table, body, &mut TableState::default().with_selected(selected));
+            .block(block(
+                title("Containers", host.containers.measured_at),
+                theme,
+            ));
+            frame.render_stateful_widget(
+                table,
+                body,
+                &mut TableState::default().with_selected(selected),
+            );
         }
         Pane::Backups => {
             let rows: Vec<Row> = host
@@ -314,7 +386,11 @@ fn draw_host(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, index: usi
                     Row::new(vec![
                         Cell::from(b.repo.clone()),
                         Cell::from(format!("{:?}", b.kind).to_lowercase()),
-                        Cell::from(b.age_seconds.map(age_text).unwrap_or_else(|| "-".to_owned())),
+                        Cell::from(
+                            b.age_seconds
+                                .map(age_text)
+                                .unwrap_or_else(|| "-".to_owned()),
+                        ),
                         Cell::from(b.count.to_string()),
                         Cell::from(format!("{:?}", b.state).to_lowercase()),
                         Cell::from(b.error.clone().unwrap_or_default()),
@@ -333,10 +409,17 @@ fn draw_host(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, index: usi
                     Constraint::Min(10),
                 ],
             )
-            .header(Row::new(["REPO", "KIND", "AGE", "COUNT", "STATE", "ERROR"]).style(theme.style(Role::Header)))
+            .header(
+                Row::new(["REPO", "KIND", "AGE", "COUNT", "STATE", "ERROR"])
+                    .style(theme.style(Role::Header)),
+            )
             .row_highlight_style(theme.style(Role::Selection))
             .block(block(title("Backups", host.backups.measured_at), theme));
-            frame.render_stateful_widget(table, body, &mut TableState::default().with_selected(selected));
+            frame.render_stateful_widget(
+                table,
+                body,
+                &mut TableState::default().with_selected(selected),
+            );
         }
         Pane::Certificates => {
             let rows: Vec<Row> = host
@@ -345,7 +428,10 @@ fn draw_host(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, index: usi
                 .iter()
                 .flatten()
                 .map(|c| {
-                    let days = c.days_left.map(|d| d.to_string()).unwrap_or_else(|| "?".to_owned());
+                    let days = c
+                        .days_left
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "?".to_owned());
                     Row::new(vec![
                         Cell::from(c.endpoint.clone()),
                         Cell::from(format!("{}:{}", c.host, c.port)),
@@ -368,23 +454,40 @@ fn draw_host(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, index: usi
                     Constraint::Min(10),
                 ],
             )
-            .header(Row::new(["ENDPOINT", "ADDRESS", "DAYS", "CHAIN", "ISSUER", "ERROR"]).style(theme.style(Role::Header)))
+            .header(
+                Row::new(["ENDPOINT", "ADDRESS", "DAYS", "CHAIN", "ISSUER", "ERROR"])
+                    .style(theme.style(Role::Header)),
+            )
             .row_highlight_style(theme.style(Role::Selection))
             .block(block(title("Certificates", host.certs.measured_at), theme));
-            frame.render_stateful_widget(table, body, &mut TableState::default().with_selected(selected));
+            frame.render_stateful_widget(
+                table,
+                body,
+                &mut TableState::default().with_selected(selected),
+            );
         }
         Pane::Firewall => {
             let mut lines = Vec::new();
             match &host.firewall.value {
-                None => lines.push(Line::from(Span::styled("no firewall policy declared or not measured yet", theme.style(Role::Muted)))),
+                None => lines.push(Line::from(Span::styled(
+                    "no firewall policy declared or not measured yet",
+                    theme.style(Role::Muted),
+                ))),
                 Some(f) => {
                     if let Some(observed) = &f.observed {
-                        lines.push(Line::from(format!(
-                            "backend {:?}, input policy {:?}",
-                            observed.backend, observed.input_policy
-                        ).to_lowercase()));
+                        lines.push(Line::from(
+                            format!(
+                                "backend {:?}, input policy {:?}",
+                                observed.backend, observed.input_policy
+                            )
+                            .to_lowercase(),
+                        ));
                         for open in &observed.open {
-                            let from = if open.sources.is_empty() { "anywhere".to_owned() } else { open.sources.join(", ") };
+                            let from = if open.sources.is_empty() {
+                                "anywhere".to_owned()
+                            } else {
+                                open.sources.join(", ")
+                            };
                             lines.push(Line::from(Span::styled(
                                 format!("  open {} from {from}", open.ports_label()),
                                 theme.style(Role::Text),
@@ -392,37 +495,64 @@ fn draw_host(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, index: usi
                         }
                     }
                     if let Some(error) = &f.error {
-                        lines.push(Line::from(Span::styled(error.clone(), theme.style(Role::Unknown))));
+                        lines.push(Line::from(Span::styled(
+                            error.clone(),
+                            theme.style(Role::Unknown),
+                        )));
                     }
                     if f.drift.is_empty() && f.error.is_none() {
-                        lines.push(Line::from(Span::styled("as declared", theme.style(Role::Ok))));
+                        lines.push(Line::from(Span::styled(
+                            "as declared",
+                            theme.style(Role::Ok),
+                        )));
                     }
                     for (i, drift) in f.drift.iter().enumerate() {
                         let mut style = theme.style(severity_role(drift.severity));
                         if i == app.pane_selected {
                             style = style.patch(theme.style(Role::Selection));
                         }
-                        lines.push(Line::from(Span::styled(format!("drift: {}", drift.message), style)));
+                        lines.push(Line::from(Span::styled(
+                            format!("drift: {}", drift.message),
+                            style,
+                        )));
                     }
                     for unknown in &f.unknown {
-                        lines.push(Line::from(Span::styled(format!("not understood: {unknown}"), theme.style(Role::Unknown))));
+                        lines.push(Line::from(Span::styled(
+                            format!("not understood: {unknown}"),
+                            theme.style(Role::Unknown),
+                        )));
                     }
                 }
             }
             frame.render_widget(
-                Paragraph::new(lines).block(block(title("Firewall", host.firewall.measured_at), theme)),
+                Paragraph::new(lines)
+                    .block(block(title("Firewall", host.firewall.measured_at), theme)),
                 body,
             );
         }
     }
 }
 
-fn draw_logs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, host: usize, container: &str) {
+fn draw_logs(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    host: usize,
+    container: &str,
+) {
     let logs = &app.logs;
     let host_name = app.hosts.get(host).map(|h| h.name.as_str()).unwrap_or("?");
-    let mut title = format!(" {container} on {host_name} — {} ", if logs.follow { "following" } else { "paused" });
+    let mut title = format!(
+        " {container} on {host_name} — {} ",
+        if logs.follow { "following" } else { "paused" }
+    );
     if !logs.search.text.is_empty() {
-        title.push_str(&format!("· search \"{}\" ({} lines) ", logs.search.text, logs.matches().len()));
+        title.push_str(&format!(
+            "· search \"{}\" ({} lines) ",
+            logs.search.text,
+            logs.matches().len()
+        ));
     }
     if logs.dropped > 0 {
         title.push_str(&format!("· {} older lines dropped ", logs.dropped));
@@ -456,7 +586,13 @@ fn draw_logs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, host: usiz
 /// Log lines are stored as `RFC3339 text`; the timestamp is shown on request.
 fn strip_timestamp(line: &str) -> &str {
     match line.split_once(' ') {
-        Some((first, rest)) if first.len() >= 20 && first.as_bytes().get(4) == Some(&b'-') && first.contains('T') => rest,
+        Some((first, rest))
+            if first.len() >= 20
+                && first.as_bytes().get(4) == Some(&b'-')
+                && first.contains('T') =>
+        {
+            rest
+        }
         _ => line,
     }
 }
@@ -478,18 +614,34 @@ fn highlight<'a>(text: &str, needle: &str, theme: &Theme) -> Line<'a> {
         if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
             break;
         }
-        spans.push(Span::styled(text[at..start].to_owned(), theme.style(Role::Text)));
-        spans.push(Span::styled(text[start..end].to_owned(), theme.style(Role::Highlight)));
+        spans.push(Span::styled(
+            text[at..start].to_owned(),
+            theme.style(Role::Text),
+        ));
+        spans.push(Span::styled(
+            text[start..end].to_owned(),
+            theme.style(Role::Highlight),
+        ));
         at = end;
     }
     spans.push(Span::styled(text[at..].to_owned(), theme.style(Role::Text)));
     Line::from(spans)
 }
 
-fn draw_inspect(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, host: usize, container: &str) {
+fn draw_inspect(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    host: usize,
+    container: &str,
+) {
     let host_name = app.hosts.get(host).map(|h| h.name.as_str()).unwrap_or("?");
     let lines: Vec<Line> = if app.inspect.is_empty() {
-        vec![Line::from(Span::styled("loading…", theme.style(Role::Muted)))]
+        vec![Line::from(Span::styled(
+            "loading…",
+            theme.style(Role::Muted),
+        ))]
     } else {
         app.inspect
             .iter()
@@ -503,7 +655,10 @@ fn draw_inspect(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, host: u
             .collect()
     };
     frame.render_widget(
-        Paragraph::new(lines).block(block(format!(" inspect {container} on {host_name} "), theme)),
+        Paragraph::new(lines).block(block(
+            format!(" inspect {container} on {host_name} "),
+            theme,
+        )),
         area,
     );
 }
@@ -513,9 +668,10 @@ fn draw_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let rows: Vec<Row> = visible
         .iter()
         .map(|e| {
-            let time = e
-                .at
-                .format(time::macros::format_description!("[hour]:[minute]:[second]"))
+            let time =
+                e.at.format(time::macros::format_description!(
+                    "[hour]:[minute]:[second]"
+                ))
                 .unwrap_or_default();
             Row::new(vec![
                 Cell::from(time),
@@ -538,7 +694,12 @@ fn draw_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let table = Table::new(
         rows,
-        [Constraint::Length(9), Constraint::Length(16), Constraint::Length(12), Constraint::Min(10)],
+        [
+            Constraint::Length(9),
+            Constraint::Length(16),
+            Constraint::Length(12),
+            Constraint::Min(10),
+        ],
     )
     .header(Row::new(["TIME", "HOST", "KIND", "WHAT"]).style(theme.style(Role::Header)))
     .row_highlight_style(theme.style(Role::Selection))
@@ -583,13 +744,28 @@ fn draw_confirm(frame: &mut Frame, app: &App, theme: &Theme) {
     let Some(waiting) = &app.confirm else {
         return;
     };
-    let yes = app.keymap.keys_for(View::Confirm, super::action::Action::Confirm).join("/");
-    let no = app.keymap.keys_for(View::Confirm, super::action::Action::Cancel).join("/");
+    let yes = app
+        .keymap
+        .keys_for(View::Confirm, super::action::Action::Confirm)
+        .join("/");
+    let no = app
+        .keymap
+        .keys_for(View::Confirm, super::action::Action::Cancel)
+        .join("/");
     let text = vec![
-        Line::from(Span::styled(waiting.pending.title(), theme.style(Role::Warning))),
-        Line::from(Span::styled(waiting.pending.describe(), theme.style(Role::Text))),
+        Line::from(Span::styled(
+            waiting.pending.title(),
+            theme.style(Role::Warning),
+        )),
+        Line::from(Span::styled(
+            waiting.pending.describe(),
+            theme.style(Role::Text),
+        )),
         Line::from(""),
-        Line::from(Span::styled(format!("{yes}: yes    {no}: no"), theme.style(Role::Muted))),
+        Line::from(Span::styled(
+            format!("{yes}: yes    {no}: no"),
+            theme.style(Role::Muted),
+        )),
     ];
     let area = centered(frame.area(), 64, 8);
     frame.render_widget(Clear, area);
