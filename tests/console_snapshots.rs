@@ -421,7 +421,7 @@ fn timeline_help_and_confirm() {
     assert!(screen.contains("unreachable: connection lost"), "{screen}");
     insta::assert_snapshot!("timeline", mask_times(&screen));
     keys(&mut app, "?");
-    insta::assert_snapshot!("help_timeline", snapshot(&app, 100, 24));
+    insta::assert_snapshot!("help_timeline", mask_times(&snapshot(&app, 100, 24)));
     keys(&mut app, "?\u{1b}\u{1b}j\n");
     keys(&mut app, "jS");
     insta::assert_snapshot!("confirm_stop", snapshot(&app, 100, 16));
