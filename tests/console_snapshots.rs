@@ -347,7 +347,21 @@ fn overview_at_80x24_problems_first_filtered_grouped() {
 fn host_detail_panes() {
     let mut app = app(false);
     keys(&mut app, "j\n");
-    insta::assert_snapshot!("host_containers", snapshot(&app, 110, 12));
+    // CPU and memory readings become sparklines (the `web` container's id).
+    let web = app.containers(1)[0].id.clone();
+    for (cpu, mem) in [(5.0, 40u64), (20.0, 42), (80.0, 44), (35.0, 48)] {
+        app.update(Msg::Stats {
+            host: 1,
+            container_id: web.clone(),
+            sample: fleetdeck::docker::stats::Sample {
+                cpu_percent: cpu,
+                memory_bytes: mem << 20,
+            },
+        });
+    }
+    let screen = snapshot(&app, 130, 12);
+    assert!(screen.contains("35%") && screen.contains("48M"), "{screen}");
+    insta::assert_snapshot!("host_containers", screen);
     keys(&mut app, "\t");
     insta::assert_snapshot!("host_backups", snapshot(&app, 110, 10));
     keys(&mut app, "\t");

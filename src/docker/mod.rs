@@ -4,6 +4,7 @@
 pub mod events;
 pub mod inspect;
 pub mod logs;
+pub mod stats;
 pub mod transport;
 
 pub use events::{EventCursor, Follower, follow};

@@ -20,6 +20,8 @@ use crate::probes::Severity;
 pub const TIMELINE_CAPACITY: usize = 5_000;
 /// Log lines kept for the open container.
 pub const LOG_CAPACITY: usize = 10_000;
+/// Resource samples kept per container for the sparklines (about a minute).
+pub const STATS_SAMPLES: usize = 60;
 
 /// What fills the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +213,12 @@ pub enum Command {
         container_id: String,
     },
     StopLogs,
+    /// Stream CPU and memory of these containers of `host` (stop any other).
+    WatchStats {
+        host: usize,
+        containers: Vec<String>,
+    },
+    StopStats,
     Inspect {
         host: usize,
         container_id: String,
@@ -231,6 +239,12 @@ pub enum Msg {
     LogLine(String),
     LogEnded(String),
     InspectLines(Vec<(String, String)>),
+    /// A CPU/memory reading of a container of the open host.
+    Stats {
+        host: usize,
+        container_id: String,
+        sample: crate::docker::stats::Sample,
+    },
     /// A note for the status line (an action's result, a saved file, an error).
     Notice(String),
 }
@@ -251,6 +265,9 @@ pub struct App {
     pub logs: LogsState,
     pub inspect: Vec<(String, String)>,
     pub inspect_scroll: usize,
+    /// Readings for the open host's containers, by container id.
+    pub stats: std::collections::HashMap<String, VecDeque<crate::docker::stats::Sample>>,
+    pub stats_host: Option<usize>,
     pub help: bool,
     pub confirm: Option<PendingConfirm>,
     pub notice: Option<String>,
@@ -276,6 +293,8 @@ impl App {
             logs: LogsState::default(),
             inspect: Vec::new(),
             inspect_scroll: 0,
+            stats: std::collections::HashMap::new(),
+            stats_host: None,
             help: false,
             confirm: None,
             notice: None,
@@ -354,6 +373,20 @@ impl App {
             Msg::InspectLines(lines) => {
                 self.inspect = lines;
                 self.inspect_scroll = 0;
+                Vec::new()
+            }
+            Msg::Stats {
+                host,
+                container_id,
+                sample,
+            } => {
+                if self.stats_host == Some(host) {
+                    let samples = self.stats.entry(container_id).or_default();
+                    if samples.len() >= STATS_SAMPLES {
+                        samples.pop_front();
+                    }
+                    samples.push_back(sample);
+                }
                 Vec::new()
             }
             Msg::Notice(text) => {
@@ -480,9 +513,13 @@ impl App {
                     .iter()
                     .any(|s| matches!(s, Screen::Logs { .. }));
                 self.screens.truncate(1);
+                self.stats_host = None;
+                self.stats.clear();
+                let mut commands = vec![Command::StopStats];
                 if leaving_logs {
-                    return vec![Command::StopLogs];
+                    commands.push(Command::StopLogs);
                 }
+                return commands;
             }
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
@@ -609,6 +646,11 @@ impl App {
             if matches!(left, Some(Screen::Logs { .. })) {
                 return vec![Command::StopLogs];
             }
+            if matches!(left, Some(Screen::Host { .. })) {
+                self.stats_host = None;
+                self.stats.clear();
+                return vec![Command::StopStats];
+            }
         } else if !self.filter.text.is_empty() {
             self.filter = Input::default();
         }
@@ -617,14 +659,10 @@ impl App {
 
     fn open(&mut self) -> Vec<Command> {
         match self.screen().clone() {
-            Screen::Overview => {
-                if let Some(host) = self.selected_host() {
-                    self.screens.push(Screen::Host { host });
-                    self.pane = Pane::Containers;
-                    self.pane_selected = 0;
-                }
-                Vec::new()
-            }
+            Screen::Overview => match self.selected_host() {
+                Some(host) => self.enter_host(host),
+                None => Vec::new(),
+            },
             Screen::Host { .. } if self.pane == Pane::Containers => self.open_logs(),
             Screen::Timeline => {
                 let host = self
@@ -642,6 +680,22 @@ impl App {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// Opens a host's detail and starts its containers' resource readings.
+    fn enter_host(&mut self, host: usize) -> Vec<Command> {
+        self.screens.push(Screen::Host { host });
+        self.pane = Pane::Containers;
+        self.pane_selected = 0;
+        self.stats.clear();
+        self.stats_host = Some(host);
+        let containers = self
+            .containers(host)
+            .iter()
+            .filter(|c| c.state == "running")
+            .map(|c| c.id.clone())
+            .collect();
+        vec![Command::WatchStats { host, containers }]
     }
 
     fn open_logs(&mut self) -> Vec<Command> {

@@ -122,6 +122,7 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(4096);
     let mut keys = EventStream::new();
     let mut log_task: Option<JoinHandle<()>> = None;
+    let mut stats_tasks: Vec<JoinHandle<()>> = Vec::new();
     let mut dirty = true;
     let mut last_frame = tokio::time::Instant::now() - FRAME_INTERVAL;
     loop {
@@ -184,6 +185,13 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                         task.abort();
                     }
                 }
+                Command::WatchStats { host, containers } => {
+                    stats_tasks.drain(..).for_each(|t| t.abort());
+                    for id in containers {
+                        stats_tasks.push(spawn_stats(&sources, host, id, msg_tx.clone()));
+                    }
+                }
+                Command::StopStats => stats_tasks.drain(..).for_each(|t| t.abort()),
                 Command::Inspect { host, container_id } => {
                     spawn_inspect(&sources, host, container_id, msg_tx.clone());
                 }
@@ -290,6 +298,36 @@ fn spawn_logs(
             let _ = out.send(Msg::LogLine(log_text(line))).await;
         }
         let _ = out.send(Msg::LogEnded(ended)).await;
+    })
+}
+
+/// Streams one container's CPU and memory readings until aborted. Each stream holds
+/// its own channel to the engine, so it never delays other requests.
+fn spawn_stats(
+    sources: &[Source],
+    host: usize,
+    container_id: String,
+    out: mpsc::Sender<Msg>,
+) -> JoinHandle<()> {
+    let source = source_of(sources, host);
+    tokio::spawn(async move {
+        let Some(source) = source else {
+            return;
+        };
+        let Ok(docker) = docker_for(source).await else {
+            return;
+        };
+        let mut samples = Box::pin(crate::docker::stats::follow(&docker, &container_id));
+        while let Some(Ok(sample)) = samples.next().await {
+            let msg = Msg::Stats {
+                host,
+                container_id: container_id.clone(),
+                sample,
+            };
+            if out.send(msg).await.is_err() {
+                return;
+            }
+        }
     })
 }
 

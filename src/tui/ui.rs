@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use super::action::View;
 use super::app::{App, Pane, Screen};
 use super::theme::{Role, Theme};
+use crate::docker::stats::sparkline;
 use crate::fleet::model::HostState;
 use crate::fleet::table::age_text;
 use crate::probes::Severity;
@@ -331,6 +332,28 @@ fn draw_host(
                 .iter()
                 .flatten()
                 .map(|c| {
+                    let samples = app.stats.get(&c.id);
+                    let recent = |f: &dyn Fn(&crate::docker::stats::Sample) -> f64| {
+                        samples
+                            .map(|s| s.iter().rev().take(8).rev().map(f).collect::<Vec<f64>>())
+                            .unwrap_or_default()
+                    };
+                    let cpu = recent(&|s| s.cpu_percent);
+                    let mem = recent(&|s| s.memory_bytes as f64);
+                    let cpu_cell = match cpu.last() {
+                        Some(now) => {
+                            format!("{} {now:.0}%", sparkline(cpu.iter().copied(), Some(100.0)))
+                        }
+                        None => "-".to_owned(),
+                    };
+                    let mem_cell = match mem.last() {
+                        Some(now) => format!(
+                            "{} {}",
+                            sparkline(mem.iter().copied(), None),
+                            crate::docker::stats::bytes_text(*now as u64)
+                        ),
+                        None => "-".to_owned(),
+                    };
                     Row::new(vec![
                         Cell::from(c.name.clone()),
                         Cell::from(c.image.clone()),
@@ -342,6 +365,8 @@ fn draw_host(
                                 .unwrap_or_else(|| "-".to_owned()),
                         ),
                         Cell::from(c.restart_count.to_string()),
+                        Cell::from(cpu_cell),
+                        Cell::from(mem_cell),
                         Cell::from(c.problem.clone().unwrap_or_default()),
                     ])
                     .style(theme.style(severity_role(c.severity)))
@@ -356,12 +381,15 @@ fn draw_host(
                     Constraint::Length(9),
                     Constraint::Length(7),
                     Constraint::Length(8),
+                    Constraint::Length(13),
+                    Constraint::Length(13),
                     Constraint::Min(10),
                 ],
             )
             .header(
                 Row::new([
-                    "NAME", "IMAGE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "PROBLEM",
+                    "NAME", "IMAGE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "CPU", "MEMORY",
+                    "PROBLEM",
                 ])
                 .style(theme.style(Role::Header)),
             )
