@@ -25,7 +25,7 @@ struct Tmux {
 }
 
 impl Tmux {
-    /// Starts `command` in a detached 100×30 tmux session with its own server.
+    /// Starts `command` in a detached 160×30 tmux session with its own server.
     fn start(command: &str, env: &[(&str, &str)]) -> Tmux {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("tmux.sock");
@@ -37,7 +37,7 @@ impl Tmux {
             "-s",
             &session,
             "-x",
-            "100",
+            "160",
             "-y",
             "30",
         ]);
