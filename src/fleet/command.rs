@@ -161,12 +161,11 @@ pub async fn watch(cli: &Cli) -> u8 {
     let mut hosts = Vec::with_capacity(targets.len());
     let mut actors = Vec::with_capacity(targets.len());
     for (index, target) in targets.iter().enumerate() {
-        let expects = Expectations {
-            backups: !target.settings.backups.is_empty(),
-            certs: !target.settings.certificates.is_empty(),
-            firewall: target.settings.firewall.is_some(),
-        };
-        hosts.push(HostState::new(&target.name, target.groups.clone(), expects));
+        hosts.push(HostState::new(
+            &target.name,
+            target.groups.clone(),
+            target.expectations(),
+        ));
         if let Some(ctx) = contexts.for_target(&options, target) {
             actors.push(super::actor::spawn(ctx, target.clone(), index, tx.clone()));
         }
@@ -202,18 +201,13 @@ pub async fn watch(cli: &Cli) -> u8 {
                 continue;
             }
             printed[index] = Some(comparable);
-            let line = serde_json::json!({ "time": rfc3339(now), "host": value });
+            let line = serde_json::json!({ "time": model::rfc3339(now), "host": value });
             if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
                 // The reader went away (a closed pipe): stop quietly.
                 return 0;
             }
         }
     }
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// The host JSON without the fields that move with the clock alone, so that only real

@@ -42,6 +42,12 @@ impl<T> Signal<T> {
     pub fn fail(&mut self, error: String) {
         self.error = Some(error);
     }
+
+    /// Unknown when the signal is expected but has no current measurement.
+    fn gap(&self, expected: bool) -> Option<Severity> {
+        (expected && (self.measured_at.is_none() || self.error.is_some()))
+            .then_some(Severity::Unknown)
+    }
 }
 
 /// What is known about one host.
@@ -116,53 +122,22 @@ impl HostState {
             None => return Severity::Unknown,
             Some(true) => {}
         }
-        let mut all = Vec::new();
-        let mut signal = |errored: bool, measured: bool, expected: bool, values: Vec<Severity>| {
-            if expected && (!measured || errored) {
-                all.push(Severity::Unknown);
-            }
-            all.extend(values);
-        };
-        signal(
-            self.containers.error.is_some(),
-            self.containers.measured_at.is_some(),
-            true,
-            self.containers
-                .value
-                .iter()
-                .flatten()
-                .map(|c| c.severity)
-                .collect(),
-        );
-        signal(
-            self.backups.error.is_some(),
-            self.backups.measured_at.is_some(),
-            self.expects.backups,
-            self.backups
-                .value
-                .iter()
-                .flatten()
-                .map(|b| b.severity)
-                .collect(),
-        );
-        signal(
-            self.certs.error.is_some(),
-            self.certs.measured_at.is_some(),
-            self.expects.certs,
-            self.certs
-                .value
-                .iter()
-                .flatten()
-                .map(|c| c.severity)
-                .collect(),
-        );
-        signal(
-            self.firewall.error.is_some(),
-            self.firewall.measured_at.is_some(),
-            self.expects.firewall,
-            self.firewall.value.iter().map(|f| f.severity).collect(),
-        );
-        Severity::worst(all)
+        let measured = self
+            .containers
+            .value
+            .iter()
+            .flatten()
+            .map(|c| c.severity)
+            .chain(self.backups.value.iter().flatten().map(|b| b.severity))
+            .chain(self.certs.value.iter().flatten().map(|c| c.severity))
+            .chain(self.firewall.value.iter().map(|f| f.severity));
+        let gaps = [
+            self.containers.gap(true),
+            self.backups.gap(self.expects.backups),
+            self.certs.gap(self.expects.certs),
+            self.firewall.gap(self.expects.firewall),
+        ];
+        Severity::worst(measured.chain(gaps.into_iter().flatten()))
     }
 
     /// The JSON shape of docs/status.md, with ages computed at `now`.
@@ -189,7 +164,7 @@ impl HostState {
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

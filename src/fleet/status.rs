@@ -53,7 +53,8 @@ impl Target {
         resolved
     }
 
-    fn expectations(&self) -> Expectations {
+    /// Which signals the inventory declares for this host.
+    pub fn expectations(&self) -> Expectations {
         Expectations {
             backups: !self.settings.backups.is_empty(),
             certs: !self.settings.certificates.is_empty(),
@@ -75,10 +76,7 @@ impl Contexts {
         let mut by_config = HashMap::new();
         let mut notices = Vec::new();
         for target in targets {
-            let key = match &options.config_file {
-                Some(file) => Some(file.clone()),
-                None => target.settings.ssh_config.clone(),
-            };
+            let key = config_key(options, target);
             if by_config.contains_key(&key) {
                 continue;
             }
@@ -96,11 +94,15 @@ impl Contexts {
     }
 
     pub fn for_target(&self, options: &SshOptions, target: &Target) -> Option<Arc<ConnectContext>> {
-        let key = match &options.config_file {
-            Some(file) => Some(file.clone()),
-            None => target.settings.ssh_config.clone(),
-        };
-        self.by_config.get(&key).cloned()
+        self.by_config.get(&config_key(options, target)).cloned()
+    }
+}
+
+/// The ssh_config a target is connected with: `-F` for everyone, else its own.
+fn config_key(options: &SshOptions, target: &Target) -> Option<PathBuf> {
+    match &options.config_file {
+        Some(file) => Some(file.clone()),
+        None => target.settings.ssh_config.clone(),
     }
 }
 

@@ -92,12 +92,11 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
             let ssh = crate::ssh::setup::SshOptions { batch: true, ..ssh };
             let contexts = Contexts::prepare(&ssh, &targets).map_err(|e| eyre!("{e}"))?;
             for (index, target) in targets.iter().enumerate() {
-                let expects = Expectations {
-                    backups: !target.settings.backups.is_empty(),
-                    certs: !target.settings.certificates.is_empty(),
-                    firewall: target.settings.firewall.is_some(),
-                };
-                hosts.push(HostState::new(&target.name, target.groups.clone(), expects));
+                hosts.push(HostState::new(
+                    &target.name,
+                    target.groups.clone(),
+                    target.expectations(),
+                ));
                 let ctx = contexts
                     .for_target(&ssh, target)
                     .ok_or_else(|| eyre!("no SSH configuration for {}", target.name))?;
