@@ -18,6 +18,9 @@ use crate::ssh::session::InventorySsh;
 
 /// Where Docker listens on a host when the inventory does not say.
 pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+/// Where the deploy lock, journal and host-side audit log live when the inventory
+/// does not say.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/fleetdeck";
 
 /// Every `fleetdeck_*` variable and what it holds, as shown in error messages.
 pub const KNOWN: &[(&str, &str)] = &[
@@ -43,6 +46,15 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("fleetdeck_known_hosts", "a path (string)"),
     ("fleetdeck_age_identity", "a path (string)"),
     ("fleetdeck_lab", "a mapping (written by `fleetdeck lab`)"),
+    ("fleetdeck_read_only", "a boolean"),
+    ("fleetdeck_stacks_dir", "a path (string)"),
+    ("fleetdeck_secrets", "a path (string)"),
+    ("fleetdeck_state_dir", "an absolute path (string)"),
+    ("fleetdeck_allow_unpinned", "a boolean"),
+    (
+        "fleetdeck_container_prefix",
+        "a string of letters, digits, `_`, `.` or `-`",
+    ),
 ];
 
 /// What fleetdeck reads from one host's variables.
@@ -70,6 +82,22 @@ pub struct HostSettings {
     pub age_identity: Option<PathBuf>,
     /// `fleetdeck_lab`: free-form, owned by `fleetdeck lab`.
     pub lab: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `fleetdeck_read_only`: this host may be looked at, never changed.
+    pub read_only: bool,
+    /// `fleetdeck_stacks_dir`: where the apps' compose files are (`APP.yml`); relative
+    /// paths are taken from the inventory's directory. Default `stacks`.
+    pub stacks_dir: Option<PathBuf>,
+    /// `fleetdeck_secrets`: this host's secret file (fleetdeck's age format or SOPS);
+    /// relative paths are taken from the inventory's directory.
+    pub secrets: Option<PathBuf>,
+    /// `fleetdeck_state_dir`: where the deploy lock, journal and audit log live on the
+    /// host. Default [`DEFAULT_STATE_DIR`].
+    pub state_dir: String,
+    /// `fleetdeck_allow_unpinned`: allow images tagged `latest` or untagged.
+    pub allow_unpinned: bool,
+    /// `fleetdeck_container_prefix`: put before every container name fleetdeck
+    /// creates on this host (hosts sharing one engine need distinct names).
+    pub container_prefix: String,
 }
 
 impl HostSettings {
@@ -90,6 +118,12 @@ impl HostSettings {
             known_hosts: None,
             age_identity: None,
             lab: None,
+            read_only: false,
+            stacks_dir: None,
+            secrets: None,
+            state_dir: DEFAULT_STATE_DIR.to_string(),
+            allow_unpinned: false,
+            container_prefix: String::new(),
         }
     }
 }
@@ -130,6 +164,8 @@ enum Setting {
     Certificates(Vec<CertEndpoint>),
     Path(PathBuf),
     Lab(serde_json::Map<String, serde_json::Value>),
+    Flag(bool),
+    Text(String),
 }
 
 fn typed<T: DeserializeOwned>(node: &Node) -> Result<T, (Option<Mark>, String)> {
@@ -161,7 +197,27 @@ fn convert(name: &str, node: &Node) -> Result<Setting, (Option<Mark>, String)> {
         "fleetdeck_firewall" => Setting::Firewall(typed(node)?),
         "fleetdeck_backups" => Setting::Backups(typed(node)?),
         "fleetdeck_certificates" => Setting::Certificates(typed(node)?),
-        "fleetdeck_ssh_config" | "fleetdeck_known_hosts" | "fleetdeck_age_identity" => {
+        "fleetdeck_read_only" | "fleetdeck_allow_unpinned" => Setting::Flag(typed(node)?),
+        "fleetdeck_state_dir" => {
+            let s: String = typed(node)?;
+            if !s.starts_with('/') && !templated(&s) {
+                return Err(here(format!("{s:?} is not an absolute path")));
+            }
+            Setting::Text(s)
+        }
+        "fleetdeck_container_prefix" => {
+            let s: String = typed(node)?;
+            let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+            if !templated(&s) && !s.chars().all(allowed) {
+                return Err(here(format!("{s:?} cannot start a Docker container name")));
+            }
+            Setting::Text(s)
+        }
+        "fleetdeck_ssh_config"
+        | "fleetdeck_known_hosts"
+        | "fleetdeck_age_identity"
+        | "fleetdeck_stacks_dir"
+        | "fleetdeck_secrets" => {
             let s: String = typed(node)?;
             if s.is_empty() {
                 return Err(here("empty path".into()));
@@ -364,9 +420,19 @@ pub(crate) fn for_host(
             Ok(Setting::Path(p)) => match name.as_str() {
                 "fleetdeck_ssh_config" => settings.ssh_config = Some(p),
                 "fleetdeck_known_hosts" => settings.known_hosts = Some(p),
+                "fleetdeck_stacks_dir" => settings.stacks_dir = Some(p),
+                "fleetdeck_secrets" => settings.secrets = Some(p),
                 _ => settings.age_identity = Some(p),
             },
             Ok(Setting::Lab(m)) => settings.lab = Some(m),
+            Ok(Setting::Flag(b)) => match name.as_str() {
+                "fleetdeck_read_only" => settings.read_only = b,
+                _ => settings.allow_unpinned = b,
+            },
+            Ok(Setting::Text(t)) => match name.as_str() {
+                "fleetdeck_state_dir" => settings.state_dir = t,
+                _ => settings.container_prefix = t,
+            },
             Err(problem) => errors.push((var.clone(), problem)),
         }
     }
