@@ -215,6 +215,17 @@ impl fmt::Display for ActionOutcome {
 }
 
 impl Core {
+    /// The core as it acts on one host: read-only when the whole run is, or when the
+    /// inventory says so for that host (`fleetdeck_read_only: true`). A front end keeps
+    /// one per host and sends each host's actions through its own, so the host's rule
+    /// holds whatever the front end shows.
+    pub fn for_host(&self, settings: &crate::inventory::HostSettings) -> Core {
+        Core {
+            read_only: self.read_only || settings.read_only,
+            ..self.clone()
+        }
+    }
+
     /// Builds the action a front end is about to ask confirmation for, refusing at
     /// once in read-only mode (so no dialog is shown for something that would be
     /// refused anyway).
@@ -529,6 +540,54 @@ mod tests {
         assert_eq!(records[0].result, AuditResult::Refused);
         assert_eq!(records[0].action, "stop");
         assert_eq!(records[0].reason.as_deref(), Some("disk filling up"));
+    }
+
+    #[tokio::test]
+    async fn a_read_only_host_is_refused_while_the_others_are_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.log");
+        let fleet_core = core(false, &path);
+        let read_only = crate::inventory::HostSettings {
+            read_only: true,
+            ..crate::inventory::HostSettings::defaults("client-alpha")
+        };
+        let writable = crate::inventory::HostSettings::defaults("client-beta");
+
+        let host_core = fleet_core.for_host(&read_only);
+        assert!(matches!(
+            host_core.propose("client-alpha", "id", "web", ContainerAction::Stop),
+            Err(CoreError::ReadOnly { .. })
+        ));
+        let (docker, attempts) = unreachable_engine();
+        let result = host_core.container_action(&docker, stop_web()).await;
+        assert!(
+            matches!(result, Err(CoreError::ReadOnly { .. })),
+            "{result:?}"
+        );
+        assert_eq!(
+            attempts.load(Ordering::SeqCst),
+            0,
+            "the engine was not contacted"
+        );
+        let records = AuditLog::read(&path).expect("audit log");
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].result, AuditResult::Refused);
+
+        // Another host of the same run may be changed (here: the engine is asked).
+        let other = fleet_core.for_host(&writable);
+        assert!(
+            other
+                .propose("client-beta", "id", "web", ContainerAction::Stop)
+                .is_ok()
+        );
+        let result = other.container_action(&docker, stop_web()).await;
+        assert!(
+            matches!(result, Err(CoreError::Docker { .. })),
+            "{result:?}"
+        );
+        assert!(attempts.load(Ordering::SeqCst) >= 1);
+        // And a read-only run stays read-only whatever a host says.
+        assert!(core(true, &path).for_host(&writable).read_only);
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::containers::{self, ContainerUpdate};
+use super::facts::{self, HostFacts};
 use super::model::HostState;
 use super::probe;
 use super::status::Target;
@@ -32,12 +33,20 @@ pub const CERT_INTERVAL: Duration = Duration::from_secs(3600);
 /// What a host actor reports.
 #[derive(Debug, Clone)]
 pub enum HostEvent {
-    Up { at: OffsetDateTime },
-    Down { cause: String },
+    Up {
+        at: OffsetDateTime,
+    },
+    Down {
+        cause: String,
+    },
     Containers(ContainerUpdate),
     Backups(Vec<BackupReport>, OffsetDateTime),
     Firewall(Box<FirewallReport>, OffsetDateTime),
     Certs(Vec<CertReport>, OffsetDateTime),
+    /// A `/_ping` round trip over the session, or why it failed (sanitized).
+    Rtt(Result<Duration, String>, OffsetDateTime),
+    /// The host's facts, read once per connection, or why they could not be.
+    Facts(Result<Box<HostFacts>, String>, OffsetDateTime),
 }
 
 impl HostState {
@@ -56,6 +65,10 @@ impl HostState {
             HostEvent::Backups(reports, at) => self.backups.set(reports, at),
             HostEvent::Firewall(report, at) => self.firewall.set(*report, at),
             HostEvent::Certs(reports, at) => self.certs.set(reports, at),
+            HostEvent::Rtt(Ok(rtt), at) => self.rtt.set(rtt, at),
+            HostEvent::Rtt(Err(error), _) => self.rtt.fail(error),
+            HostEvent::Facts(Ok(facts), at) => self.facts.set(*facts, at),
+            HostEvent::Facts(Err(error), _) => self.facts.fail(error),
         }
     }
 }
@@ -110,6 +123,13 @@ pub fn spawn(
             }
         }
     });
+
+    tasks.spawn(engine(
+        link.watch(),
+        target.settings.docker_socket.clone(),
+        index,
+        out.clone(),
+    ));
 
     if !target.settings.backups.is_empty() {
         let (target, out) = (target.clone(), out.clone());
@@ -214,6 +234,74 @@ async fn every_while_up<F, Fut>(
     }
 }
 
+/// Per connection: the host's facts once, then the round trip of a `/_ping` every
+/// [`facts::RTT_INTERVAL`] until the session closes. One Docker client per session, so
+/// the pings reuse its pooled channel and time the round trip, not a channel opening.
+async fn engine(
+    mut link: watch::Receiver<LinkState>,
+    socket: String,
+    index: usize,
+    out: mpsc::Sender<(usize, HostEvent)>,
+) {
+    loop {
+        let session = loop {
+            let current = link.borrow_and_update().session().cloned();
+            // A session that closed before the link noticed is waited out.
+            if let Some(session) = current.filter(|s| !s.is_closed()) {
+                break session;
+            }
+            if link.changed().await.is_err() {
+                return;
+            }
+        };
+        let docker =
+            match crate::docker::transport::connect_negotiated(session.docker_socket(&socket), 30)
+                .await
+            {
+                Ok(docker) => docker,
+                Err(error) => {
+                    let why = sanitize::line(&format!("Docker API at {socket}: {error}"));
+                    let now = OffsetDateTime::now_utc();
+                    for event in [
+                        HostEvent::Facts(Err(why.clone()), now),
+                        HostEvent::Rtt(Err(why), now),
+                    ] {
+                        if out.send((index, event)).await.is_err() {
+                            return;
+                        }
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(facts::RTT_INTERVAL) => {}
+                        _ = session.closed() => {}
+                    }
+                    continue;
+                }
+            };
+        let facts = facts::collect(&docker, Some(session.label()))
+            .await
+            .map(Box::new);
+        let event = HostEvent::Facts(facts, OffsetDateTime::now_utc());
+        if out.send((index, event)).await.is_err() {
+            return;
+        }
+        while !session.is_closed() {
+            let rtt = facts::ping(&docker).await;
+            if session.is_closed() {
+                // A ping cut short by the connection ending measures nothing.
+                break;
+            }
+            let event = HostEvent::Rtt(rtt, OffsetDateTime::now_utc());
+            if out.send((index, event)).await.is_err() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(facts::RTT_INTERVAL) => {}
+                _ = session.closed() => break,
+            }
+        }
+    }
+}
+
 /// Certificates seen from here are checked whether or not the host answers; those
 /// behind the host need its session.
 async fn certificates(
@@ -267,6 +355,11 @@ pub fn spawn_local(
             };
             let now = OffsetDateTime::now_utc();
             if out.send((index, HostEvent::Up { at: now })).await.is_err() {
+                return;
+            }
+            let facts = facts::collect(&docker, None).await.map(Box::new);
+            let event = HostEvent::Facts(facts, OffsetDateTime::now_utc());
+            if out.send((index, event)).await.is_err() {
                 return;
             }
             let update = match containers::collect(&docker, now).await {

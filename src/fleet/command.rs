@@ -214,6 +214,9 @@ pub async fn watch(cli: &Cli) -> u8 {
 /// changes print a line.
 fn without_clock(mut value: serde_json::Value) -> serde_json::Value {
     const CLOCK: &[&str] = &[
+        // A round trip varies with every ping; its value is current in each line
+        // printed, but its jitter alone is not news.
+        "rtt_ms",
         "age_seconds",
         "uptime_seconds",
         "measured_at",

@@ -5,6 +5,7 @@ pub mod actor;
 pub mod command;
 pub mod containers;
 pub mod engine_events;
+pub mod facts;
 pub mod model;
 pub mod probe;
 pub mod status;

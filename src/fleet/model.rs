@@ -6,6 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::containers::{ContainerReport, ContainerUpdate};
+use super::facts::{self, HostFacts};
 use crate::probes::Severity;
 use crate::probes::backup::BackupReport;
 use crate::probes::cert::CertReport;
@@ -65,6 +66,10 @@ pub struct HostState {
     pub backups: Signal<Vec<BackupReport>>,
     pub certs: Signal<Vec<CertReport>>,
     pub firewall: Signal<FirewallReport>,
+    /// The round trip of Docker's `/_ping` over the host's session.
+    pub rtt: Signal<std::time::Duration>,
+    /// What the host is (OS, kernel, Docker, CPUs, memory), read once per connection.
+    pub facts: Signal<HostFacts>,
     /// Whether these signals were asked for (a host without declared backups has none).
     pub expects: Expectations,
 }
@@ -143,6 +148,12 @@ impl HostState {
     /// The JSON shape of docs/status.md, with ages computed at `now`.
     pub fn to_json(&self, now: OffsetDateTime) -> HostJson<'_> {
         let stale = self.reachable == Some(false);
+        // Only a current measurement is a round-trip time; the last one of a host that
+        // went away says nothing about it now.
+        let rtt_ms = match (self.reachable, &self.rtt.error) {
+            (Some(true), None) => self.rtt.value.map(facts::rtt_ms),
+            _ => None,
+        };
         HostJson {
             name: &self.name,
             groups: &self.groups,
@@ -150,6 +161,8 @@ impl HostState {
             error: self.error.as_deref(),
             severity: self.severity(),
             last_contact: self.last_contact.map(rfc3339),
+            rtt_ms,
+            facts: self.facts.value.as_ref(),
             containers: self.containers.value.as_deref().unwrap_or_default(),
             backups: self.backups.value.as_deref().unwrap_or_default(),
             certs: self.certs.value.as_deref().unwrap_or_default(),
@@ -159,6 +172,8 @@ impl HostState {
                 backups: SignalJson::of(&self.backups, now, stale),
                 certs: SignalJson::of(&self.certs, now, false),
                 firewall: SignalJson::of(&self.firewall, now, stale),
+                rtt: SignalJson::of(&self.rtt, now, stale),
+                facts: SignalJson::of(&self.facts, now, stale),
             },
         }
     }
@@ -178,6 +193,11 @@ pub struct HostJson<'a> {
     pub error: Option<&'a str>,
     pub severity: Severity,
     pub last_contact: Option<String>,
+    /// Round trip of Docker's `/_ping` over the session, in milliseconds (0.1 ms
+    /// resolution); `null` unless the host is up and the latest ping answered.
+    pub rtt_ms: Option<f64>,
+    /// From Docker's `/info` when the session was made.
+    pub facts: Option<&'a HostFacts>,
     pub containers: &'a [ContainerReport],
     pub backups: &'a [BackupReport],
     pub certs: &'a [CertReport],
@@ -191,6 +211,8 @@ pub struct SignalsJson {
     pub backups: SignalJson,
     pub certs: SignalJson,
     pub firewall: SignalJson,
+    pub rtt: SignalJson,
+    pub facts: SignalJson,
 }
 
 /// When a signal was measured and whether it is current.

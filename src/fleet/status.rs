@@ -10,11 +10,13 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::containers;
+use super::facts;
 use super::model::{Expectations, HostState};
 use super::probe;
 use crate::docker::transport::connect_negotiated;
 use crate::inventory::{Host, HostSettings};
 use crate::sanitize;
+use crate::ssh::auth::PassphrasePrompt;
 use crate::ssh::config::ConfigError;
 use crate::ssh::session::{ConnectContext, Session};
 use crate::ssh::setup::{self, SshOptions};
@@ -73,6 +75,16 @@ pub struct Contexts {
 
 impl Contexts {
     pub fn prepare(options: &SshOptions, targets: &[Target]) -> Result<Contexts, ConfigError> {
+        Contexts::prepare_with_prompt(options, targets, None)
+    }
+
+    /// As [`Contexts::prepare`], asking for passphrases with `prompt` (unless
+    /// `--batch`); `None` asks on the terminal.
+    pub fn prepare_with_prompt(
+        options: &SshOptions,
+        targets: &[Target],
+        prompt: Option<Arc<dyn PassphrasePrompt>>,
+    ) -> Result<Contexts, ConfigError> {
         let mut by_config = HashMap::new();
         let mut notices = Vec::new();
         for target in targets {
@@ -85,7 +97,7 @@ impl Contexts {
                     config_file: key.clone(),
                     ..options.clone()
                 },
-                None,
+                prompt.clone(),
             )?;
             notices.extend(prepared.notices);
             by_config.insert(key, prepared.context);
@@ -157,6 +169,14 @@ pub async fn measure_host(
             state.reachable = Some(true);
             state.last_contact = Some(measured.contact);
             state.apply_containers(measured.containers);
+            match measured.rtt {
+                (Ok(rtt), at) => state.rtt.set(rtt, at),
+                (Err(error), _) => state.rtt.fail(error),
+            }
+            match measured.facts {
+                (Ok(host_facts), at) => state.facts.set(host_facts, at),
+                (Err(error), _) => state.facts.fail(error),
+            }
             if let Some(firewall) = measured.firewall {
                 state.firewall.set(firewall, measured.firewall_at);
             }
@@ -204,6 +224,8 @@ pub async fn measure_host(
 struct Measured {
     contact: OffsetDateTime,
     containers: containers::ContainerUpdate,
+    rtt: (Result<Duration, String>, OffsetDateTime),
+    facts: (Result<facts::HostFacts, String>, OffsetDateTime),
     firewall: Option<crate::probes::firewall::FirewallReport>,
     firewall_at: OffsetDateTime,
     backups: Vec<crate::probes::backup::BackupReport>,
@@ -214,22 +236,36 @@ struct Measured {
 /// Everything measured over the session, concurrently (each on its own channel).
 async fn measure_over(session: &Session, settings: &HostSettings) -> Measured {
     let contact = OffsetDateTime::now_utc();
-    let containers = async {
+    // The engine: a round trip first (on the connection the version negotiation just
+    // opened), then its facts and its containers.
+    let engine = async {
         let at = OffsetDateTime::now_utc();
         match connect_negotiated(session.docker_socket(&settings.docker_socket), 30).await {
-            Ok(docker) => match containers::collect(&docker, at).await {
-                Ok(all) => containers::ContainerUpdate::All(all, at),
-                Err(error) => {
-                    containers::ContainerUpdate::Failed(sanitize::line(&error.to_string()), at)
-                }
-            },
-            Err(error) => containers::ContainerUpdate::Failed(
-                sanitize::line(&format!(
+            Ok(docker) => {
+                let rtt = (facts::ping(&docker).await, OffsetDateTime::now_utc());
+                let (host_facts, update) =
+                    tokio::join!(facts::collect(&docker, Some(session.label())), async {
+                        match containers::collect(&docker, at).await {
+                            Ok(all) => containers::ContainerUpdate::All(all, at),
+                            Err(error) => containers::ContainerUpdate::Failed(
+                                sanitize::line(&error.to_string()),
+                                at,
+                            ),
+                        }
+                    });
+                (update, rtt, (host_facts, OffsetDateTime::now_utc()))
+            }
+            Err(error) => {
+                let why = sanitize::line(&format!(
                     "Docker API at {}: {error}",
                     settings.docker_socket
-                )),
-                at,
-            ),
+                ));
+                (
+                    containers::ContainerUpdate::Failed(why.clone(), at),
+                    (Err(why.clone()), at),
+                    (Err(why), at),
+                )
+            }
         }
     };
     let firewall = async {
@@ -240,12 +276,14 @@ async fn measure_over(session: &Session, settings: &HostSettings) -> Measured {
     };
     let backups = probe::backups(session, &settings.backups);
     let host_certs = probe::host_certs(session, &settings.certificates);
-    let (containers, firewall, backups, host_certs) =
-        tokio::join!(containers, firewall, backups, host_certs);
+    let ((containers, rtt, facts), firewall, backups, host_certs) =
+        tokio::join!(engine, firewall, backups, host_certs);
     let done = OffsetDateTime::now_utc();
     Measured {
         contact,
         containers,
+        rtt,
+        facts,
         firewall,
         firewall_at: done,
         backups,

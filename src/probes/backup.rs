@@ -149,6 +149,9 @@ pub struct BackupReport {
     /// restic: the host that made the latest snapshot (a repository may be shared, and
     /// another host's fresh snapshot does not make this one's backups fresh).
     pub latest_host: Option<String>,
+    /// The newest snapshots (at most [`MAX_LISTED_SNAPSHOTS`]), newest first, as the tool
+    /// reported them; empty when the repository could not be listed.
+    pub snapshots: Vec<SnapshotEntry>,
     pub state: BackupState,
     pub severity: Severity,
     /// What went wrong, from the tool's own words (sanitized), or why the severity is
@@ -182,6 +185,7 @@ impl BackupReport {
             count: 0,
             latest_id: None,
             latest_host: None,
+            snapshots: Vec::new(),
             state,
             severity: state.severity(),
             error: Some(error.into()),
@@ -325,11 +329,38 @@ pub fn parse(
     }
 }
 
+/// How many snapshots a report lists (the newest ones): enough to see the rhythm of
+/// the backups and spot a gap, small enough to keep every report light.
+pub const MAX_LISTED_SNAPSHOTS: usize = 20;
+
+/// One snapshot (restic) or archive (borg) in a report's list. Every text is the
+/// tool's own, sanitized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotEntry {
+    /// RFC 3339 UTC.
+    #[serde(serialize_with = "rfc3339_utc_required")]
+    pub time: OffsetDateTime,
+    /// restic's short id; the first 8 hex digits of borg's archive id.
+    pub id: Option<String>,
+    /// borg's archive name (restic snapshots have none).
+    pub name: Option<String>,
+    /// restic: the host that made it (borg's listing does not say).
+    pub host: Option<String>,
+    /// restic: the paths backed up (borg's listing does not say).
+    pub paths: Vec<String>,
+}
+
+fn rfc3339_utc_required<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+    rfc3339_utc(&Some(*t), s)
+}
+
 /// One snapshot as the parsers keep it.
 struct Snapshot {
     time: OffsetDateTime,
+    /// restic's short id, borg's archive name (what `latest_id` reports).
     id: Option<String>,
     host: Option<String>,
+    entry: SnapshotEntry,
 }
 
 /// `restic snapshots --json`: an array of `{time, hostname, paths, tags, id,
@@ -344,6 +375,8 @@ struct ResticSnapshot {
     id: Option<String>,
     #[serde(default)]
     short_id: Option<String>,
+    #[serde(default)]
+    paths: Vec<String>,
 }
 
 /// Reads `restic snapshots --json` output and restic's failures.
@@ -429,10 +462,22 @@ fn parse_restic_json(stdout: &[u8]) -> Result<Vec<Snapshot>, String> {
                     sanitize::line(&s.time)
                 )
             })?;
+            let id = s
+                .short_id
+                .or_else(|| s.id.map(|i| i.chars().take(8).collect()))
+                .map(|i| sanitize::line(&i));
+            let host = s.hostname.map(|h| sanitize::line(&h));
             Ok(Snapshot {
                 time,
-                id: s.short_id.or(s.id).map(|i| sanitize::line(&i)),
-                host: s.hostname.map(|h| sanitize::line(&h)),
+                entry: SnapshotEntry {
+                    time: time.to_offset(time::UtcOffset::UTC),
+                    id: id.clone(),
+                    name: None,
+                    host: host.clone(),
+                    paths: s.paths.iter().map(|p| sanitize::line(p)).collect(),
+                },
+                id,
+                host,
             })
         })
         .collect()
@@ -459,6 +504,8 @@ struct BorgArchive {
     name: Option<String>,
     #[serde(default)]
     archive: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
     #[serde(default)]
     start: Option<String>,
     #[serde(default)]
@@ -641,9 +688,19 @@ fn parse_borg_json(stdout: &[u8]) -> Result<Vec<Snapshot>, String> {
                     sanitize::line(&raw)
                 )
             })?;
+            let name = a.name.or(a.archive).map(|n| sanitize::line(&n));
             Ok(Snapshot {
                 time,
-                id: a.name.or(a.archive).map(|n| sanitize::line(&n)),
+                entry: SnapshotEntry {
+                    time: time.to_offset(time::UtcOffset::UTC),
+                    id: a
+                        .id
+                        .map(|i| sanitize::line(&i.chars().take(8).collect::<String>())),
+                    name: name.clone(),
+                    host: None,
+                    paths: Vec::new(),
+                },
+                id: name,
                 host: None,
             })
         })
@@ -673,7 +730,17 @@ fn listed(
     warning: Option<String>,
 ) -> BackupReport {
     let count = snapshots.len();
-    let Some(latest) = snapshots.into_iter().max_by_key(|s| s.time) else {
+    let mut snapshots = snapshots;
+    // Newest first by instant; of equal instants the one the tool listed last first
+    // (as `max_by_key` would pick it).
+    snapshots.reverse();
+    snapshots.sort_by_key(|s| std::cmp::Reverse(s.time));
+    let listed: Vec<SnapshotEntry> = snapshots
+        .iter()
+        .take(MAX_LISTED_SNAPSHOTS)
+        .map(|s| s.entry.clone())
+        .collect();
+    let Some(latest) = snapshots.into_iter().next() else {
         let mut report = BackupReport::failed(
             repo,
             BackupState::NoSnapshots,
@@ -714,6 +781,7 @@ fn listed(
         count,
         latest_id: latest.id,
         latest_host: latest.host,
+        snapshots: listed,
         state,
         severity,
         error,
@@ -922,6 +990,83 @@ mod tests {
         assert_eq!(later(12).severity, Severity::Warning);
         assert_eq!(later(33).severity, Severity::Warning, "48 h exactly");
         assert_eq!(later(34).severity, Severity::Critical);
+    }
+
+    #[test]
+    fn the_snapshot_list_is_newest_first_with_what_the_tool_reported() {
+        let report = restic_fixture(fixture!("restic", "ok"), NOW);
+        let listed: Vec<(String, Option<&str>, Option<&str>)> = report
+            .snapshots
+            .iter()
+            .map(|s| (s.time.to_string(), s.id.as_deref(), s.host.as_deref()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    datetime!(2024-03-02 21:00:00 UTC).to_string(),
+                    Some("4c74455d"),
+                    Some("otherhost")
+                ),
+                (
+                    datetime!(2024-03-02 20:00:00 UTC).to_string(),
+                    Some("76f8068d"),
+                    Some("vm")
+                ),
+                (
+                    datetime!(2024-03-01 10:00:00 UTC).to_string(),
+                    Some("d1f564de"),
+                    Some("vm")
+                ),
+            ]
+        );
+        assert_eq!(report.snapshots[0].paths, ["/tmp/fdprobe/data"]);
+        assert_eq!(report.snapshots[0].name, None);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["snapshots"][0]["time"], "2024-03-02T21:00:00Z");
+        assert_eq!(json["snapshots"][0]["id"], "4c74455d");
+
+        let borg = borg_fixture(fixture!("borg", "ok"), NOW);
+        let names: Vec<Option<&str>> = borg.snapshots.iter().map(|s| s.name.as_deref()).collect();
+        assert_eq!(names, [Some("second"), Some("first")]);
+        assert_eq!(borg.snapshots[0].id.as_deref(), Some("49836f03"));
+        assert!(borg.snapshots[0].paths.is_empty());
+
+        let failed = restic_fixture(fixture!("restic", "wrong_password"), NOW);
+        assert!(failed.snapshots.is_empty());
+    }
+
+    #[test]
+    fn the_snapshot_list_is_bounded_and_its_text_sanitized() {
+        let many: Vec<String> = (0..100)
+            .map(|i| {
+                format!(
+                    r#"{{"time":"2024-03-01T{:02}:{:02}:00Z","paths":["/srv/\u001b[2Jdata"],"hostname":"h\u202eost","short_id":"{i:08x}"}}"#,
+                    i / 60,
+                    i % 60
+                )
+            })
+            .collect();
+        let stdout = format!("[{}]\n", many.join(","));
+        let report = parse_restic(
+            &repo(BackupKind::Restic),
+            Some(0),
+            stdout.as_bytes(),
+            b"",
+            NOW,
+        );
+        assert_eq!(report.count, 100);
+        assert_eq!(report.snapshots.len(), MAX_LISTED_SNAPSHOTS);
+        assert_eq!(report.snapshots[0].id.as_deref(), Some("00000063"));
+        assert_eq!(report.snapshots[19].id.as_deref(), Some("00000050"));
+        assert_eq!(report.latest_id.as_deref(), Some("00000063"));
+        for entry in &report.snapshots {
+            let text = format!("{:?}{:?}", entry.paths, entry.host);
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+                "{text}"
+            );
+        }
     }
 
     #[test]
