@@ -5,9 +5,10 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use fleetdeck::fleet::actor::HostEvent;
 use fleetdeck::fleet::containers::{ContainerReport, ContainerUpdate, Pinning};
+use fleetdeck::fleet::facts::HostFacts;
 use fleetdeck::fleet::model::{Expectations, HostState};
 use fleetdeck::probes::Severity;
-use fleetdeck::probes::backup::{BackupKind, BackupReport, BackupState};
+use fleetdeck::probes::backup::{BackupKind, BackupReport, BackupState, SnapshotEntry};
 use fleetdeck::probes::cert::CertReport;
 use fleetdeck::probes::firewall::{
     Drift, DriftKind, FirewallReport, ObservedBackend, ObservedPolicy, OpenPort, Protocol, Verdict,
@@ -57,6 +58,22 @@ fn backup(age_hours: i64, severity: Severity) -> BackupReport {
         count: 2,
         latest_id: Some("92cd0ba0".to_owned()),
         latest_host: None,
+        snapshots: vec![
+            SnapshotEntry {
+                time: NOW - time::Duration::hours(age_hours),
+                id: Some("92cd0ba0".to_owned()),
+                name: None,
+                host: Some("client-alpha".to_owned()),
+                paths: vec!["/srv/app/data".to_owned()],
+            },
+            SnapshotEntry {
+                time: NOW - time::Duration::hours(age_hours + 24),
+                id: Some("5e1f0c33".to_owned()),
+                name: None,
+                host: Some("client-alpha".to_owned()),
+                paths: vec!["/srv/app/data".to_owned(), "/etc/app".to_owned()],
+            },
+        ],
         state: BackupState::Listed,
         severity,
         error: None,
@@ -151,7 +168,25 @@ fn host(name: &str, group: &str) -> HostState {
     );
     h.reachable = Some(true);
     h.last_contact = Some(NOW);
+    h.rtt.set(std::time::Duration::from_micros(12_300), NOW);
     h
+}
+
+fn facts() -> HostFacts {
+    HostFacts {
+        hostname: Some("client-alpha".to_owned()),
+        os: Some("Debian GNU/Linux 12 (bookworm)".to_owned()),
+        kernel: Some("6.1.0-18-amd64".to_owned()),
+        architecture: Some("x86_64".to_owned()),
+        docker_version: Some("20.10.24+dfsg1".to_owned()),
+        cpus: Some(2),
+        memory_bytes: Some(24 << 30),
+        containers: Some(2),
+        containers_running: Some(2),
+        containers_stopped: Some(0),
+        images: Some(3),
+        ssh_address: Some("root@10.89.0.11:22".to_owned()),
+    }
 }
 
 /// The lab's story: a healthy bastion, an alpha with an unhealthy worker, a stale
@@ -171,6 +206,7 @@ fn fleet() -> Vec<HostState> {
         at,
     ));
     bastion.backups.set(vec![backup(2, Severity::Ok)], at);
+    bastion.rtt.set(std::time::Duration::from_micros(420), at);
     bastion.certs.set(vec![cert(89, Severity::Ok)], at);
     bastion.firewall.set(firewall(false), at);
 
@@ -191,6 +227,7 @@ fn fleet() -> Vec<HostState> {
     alpha.backups.set(vec![backup(50, Severity::Critical)], at);
     alpha.certs.set(vec![cert(4, Severity::Critical)], at);
     alpha.firewall.set(firewall(false), at);
+    alpha.facts.set(facts(), at);
 
     let mut beta = host("client-beta", "production");
     beta.apply_containers(ContainerUpdate::All(
@@ -216,6 +253,8 @@ fn fleet() -> Vec<HostState> {
     beta.backups.set(vec![backup(2, Severity::Ok)], at);
     beta.certs.set(vec![cert(-3, Severity::Critical)], at);
     beta.firewall.set(firewall(true), at);
+    beta.rtt
+        .fail("Docker /_ping: no answer within 5s".to_owned());
 
     let mut gamma = host("client-gamma", "production");
     gamma.apply_containers(ContainerUpdate::All(
@@ -371,6 +410,102 @@ fn host_detail_panes() {
 }
 
 #[test]
+fn backups_pane_lists_the_selected_repositorys_snapshots_newest_first() {
+    let mut app = app(false);
+    keys(&mut app, "j\n\t");
+    let screen = snapshot(&app, 110, 14);
+    let newest = screen.find("92cd0ba0").expect("newest snapshot listed");
+    let older = screen.find("5e1f0c33").expect("older snapshot listed");
+    assert!(newest < older, "newest first:\n{screen}");
+    assert!(screen.contains("2026-11-21 10:00"), "{screen}");
+    assert!(screen.contains("/srv/app/data /etc/app"), "{screen}");
+    insta::assert_snapshot!("host_backups_snapshots", screen);
+
+    // A bounded list says how many it shows of how many; borg names its archives.
+    let host = &mut app.hosts[1];
+    if let Some(reports) = host.backups.value.as_mut() {
+        reports[0].count = 340;
+        reports[0].kind = BackupKind::Borg;
+        for entry in &mut reports[0].snapshots {
+            entry.name = Some(format!("nightly-{}", entry.time.date()));
+            entry.host = None;
+            entry.paths.clear();
+        }
+    }
+    let screen = snapshot(&app, 110, 14);
+    assert!(screen.contains("newest 2 of 340"), "{screen}");
+    assert!(
+        screen.contains("ARCHIVE") && screen.contains("nightly-2026-11-21"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn round_trip_in_the_overview_and_host_facts_pane() {
+    let mut app = app(false);
+    let terminal = render(&app, 110, 8);
+    let screen = text(&terminal);
+    assert!(screen.contains("up 0.4ms"), "bastion's ping:\n{screen}");
+    assert!(screen.contains("up 12ms"), "{screen}");
+    assert!(
+        screen.contains("up ?"),
+        "a failed ping is not a number:\n{screen}"
+    );
+    assert_eq!(cell_fg(&terminal, "up 12ms"), fg(Role::Ok));
+
+    keys(&mut app, "j\n\t\t\t\t");
+    let screen = snapshot(&app, 110, 16);
+    for expected in [
+        "Debian GNU/Linux 12 (bookworm) (x86_64)",
+        "6.1.0-18-amd64",
+        "20.10.24+dfsg1",
+        "24.0G",
+        "2 (2 running, 0 stopped)",
+        "root@10.89.0.11:22",
+        "12ms (Docker /_ping over SSH)",
+    ] {
+        assert!(screen.contains(expected), "{expected}:\n{screen}");
+    }
+    insta::assert_snapshot!("host_facts", screen);
+
+    // A host whose facts were never read says so, and a failed ping says why.
+    keys(&mut app, "\u{1b}j\n\t\t\t\t");
+    let screen = snapshot(&app, 110, 10);
+    assert!(screen.contains("not read yet"), "{screen}");
+    assert!(screen.contains("no answer within 5s"), "{screen}");
+}
+
+#[test]
+fn a_read_only_host_hides_and_refuses_mutations_the_others_keep_them() {
+    let mut app = app(false);
+    app.host_read_only = vec![false, true, false, false];
+    keys(&mut app, "j\njS");
+    assert!(app.confirm.is_none(), "no confirmation on a read-only host");
+    let screen = snapshot(&app, 100, 10);
+    assert!(
+        screen.contains("client-alpha is read-only (fleetdeck_read_only)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("read-only"),
+        "marked in the host line:\n{screen}"
+    );
+    assert!(
+        !screen.contains("READ-ONLY"),
+        "the console as a whole is not:\n{screen}"
+    );
+    keys(&mut app, "?");
+    let help = snapshot(&app, 100, 30);
+    assert!(!help.contains("stop container"), "{help}");
+    // Another host of the same fleet may still be changed.
+    keys(&mut app, "?\u{1b}j\njS");
+    assert!(app.confirm.is_some(), "client-beta is not read-only");
+    keys(&mut app, "n?");
+    let help = snapshot(&app, 100, 30);
+    assert!(help.contains("stop container"), "{help}");
+}
+
+#[test]
 fn unreachable_host_shows_stale_values_with_their_age() {
     let mut app = app(false);
     keys(&mut app, "jjj\n");
@@ -489,4 +624,61 @@ fn mask_times(screen: &str) -> String {
         }
     }
     out
+}
+
+#[test]
+fn passphrase_modal_masks_the_input_and_answers_the_asker() {
+    use fleetdeck::tui::prompt::PassphraseRequest;
+    let mut app = app(false);
+    let key = std::path::Path::new("/root/.ssh/id_ed25519");
+    let (request, mut answer) = PassphraseRequest::new(1, key, false);
+    app.update(Msg::Passphrase(request));
+    // Keys go to the modal, not to the views behind it: `j` and `q` are text here.
+    keys(&mut app, "jq s3cret");
+    assert_eq!(app.overview_selected, 0);
+    assert!(!app.should_quit);
+    let screen = snapshot(&app, 100, 16);
+    assert!(
+        !screen.contains("s3cret") && !screen.contains("jq"),
+        "never echoed:\n{screen}"
+    );
+    assert!(
+        !screen.contains("*********"),
+        "not even its length:\n{screen}"
+    );
+    assert!(screen.contains("/root/.ssh/id_ed25519"), "{screen}");
+    insta::assert_snapshot!("passphrase_modal", screen);
+    assert!(answer.try_recv().is_err(), "not answered before Enter");
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Backspace,
+        KeyModifiers::NONE,
+    )));
+    keys(&mut app, "\n");
+    let given = answer.try_recv().expect("answered").expect("a passphrase");
+    assert_eq!(
+        given.as_str(),
+        "jq s3cre",
+        "backspace deleted one character"
+    );
+    assert!(app.passphrase.current().is_none(), "the modal is gone");
+
+    // A wrong one asks again, saying so; Esc cancels: the asker gets no passphrase.
+    let (request, mut answer) = PassphraseRequest::new(2, key, true);
+    app.update(Msg::Passphrase(request));
+    let screen = snapshot(&app, 100, 16);
+    assert!(screen.contains("Bad passphrase, try again."), "{screen}");
+    keys(&mut app, "abc\u{1b}");
+    assert_eq!(answer.try_recv().expect("answered"), None);
+    let screen = snapshot(&app, 100, 16);
+    assert!(screen.contains("not given"), "{screen}");
+
+    // An asker that gave up (its authentication timed out) takes its modal with it.
+    let (request, _answer) = PassphraseRequest::new(3, key, false);
+    app.update(Msg::Passphrase(request));
+    keys(&mut app, "x");
+    app.update(Msg::PassphraseWithdrawn(3));
+    assert!(app.passphrase.current().is_none());
+    assert!(!app.passphrase.has_input(), "what was typed is wiped");
+    keys(&mut app, "j");
+    assert_eq!(app.overview_selected, 1, "keys reach the views again");
 }

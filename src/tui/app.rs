@@ -7,9 +7,11 @@ use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use super::action::{Action, View};
 use super::keymap::{Key, Keymap, Resolution};
+use super::prompt::PassphraseRequest;
 use crate::core::{ConfirmedAction, ContainerAction, PendingAction};
 use crate::fleet::actor::HostEvent;
 use crate::fleet::containers::ContainerReport;
@@ -22,6 +24,10 @@ pub const TIMELINE_CAPACITY: usize = 5_000;
 pub const LOG_CAPACITY: usize = 10_000;
 /// Resource samples kept per container for the sparklines (about a minute).
 pub const STATS_SAMPLES: usize = 60;
+/// Longest passphrase the modal takes, in bytes. Its buffer is allocated this large up
+/// front and never grows, so no copy of a partly typed passphrase is left behind in
+/// freed memory.
+pub const PASSPHRASE_MAX_BYTES: usize = 1024;
 
 /// What fills the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,14 +84,16 @@ pub enum Pane {
     Backups,
     Certificates,
     Firewall,
+    Facts,
 }
 
 impl Pane {
-    const ALL: [Pane; 4] = [
+    pub const ALL: [Pane; 5] = [
         Pane::Containers,
         Pane::Backups,
         Pane::Certificates,
         Pane::Firewall,
+        Pane::Facts,
     ];
 
     pub fn title(self) -> &'static str {
@@ -94,6 +102,7 @@ impl Pane {
             Pane::Backups => "Backups",
             Pane::Certificates => "Certificates",
             Pane::Firewall => "Firewall",
+            Pane::Facts => "Facts",
         }
     }
 }
@@ -232,7 +241,7 @@ pub enum Command {
 }
 
 /// Messages into `update`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
     Fleet(usize, HostEvent),
@@ -247,6 +256,44 @@ pub enum Msg {
     },
     /// A note for the status line (an action's result, a saved file, an error).
     Notice(String),
+    /// The SSH layer needs a key's passphrase (see `tui::prompt`).
+    Passphrase(PassphraseRequest),
+    /// The asker of request `id` stopped waiting (its authentication timed out).
+    PassphraseWithdrawn(u64),
+}
+
+/// Passphrase requests waiting for the operator; the first is shown. The typed text
+/// lives only in `input`, wiped when answered, cancelled or dropped.
+pub struct PassphrasePrompts {
+    pub queue: VecDeque<PassphraseRequest>,
+    input: Zeroizing<String>,
+}
+
+impl Default for PassphrasePrompts {
+    fn default() -> Self {
+        PassphrasePrompts {
+            queue: VecDeque::new(),
+            input: Zeroizing::new(String::with_capacity(PASSPHRASE_MAX_BYTES)),
+        }
+    }
+}
+
+impl PassphrasePrompts {
+    /// The request the modal shows.
+    pub fn current(&self) -> Option<&PassphraseRequest> {
+        self.queue.front()
+    }
+
+    /// Whether anything has been typed (the modal shows that much, never the length).
+    pub fn has_input(&self) -> bool {
+        !self.input.is_empty()
+    }
+
+    fn clear_input(&mut self) {
+        // Zeroizing wipes on drop; clearing in place keeps the one allocation.
+        use zeroize::Zeroize as _;
+        self.input.zeroize();
+    }
 }
 
 pub struct App {
@@ -270,6 +317,9 @@ pub struct App {
     pub stats_host: Option<usize>,
     pub help: bool,
     pub confirm: Option<PendingConfirm>,
+    /// Hosts the inventory marks `fleetdeck_read_only: true`, by index.
+    pub host_read_only: Vec<bool>,
+    pub passphrase: PassphrasePrompts,
     pub notice: Option<String>,
     pending_keys: Vec<Key>,
     pub should_quit: bool,
@@ -297,6 +347,8 @@ impl App {
             stats_host: None,
             help: false,
             confirm: None,
+            host_read_only: Vec::new(),
+            passphrase: PassphrasePrompts::default(),
             notice: None,
             pending_keys: Vec::new(),
             should_quit: false,
@@ -305,6 +357,22 @@ impl App {
 
     pub fn screen(&self) -> &Screen {
         self.screens.last().unwrap_or(&Screen::Overview)
+    }
+
+    /// Whether nothing may be changed on `host`: the whole console is read-only, or the
+    /// inventory says so for that host.
+    pub fn is_read_only(&self, host: Option<usize>) -> bool {
+        self.read_only || host.is_some_and(|h| self.host_read_only.get(h) == Some(&true))
+    }
+
+    /// The host the current view is about, if any.
+    pub fn current_host(&self) -> Option<usize> {
+        match self.screen() {
+            Screen::Host { host } | Screen::Logs { host, .. } | Screen::Inspect { host, .. } => {
+                Some(*host)
+            }
+            Screen::Overview | Screen::Timeline => None,
+        }
     }
 
     /// The hosts in overview order: filtered, grouped, sorted, problems first.
@@ -393,7 +461,100 @@ impl App {
                 self.notice = Some(text);
                 Vec::new()
             }
+            Msg::Passphrase(request) => {
+                self.passphrase.queue.push_back(request);
+                Vec::new()
+            }
+            Msg::PassphraseWithdrawn(id) => {
+                if let Some(at) = self.passphrase.queue.iter().position(|r| r.id == id) {
+                    if at == 0 {
+                        self.passphrase.clear_input();
+                    }
+                    if let Some(gone) = self.passphrase.queue.remove(at) {
+                        self.notice = Some(format!(
+                            "passphrase prompt for {} timed out",
+                            crate::sanitize::line(&gone.key_file.display().to_string())
+                        ));
+                    }
+                }
+                Vec::new()
+            }
         }
+    }
+
+    /// Keys while the passphrase modal is up: typed text is taken as is (never shown),
+    /// Enter answers, Esc (or Ctrl-C) cancels, Backspace deletes.
+    fn on_passphrase_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let control = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Enter => {
+                let Some(request) = self.passphrase.queue.pop_front() else {
+                    return Vec::new();
+                };
+                let typed = std::mem::replace(
+                    &mut self.passphrase.input,
+                    Zeroizing::new(String::with_capacity(PASSPHRASE_MAX_BYTES)),
+                );
+                let key_file = request.key_file.clone();
+                // Other first-time requests for the same file (hosts connected with a
+                // different ssh_config keep their own key store) get the same answer.
+                let mut same = Vec::new();
+                let mut rest = VecDeque::new();
+                for other in self.passphrase.queue.drain(..) {
+                    if other.key_file == key_file && !other.previous_was_wrong {
+                        same.push(other);
+                    } else {
+                        rest.push_back(other);
+                    }
+                }
+                self.passphrase.queue = rest;
+                for other in same {
+                    other.answer(Some(typed.clone()));
+                }
+                request.answer(Some(typed));
+                self.notice = Some(format!(
+                    "passphrase given for {}",
+                    crate::sanitize::line(&key_file.display().to_string())
+                ));
+            }
+            KeyCode::Esc => self.cancel_passphrase(),
+            KeyCode::Char('c') if control => self.cancel_passphrase(),
+            KeyCode::Backspace => {
+                self.passphrase.input.pop();
+            }
+            KeyCode::Char(c)
+                if !control
+                    && self.passphrase.input.len() + c.len_utf8() <= PASSPHRASE_MAX_BYTES =>
+            {
+                self.passphrase.input.push(c);
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// Esc in the modal: this key's hosts fail to authenticate (saying why); every
+    /// request waiting for the same key is cancelled with it.
+    fn cancel_passphrase(&mut self) {
+        self.passphrase.clear_input();
+        let Some(request) = self.passphrase.queue.pop_front() else {
+            return;
+        };
+        let key_file = request.key_file.clone();
+        request.answer(None);
+        let mut rest = VecDeque::new();
+        for other in self.passphrase.queue.drain(..) {
+            if other.key_file == key_file {
+                other.answer(None);
+            } else {
+                rest.push_back(other);
+            }
+        }
+        self.passphrase.queue = rest;
+        self.notice = Some(format!(
+            "passphrase for {} not given: hosts that need it cannot authenticate",
+            crate::sanitize::line(&key_file.display().to_string())
+        ));
     }
 
     fn on_fleet(&mut self, index: usize, event: HostEvent) {
@@ -413,6 +574,10 @@ impl App {
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        // A passphrase being asked for takes every key, before anything else.
+        if !self.passphrase.queue.is_empty() {
+            return self.on_passphrase_key(key);
+        }
         // Text being typed takes every key but Enter and Esc.
         if let Some(input) = self.editing_input() {
             match key.code {
@@ -493,6 +658,17 @@ impl App {
         }
         if action.is_mutating() && self.read_only {
             self.notice = Some("read-only mode: no changes can be made".to_owned());
+            return Vec::new();
+        }
+        if action.is_mutating() && self.is_read_only(self.current_host()) {
+            let name = self
+                .current_host()
+                .and_then(|h| self.hosts.get(h))
+                .map(|h| h.name.as_str())
+                .unwrap_or("this host");
+            self.notice = Some(format!(
+                "{name} is read-only (fleetdeck_read_only): no changes can be made"
+            ));
             return Vec::new();
         }
         match action {
@@ -755,6 +931,7 @@ impl App {
                     Pane::Backups => host.backups.value.as_ref().map_or(0, Vec::len),
                     Pane::Certificates => host.certs.value.as_ref().map_or(0, Vec::len),
                     Pane::Firewall => host.firewall.value.as_ref().map_or(0, |f| f.drift.len()),
+                    Pane::Facts => 0,
                 }
             }
             Screen::Timeline => self.timeline.visible().len(),

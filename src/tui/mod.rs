@@ -4,6 +4,7 @@
 pub mod action;
 pub mod app;
 pub mod keymap;
+pub mod prompt;
 pub mod run;
 pub mod terminal;
 pub mod theme;

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::app::{App, Command, Msg, Screen};
 use super::keymap::Keymap;
+use super::prompt::ConsolePrompt;
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::ui;
@@ -69,8 +70,13 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
         .map_err(|e| eyre!("{e}"))?;
 
     let (fleet_tx, mut fleet_rx) = mpsc::channel::<(usize, HostEvent)>(4096);
+    let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(4096);
+    let base_core = Core::new(options.read_only, AuditLog::at_default_path());
     let mut hosts = Vec::new();
     let mut sources = Vec::new();
+    // One core per host, carrying the host's own read-only rule from the inventory.
+    let mut cores = Vec::new();
+    let mut host_read_only = Vec::new();
     match targets {
         None => {
             let socket = crate::docker::transport::default_local_socket();
@@ -84,13 +90,17 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                 socket,
                 _task: task,
             });
+            cores.push(Arc::new(base_core.clone()));
+            host_read_only.push(false);
         }
         Some(targets) => {
             let ssh = crate::fleet::command::ssh_options(cli);
-            // The console asks for passphrases itself only once it has a prompt of its
-            // own; until then keys must be unencrypted or in ssh-agent.
-            let ssh = crate::ssh::setup::SshOptions { batch: true, ..ssh };
-            let contexts = Contexts::prepare(&ssh, &targets).map_err(|e| eyre!("{e}"))?;
+            // Passphrases are asked in a modal of the console (never on the terminal
+            // underneath it); `--batch` still never asks.
+            let prompt: Arc<dyn crate::ssh::auth::PassphrasePrompt> =
+                Arc::new(ConsolePrompt::new(msg_tx.clone()));
+            let contexts = Contexts::prepare_with_prompt(&ssh, &targets, Some(prompt))
+                .map_err(|e| eyre!("{e}"))?;
             for (index, target) in targets.iter().enumerate() {
                 hosts.push(HostState::new(
                     &target.name,
@@ -105,6 +115,8 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                     actor,
                     socket: target.settings.docker_socket.clone(),
                 });
+                cores.push(Arc::new(base_core.for_host(&target.settings)));
+                host_read_only.push(target.settings.read_only);
             }
             for notice in contexts.notices {
                 tracing::warn!("{notice}");
@@ -112,13 +124,12 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
         }
     }
     drop(fleet_tx);
-    let core = Arc::new(Core::new(options.read_only, AuditLog::at_default_path()));
     let mut app = App::new(hosts, keymap, options.read_only);
+    app.host_read_only = host_read_only;
 
     let guard = TerminalGuard::enter().wrap_err("taking over the terminal")?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
-    let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(4096);
     let mut keys = EventStream::new();
     let mut log_task: Option<JoinHandle<()>> = None;
     let mut stats_tasks: Vec<JoinHandle<()>> = Vec::new();
@@ -194,9 +205,12 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                 Command::Inspect { host, container_id } => {
                     spawn_inspect(&sources, host, container_id, msg_tx.clone());
                 }
-                Command::ContainerAction { host, confirmed } => {
-                    spawn_action(&sources, core.clone(), host, confirmed, msg_tx.clone());
-                }
+                Command::ContainerAction { host, confirmed } => match cores.get(host) {
+                    Some(core) => {
+                        spawn_action(&sources, core.clone(), host, confirmed, msg_tx.clone())
+                    }
+                    None => app.notice = Some("no such host".to_owned()),
+                },
                 Command::SaveLogs => {
                     let text = save_logs(&app);
                     app.notice = Some(text);

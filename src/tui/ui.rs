@@ -13,6 +13,7 @@ use super::action::View;
 use super::app::{App, Pane, Screen};
 use super::theme::{Role, Theme};
 use crate::docker::stats::sparkline;
+use crate::fleet::facts::rtt_text;
 use crate::fleet::model::HostState;
 use crate::fleet::table::age_text;
 use crate::probes::Severity;
@@ -46,6 +47,9 @@ pub fn draw_at(frame: &mut Frame, app: &App, theme: &Theme, now: OffsetDateTime)
     }
     if app.confirm.is_some() {
         draw_confirm(frame, app, theme);
+    }
+    if app.passphrase.current().is_some() {
+        draw_passphrase(frame, app, theme);
     }
 }
 
@@ -141,10 +145,16 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
+/// `up 12ms` (the latest `/_ping` round trip), `up ?` when the ping failed, `up` before
+/// the first one.
 fn reach_cell(host: &HostState) -> (String, Role) {
     match host.reachable {
         None => ("connecting".to_owned(), Role::Muted),
-        Some(true) => ("up".to_owned(), Role::Ok),
+        Some(true) => match (&host.rtt.value, &host.rtt.error) {
+            (_, Some(_)) => ("up ?".to_owned(), Role::Ok),
+            (Some(rtt), None) => (format!("up {}", rtt_text(*rtt)), Role::Ok),
+            (None, None) => ("up".to_owned(), Role::Ok),
+        },
         Some(false) => ("DOWN".to_owned(), Role::Critical),
     }
 }
@@ -300,12 +310,10 @@ fn draw_host(
             theme.style(Role::Critical),
         ));
     }
-    for pane in [
-        Pane::Containers,
-        Pane::Backups,
-        Pane::Certificates,
-        Pane::Firewall,
-    ] {
+    if !app.read_only && app.is_read_only(Some(index)) {
+        spans.push(Span::styled("read-only ", theme.style(Role::Accent)));
+    }
+    for pane in Pane::ALL {
         let style = if pane == app.pane {
             theme.style(Role::Selection)
         } else {
@@ -404,51 +412,15 @@ fn draw_host(
                 &mut TableState::default().with_selected(selected),
             );
         }
-        Pane::Backups => {
-            let rows: Vec<Row> = host
-                .backups
-                .value
-                .iter()
-                .flatten()
-                .map(|b| {
-                    Row::new(vec![
-                        Cell::from(b.repo.clone()),
-                        Cell::from(format!("{:?}", b.kind).to_lowercase()),
-                        Cell::from(
-                            b.age_seconds
-                                .map(age_text)
-                                .unwrap_or_else(|| "-".to_owned()),
-                        ),
-                        Cell::from(b.count.to_string()),
-                        Cell::from(format!("{:?}", b.state).to_lowercase()),
-                        Cell::from(b.error.clone().unwrap_or_default()),
-                    ])
-                    .style(theme.style(severity_role(b.severity)))
-                })
-                .collect();
-            let table = Table::new(
-                rows,
-                [
-                    Constraint::Length(14),
-                    Constraint::Length(7),
-                    Constraint::Length(8),
-                    Constraint::Length(6),
-                    Constraint::Length(14),
-                    Constraint::Min(10),
-                ],
-            )
-            .header(
-                Row::new(["REPO", "KIND", "AGE", "COUNT", "STATE", "ERROR"])
-                    .style(theme.style(Role::Header)),
-            )
-            .row_highlight_style(theme.style(Role::Selection))
-            .block(block(title("Backups", host.backups.measured_at), theme));
-            frame.render_stateful_widget(
-                table,
-                body,
-                &mut TableState::default().with_selected(selected),
-            );
-        }
+        Pane::Backups => draw_backups(
+            frame,
+            body,
+            app,
+            theme,
+            host,
+            &title("Backups", host.backups.measured_at),
+            now,
+        ),
         Pane::Certificates => {
             let rows: Vec<Row> = host
                 .certs
@@ -558,7 +530,214 @@ fn draw_host(
                 body,
             );
         }
+        Pane::Facts => draw_facts(
+            frame,
+            body,
+            theme,
+            host,
+            &title("Facts", host.facts.measured_at),
+        ),
     }
+}
+
+/// The repositories, and below them the selected one's newest snapshots.
+fn draw_backups(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    host: &HostState,
+    title: &str,
+    now: OffsetDateTime,
+) {
+    let repos = host.backups.value.as_deref().unwrap_or_default();
+    let rows: Vec<Row> = repos
+        .iter()
+        .map(|b| {
+            Row::new(vec![
+                Cell::from(b.repo.clone()),
+                Cell::from(format!("{:?}", b.kind).to_lowercase()),
+                Cell::from(
+                    b.age_seconds
+                        .map(age_text)
+                        .unwrap_or_else(|| "-".to_owned()),
+                ),
+                Cell::from(b.count.to_string()),
+                Cell::from(format!("{:?}", b.state).to_lowercase()),
+                Cell::from(b.error.clone().unwrap_or_default()),
+            ])
+            .style(theme.style(severity_role(b.severity)))
+        })
+        .collect();
+    // The repositories take what they need (header and borders included), at most
+    // half; the snapshot list gets the rest when that shows at least one snapshot.
+    let wanted = (repos.len() as u16).saturating_add(3);
+    let top_height = wanted.min(area.height / 2).max(4);
+    let top_height = if area.height.saturating_sub(top_height) < 4 {
+        area.height
+    } else {
+        top_height
+    };
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(top_height), Constraint::Min(0)]).areas(area);
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(14),
+            Constraint::Length(7),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(14),
+            Constraint::Min(10),
+        ],
+    )
+    .header(
+        Row::new(["REPO", "KIND", "AGE", "COUNT", "STATE", "ERROR"])
+            .style(theme.style(Role::Header)),
+    )
+    .row_highlight_style(theme.style(Role::Selection))
+    .block(block(title.to_owned(), theme));
+    frame.render_stateful_widget(
+        table,
+        top,
+        &mut TableState::default().with_selected(Some(app.pane_selected)),
+    );
+    if bottom.height < 4 {
+        return;
+    }
+    let Some(repo) = repos.get(app.pane_selected) else {
+        return;
+    };
+    let date = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let rows: Vec<Row> = repo
+        .snapshots
+        .iter()
+        .map(|snapshot| {
+            let what = match (&snapshot.name, &snapshot.host) {
+                (Some(name), _) => name.clone(),
+                (None, Some(host)) => host.clone(),
+                (None, None) => String::new(),
+            };
+            Row::new(vec![
+                Cell::from(snapshot.time.format(&date).unwrap_or_default()),
+                Cell::from(age_text((now - snapshot.time).whole_seconds().max(0))),
+                Cell::from(snapshot.id.clone().unwrap_or_else(|| "-".to_owned())),
+                Cell::from(what),
+                Cell::from(snapshot.paths.join(" ")),
+            ])
+            .style(theme.style(Role::Text))
+        })
+        .collect();
+    let shown = repo.snapshots.len();
+    let heading = if shown == 0 {
+        format!(" Snapshots of {} — none listed ", repo.repo)
+    } else if shown < repo.count {
+        format!(
+            " Snapshots of {} — newest {shown} of {}, newest first ",
+            repo.repo, repo.count
+        )
+    } else {
+        format!(" Snapshots of {} — newest first ", repo.repo)
+    };
+    let host_or_name = match repo.kind {
+        crate::probes::backup::BackupKind::Borg => "ARCHIVE",
+        crate::probes::backup::BackupKind::Restic => "HOSTNAME",
+    };
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(17),
+            Constraint::Length(7),
+            Constraint::Length(9),
+            Constraint::Length(18),
+            Constraint::Min(10),
+        ],
+    )
+    .header(
+        Row::new(["TIME (UTC)", "AGE", "ID", host_or_name, "PATHS"])
+            .style(theme.style(Role::Header)),
+    )
+    .block(block(heading, theme));
+    frame.render_widget(table, bottom);
+}
+
+/// What the host's engine says it is, and where the session goes.
+fn draw_facts(frame: &mut Frame, area: Rect, theme: &Theme, host: &HostState, title: &str) {
+    let mut lines = Vec::new();
+    let row = |key: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{key:<14}"), theme.style(Role::Muted)),
+            Span::styled(value, theme.style(Role::Text)),
+        ])
+    };
+    let or_unknown = |value: &Option<String>| value.clone().unwrap_or_else(|| "?".to_owned());
+    match &host.facts.value {
+        None => lines.push(Line::from(Span::styled(
+            "not read yet (Docker's /info, once per connection)",
+            theme.style(Role::Muted),
+        ))),
+        Some(facts) => {
+            lines.push(row("host name", or_unknown(&facts.hostname)));
+            let os = match &facts.architecture {
+                Some(arch) => format!("{} ({arch})", or_unknown(&facts.os)),
+                None => or_unknown(&facts.os),
+            };
+            lines.push(row("OS", os));
+            lines.push(row("kernel", or_unknown(&facts.kernel)));
+            lines.push(row("Docker", or_unknown(&facts.docker_version)));
+            lines.push(row(
+                "CPUs",
+                facts
+                    .cpus
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "?".to_owned()),
+            ));
+            lines.push(row(
+                "memory",
+                facts
+                    .memory_bytes
+                    .and_then(|b| u64::try_from(b).ok())
+                    .map(crate::docker::stats::bytes_text)
+                    .unwrap_or_else(|| "?".to_owned()),
+            ));
+            let count = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "?".to_owned());
+            lines.push(row(
+                "containers",
+                format!(
+                    "{} ({} running, {} stopped)",
+                    count(facts.containers),
+                    count(facts.containers_running),
+                    count(facts.containers_stopped)
+                ),
+            ));
+            lines.push(row("images", count(facts.images)));
+            if let Some(address) = &facts.ssh_address {
+                lines.push(row("SSH", address.clone()));
+            }
+        }
+    }
+    let rtt = match (&host.rtt.value, &host.rtt.error) {
+        (_, Some(error)) => Span::styled(error.clone(), theme.style(Role::Unknown)),
+        (Some(rtt), None) => Span::styled(
+            format!("{} (Docker /_ping over SSH)", rtt_text(*rtt)),
+            theme.style(Role::Text),
+        ),
+        (None, None) => Span::styled("not measured yet", theme.style(Role::Muted)),
+    };
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:<14}", "round trip"), theme.style(Role::Muted)),
+        rtt,
+    ]));
+    if let Some(error) = &host.facts.error {
+        lines.push(Line::from(Span::styled(
+            error.clone(),
+            theme.style(Role::Unknown),
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(block(title.to_owned(), theme)),
+        area,
+    );
 }
 
 fn draw_logs(
@@ -750,9 +929,10 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 fn draw_help(frame: &mut Frame, app: &App, theme: &Theme) {
     let view = app.screen().view();
     let entries = app.keymap.help(view);
+    let read_only = app.is_read_only(app.current_host());
     let lines: Vec<Line> = entries
         .iter()
-        .filter(|e| !(app.read_only && e.action.is_mutating()))
+        .filter(|e| !(read_only && e.action.is_mutating()))
         .map(|e| {
             Line::from(vec![
                 Span::styled(format!("{:>12}  ", e.keys), theme.style(Role::Accent)),
@@ -802,6 +982,53 @@ fn draw_confirm(frame: &mut Frame, app: &App, theme: &Theme) {
             .wrap(Wrap { trim: true })
             .block(block(" Confirm ", theme))
             .style(Style::default()),
+        area,
+    );
+}
+
+/// The passphrase modal: which key, whether the last try was wrong, and only whether
+/// something has been typed — never the text, nor its length.
+fn draw_passphrase(frame: &mut Frame, app: &App, theme: &Theme) {
+    let Some(request) = app.passphrase.current() else {
+        return;
+    };
+    let key_file = crate::sanitize::line(&request.key_file.display().to_string());
+    let mut text = vec![Line::from(vec![
+        Span::styled("An SSH key needs its passphrase: ", theme.style(Role::Text)),
+        Span::styled(key_file, theme.style(Role::Accent)),
+    ])];
+    if request.previous_was_wrong {
+        text.push(Line::from(Span::styled(
+            "Bad passphrase, try again.",
+            theme.style(Role::Warning),
+        )));
+    }
+    text.push(Line::from(""));
+    text.push(Line::from(vec![
+        Span::styled("passphrase: ", theme.style(Role::Accent)),
+        Span::styled(
+            if app.passphrase.has_input() {
+                "(typed, hidden)▏"
+            } else {
+                "▏"
+            },
+            theme.style(Role::Text),
+        ),
+    ]));
+    text.push(Line::from(""));
+    let waiting = app.passphrase.queue.len().saturating_sub(1);
+    let mut hint =
+        "enter: unlock    esc: cancel (hosts that need this key fail to authenticate)".to_owned();
+    if waiting > 0 {
+        hint.push_str(&format!("    {waiting} more waiting"));
+    }
+    text.push(Line::from(Span::styled(hint, theme.style(Role::Muted))));
+    let area = centered(frame.area(), 72, 9);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(block(" Passphrase ", theme)),
         area,
     );
 }
