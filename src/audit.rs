@@ -188,11 +188,12 @@ pub fn local_operator() -> String {
         .unwrap_or_else(|| format!("uid{}", unsafe { libc::getuid() }));
     format!(
         "{user}@{}",
-        hostname().unwrap_or_else(|| "unknown-host".to_owned())
+        local_hostname().unwrap_or_else(|| "unknown-host".to_owned())
     )
 }
 
-fn hostname() -> Option<String> {
+/// This machine's host name, from the kernel.
+pub fn local_hostname() -> Option<String> {
     let mut buffer = [0u8; 256];
     // SAFETY: the pointer and length describe `buffer`, which gethostname may fill.
     let status = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };

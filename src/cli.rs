@@ -90,6 +90,11 @@ pub enum Command {
     /// file, line and column, and nothing is printed on stdout.
     Inventory(InventoryArgs),
 
+    /// age identities and secret files: keygen, encrypt, decrypt, edit
+    /// (docs/secrets.md). Reads SOPS files with age keys too, verifying their MAC.
+    #[command(subcommand)]
+    Secrets(crate::secrets::cli::SecretsCommand),
+
     /// One snapshot of every selected host: containers, backups, certificates,
     /// firewall.
     ///
@@ -99,6 +104,77 @@ pub enum Command {
 
     /// Follow the fleet and print each change as one JSON line (docs/status.md).
     Watch(WatchArgs),
+
+    /// Bring the selected hosts' apps to their stacks (docs/deploy.md).
+    ///
+    /// Plans first (the difference from what runs), asks, then applies host by host
+    /// under a lock: new container, health gate, switch over; a failed gate rolls
+    /// back to the previous container. Exit 0: every host deployed or unchanged;
+    /// 1: a host failed, rolled back, was locked or unreachable; 2: nothing was done
+    /// (bad input, or not confirmed).
+    Deploy(DeployArgs),
+
+    /// Return services to the revision before the last deploy, at once.
+    ///
+    /// The previous container is kept (stopped) by every deploy; rollback swaps it
+    /// with the current one, so a second rollback rolls forward again.
+    Rollback(RollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Only this app (repeatable). Hosts without it are left out.
+    #[arg(long = "app", value_name = "APP")]
+    pub apps: Vec<String>,
+
+    /// Print the plan and stop: nothing is changed, no lock is taken.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Print a JSON summary on stdout (progress still goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Set a variable for the stacks' templates, over the inventory's (as Ansible's
+    /// `-e`), e.g. `-e web_version=1.1`. Repeatable.
+    #[arg(short = 'e', long = "extra-var", value_name = "KEY=VALUE")]
+    pub extra_vars: Vec<String>,
+
+    /// Why: recorded in the lock, the journal and the audit logs.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Take a host's lock even if another run holds it (after making sure that run
+    /// is gone: the lock says who, where and since when).
+    #[arg(long)]
+    pub break_lock: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Only this app (repeatable).
+    #[arg(long = "app", value_name = "APP")]
+    pub apps: Vec<String>,
+
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Why: recorded in the lock and the audit logs.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Take a host's lock even if another run holds it.
+    #[arg(long)]
+    pub break_lock: bool,
 }
 
 #[derive(Debug, Args)]

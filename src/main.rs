@@ -69,11 +69,20 @@ fn run(mut cli: Cli) -> Result<ExitCode> {
             cli.limit.as_deref(),
             &args,
         ))),
+        Command::Secrets(cmd) => Ok(ExitCode::from(fleetdeck::secrets::command::run(
+            &cmd, cli.batch,
+        ))),
         Command::Status(args) => Ok(ExitCode::from(
             runtime.block_on(fleetdeck::fleet::command::status(&cli, &args)),
         )),
         Command::Watch(_) => Ok(ExitCode::from(
             runtime.block_on(fleetdeck::fleet::command::watch(&cli)),
+        )),
+        Command::Deploy(args) => Ok(ExitCode::from(
+            runtime.block_on(fleetdeck::core::deploy::command::deploy(&cli, &args)),
+        )),
+        Command::Rollback(args) => Ok(ExitCode::from(
+            runtime.block_on(fleetdeck::core::deploy::command::rollback(&cli, &args)),
         )),
         Command::Lab(LabCommand::Down(args)) => {
             let dir = lab::resolve_dir(args.dir);

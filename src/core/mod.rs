@@ -4,6 +4,8 @@
 //! deployment core (plan, apply, health gates, rollback, locks) grows here.
 
 pub mod containers;
+pub mod deploy;
+pub mod stack;
 
 use std::fmt;
 use std::io;

@@ -3,32 +3,21 @@
 //! own socket, data root and exec root; the host's sshd forwards to that socket, which
 //! is the only way the inventory reaches it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::models::{
-    ContainerCreateBody, ContainerSummaryStateEnum, HealthConfig, HostConfig, RestartPolicy,
-    RestartPolicyNameEnum,
-};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-};
+use bollard::query_parameters::{CreateImageOptionsBuilder, ListContainersOptionsBuilder};
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use futures_util::StreamExt;
 
-use super::plan::{
-    Behaviour, ContainerPlan, EnginePlan, HostPlan, IMAGE_REPO, IMAGE_TAGS, LabPlan,
-};
+use super::plan::{BROKEN_TAG, Behaviour, EnginePlan, HostPlan, IMAGE_REPO, IMAGE_TAGS, LabPlan};
 use super::render;
 use super::sys;
 
 /// Label put on every container the lab creates, with the lab host as value.
 pub const LAB_HOST_LABEL: &str = "fleetdeck.lab.host";
-pub const APP_LABEL: &str = "fleetdeck.app";
-const HEALTH_INTERVAL: Duration = Duration::from_secs(10);
 
 pub async fn connect(socket: &Path) -> Result<Docker> {
     let path = socket
@@ -192,6 +181,21 @@ async fn build_rootfs(root: &Path, version: &str) -> Result<()> {
     }
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n")?;
     std::fs::write(root.join("VERSION"), format!("{version}\n"))?;
+    // The stacks' health checks run /app/health first: the broken release fails it.
+    let app = root.join("app");
+    std::fs::create_dir_all(&app)?;
+    let health = if version == BROKEN_TAG {
+        format!(
+            "#!/bin/sh\necho \"release {version}: cannot read /srv/web/config.json: no such file\" >&2\nexit 1\n"
+        )
+    } else {
+        format!("#!/bin/sh\necho \"release {version} ok\"\n")
+    };
+    std::fs::write(app.join("health"), health)?;
+    std::fs::set_permissions(
+        app.join("health"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
     Ok(())
 }
 
@@ -256,131 +260,6 @@ pub async fn ensure_images(docker: &Docker, image_dir: &Path) -> Result<()> {
 }
 
 // ---- containers ----------------------------------------------------------------------
-
-fn shell(script: &str) -> Vec<String> {
-    vec!["sh".into(), "-c".into(), script.into()]
-}
-
-fn health(script: &str) -> HealthConfig {
-    let ns = |d: Duration| d.as_nanos() as i64;
-    HealthConfig {
-        test: Some(vec!["CMD-SHELL".into(), script.into()]),
-        interval: Some(ns(HEALTH_INTERVAL)),
-        timeout: Some(ns(Duration::from_secs(5))),
-        retries: Some(1),
-        ..Default::default()
-    }
-}
-
-/// The container's configuration for its planned behaviour. Each one's output reads
-/// like a real service's, so logs and health output in the console look plausible.
-pub fn container_body(plan: &LabPlan, host: &HostPlan, c: &ContainerPlan) -> ContainerCreateBody {
-    let (cmd, healthcheck, restart) = match (c.behaviour, c.app.as_str()) {
-        (Behaviour::Healthy, "web" | "proxy") => (
-            shell(
-                "echo \"$HOSTNAME serving /srv/web on :8080\"; exec httpd -f -vv -p 127.0.0.1:8080 -h /srv/web",
-            ),
-            Some(health(
-                "wget -q -O /dev/null http://127.0.0.1:8080/ && echo ok",
-            )),
-            RestartPolicyNameEnum::UNLESS_STOPPED,
-        ),
-        (Behaviour::Healthy, _) => (
-            shell("while true; do echo \"$(date -u +%FT%TZ) processed 1 job\"; sleep 30; done"),
-            Some(health("echo queue reachable")),
-            RestartPolicyNameEnum::UNLESS_STOPPED,
-        ),
-        (Behaviour::Unhealthy, _) => (
-            shell("echo 'worker: waiting for queue at queue:5672'; exec sleep 2147483647"),
-            Some(health(
-                "echo 'dial tcp queue:5672: connection refused' >&2; exit 1",
-            )),
-            RestartPolicyNameEnum::UNLESS_STOPPED,
-        ),
-        (Behaviour::Restarting, _) => (
-            shell("echo 'cron: cannot open /etc/crontab: No such file or directory' >&2; exit 1"),
-            None,
-            RestartPolicyNameEnum::ALWAYS,
-        ),
-        (Behaviour::Exited(code), _) => (
-            shell(&format!(
-                "echo 'migrate: applying 0042_add_users_index'; \
-                 echo 'ERROR: relation \"users\" does not exist' >&2; exit {code}"
-            )),
-            None,
-            RestartPolicyNameEnum::NO,
-        ),
-    };
-    let labels = HashMap::from([
-        (LAB_HOST_LABEL.to_string(), host.name.clone()),
-        (APP_LABEL.to_string(), c.app.clone()),
-    ]);
-    ContainerCreateBody {
-        image: Some(format!("{IMAGE_REPO}:{}", IMAGE_TAGS[0])),
-        cmd: Some(cmd),
-        hostname: Some(c.app.clone()),
-        labels: Some(labels),
-        healthcheck,
-        host_config: Some(HostConfig {
-            network_mode: Some("none".into()),
-            binds: Some(vec![format!("{}:/srv:ro", plan.data_dir(host).display())]),
-            restart_policy: Some(RestartPolicy {
-                name: Some(restart),
-                maximum_retry_count: None,
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// Creates and starts the host's containers that are missing; starts long-running
-/// ones that are stopped. Leaves containers that already look right alone.
-pub async fn ensure_containers(docker: &Docker, plan: &LabPlan, host: &HostPlan) -> Result<()> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{LAB_HOST_LABEL}={}", host.name)],
-    )]);
-    let existing = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await?;
-    for c in &host.containers {
-        let found = existing.iter().find(|s| {
-            s.names
-                .as_ref()
-                .is_some_and(|n| n.iter().any(|n| n.trim_start_matches('/') == c.name))
-        });
-        match found {
-            None => {
-                let options = CreateContainerOptionsBuilder::new().name(&c.name).build();
-                docker
-                    .create_container(Some(options), container_body(plan, host, c))
-                    .await
-                    .wrap_err_with(|| format!("creating container {} on {}", c.name, host.name))?;
-                docker
-                    .start_container(&c.name, None)
-                    .await
-                    .wrap_err_with(|| format!("starting container {} on {}", c.name, host.name))?;
-            }
-            Some(s) => {
-                let long_running = matches!(c.behaviour, Behaviour::Healthy | Behaviour::Unhealthy);
-                let stopped = matches!(
-                    s.state,
-                    Some(ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::CREATED)
-                );
-                if long_running && stopped {
-                    docker.start_container(&c.name, None).await?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
 
 /// The state a container has reached, in the words `docker ps` uses.
 pub async fn observed_state(docker: &Docker, name: &str) -> Result<String> {

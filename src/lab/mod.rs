@@ -143,12 +143,19 @@ async fn build(plan: Arc<LabPlan>) -> Result<()> {
         .await;
     let engines = engines.into_iter().collect::<Result<Vec<_>>>()?;
 
+    // The apps are stacks the deployment core deploys: write them and the inventory
+    // first, then let the core create each host's containers.
+    write_stacks(&plan)?;
+    std::fs::write(plan.dir.join("inventory.yml"), render::inventory(&plan)?)?;
+    let deployments = Arc::new(lab_deployments(&plan)?);
+
     let host_keys: Vec<_> = stream::iter(plan.hosts.clone())
         .map(|host| {
             let plan = plan.clone();
             let docker = engines[host.engine].clone();
+            let deployments = deployments.clone();
             async move {
-                let key = build_host(&plan, &host, &docker, now)
+                let key = build_host(&plan, &host, &docker, &deployments, now)
                     .await
                     .wrap_err_with(|| format!("setting up lab host {}", host.name))?;
                 Ok::<_, color_eyre::Report>(key)
@@ -164,7 +171,6 @@ async fn build(plan: Arc<LabPlan>) -> Result<()> {
         render::known_hosts(&plan, &host_keys),
     )?;
     std::fs::write(plan.dir.join("ssh_config"), render::ssh_config(&plan))?;
-    std::fs::write(plan.dir.join("inventory.yml"), render::inventory(&plan)?)?;
 
     // Health checks report after one interval: wait so the lab is ready to look at.
     let waits: Vec<Result<()>> = stream::iter(plan.hosts.clone())
@@ -184,6 +190,7 @@ async fn build_host(
     plan: &LabPlan,
     host: &HostPlan,
     docker: &bollard::Docker,
+    deployments: &LabDeployments,
     now: time::OffsetDateTime,
 ) -> Result<String> {
     let started = Instant::now();
@@ -195,7 +202,7 @@ async fn build_host(
         backup::write_app_data(plan, host, 0)?;
     }
     backup::ensure_repository(plan, host, now).await?;
-    engine::ensure_containers(docker, plan, host).await?;
+    deploy_apps(deployments, host, docker).await?;
     services::ensure_https(plan, host).await?;
     services::ensure_http(plan, host).await?;
     progress(format!(
@@ -205,6 +212,76 @@ async fn build_host(
         started.elapsed().as_secs_f64()
     ));
     Ok(host_key)
+}
+
+fn write_stacks(plan: &LabPlan) -> Result<()> {
+    let dir = plan.stacks_dir();
+    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    for (file, text) in render::stacks() {
+        std::fs::write(dir.join(file), text)
+            .wrap_err_with(|| format!("writing {}", dir.join(file).display()))?;
+    }
+    Ok(())
+}
+
+/// Every lab host's desired state, from the inventory just written, as `fleetdeck
+/// deploy` would build it.
+struct LabDeployments {
+    core: crate::core::Core,
+    hosts: Vec<(
+        crate::core::deploy::DeployTarget,
+        crate::core::deploy::Desired,
+    )>,
+}
+
+fn lab_deployments(plan: &LabPlan) -> Result<LabDeployments> {
+    use crate::core::deploy;
+    let inventory = crate::inventory::Inventory::load(&plan.dir.join("inventory.yml"))
+        .map_err(|e| eyre!("the lab's own inventory: {e}"))?;
+    let mut identities = deploy::IdentityCache::new(Box::new(crate::secrets::NeverAsk));
+    let prepared = deploy::prepare(&inventory, &deploy::Request::default(), &mut identities)
+        .map_err(|problems| eyre!("the lab's stacks: {}", problems.join("; ")))?;
+    Ok(LabDeployments {
+        // The lab's own setup is audited in the lab, not in the operator's log.
+        core: crate::core::Core::new(
+            false,
+            crate::audit::AuditLog::new(plan.dir.join("audit.log")),
+        ),
+        hosts: prepared.hosts,
+    })
+}
+
+/// Creates (or repairs) the host's containers through the deployment core. No health
+/// gate: some of the lab's apps are unhealthy on purpose.
+async fn deploy_apps(
+    deployments: &LabDeployments,
+    host: &HostPlan,
+    docker: &bollard::Docker,
+) -> Result<()> {
+    use crate::core::deploy::{self, ApplyOptions, HostResult};
+    let Some((target, desired)) = deployments.hosts.iter().find(|(t, _)| t.name == host.name)
+    else {
+        bail!("{} is missing from the lab's inventory", host.name);
+    };
+    let options = ApplyOptions {
+        gate: false,
+        reason: Some("fleetdeck lab up".into()),
+        break_lock: false,
+    };
+    let outcome =
+        deploy::apply_local(&deployments.core, target, desired, docker.clone(), &options).await;
+    match outcome.result {
+        HostResult::Deployed | HostResult::Unchanged => Ok(()),
+        _ => {
+            let details: Vec<String> = outcome
+                .services
+                .iter()
+                .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.container)))
+                .chain(outcome.error.clone())
+                .collect();
+            bail!("deploying the lab's apps: {}", details.join("; "))
+        }
+    }
 }
 
 async fn write_keys(plan: &LabPlan) -> Result<()> {

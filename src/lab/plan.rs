@@ -23,9 +23,11 @@ const GREEK: [&str; 23] = [
     "psi",
 ];
 
-/// The image every lab container runs; two tags so deploys have something to move to.
+/// The image every lab container runs: the version the lab starts with, a newer one
+/// to deploy, and a release whose health check fails, to practise the rollback.
 pub const IMAGE_REPO: &str = "fleetdeck-lab/app";
-pub const IMAGE_TAGS: [&str; 2] = ["1.0", "1.1"];
+pub const IMAGE_TAGS: [&str; 3] = ["1.0", "1.1", BROKEN_TAG];
+pub const BROKEN_TAG: &str = "1.2-broken";
 
 /// How a sample container behaves, chosen so the lab shows every state an on-call
 /// engineer must recognise.
@@ -197,6 +199,8 @@ impl LabPlan {
                     .into_iter()
                     .map(|(app, behaviour)| ContainerPlan {
                         app: app.to_string(),
+                        // As the deployment core names an app's main service, after
+                        // the host's container prefix.
                         name: if shared_engines {
                             format!("{name}-{app}")
                         } else {
@@ -268,6 +272,25 @@ impl LabPlan {
     /// The app data directory that restic backs up and the `web` container mounts.
     pub fn data_dir(&self, host: &HostPlan) -> PathBuf {
         self.host_dir(host).join("srv")
+    }
+
+    /// fleetdeck's state directory on the host (deploy lock, journal, secret files).
+    pub fn state_dir(&self, host: &HostPlan) -> PathBuf {
+        self.host_dir(host).join("state")
+    }
+
+    /// Put before container names when several hosts share one engine.
+    pub fn container_prefix(&self, host: &HostPlan) -> String {
+        if self.hosts.len() > MAX_ENGINES {
+            format!("{}-", host.name)
+        } else {
+            String::new()
+        }
+    }
+
+    /// The apps' compose files.
+    pub fn stacks_dir(&self) -> PathBuf {
+        self.dir.join("stacks")
     }
 
     pub fn restic_repo(&self, host: &HostPlan) -> PathBuf {

@@ -241,6 +241,18 @@ impl Session {
     /// Runs `command` on an exec channel, collecting at most `limits.max_output` bytes
     /// of each stream, and gives up after `limits.timeout` (closing the channel).
     pub async fn exec(&self, command: &str, limits: &ExecLimits) -> Result<ExecOutput, ExecError> {
+        self.exec_with_input(command, None, limits).await
+    }
+
+    /// As [`Session::exec`], writing `input` to the command's stdin and then closing
+    /// it. Secrets and state files travel this way rather than on the command line,
+    /// where any user of the host could read them in the process list.
+    pub async fn exec_with_input(
+        &self,
+        command: &str,
+        input: Option<&[u8]>,
+        limits: &ExecLimits,
+    ) -> Result<ExecOutput, ExecError> {
         let mut channel = self
             .inner
             .handle
@@ -251,6 +263,16 @@ impl Session {
             .exec(true, command)
             .await
             .map_err(|e| ExecError::Channel(format!("starting the command: {e}")))?;
+        if let Some(input) = input {
+            channel
+                .data(input)
+                .await
+                .map_err(|e| ExecError::Channel(format!("writing the command's input: {e}")))?;
+            channel
+                .eof()
+                .await
+                .map_err(|e| ExecError::Channel(format!("closing the command's input: {e}")))?;
+        }
         let mut output = ExecOutput::default();
         let collect = async {
             while let Some(message) = channel.wait().await {

@@ -1,0 +1,1002 @@
+//! Applying a host's plan, and rolling back.
+//!
+//! For each service that changes, in dependency order:
+//!   networks and volumes → image present → secret files → create `NAME.next` → stop
+//!   `NAME` → start `NAME.next` → health gate → switch (`NAME` becomes `NAME.prev`,
+//!   `NAME.next` becomes `NAME`; the revision before `.prev` is removed).
+//! A failed gate removes `NAME.next` and starts `NAME` again, and services of the same
+//! app already switched in this run are switched back, so an app never runs half a
+//! release. Every step is journalled under the host's lock before it is taken, so an
+//! interrupted run says where it stopped; and because the plan is a difference, the
+//! next run simply converges (a leftover `.next` is removed first).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt as _;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::gate::{self, GateSpec, Probe};
+use super::lock::{self, Holder, HostLock, JournalEntry};
+use super::plan::{
+    self, APP_LABEL, Change, DEPLOYED_AT_LABEL, DEPLOYED_BY_LABEL, Desired, DesiredApp, HASH_LABEL,
+    HostPlan, NEXT_SUFFIX, PREVIOUS_SUFFIX, SERVICE_LABEL, ServicePlan,
+};
+use super::shell::{HostShell, quote};
+use crate::audit::{self, AuditRecord, AuditResult};
+use crate::core::Core;
+use crate::core::stack::{Service, Stack};
+use crate::sanitize;
+
+/// How long a stopping container gets before SIGKILL (Docker's default).
+const STOP_GRACE_SECS: i32 = 10;
+
+/// One host, as the core reaches it.
+pub struct HostAccess {
+    pub name: String,
+    pub shell: HostShell,
+    pub docker: Docker,
+    pub state_dir: String,
+    pub prefix: String,
+    /// `fleetdeck_read_only` for this host.
+    pub read_only: bool,
+}
+
+/// A step, as front ends show it while it happens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeployEvent {
+    pub host: String,
+    pub app: String,
+    pub service: String,
+    pub step: String,
+    pub detail: String,
+}
+
+pub type Events = tokio::sync::mpsc::UnboundedSender<DeployEvent>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceResult {
+    Deployed,
+    Started,
+    Unchanged,
+    /// Its gate failed (or a later service of its app failed) and the previous
+    /// revision runs again.
+    RolledBack,
+    /// Failed, and no previous revision could take over.
+    Failed,
+    /// Not attempted: an earlier step on this host failed.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceOutcome {
+    pub app: String,
+    pub service: String,
+    pub container: String,
+    pub change: Change,
+    pub from_image: Option<String>,
+    pub to_image: String,
+    pub result: ServiceResult,
+    pub gate_seconds: Option<f64>,
+    pub error: Option<String>,
+    /// The new container's last log lines when its gate failed.
+    pub logs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostResult {
+    Unchanged,
+    Deployed,
+    RolledBack,
+    Failed,
+    /// Another run holds the host's lock.
+    Locked,
+    Unreachable,
+    /// Read-only mode.
+    Refused,
+}
+
+/// A run that was interrupted before this one, as its lock recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Interrupted {
+    pub holder: Option<String>,
+    pub steps: Vec<String>,
+}
+
+impl Interrupted {
+    pub fn from_lock(holder: Option<Holder>, journal: Vec<JournalEntry>) -> Interrupted {
+        Interrupted {
+            holder: holder.map(|h| h.describe()),
+            steps: journal.iter().map(JournalEntry::describe).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostOutcome {
+    pub name: String,
+    pub result: HostResult,
+    pub error: Option<String>,
+    pub interrupted: Option<Interrupted>,
+    pub services: Vec<ServiceOutcome>,
+    pub duration_seconds: f64,
+}
+
+impl HostOutcome {
+    pub fn new(name: &str, result: HostResult, error: Option<String>) -> HostOutcome {
+        HostOutcome {
+            name: name.to_owned(),
+            result,
+            error,
+            interrupted: None,
+            services: vec![],
+            duration_seconds: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Wait for each new container to pass its health gate (off only for the lab's
+    /// first start, whose sample apps are broken on purpose).
+    pub gate: bool,
+    pub reason: Option<String>,
+    pub break_lock: bool,
+}
+
+/// A run on one host, under its lock.
+struct HostRun<'a> {
+    core: &'a Core,
+    access: &'a HostAccess,
+    lock: &'a HostLock,
+    events: &'a Events,
+    reason: Option<String>,
+}
+
+fn docker_err(what: &str, e: &bollard::errors::Error) -> String {
+    sanitize::line(&format!("{what}: {e}"))
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+impl HostRun<'_> {
+    /// Announces a step and journals it before it is taken.
+    async fn step(&self, app: &str, service: &str, step: &str, detail: &str) -> Result<(), String> {
+        let _ = self.events.send(DeployEvent {
+            host: self.access.name.clone(),
+            app: app.to_owned(),
+            service: service.to_owned(),
+            step: step.to_owned(),
+            detail: sanitize::line(detail),
+        });
+        self.lock.journal(app, service, step, detail).await
+    }
+
+    async fn audit(&self, action: &str, target: &str, result: AuditResult, error: Option<&str>) {
+        let record = AuditRecord {
+            time: audit::timestamp(OffsetDateTime::now_utc()),
+            id: self.lock.holder().id.clone(),
+            operator: self.core.operator.clone(),
+            host: self.access.name.clone(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            reason: self.reason.clone(),
+            result,
+            error: error.map(str::to_owned),
+        };
+        if let Err(e) = self.core.audit.append(&record) {
+            tracing::warn!(host = %self.access.name, "local audit log: {e}");
+        }
+        if let Err(e) = lock::host_audit(&self.access.shell, &self.access.state_dir, &record).await
+        {
+            tracing::warn!(host = %self.access.name, "host audit log: {e}");
+        }
+    }
+
+    fn docker(&self) -> &Docker {
+        &self.access.docker
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), String> {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        match self.docker().remove_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(docker_err(&format!("removing {name}"), &e)),
+        }
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), String> {
+        let options = RenameContainerOptionsBuilder::new().name(to).build();
+        self.docker()
+            .rename_container(from, options)
+            .await
+            .map_err(|e| docker_err(&format!("renaming {from} to {to}"), &e))
+    }
+
+    async fn stop(&self, name: &str) -> Result<(), String> {
+        let options = StopContainerOptionsBuilder::new()
+            .t(STOP_GRACE_SECS)
+            .build();
+        match self.docker().stop_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(docker_err(&format!("stopping {name}"), &e)),
+        }
+    }
+
+    async fn start(&self, name: &str) -> Result<(), String> {
+        match self
+            .docker()
+            .start_container(name, None::<StartContainerOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(docker_err(&format!("starting {name}"), &e)),
+        }
+    }
+
+    async fn ensure_objects(&self, stack: &Stack) -> Result<(), String> {
+        let prefix = &self.access.prefix;
+        for net in &stack.networks {
+            let name = stack.network_name(prefix, &net.name);
+            match self.docker().inspect_network(&name, None).await {
+                Ok(_) => continue,
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(docker_err(&format!("inspecting network {name}"), &e)),
+            }
+            self.step(&stack.app, "", "network", &name).await?;
+            let labels =
+                std::collections::HashMap::from([(APP_LABEL.to_owned(), stack.app.clone())]);
+            self.docker()
+                .create_network(NetworkCreateRequest {
+                    name: name.clone(),
+                    internal: Some(net.internal),
+                    labels: Some(labels),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| docker_err(&format!("creating network {name}"), &e))?;
+        }
+        for vol in &stack.volumes {
+            let name = stack.volume_name(prefix, &vol.name);
+            match self.docker().inspect_volume(&name).await {
+                Ok(_) => continue,
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(docker_err(&format!("inspecting volume {name}"), &e)),
+            }
+            self.step(&stack.app, "", "volume", &name).await?;
+            let labels =
+                std::collections::HashMap::from([(APP_LABEL.to_owned(), stack.app.clone())]);
+            self.docker()
+                .create_volume(VolumeCreateRequest {
+                    name: Some(name.clone()),
+                    labels: Some(labels),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| docker_err(&format!("creating volume {name}"), &e))?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_image(&self, app: &str, service: &str, image: &str) -> Result<(), String> {
+        if self.docker().inspect_image(image).await.is_ok() {
+            return Ok(());
+        }
+        self.step(app, service, "pull", image).await?;
+        let options = CreateImageOptionsBuilder::new().from_image(image).build();
+        let mut progress = self.docker().create_image(Some(options), None, None);
+        while let Some(item) = progress.next().await {
+            item.map_err(|e| {
+                docker_err(
+                    &format!("{image} is not on the host and pulling it failed"),
+                    &e,
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes the service's secrets as files on the host, one directory per
+    /// revision; returns the `(host path, container path)` binds.
+    async fn write_secrets(
+        &self,
+        app: &DesiredApp,
+        service: &Service,
+        hash: &str,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut binds = Vec::new();
+        for mount in &service.secrets {
+            let Some(value) = app.secrets.get(&mount.source) else {
+                return Err(format!("secret `{}` has no value", mount.source));
+            };
+            let path = plan::secret_path(&self.access.state_dir, hash, &mount.source);
+            let owner = match (&mount.uid, &mount.gid) {
+                (Some(u), g) => format!("{u}:{}", g.as_deref().unwrap_or(u)),
+                (None, Some(g)) => format!("0:{g}"),
+                (None, None) => numeric_user(service.user.as_deref()),
+            };
+            let p = quote(&path);
+            let script = format!(
+                "umask 077; mkdir -p \"$(dirname {p})\" && cat > {p} && chmod {:o} {p} && chown {} {p}",
+                mount.mode,
+                quote(&owner)
+            );
+            self.access
+                .shell
+                .check(
+                    &format!("writing secret {}", mount.source),
+                    &script,
+                    Some(value.expose()),
+                )
+                .await?;
+            binds.push((path, mount.target.clone()));
+        }
+        Ok(binds)
+    }
+
+    fn gate_spec(&self, stack: &Stack, service: &Service) -> GateSpec {
+        GateSpec {
+            healthcheck: declares_healthcheck(service),
+            probe: service.probe.as_ref().map(|p| Probe {
+                url: p.url.clone(),
+                status: p.status,
+                body: p.body.clone(),
+                timeout: p.timeout,
+            }),
+            timeout: stack.gate_timeout,
+        }
+    }
+
+    /// Brings one service to its planned revision. `Err` carries the outcome to
+    /// report after the caller has reverted what this app already switched.
+    async fn apply_service(
+        &self,
+        app: &DesiredApp,
+        service: &Service,
+        sp: &ServicePlan,
+        gate: bool,
+    ) -> Result<ServiceOutcome, ServiceOutcome> {
+        let stack = &app.stack;
+        let c = &sp.container;
+        let next = format!("{c}{NEXT_SUFFIX}");
+        let mut outcome = ServiceOutcome {
+            app: sp.app.clone(),
+            service: sp.service.clone(),
+            container: c.clone(),
+            change: sp.change,
+            from_image: sp.current.as_ref().map(|cur| cur.image.clone()),
+            to_image: sp.image.clone(),
+            result: ServiceResult::Failed,
+            gate_seconds: None,
+            error: None,
+            logs: vec![],
+        };
+        let fail = |mut outcome: ServiceOutcome, result: ServiceResult, error: String| {
+            outcome.result = result;
+            outcome.error = Some(error);
+            outcome
+        };
+        let spec = self.gate_spec(stack, service);
+        if let Some(leftover) = &sp.leftover {
+            let step = self
+                .step(&sp.app, &sp.service, "remove-leftover", leftover)
+                .await;
+            if let Err(e) = step.and(self.remove(leftover).await) {
+                return Err(fail(outcome, ServiceResult::Failed, e));
+            }
+        }
+        match sp.change {
+            Change::Unchanged => {
+                outcome.result = ServiceResult::Unchanged;
+                return Ok(outcome);
+            }
+            Change::Start => {
+                let started = async {
+                    self.step(&sp.app, &sp.service, "start", c).await?;
+                    self.start(c).await
+                }
+                .await;
+                if let Err(e) = started {
+                    return Err(fail(outcome, ServiceResult::Failed, e));
+                }
+                if gate {
+                    self.step(&sp.app, &sp.service, "gate", c)
+                        .await
+                        .map_err(|e| fail(outcome.clone(), ServiceResult::Failed, e))?;
+                    match gate::wait(self.docker(), c, &spec).await {
+                        Ok(took) => outcome.gate_seconds = Some(took.as_secs_f64()),
+                        Err(failure) => {
+                            outcome.logs = failure.logs.clone();
+                            return Err(fail(outcome, ServiceResult::Failed, failure.reason));
+                        }
+                    }
+                }
+                outcome.result = ServiceResult::Started;
+                return Ok(outcome);
+            }
+            Change::Create | Change::Replace => {}
+        }
+
+        // Everything before the old container stops can fail without consequence.
+        let prepared = async {
+            self.ensure_image(&sp.app, &sp.service, &sp.image).await?;
+            let binds = self.write_secrets(app, service, &sp.hash).await?;
+            let secret_env: Vec<(String, String)> = service
+                .secret_env
+                .iter()
+                .filter_map(|(env, secret)| {
+                    app.secrets.get(secret).map(|v| {
+                        (
+                            env.clone(),
+                            String::from_utf8_lossy(v.expose()).into_owned(),
+                        )
+                    })
+                })
+                .collect();
+            let labels = BTreeMap::from([
+                (APP_LABEL.to_owned(), sp.app.clone()),
+                (SERVICE_LABEL.to_owned(), sp.service.clone()),
+                (HASH_LABEL.to_owned(), sp.hash.clone()),
+                (
+                    DEPLOYED_AT_LABEL.to_owned(),
+                    audit::timestamp(OffsetDateTime::now_utc()),
+                ),
+                (DEPLOYED_BY_LABEL.to_owned(), self.core.operator.clone()),
+            ]);
+            let body =
+                service.create_body(stack, &self.access.prefix, &labels, &secret_env, &binds);
+            self.step(
+                &sp.app,
+                &sp.service,
+                "create",
+                &format!("{next} from {}", sp.image),
+            )
+            .await?;
+            self.remove(&next).await?;
+            let options = CreateContainerOptionsBuilder::new().name(&next).build();
+            self.docker()
+                .create_container(Some(options), body)
+                .await
+                .map_err(|e| docker_err(&format!("creating {next}"), &e))?;
+            Ok::<_, String>(())
+        }
+        .await;
+        if let Err(e) = prepared {
+            let _ = self.remove(&next).await;
+            return Err(fail(outcome, ServiceResult::Failed, e));
+        }
+
+        let had_old = sp.current.is_some();
+        let switched_on = async {
+            if had_old {
+                self.step(&sp.app, &sp.service, "stop", c).await?;
+                self.stop(c).await?;
+            }
+            self.step(&sp.app, &sp.service, "start", &next).await?;
+            self.start(&next).await
+        }
+        .await;
+        let gate_result = match switched_on {
+            Err(e) => Err(gate::GateFailure {
+                reason: e,
+                logs: vec![],
+            }),
+            Ok(()) if gate => {
+                if let Err(e) = self.step(&sp.app, &sp.service, "gate", &next).await {
+                    Err(gate::GateFailure {
+                        reason: e,
+                        logs: vec![],
+                    })
+                } else {
+                    gate::wait(self.docker(), &next, &spec).await
+                }
+            }
+            Ok(()) => Ok(Duration::ZERO),
+        };
+        match gate_result {
+            Ok(took) => {
+                outcome.gate_seconds = gate.then_some(took.as_secs_f64());
+                let switched = async {
+                    self.step(&sp.app, &sp.service, "switch", c).await?;
+                    if had_old {
+                        let prev = format!("{c}{PREVIOUS_SUFFIX}");
+                        self.remove(&prev).await?;
+                        self.rename(c, &prev).await?;
+                    }
+                    self.rename(&next, c).await
+                }
+                .await;
+                match switched {
+                    Ok(()) => {
+                        outcome.result = ServiceResult::Deployed;
+                        Ok(outcome)
+                    }
+                    Err(e) => Err(fail(outcome, ServiceResult::Failed, e)),
+                }
+            }
+            Err(failure) => {
+                outcome.logs = failure.logs.clone();
+                let _ = self
+                    .step(&sp.app, &sp.service, "revert", &failure.reason)
+                    .await;
+                let mut reverted = self.remove(&next).await;
+                if had_old && reverted.is_ok() {
+                    reverted = self.start(c).await;
+                }
+                match (had_old, reverted) {
+                    (true, Ok(())) => Err(fail(outcome, ServiceResult::RolledBack, failure.reason)),
+                    (false, Ok(())) => Err(fail(outcome, ServiceResult::Failed, failure.reason)),
+                    (_, Err(e)) => Err(fail(
+                        outcome,
+                        ServiceResult::Failed,
+                        format!("{}; reverting failed too: {e}", failure.reason),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Switches a service back to its `.prev` revision (used when a later service of
+    /// the same app fails, and by `fleetdeck rollback`). The current revision becomes
+    /// `.prev`, so rolling back twice returns to where one started.
+    async fn swap_with_previous(&self, app: &str, service: &str, c: &str) -> Result<(), String> {
+        let prev = format!("{c}{PREVIOUS_SUFFIX}");
+        let parked = format!("{c}.rollback");
+        self.step(app, service, "rollback", &format!("{prev} -> {c}"))
+            .await?;
+        self.remove(&format!("{c}{NEXT_SUFFIX}")).await?;
+        self.remove(&parked).await?;
+        let current_exists = match self.docker().inspect_container(c, None).await {
+            Ok(_) => true,
+            Err(e) if is_not_found(&e) => false,
+            Err(e) => return Err(docker_err(&format!("inspecting {c}"), &e)),
+        };
+        if current_exists {
+            self.stop(c).await?;
+            self.rename(c, &parked).await?;
+        }
+        self.rename(&prev, c).await?;
+        self.start(c).await?;
+        if current_exists {
+            self.rename(&parked, &prev).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes secret directories no container on the host refers to any more.
+    async fn clean_secrets(&self) -> Result<(), String> {
+        let running = plan::managed_containers(self.docker()).await?;
+        // Directory names are hash prefixes: hex, safe inside the script as they are.
+        let keep: BTreeSet<String> = running
+            .values()
+            .filter_map(|c| c.labels.as_ref()?.get(HASH_LABEL))
+            .map(|h| h.chars().take(16).collect::<String>())
+            .filter(|h| h.chars().all(|c| c.is_ascii_hexdigit()))
+            .collect();
+        let dir = quote(&format!("{}/secrets", self.access.state_dir));
+        let script = format!(
+            "[ -d {dir} ] || exit 0; cd {dir} || exit 1; for d in *; do [ -d \"$d\" ] || continue; \
+             case \" {} \" in *\" $d \"*) ;; *) rm -rf -- \"$d\";; esac; done",
+            keep.into_iter().collect::<Vec<_>>().join(" ")
+        );
+        self.access
+            .shell
+            .check("removing old secret files", &script, None)
+            .await
+            .map(drop)
+    }
+}
+
+/// The service a plan line refers to.
+fn find<'a>(desired: &'a Desired, sp: &ServicePlan) -> Option<(&'a DesiredApp, &'a Service)> {
+    let app = desired.apps.iter().find(|a| a.stack.app == sp.app)?;
+    let service = app.stack.services.iter().find(|s| s.name == sp.service)?;
+    Some((app, service))
+}
+
+fn refused(access: &HostAccess, core: &Core) -> Option<HostOutcome> {
+    let reason = if core.read_only {
+        "read-only mode"
+    } else if access.read_only {
+        "fleetdeck_read_only is set for this host"
+    } else {
+        return None;
+    };
+    Some(HostOutcome::new(
+        &access.name,
+        HostResult::Refused,
+        Some(format!("refused: {reason}")),
+    ))
+}
+
+async fn take_lock(
+    access: &HostAccess,
+    action: &str,
+    options: &ApplyOptions,
+) -> Result<(HostLock, Option<Interrupted>), HostOutcome> {
+    let holder = Holder::this_process(action, options.reason.as_deref());
+    match lock::acquire(&access.shell, &access.state_dir, holder, options.break_lock).await {
+        Ok(acquired) => Ok((
+            acquired.lock,
+            acquired
+                .interrupted
+                .map(|(h, j)| Interrupted::from_lock(h, j)),
+        )),
+        Err(e @ lock::LockError::Held { .. }) => {
+            let mut outcome =
+                HostOutcome::new(&access.name, HostResult::Locked, Some(e.to_string()));
+            if let lock::LockError::Held { holder, journal } = e {
+                outcome.interrupted = Some(Interrupted::from_lock(holder, journal));
+            }
+            Err(outcome)
+        }
+        Err(e) => Err(HostOutcome::new(
+            &access.name,
+            HostResult::Failed,
+            Some(e.to_string()),
+        )),
+    }
+}
+
+/// Applies `desired` to one host: lock, re-plan against what runs now, apply, release.
+pub async fn apply_host(
+    core: &Core,
+    access: &HostAccess,
+    desired: &Desired,
+    options: &ApplyOptions,
+    events: &Events,
+) -> HostOutcome {
+    let started = Instant::now();
+    if let Some(outcome) = refused(access, core) {
+        return outcome;
+    }
+    let (host_lock, interrupted) = match take_lock(access, "deploy", options).await {
+        Ok(taken) => taken,
+        Err(outcome) => return outcome,
+    };
+    let run = HostRun {
+        core,
+        access,
+        lock: &host_lock,
+        events,
+        reason: options.reason.clone(),
+    };
+    let mut outcome = HostOutcome::new(&access.name, HostResult::Unchanged, None);
+    outcome.interrupted = interrupted;
+    match plan::managed_containers(&access.docker).await {
+        Ok(running) => {
+            let plan = plan::plan_host(desired, &access.prefix, &running);
+            apply_plan(&run, desired, &plan, options.gate, &mut outcome).await;
+        }
+        Err(e) => {
+            outcome.result = HostResult::Failed;
+            outcome.error = Some(e);
+        }
+    }
+    if let Err(e) = host_lock.release().await {
+        outcome.error.get_or_insert(e);
+    }
+    outcome.duration_seconds = started.elapsed().as_secs_f64();
+    outcome
+}
+
+async fn apply_plan(
+    run: &HostRun<'_>,
+    desired: &Desired,
+    plan: &HostPlan,
+    gate: bool,
+    outcome: &mut HostOutcome,
+) {
+    let mut failed = false;
+    let mut changed = false;
+    for app in &desired.apps {
+        let app_plans: Vec<&ServicePlan> = plan
+            .services
+            .iter()
+            .filter(|s| s.app == app.stack.app)
+            .collect();
+        if failed {
+            outcome
+                .services
+                .extend(app_plans.iter().map(|sp| skipped(sp)));
+            continue;
+        }
+        if app_plans
+            .iter()
+            .any(|s| s.change != Change::Unchanged || s.leftover.is_some())
+            && let Err(e) = run.ensure_objects(&app.stack).await
+        {
+            outcome.error = Some(e);
+            failed = true;
+            outcome
+                .services
+                .extend(app_plans.iter().map(|sp| skipped(sp)));
+            continue;
+        }
+        let mut switched: Vec<&ServicePlan> = Vec::new();
+        for sp in &app_plans {
+            if failed {
+                outcome.services.push(skipped(sp));
+                continue;
+            }
+            let Some((desired_app, service)) = find(desired, sp) else {
+                continue;
+            };
+            let target = format!("{} {} ({})", sp.app, sp.container, sp.image);
+            let mutating = sp.change != Change::Unchanged || sp.leftover.is_some();
+            if mutating {
+                run.audit("deploy", &target, AuditResult::Intent, None)
+                    .await;
+            }
+            match run.apply_service(desired_app, service, sp, gate).await {
+                Ok(done) => {
+                    if mutating {
+                        run.audit("deploy", &target, AuditResult::Ok, None).await;
+                        changed = true;
+                    }
+                    if done.result == ServiceResult::Deployed && done.from_image.is_some() {
+                        switched.push(sp);
+                    }
+                    outcome.services.push(done);
+                }
+                Err(done) => {
+                    run.audit(
+                        "deploy",
+                        &target,
+                        AuditResult::Failed,
+                        done.error.as_deref(),
+                    )
+                    .await;
+                    outcome.error = done.error.clone();
+                    outcome.result = if done.result == ServiceResult::RolledBack {
+                        HostResult::RolledBack
+                    } else {
+                        HostResult::Failed
+                    };
+                    outcome.services.push(done);
+                    failed = true;
+                    // The app must not run half a release: switch back what it
+                    // already switched.
+                    for prior in switched.iter().rev() {
+                        let result = run
+                            .swap_with_previous(&prior.app, &prior.service, &prior.container)
+                            .await;
+                        if let Some(o) = outcome
+                            .services
+                            .iter_mut()
+                            .find(|o| o.container == prior.container)
+                        {
+                            match result {
+                                Ok(()) => o.result = ServiceResult::RolledBack,
+                                Err(e) => {
+                                    o.result = ServiceResult::Failed;
+                                    o.error = Some(format!("switching back failed: {e}"));
+                                    outcome.result = HostResult::Failed;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !failed {
+        outcome.result = if changed {
+            HostResult::Deployed
+        } else {
+            HostResult::Unchanged
+        };
+    }
+    if changed || failed {
+        let _ = run.step("", "", "cleanup", "old secret files").await;
+        if let Err(e) = run.clean_secrets().await {
+            tracing::warn!(host = %run.access.name, "{e}");
+        }
+    }
+}
+
+fn skipped(sp: &ServicePlan) -> ServiceOutcome {
+    ServiceOutcome {
+        app: sp.app.clone(),
+        service: sp.service.clone(),
+        container: sp.container.clone(),
+        change: sp.change,
+        from_image: sp.current.as_ref().map(|c| c.image.clone()),
+        to_image: sp.image.clone(),
+        result: if sp.change == Change::Unchanged {
+            ServiceResult::Unchanged
+        } else {
+            ServiceResult::Skipped
+        },
+        gate_seconds: None,
+        error: None,
+        logs: vec![],
+    }
+}
+
+/// `fleetdeck rollback`: every service of the host (or of `apps`) that has a
+/// previous revision switches back to it, at once (no new containers are created).
+pub async fn rollback_host(
+    core: &Core,
+    access: &HostAccess,
+    apps: &[String],
+    options: &ApplyOptions,
+    events: &Events,
+) -> HostOutcome {
+    let started = Instant::now();
+    if let Some(outcome) = refused(access, core) {
+        return outcome;
+    }
+    let (host_lock, interrupted) = match take_lock(access, "rollback", options).await {
+        Ok(taken) => taken,
+        Err(outcome) => return outcome,
+    };
+    let run = HostRun {
+        core,
+        access,
+        lock: &host_lock,
+        events,
+        reason: options.reason.clone(),
+    };
+    let mut outcome = HostOutcome::new(&access.name, HostResult::Unchanged, None);
+    outcome.interrupted = interrupted;
+    let result = async {
+        let running = plan::managed_containers(&access.docker).await?;
+        for (name, summary) in &running {
+            let Some(base) = name.strip_suffix(PREVIOUS_SUFFIX) else {
+                continue;
+            };
+            let labels = summary.labels.clone().unwrap_or_default();
+            let app = labels.get(APP_LABEL).cloned().unwrap_or_default();
+            let service = labels.get(SERVICE_LABEL).cloned().unwrap_or_default();
+            if !apps.is_empty() && !apps.contains(&app) {
+                continue;
+            }
+            let from_image = running.get(base).and_then(|c| c.image.clone());
+            let to_image = summary.image.clone().unwrap_or_default();
+            let target = format!("{app} {base} ({to_image})");
+            run.audit("rollback", &target, AuditResult::Intent, None)
+                .await;
+            let swapped = run.swap_with_previous(&app, &service, base).await;
+            let gated = match &swapped {
+                Ok(()) if options.gate => {
+                    let spec = GateSpec {
+                        healthcheck: has_healthcheck(&access.docker, base).await,
+                        probe: None,
+                        timeout: Duration::from_secs(60),
+                    };
+                    gate::wait(&access.docker, base, &spec)
+                        .await
+                        .map(|t| Some(t.as_secs_f64()))
+                        .map_err(|f| f.reason)
+                }
+                Ok(()) => Ok(None),
+                Err(e) => Err(e.clone()),
+            };
+            run.audit(
+                "rollback",
+                &target,
+                if gated.is_ok() {
+                    AuditResult::Ok
+                } else {
+                    AuditResult::Failed
+                },
+                gated.as_ref().err().map(String::as_str),
+            )
+            .await;
+            outcome.services.push(ServiceOutcome {
+                app,
+                service,
+                container: base.to_owned(),
+                change: Change::Replace,
+                from_image,
+                to_image,
+                result: if gated.is_ok() {
+                    ServiceResult::RolledBack
+                } else {
+                    ServiceResult::Failed
+                },
+                gate_seconds: gated.as_ref().ok().copied().flatten(),
+                error: gated.err(),
+                logs: vec![],
+            });
+        }
+        Ok::<_, String>(())
+    }
+    .await;
+    outcome.result = if let Err(e) = result {
+        outcome.error = Some(e);
+        HostResult::Failed
+    } else if outcome
+        .services
+        .iter()
+        .any(|s| s.result == ServiceResult::Failed)
+    {
+        outcome.error = outcome.services.iter().find_map(|s| s.error.clone());
+        HostResult::Failed
+    } else if outcome.services.is_empty() {
+        HostResult::Unchanged
+    } else {
+        HostResult::RolledBack
+    };
+    if let Err(e) = host_lock.release().await {
+        outcome.error.get_or_insert(e);
+    }
+    outcome.duration_seconds = started.elapsed().as_secs_f64();
+    outcome
+}
+
+/// The service declares a test of its own (a check inherited from the image is
+/// noticed by the gate from the container's state).
+fn declares_healthcheck(service: &Service) -> bool {
+    service
+        .healthcheck
+        .as_ref()
+        .and_then(|h| h.test.as_ref())
+        .is_some_and(|t| !matches!(t, crate::core::stack::HealthTest::Disabled))
+}
+
+async fn has_healthcheck(docker: &Docker, container: &str) -> bool {
+    docker
+        .inspect_container(container, None)
+        .await
+        .ok()
+        .and_then(|c| c.config?.healthcheck?.test)
+        .is_some_and(|test| test.first().is_some_and(|t| t != "NONE"))
+}
+
+/// `user` as `uid[:gid]` when it is numeric, else root (a name cannot be resolved on
+/// the host without the image's /etc/passwd; declare `uid` on the secret instead).
+fn numeric_user(user: Option<&str>) -> String {
+    let Some(user) = user else {
+        return "0:0".into();
+    };
+    let (u, g) = user.split_once(':').unwrap_or((user, user));
+    if u.chars().all(|c| c.is_ascii_digit())
+        && g.chars().all(|c| c.is_ascii_digit())
+        && !u.is_empty()
+        && !g.is_empty()
+    {
+        format!("{u}:{g}")
+    } else {
+        "0:0".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_owners_follow_numeric_users_only() {
+        assert_eq!(numeric_user(None), "0:0");
+        assert_eq!(numeric_user(Some("1000")), "1000:1000");
+        assert_eq!(numeric_user(Some("1000:50")), "1000:50");
+        assert_eq!(numeric_user(Some("www-data")), "0:0");
+    }
+}

@@ -1,0 +1,478 @@
+//! Desired state and the plan: what each host should run (its apps' stacks, rendered
+//! with its variables, and their secrets), compared with what runs there.
+//!
+//! Desired state is built for every selected host before anything connects, so a
+//! missing template variable, an unpinned image or an unreadable secret stops the
+//! whole run before any host is touched.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use serde::Serialize;
+
+use crate::core::stack::{self, Service, Stack, StackPolicy};
+use crate::inventory::HostSettings;
+use crate::sanitize;
+use crate::secrets::{self, SecretValue};
+
+/// Labels the core puts on every container it creates, and plans from.
+pub const APP_LABEL: &str = "fleetdeck.app";
+pub const SERVICE_LABEL: &str = "fleetdeck.service";
+pub const HASH_LABEL: &str = "fleetdeck.config-hash";
+pub const DEPLOYED_AT_LABEL: &str = "fleetdeck.deployed-at";
+pub const DEPLOYED_BY_LABEL: &str = "fleetdeck.deployed-by";
+
+/// Suffix of the stopped previous revision kept for instant rollback.
+pub const PREVIOUS_SUFFIX: &str = ".prev";
+/// Suffix of a revision being brought up (only exists during a deploy).
+pub const NEXT_SUFFIX: &str = ".next";
+
+/// A host as the deployment core needs it.
+#[derive(Debug, Clone)]
+pub struct DeployTarget {
+    pub name: String,
+    pub settings: HostSettings,
+    /// The host's inventory variables (unrendered, as Ansible holds them).
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    /// Relative stack and secret paths are taken from here.
+    pub inventory_dir: PathBuf,
+}
+
+impl DeployTarget {
+    pub fn stacks_dir(&self) -> PathBuf {
+        let dir = self
+            .settings
+            .stacks_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("stacks"));
+        self.inventory_dir.join(dir)
+    }
+
+    pub fn secrets_file(&self) -> Option<PathBuf> {
+        self.settings
+            .secrets
+            .as_ref()
+            .map(|p| self.inventory_dir.join(p))
+    }
+}
+
+/// Age identities, loaded once per identity file (hosts may name their own with
+/// `fleetdeck_age_identity`), so a passphrase is asked at most once per file.
+pub struct IdentityCache {
+    prompt: Box<dyn secrets::PassphrasePrompt + Send + Sync>,
+    loaded: BTreeMap<Option<PathBuf>, Result<secrets::Identities, String>>,
+}
+
+impl IdentityCache {
+    pub fn new(prompt: Box<dyn secrets::PassphrasePrompt + Send + Sync>) -> IdentityCache {
+        IdentityCache {
+            prompt,
+            loaded: BTreeMap::new(),
+        }
+    }
+
+    fn get(&mut self, explicit: Option<&Path>) -> Result<&secrets::Identities, String> {
+        let key = explicit.map(Path::to_path_buf);
+        let prompt = &*self.prompt;
+        self.loaded
+            .entry(key)
+            .or_insert_with(|| {
+                secrets::Identities::discover(explicit, prompt).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// One app as a host should run it.
+pub struct DesiredApp {
+    pub stack: Stack,
+    /// Secret name (as the stack names it) → value.
+    pub secrets: BTreeMap<String, SecretValue>,
+    /// Secret name → SHA-256 of its value: part of the config hash, so a rotated
+    /// secret redeploys, without keeping plaintext in the plan.
+    pub digests: BTreeMap<String, String>,
+}
+
+/// Everything one host should run (for the apps asked for).
+pub struct Desired {
+    pub host: String,
+    pub apps: Vec<DesiredApp>,
+    /// Every app the inventory lists for the host (not only those asked for).
+    pub declared: Vec<String>,
+}
+
+/// The name of a service's live container: the app's name for its main service (the
+/// one named like the app), `app-service` for the others.
+pub fn container_name(prefix: &str, app: &str, service: &str) -> String {
+    if service == app {
+        format!("{prefix}{app}")
+    } else {
+        format!("{prefix}{app}-{service}")
+    }
+}
+
+/// Renders the stacks of `target`'s apps (all of them, or those in `only`) with its
+/// variables plus `extra_vars` (which win, as Ansible's `-e`), and reads their
+/// secrets. Every problem is collected, each naming its file.
+pub fn desired(
+    target: &DeployTarget,
+    only: &[String],
+    extra_vars: &serde_json::Map<String, serde_json::Value>,
+    identities: &mut IdentityCache,
+) -> Result<Desired, Vec<String>> {
+    let mut problems = Vec::new();
+    for app in only {
+        if !target.settings.apps.contains(app) {
+            problems.push(format!(
+                "{}: app `{app}` is not in its fleetdeck_apps ({})",
+                target.name,
+                target.settings.apps.join(", ")
+            ));
+        }
+    }
+    let mut vars = target.vars.clone();
+    vars.insert(
+        "inventory_hostname".into(),
+        serde_json::Value::String(target.name.clone()),
+    );
+    for (k, v) in extra_vars {
+        vars.insert(k.clone(), v.clone());
+    }
+    let policy = StackPolicy {
+        allow_unpinned: target.settings.allow_unpinned,
+    };
+    let stacks_dir = target.stacks_dir();
+    let mut stacks = Vec::new();
+    for app in target
+        .settings
+        .apps
+        .iter()
+        .filter(|a| only.is_empty() || only.contains(a))
+    {
+        let file = match stack::stack_file(&stacks_dir, app) {
+            Ok(file) => file,
+            Err(e) => {
+                problems.push(format!("{}: {e}", target.name));
+                continue;
+            }
+        };
+        match stack::load(&file, app, &target.name, &vars, &policy) {
+            Ok(stack) => stacks.push(stack),
+            Err(errors) => problems.extend(errors.0.iter().map(ToString::to_string)),
+        }
+    }
+    let needs_secrets = stacks.iter().any(|s| !s.secrets.is_empty());
+    let secret_map = match (needs_secrets, target.secrets_file()) {
+        (false, _) => None,
+        (true, None) => {
+            problems.push(format!(
+                "{}: its stacks use secrets but it has no fleetdeck_secrets file",
+                target.name
+            ));
+            None
+        }
+        (true, Some(path)) => {
+            match identities
+                .get(target.settings.age_identity.as_deref())
+                .and_then(|ids| secrets::load_file(&path, ids).map_err(|e| e.to_string()))
+            {
+                Ok(map) => Some(map),
+                Err(e) => {
+                    problems.push(format!("{}: {e}", target.name));
+                    None
+                }
+            }
+        }
+    };
+    let mut apps = Vec::new();
+    for stack in stacks {
+        let mut values = BTreeMap::new();
+        let mut digests = BTreeMap::new();
+        if let Some(map) = &secret_map {
+            for spec in &stack.secrets {
+                match map.get(&spec.key) {
+                    Some(value) => {
+                        digests.insert(spec.name.clone(), value.digest());
+                        values.insert(spec.name.clone(), value.clone());
+                    }
+                    None => problems.push(format!(
+                        "{}: secret `{}` (key `{}`) used by {} is not in {}",
+                        target.name,
+                        spec.name,
+                        spec.key,
+                        stack.file.display(),
+                        target
+                            .secrets_file()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    )),
+                }
+            }
+        }
+        apps.push(DesiredApp {
+            stack,
+            secrets: values,
+            digests,
+        });
+    }
+    if problems.is_empty() {
+        Ok(Desired {
+            host: target.name.clone(),
+            apps,
+            declared: target.settings.apps.clone(),
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// What the deploy will do to one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Nothing runs it yet.
+    Create,
+    /// It runs with another configuration.
+    Replace,
+    /// Same configuration, but stopped although it should run.
+    Start,
+    Unchanged,
+}
+
+/// The container a service runs in now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Current {
+    pub id: String,
+    pub image: String,
+    pub hash: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServicePlan {
+    pub app: String,
+    pub service: String,
+    pub container: String,
+    pub change: Change,
+    pub image: String,
+    pub hash: String,
+    pub current: Option<Current>,
+    /// A `.next` container left by an interrupted run: removed before anything else.
+    pub leftover: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostPlan {
+    pub host: String,
+    pub services: Vec<ServicePlan>,
+    /// Apps running here (by label) that the inventory no longer lists. Reported, never
+    /// removed by a deploy.
+    pub orphans: Vec<String>,
+}
+
+impl HostPlan {
+    pub fn changes(&self) -> impl Iterator<Item = &ServicePlan> {
+        self.services
+            .iter()
+            .filter(|s| s.change != Change::Unchanged || s.leftover.is_some())
+    }
+
+    pub fn is_noop(&self) -> bool {
+        self.changes().next().is_none()
+    }
+}
+
+/// The fleetdeck-managed containers on an engine, by name.
+pub async fn managed_containers(
+    docker: &Docker,
+) -> Result<BTreeMap<String, ContainerSummary>, String> {
+    let filters = std::collections::HashMap::from([("label", vec![APP_LABEL])]);
+    let list = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| sanitize::line(&format!("listing containers: {e}")))?;
+    let mut by_name = BTreeMap::new();
+    for c in list {
+        let name = c
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_owned());
+        if let Some(name) = name {
+            by_name.insert(name, c);
+        }
+    }
+    Ok(by_name)
+}
+
+fn label<'a>(c: &'a ContainerSummary, key: &str) -> &'a str {
+    c.labels
+        .as_ref()
+        .and_then(|l| l.get(key))
+        .map_or("", String::as_str)
+}
+
+fn is_stopped(c: &ContainerSummary) -> bool {
+    matches!(
+        c.state,
+        Some(
+            ContainerSummaryStateEnum::EXITED
+                | ContainerSummaryStateEnum::CREATED
+                | ContainerSummaryStateEnum::DEAD
+        )
+    )
+}
+
+/// Whether a service is meant to keep running (a one-shot job with restart `no` that
+/// has exited is where it should be).
+fn keeps_running(service: &Service) -> bool {
+    !matches!(service.restart, stack::RestartPolicy::No)
+}
+
+/// Compares `desired` with the engine's containers.
+pub fn plan_host(
+    desired: &Desired,
+    prefix: &str,
+    running: &BTreeMap<String, ContainerSummary>,
+) -> HostPlan {
+    let mut services = Vec::new();
+    for app in &desired.apps {
+        let stack = &app.stack;
+        for service in &stack.services {
+            let container = container_name(prefix, &stack.app, &service.name);
+            let hash = service.config_hash(stack, &app.digests);
+            let current = running.get(&container).map(|c| Current {
+                id: c.id.clone().unwrap_or_default(),
+                image: c.image.clone().unwrap_or_default(),
+                hash: label(c, HASH_LABEL).to_owned(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+            });
+            let change = match running.get(&container) {
+                None => Change::Create,
+                Some(c) if label(c, HASH_LABEL) != hash => Change::Replace,
+                Some(c) if is_stopped(c) && keeps_running(service) => Change::Start,
+                Some(_) => Change::Unchanged,
+            };
+            let next = format!("{container}{NEXT_SUFFIX}");
+            services.push(ServicePlan {
+                app: stack.app.clone(),
+                service: service.name.clone(),
+                leftover: running.contains_key(&next).then_some(next),
+                container,
+                change,
+                image: service.image.clone(),
+                hash,
+                current,
+            });
+        }
+    }
+    let orphans = running
+        .values()
+        .map(|c| label(c, APP_LABEL).to_owned())
+        .filter(|app| !app.is_empty() && !desired.declared.contains(app))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    HostPlan {
+        host: desired.host.clone(),
+        services,
+        orphans,
+    }
+}
+
+/// The plan as people read it: one line per service that changes.
+pub fn describe(plan: &HostPlan) -> Vec<String> {
+    let short = |h: &str| h.chars().take(12).collect::<String>();
+    let mut lines: Vec<String> = plan
+        .changes()
+        .map(|s| {
+            let mut line = match (s.change, &s.current) {
+                (Change::Create, _) => format!("+ {} ({}) {}", s.container, s.app, s.image),
+                (Change::Replace, Some(cur)) if cur.image != s.image => {
+                    format!("~ {} ({}) {} -> {}", s.container, s.app, cur.image, s.image)
+                }
+                (Change::Replace, Some(cur)) => format!(
+                    "~ {} ({}) {} configuration {} -> {}",
+                    s.container,
+                    s.app,
+                    s.image,
+                    short(&cur.hash),
+                    short(&s.hash)
+                ),
+                (Change::Start, _) => format!("> {} ({}) start (stopped)", s.container, s.app),
+                _ => format!("= {} ({})", s.container, s.app),
+            };
+            if let Some(leftover) = &s.leftover {
+                line.push_str(&format!(
+                    " [removes {leftover}, left by an interrupted run]"
+                ));
+            }
+            sanitize::line(&line)
+        })
+        .collect();
+    for orphan in &plan.orphans {
+        lines.push(sanitize::line(&format!(
+            "! {orphan}: running here but not in fleetdeck_apps (left alone)"
+        )));
+    }
+    lines
+}
+
+/// Turns `KEY=VALUE` arguments into variables; values are strings, as Ansible's `-e
+/// key=value` makes them.
+pub fn extra_vars(pairs: &[String]) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut vars = serde_json::Map::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("-e {pair:?}: expected KEY=VALUE"));
+        };
+        let valid = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!("-e {pair:?}: {key:?} is not a variable name"));
+        }
+        vars.insert(key.to_owned(), serde_json::Value::String(value.to_owned()));
+    }
+    Ok(vars)
+}
+
+/// Where a secret's file for one revision lives on the host: per config hash, so the
+/// previous revision keeps its own files for a rollback.
+pub fn secret_path(state_dir: &str, hash: &str, secret: &str) -> String {
+    let dir = Path::new(state_dir)
+        .join("secrets")
+        .join(hash.chars().take(16).collect::<String>());
+    dir.join(secret).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn main_services_take_the_app_name() {
+        assert_eq!(container_name("", "web", "web"), "web");
+        assert_eq!(container_name("acme-", "web", "db"), "acme-web-db");
+    }
+
+    #[test]
+    fn extra_vars_are_checked() {
+        let vars = extra_vars(&["web_version=1.1".into(), "x=a=b".into()]).expect("valid");
+        assert_eq!(vars["web_version"], "1.1");
+        assert_eq!(vars["x"], "a=b");
+        assert!(extra_vars(&["novalue".into()]).is_err());
+        assert!(extra_vars(&["1x=a".into()]).is_err());
+    }
+}
