@@ -17,5 +17,6 @@ pub mod logging;
 pub mod paths;
 pub mod probes;
 pub mod sanitize;
+pub mod secrets;
 pub mod ssh;
 pub mod tui;
