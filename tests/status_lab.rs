@@ -182,6 +182,74 @@ fn status_reports_every_broken_thing_and_flags_nothing_healthy() {
 
 #[test]
 #[ignore = "needs the lab (scripts/test.sh)"]
+fn status_measures_round_trip_and_facts_and_lists_snapshots() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    let (_, json) = status_json(&state, &[]);
+    // Every lab engine runs on this machine's kernel.
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut rtts = Vec::new();
+    for plan in &state.plan.hosts {
+        let h = host(&json, &plan.name);
+        let rtt = h["rtt_ms"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("rtt_ms: {h}"));
+        assert!(rtt > 0.0 && rtt < 5000.0, "{}: {rtt} ms", plan.name);
+        rtts.push((plan.name.clone(), rtt));
+        assert_eq!(h["signals"]["rtt"]["stale"], false, "{h}");
+        let facts = &h["facts"];
+        assert_eq!(facts["kernel"].as_str(), Some(kernel.trim()), "{facts}");
+        assert!(
+            facts["docker_version"]
+                .as_str()
+                .is_some_and(|v| !v.is_empty()),
+            "{facts}"
+        );
+        assert!(
+            facts["os"].as_str().is_some_and(|v| !v.is_empty()),
+            "{facts}"
+        );
+        assert!(facts["cpus"].as_i64() >= Some(1), "{facts}");
+        assert!(facts["memory_bytes"].as_i64() > Some(0), "{facts}");
+        assert!(
+            facts["containers"].as_i64() >= Some(plan.containers.len() as i64),
+            "{facts}"
+        );
+        let address = facts["ssh_address"].as_str().expect("ssh_address");
+        assert!(
+            address.contains(&plan.addr.to_string()),
+            "{address} for {}",
+            plan.name
+        );
+
+        // The backup's snapshot list: what restic reported, newest first.
+        let backup = &h["backups"][0];
+        let snapshots = backup["snapshots"].as_array().expect("snapshots");
+        assert!(!snapshots.is_empty(), "{backup}");
+        let count = backup["count"].as_u64().expect("count") as usize;
+        assert_eq!(snapshots.len(), count.min(20), "bounded: {backup}");
+        assert_eq!(snapshots[0]["time"], backup["latest"], "{backup}");
+        assert_eq!(snapshots[0]["id"], backup["latest_id"], "{backup}");
+        let times: Vec<&str> = snapshots
+            .iter()
+            .map(|s| s["time"].as_str().expect("time"))
+            .collect();
+        let mut sorted = times.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(times, sorted, "newest first: {backup}");
+        for snapshot in snapshots {
+            assert!(snapshot["host"].is_string(), "{snapshot}");
+            assert!(
+                snapshot["paths"].as_array().is_some_and(|p| !p.is_empty()),
+                "{snapshot}"
+            );
+        }
+    }
+    eprintln!("round trips (ms): {rtts:?}");
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
 fn watch_shows_a_stopped_container_within_a_second() {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let state = lab();

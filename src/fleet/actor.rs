@@ -234,8 +234,8 @@ async fn every_while_up<F, Fut>(
     }
 }
 
-/// Per connection: the host's facts once, then the round trip of a `/_ping` every
-/// [`facts::RTT_INTERVAL`] until the session closes. One Docker client per session, so
+/// Per connection: the round trip of a `/_ping` every [`facts::RTT_INTERVAL`] until
+/// the session closes, and the host's facts once, after the first ping. One Docker client per session, so
 /// the pings reuse its pooled channel and time the round trip, not a channel opening.
 async fn engine(
     mut link: watch::Receiver<LinkState>,
@@ -277,13 +277,7 @@ async fn engine(
                     continue;
                 }
             };
-        let facts = facts::collect(&docker, Some(session.label()))
-            .await
-            .map(Box::new);
-        let event = HostEvent::Facts(facts, OffsetDateTime::now_utc());
-        if out.send((index, event)).await.is_err() {
-            return;
-        }
+        let mut first = true;
         while !session.is_closed() {
             let rtt = facts::ping(&docker).await;
             if session.is_closed() {
@@ -293,6 +287,17 @@ async fn engine(
             let event = HostEvent::Rtt(rtt, OffsetDateTime::now_utc());
             if out.send((index, event)).await.is_err() {
                 return;
+            }
+            // The facts after the first round trip, so that `watch` prints them
+            // together with a measured `rtt_ms`.
+            if std::mem::take(&mut first) {
+                let facts = facts::collect(&docker, Some(session.label()))
+                    .await
+                    .map(Box::new);
+                let event = HostEvent::Facts(facts, OffsetDateTime::now_utc());
+                if out.send((index, event)).await.is_err() {
+                    return;
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(facts::RTT_INTERVAL) => {}
