@@ -148,6 +148,9 @@ pub struct YamlError {
 pub struct YamlWarning {
     pub mark: Mark,
     pub message: String,
+    /// The duplicate key replaces one copied in by a merge key (`<<: *base` then an
+    /// explicit key): Ansible warns, compose files do it on purpose.
+    pub overrides_merge: bool,
 }
 
 /// Alias expansion copies nodes; a few nested aliases can ask for billions of them.
@@ -278,6 +281,8 @@ impl Loader<'_> {
             Event::MappingStart(anchor, tag) => {
                 check_collection_tag(tag.as_ref(), "map", mark)?;
                 let mut pairs: Vec<(Node, Node)> = Vec::new();
+                // Parallel to `pairs`: whether the pair came from a merge key.
+                let mut merged: Vec<bool> = Vec::new();
                 loop {
                     let (event, marker) = self.next()?;
                     if event == Event::MappingEnd {
@@ -291,9 +296,9 @@ impl Loader<'_> {
                     let (event, marker) = self.next()?;
                     let value = self.node(event, marker)?;
                     if merge {
-                        self.merge_into(&mut pairs, value)?;
+                        self.merge_into(&mut pairs, &mut merged, value)?;
                     } else {
-                        self.insert(&mut pairs, key, value);
+                        self.insert(&mut pairs, &mut merged, key, value);
                     }
                 }
                 // A block mapping's start event sits at its first key's `:`; the
@@ -313,24 +318,41 @@ impl Loader<'_> {
         }
     }
 
-    fn insert(&mut self, pairs: &mut Vec<(Node, Node)>, key: Node, value: Node) {
-        if let Some(slot) = pairs.iter_mut().find(|(k, _)| same_key(k, &key)) {
+    fn insert(
+        &mut self,
+        pairs: &mut Vec<(Node, Node)>,
+        merged: &mut Vec<bool>,
+        key: Node,
+        value: Node,
+    ) {
+        if let Some(i) = pairs.iter().position(|(k, _)| same_key(k, &key)) {
+            let overrides_merge = merged.get(i).copied().unwrap_or(false);
             self.warnings.push(YamlWarning {
                 mark: key.mark,
                 message: format!(
                     "found duplicate mapping key {}; using the last defined value only",
                     key.key_string().unwrap_or_else(|| "(complex key)".into())
                 ),
+                overrides_merge,
             });
-            slot.1 = value;
+            pairs[i].1 = value;
+            if let Some(m) = merged.get_mut(i) {
+                *m = false;
+            }
         } else {
             pairs.push((key, value));
+            merged.push(false);
         }
     }
 
     /// `<<: *base` or `<<: [*a, *b]`: keys not already present are copied in (the
     /// first of several sources wins, explicit keys win over all).
-    fn merge_into(&mut self, pairs: &mut Vec<(Node, Node)>, value: Node) -> Result<(), YamlError> {
+    fn merge_into(
+        &mut self,
+        pairs: &mut Vec<(Node, Node)>,
+        merged: &mut Vec<bool>,
+        value: Node,
+    ) -> Result<(), YamlError> {
         let sources = match value.value {
             Value::Map(_) => vec![value],
             Value::Seq(items) => items,
@@ -351,6 +373,7 @@ impl Loader<'_> {
             for (k, v) in src {
                 if !pairs.iter().any(|(existing, _)| same_key(existing, &k)) {
                     pairs.push((k, v));
+                    merged.push(true);
                 }
             }
         }
@@ -622,13 +645,14 @@ fn parse_float(text: &str) -> Option<f64> {
 /// stays as written; a date-time becomes `YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM]`.
 fn timestamp(text: &str) -> Option<String> {
     let b = text.as_bytes();
-    let year_ok = b.len() >= 10 && all(&text[..4], digit) && b[4] == b'-';
+    // Bytes, not `&text[..]`: the text may hold multi-byte characters anywhere.
+    let digits = |s: &[u8]| s.iter().copied().all(digit);
+    let year_ok = b.len() >= 10 && digits(&b[..4]) && b[4] == b'-';
     if !year_ok {
         return None;
     }
     if b.len() == 10 {
-        return (all(&text[5..7], digit) && b[7] == b'-' && all(&text[8..10], digit))
-            .then(|| text.to_string());
+        return (digits(&b[5..7]) && b[7] == b'-' && digits(&b[8..10])).then(|| text.to_string());
     }
     // [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\.[0-9]*)?
     // (([ \t]*)(Z|[-+][0-9]{1,2}(:[0-9]{2})?))?
@@ -753,6 +777,9 @@ mod tests {
             one("2002-12-14 1:2:3"),
             Value::Str("2002-12-14 1:2:3".into())
         );
+        // Multi-byte characters where digits are expected are text, not a panic.
+        assert_eq!(one("0o7éédepends"), Value::Str("0o7éédepends".into()));
+        assert_eq!(one("2001-1é-1"), Value::Str("2001-1é-1".into()));
         assert!(matches!(one(".inf"), Value::Float(f) if f.is_infinite()));
     }
 
@@ -780,6 +807,8 @@ mod tests {
         // Ansible warns about `q` given by the merge and again explicitly, too.
         let lines: Vec<usize> = warnings.iter().map(|w| w.mark.line).collect();
         assert_eq!(lines, [2, 4]);
+        let overrides: Vec<bool> = warnings.iter().map(|w| w.overrides_merge).collect();
+        assert_eq!(overrides, [true, false]);
     }
 
     #[test]
