@@ -192,7 +192,7 @@ async fn lists_the_lab_containers_through_the_custom_transport() {
 
         // The host label names the lab host, as the console will show it.
         for c in &containers {
-            let Some(host) = c.labels.as_ref().and_then(|l| l.get("fleetdeck.lab.host")) else {
+            let Some(host) = c.labels.as_ref().and_then(|l| l.get("lab.fleetdeck.host")) else {
                 continue;
             };
             assert!(

@@ -17,7 +17,7 @@ use super::render;
 use super::sys;
 
 /// Label put on every container the lab creates, with the lab host as value.
-pub const LAB_HOST_LABEL: &str = "fleetdeck.lab.host";
+pub const LAB_HOST_LABEL: &str = "lab.fleetdeck.host";
 
 pub async fn connect(socket: &Path) -> Result<Docker> {
     let path = socket

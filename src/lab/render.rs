@@ -384,14 +384,14 @@ pub fn stacks() -> Vec<(&'static str, String)> {
              \x20   volumes:\n\
              \x20     - \"{{{{ lab_data_dir }}}}:/srv:ro\"\n\
              \x20   labels:\n\
-             \x20     fleetdeck.lab.host: \"{{{{ inventory_hostname }}}}\"\n",
+             \x20     lab.fleetdeck.host: \"{{{{ inventory_hostname }}}}\"\n",
             repo = super::plan::IMAGE_REPO
         )
     };
     let web = |app: &str| {
         format!(
             "{header}services:\n  {app}:\n{common}\
-             \x20   command: [\"sh\", \"-c\", \"echo \\\"$HOSTNAME serving /srv/web on :8080\\\"; exec httpd -f -vv -p 127.0.0.1:8080 -h /srv/web\"]\n\
+             \x20   command: [\"sh\", \"-c\", \"trap 'kill $!; exit 0' TERM; echo \\\"$HOSTNAME serving /srv/web on :8080\\\"; httpd -f -vv -p 127.0.0.1:8080 -h /srv/web & wait\"]\n\
              \x20   restart: unless-stopped\n\
              \x20   healthcheck:\n\
              \x20     test: [\"CMD-SHELL\", \"/app/health && wget -q -O /dev/null http://127.0.0.1:8080/ && echo ok\"]\n\
@@ -408,7 +408,7 @@ pub fn stacks() -> Vec<(&'static str, String)> {
         "{header}services:\n  worker:\n{common}\
          \x20   environment:\n\
          \x20     QUEUE: \"{{{{ lab_queue }}}}\"\n\
-         \x20   command: [\"sh\", \"-c\", \"if [ \\\"$QUEUE\\\" = down ]; then echo 'worker: waiting for queue at queue:5672'; exec sleep 2147483647; fi; while true; do echo \\\"$(date -u +%FT%TZ) processed 1 job\\\"; sleep 30; done\"]\n\
+         \x20   command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; if [ \\\"$QUEUE\\\" = down ]; then echo 'worker: waiting for queue at queue:5672'; fi; while true; do [ \\\"$QUEUE\\\" = down ] || echo \\\"$(date -u +%FT%TZ) processed 1 job\\\"; sleep 30 & wait $!; done\"]\n\
          \x20   restart: unless-stopped\n\
          \x20   healthcheck:\n\
          \x20     test: [\"CMD-SHELL\", \"/app/health && if [ \\\"$QUEUE\\\" = down ]; then echo 'dial tcp queue:5672: connection refused' >&2; exit 1; fi; echo queue reachable\"]\n\

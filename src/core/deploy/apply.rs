@@ -8,13 +8,13 @@
 //! app already switched in this run are switched back, so an app never runs half a
 //! release. Every step is journalled under the host's lock before it is taken, so an
 //! interrupted run says where it stopped; and because the plan is a difference, the
-//! next run simply converges (a leftover `.next` is removed first).
+//! next run simply converges (a leftover `.next` or `.old` is removed first).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
     RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
@@ -27,7 +27,7 @@ use super::gate::{self, GateSpec, Probe};
 use super::lock::{self, Holder, HostLock, JournalEntry};
 use super::plan::{
     self, APP_LABEL, Change, DEPLOYED_AT_LABEL, DEPLOYED_BY_LABEL, Desired, DesiredApp, HASH_LABEL,
-    HostPlan, NEXT_SUFFIX, PREVIOUS_SUFFIX, SERVICE_LABEL, ServicePlan,
+    HostPlan, NEXT_SUFFIX, OLDEST_SUFFIX, PREVIOUS_SUFFIX, SERVICE_LABEL, ServicePlan,
 };
 use super::shell::{HostShell, quote};
 use crate::audit::{self, AuditRecord, AuditResult};
@@ -259,6 +259,8 @@ impl HostRun<'_> {
         }
     }
 
+    /// Creates the stack's networks and volumes that are missing. External ones are
+    /// the platform's (Traefik's network, say): they must exist, never created here.
     async fn ensure_objects(&self, stack: &Stack) -> Result<(), String> {
         let prefix = &self.access.prefix;
         for net in &stack.networks {
@@ -268,12 +270,19 @@ impl HostRun<'_> {
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(docker_err(&format!("inspecting network {name}"), &e)),
             }
+            if net.external.is_some() {
+                return Err(format!(
+                    "network {name} is declared external but does not exist on the host"
+                ));
+            }
             self.step(&stack.app, "", "network", &name).await?;
-            let labels =
-                std::collections::HashMap::from([(APP_LABEL.to_owned(), stack.app.clone())]);
+            let mut labels: std::collections::HashMap<String, String> =
+                net.labels.clone().into_iter().collect();
+            labels.insert(APP_LABEL.to_owned(), stack.app.clone());
             self.docker()
                 .create_network(NetworkCreateRequest {
                     name: name.clone(),
+                    driver: net.driver.clone(),
                     internal: Some(net.internal),
                     labels: Some(labels),
                     ..Default::default()
@@ -288,12 +297,21 @@ impl HostRun<'_> {
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(docker_err(&format!("inspecting volume {name}"), &e)),
             }
+            if vol.external.is_some() {
+                return Err(format!(
+                    "volume {name} is declared external but does not exist on the host"
+                ));
+            }
             self.step(&stack.app, "", "volume", &name).await?;
-            let labels =
-                std::collections::HashMap::from([(APP_LABEL.to_owned(), stack.app.clone())]);
+            let mut labels: std::collections::HashMap<String, String> =
+                vol.labels.clone().into_iter().collect();
+            labels.insert(APP_LABEL.to_owned(), stack.app.clone());
             self.docker()
                 .create_volume(VolumeCreateRequest {
                     name: Some(name.clone()),
+                    driver: vol.driver.clone(),
+                    driver_opts: (!vol.driver_opts.is_empty())
+                        .then(|| vol.driver_opts.clone().into_iter().collect()),
                     labels: Some(labels),
                     ..Default::default()
                 })
@@ -402,7 +420,7 @@ impl HostRun<'_> {
             outcome
         };
         let spec = self.gate_spec(stack, service);
-        if let Some(leftover) = &sp.leftover {
+        for leftover in &sp.leftovers {
             let step = self
                 .step(&sp.app, &sp.service, "remove-leftover", leftover)
                 .await;
@@ -483,6 +501,20 @@ impl HostRun<'_> {
                 .create_container(Some(options), body)
                 .await
                 .map_err(|e| docker_err(&format!("creating {next}"), &e))?;
+            // Engines before API 1.44 take one network at creation: the others are
+            // joined before the container first starts.
+            for (network, endpoint) in service.extra_networks(stack, &self.access.prefix) {
+                self.docker()
+                    .connect_network(
+                        &network,
+                        NetworkConnectRequest {
+                            container: next.clone(),
+                            endpoint_config: Some(endpoint),
+                        },
+                    )
+                    .await
+                    .map_err(|e| docker_err(&format!("connecting {next} to {network}"), &e))?;
+            }
             Ok::<_, String>(())
         }
         .await;
@@ -491,14 +523,26 @@ impl HostRun<'_> {
             return Err(fail(outcome, ServiceResult::Failed, e));
         }
 
+        // Containers are renamed only while stopped or not yet started: Docker
+        // refuses to rename one that is between two restarts.
         let had_old = sp.current.is_some();
+        let prev = format!("{c}{PREVIOUS_SUFFIX}");
+        let old = format!("{c}{OLDEST_SUFFIX}");
         let switched_on = async {
             if had_old {
                 self.step(&sp.app, &sp.service, "stop", c).await?;
                 self.stop(c).await?;
+                // The revision before the current one waits as `.old` until the new
+                // one has passed its gate.
+                self.remove(&old).await?;
+                if self.exists(&prev).await? {
+                    self.rename(&prev, &old).await?;
+                }
+                self.rename(c, &prev).await?;
             }
-            self.step(&sp.app, &sp.service, "start", &next).await?;
-            self.start(&next).await
+            self.rename(&next, c).await?;
+            self.step(&sp.app, &sp.service, "start", c).await?;
+            self.start(c).await
         }
         .await;
         let gate_result = match switched_on {
@@ -507,13 +551,13 @@ impl HostRun<'_> {
                 logs: vec![],
             }),
             Ok(()) if gate => {
-                if let Err(e) = self.step(&sp.app, &sp.service, "gate", &next).await {
+                if let Err(e) = self.step(&sp.app, &sp.service, "gate", c).await {
                     Err(gate::GateFailure {
                         reason: e,
                         logs: vec![],
                     })
                 } else {
-                    gate::wait(self.docker(), &next, &spec).await
+                    gate::wait(self.docker(), c, &spec).await
                 }
             }
             Ok(()) => Ok(Duration::ZERO),
@@ -521,32 +565,29 @@ impl HostRun<'_> {
         match gate_result {
             Ok(took) => {
                 outcome.gate_seconds = gate.then_some(took.as_secs_f64());
-                let switched = async {
-                    self.step(&sp.app, &sp.service, "switch", c).await?;
-                    if had_old {
-                        let prev = format!("{c}{PREVIOUS_SUFFIX}");
-                        self.remove(&prev).await?;
-                        self.rename(c, &prev).await?;
-                    }
-                    self.rename(&next, c).await
+                let _ = self.step(&sp.app, &sp.service, "cleanup", &old).await;
+                if let Err(e) = self.remove(&old).await {
+                    tracing::warn!(host = %self.access.name, "{e}");
                 }
-                .await;
-                match switched {
-                    Ok(()) => {
-                        outcome.result = ServiceResult::Deployed;
-                        Ok(outcome)
-                    }
-                    Err(e) => Err(fail(outcome, ServiceResult::Failed, e)),
-                }
+                outcome.result = ServiceResult::Deployed;
+                Ok(outcome)
             }
             Err(failure) => {
                 outcome.logs = failure.logs.clone();
                 let _ = self
                     .step(&sp.app, &sp.service, "revert", &failure.reason)
                     .await;
-                let mut reverted = self.remove(&next).await;
-                if had_old && reverted.is_ok() {
-                    reverted = self.start(c).await;
+                let mut reverted = self.revert(c, &next, had_old).await;
+                if had_old && gate && reverted.is_ok() {
+                    // Say so if the previous revision does not come back healthy.
+                    let _ = self.step(&sp.app, &sp.service, "gate", c).await;
+                    let back = GateSpec {
+                        probe: None,
+                        ..spec.clone()
+                    };
+                    if let Err(e) = gate::wait(self.docker(), c, &back).await {
+                        reverted = Err(format!("the previous revision did not come back: {e}"));
+                    }
                 }
                 match (had_old, reverted) {
                     (true, Ok(())) => Err(fail(outcome, ServiceResult::RolledBack, failure.reason)),
@@ -559,6 +600,34 @@ impl HostRun<'_> {
                 }
             }
         }
+    }
+
+    async fn exists(&self, name: &str) -> Result<bool, String> {
+        match self.docker().inspect_container(name, None).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(docker_err(&format!("inspecting {name}"), &e)),
+        }
+    }
+
+    /// Undoes a switch that failed at any point: the new container goes, the previous
+    /// one becomes `c` again and starts, the one before it becomes `.prev` again.
+    async fn revert(&self, c: &str, next: &str, had_old: bool) -> Result<(), String> {
+        let prev = format!("{c}{PREVIOUS_SUFFIX}");
+        let old = format!("{c}{OLDEST_SUFFIX}");
+        self.remove(next).await?;
+        if !had_old {
+            return self.remove(c).await;
+        }
+        if self.exists(&prev).await? {
+            // The switch got as far as renaming: `c` is the new revision.
+            self.remove(c).await?;
+            self.rename(&prev, c).await?;
+            if self.exists(&old).await? {
+                self.rename(&old, &prev).await?;
+            }
+        }
+        self.start(c).await
     }
 
     /// Switches a service back to its `.prev` revision (used when a later service of
@@ -728,7 +797,7 @@ async fn apply_plan(
         }
         if app_plans
             .iter()
-            .any(|s| s.change != Change::Unchanged || s.leftover.is_some())
+            .any(|s| s.change != Change::Unchanged || !s.leftovers.is_empty())
             && let Err(e) = run.ensure_objects(&app.stack).await
         {
             outcome.error = Some(e);
@@ -748,7 +817,7 @@ async fn apply_plan(
                 continue;
             };
             let target = format!("{} {} ({})", sp.app, sp.container, sp.image);
-            let mutating = sp.change != Change::Unchanged || sp.leftover.is_some();
+            let mutating = sp.change != Change::Unchanged || !sp.leftovers.is_empty();
             if mutating {
                 run.audit("deploy", &target, AuditResult::Intent, None)
                     .await;

@@ -238,7 +238,7 @@ impl HostLock {
         self.shell
             .check(
                 "writing the deploy journal",
-                &format!("cat >> {d}/{LOCK}/journal"),
+                &format!("umask 077; cat >> {d}/{LOCK}/journal"),
                 Some(&line),
             )
             .await

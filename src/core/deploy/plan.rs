@@ -29,6 +29,8 @@ pub const DEPLOYED_BY_LABEL: &str = "fleetdeck.deployed-by";
 pub const PREVIOUS_SUFFIX: &str = ".prev";
 /// Suffix of a revision being brought up (only exists during a deploy).
 pub const NEXT_SUFFIX: &str = ".next";
+/// Suffix of the revision before `.prev` while a deploy is deciding between them.
+pub const OLDEST_SUFFIX: &str = ".old";
 
 /// A host as the deployment core needs it.
 #[derive(Debug, Clone)]
@@ -261,8 +263,8 @@ pub struct ServicePlan {
     pub image: String,
     pub hash: String,
     pub current: Option<Current>,
-    /// A `.next` container left by an interrupted run: removed before anything else.
-    pub leftover: Option<String>,
+    /// `.next` / `.old` containers left by an interrupted run: removed first.
+    pub leftovers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -278,7 +280,7 @@ impl HostPlan {
     pub fn changes(&self) -> impl Iterator<Item = &ServicePlan> {
         self.services
             .iter()
-            .filter(|s| s.change != Change::Unchanged || s.leftover.is_some())
+            .filter(|s| s.change != Change::Unchanged || !s.leftovers.is_empty())
     }
 
     pub fn is_noop(&self) -> bool {
@@ -362,11 +364,15 @@ pub fn plan_host(
                 Some(c) if is_stopped(c) && keeps_running(service) => Change::Start,
                 Some(_) => Change::Unchanged,
             };
-            let next = format!("{container}{NEXT_SUFFIX}");
+            let leftovers = [NEXT_SUFFIX, OLDEST_SUFFIX]
+                .iter()
+                .map(|suffix| format!("{container}{suffix}"))
+                .filter(|name| running.contains_key(name))
+                .collect();
             services.push(ServicePlan {
                 app: stack.app.clone(),
                 service: service.name.clone(),
-                leftover: running.contains_key(&next).then_some(next),
+                leftovers,
                 container,
                 change,
                 image: service.image.clone(),
@@ -411,9 +417,10 @@ pub fn describe(plan: &HostPlan) -> Vec<String> {
                 (Change::Start, _) => format!("> {} ({}) start (stopped)", s.container, s.app),
                 _ => format!("= {} ({})", s.container, s.app),
             };
-            if let Some(leftover) = &s.leftover {
+            if !s.leftovers.is_empty() {
                 line.push_str(&format!(
-                    " [removes {leftover}, left by an interrupted run]"
+                    " [removes {}, left by an interrupted run]",
+                    s.leftovers.join(", ")
                 ));
             }
             sanitize::line(&line)
