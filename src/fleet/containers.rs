@@ -143,14 +143,23 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
         .or_else(|| details.image.clone())
         .map(|i| sanitize::line(&i))
         .unwrap_or_default();
-    let (severity, problem) = judge(
+    let stopped = matches!(
         status,
-        health,
-        exit_code,
-        oom_killed,
-        restart_count,
-        health_output.as_deref(),
+        ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::CREATED
     );
+    let (severity, problem) = if stopped && is_kept_revision(details) {
+        // Stopped on purpose by a deploy, ready for `fleetdeck rollback`.
+        (Severity::Ok, None)
+    } else {
+        judge(
+            status,
+            health,
+            exit_code,
+            oom_killed,
+            restart_count,
+            health_output.as_deref(),
+        )
+    };
     ContainerReport {
         name: sanitize::line(
             details
@@ -179,6 +188,19 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
         severity,
         problem,
     }
+}
+
+/// A previous revision the deployment core keeps, stopped, for an instant rollback
+/// (`NAME.prev`, or `NAME.old` while a deploy decides): its exit is no incident.
+fn is_kept_revision(details: &ContainerInspectResponse) -> bool {
+    use crate::core::deploy::plan::{APP_LABEL, OLDEST_SUFFIX, PREVIOUS_SUFFIX};
+    let managed = details
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .is_some_and(|l| l.contains_key(APP_LABEL));
+    let name = details.name.as_deref().unwrap_or("");
+    managed && (name.ends_with(PREVIOUS_SUFFIX) || name.ends_with(OLDEST_SUFFIX))
 }
 
 /// Severity rules, in words: a running container is fine unless its health check
@@ -494,6 +516,33 @@ mod tests {
         let exited = report(&inspected(S::EXITED, None), now());
         assert_eq!(exited.exit_code, Some(3));
         assert_eq!(exited.uptime_seconds, None);
+    }
+
+    #[test]
+    fn a_kept_previous_revision_is_no_incident_but_a_lookalike_is() {
+        use ContainerStateStatusEnum as S;
+        let mut prev = inspected(S::EXITED, None);
+        prev.name = Some("/web.prev".to_owned());
+        if let Some(config) = prev.config.as_mut() {
+            config.labels = Some(std::collections::HashMap::from([(
+                "fleetdeck.app".to_owned(),
+                "web".to_owned(),
+            )]));
+        }
+        let kept = report(&prev, now());
+        assert_eq!((kept.severity, kept.problem), (Severity::Ok, None));
+
+        // Not deployed by fleetdeck: judged like any container.
+        let mut lookalike = inspected(S::EXITED, None);
+        lookalike.name = Some("/web.prev".to_owned());
+        assert_eq!(report(&lookalike, now()).severity, Severity::Critical);
+
+        // Running again (someone started it by hand): judged on its health.
+        prev.state = Some(ContainerState {
+            status: Some(S::RESTARTING),
+            ..ContainerState::default()
+        });
+        assert_eq!(report(&prev, now()).severity, Severity::Critical);
     }
 
     #[test]

@@ -146,6 +146,7 @@ async fn build(plan: Arc<LabPlan>) -> Result<()> {
     // The apps are stacks the deployment core deploys: write them and the inventory
     // first, then let the core create each host's containers.
     write_stacks(&plan)?;
+    write_secrets(&plan)?;
     std::fs::write(plan.dir.join("inventory.yml"), render::inventory(&plan)?)?;
     let deployments = Arc::new(lab_deployments(&plan)?);
 
@@ -220,6 +221,39 @@ fn write_stacks(plan: &LabPlan) -> Result<()> {
     for (file, text) in render::stacks() {
         std::fs::write(dir.join(file), text)
             .wrap_err_with(|| format!("writing {}", dir.join(file).display()))?;
+    }
+    Ok(())
+}
+
+/// Each host's secret file, encrypted for the lab's age key; written once, so a
+/// secret keeps its value across `lab up` runs.
+fn write_secrets(plan: &LabPlan) -> Result<()> {
+    let identities =
+        crate::secrets::Identities::load(&plan.dir.join("age.key"), &crate::secrets::NeverAsk)
+            .map_err(|e| eyre!("the lab's age key: {e}"))?;
+    let mut recipients = crate::secrets::Recipients::new();
+    for r in identities.recipients() {
+        recipients
+            .add(&r, "the lab's age key")
+            .map_err(|e| eyre!("{e}"))?;
+    }
+    for host in &plan.hosts {
+        let path = plan.secrets_file(host);
+        if path.exists() {
+            continue;
+        }
+        let mut token = [0u8; 16];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut token))
+            .wrap_err("reading /dev/urandom")?;
+        let plain = zeroize::Zeroizing::new(format!("web_token: {}\n", hex::encode(token)));
+        let tree = crate::secrets::parse_plain_yaml(&plain).map_err(|e| eyre!("{e}"))?;
+        let text =
+            crate::secrets::encrypt_tree_to_string(&tree, &recipients).map_err(|e| eyre!("{e}"))?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        sys::write_private(&path, &text)?;
     }
     Ok(())
 }

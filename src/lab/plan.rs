@@ -288,6 +288,11 @@ impl LabPlan {
         }
     }
 
+    /// The host's secret file (fleetdeck's age format, for the lab's age key).
+    pub fn secrets_file(&self, host: &HostPlan) -> PathBuf {
+        self.dir.join("secrets").join(format!("{}.yml", host.name))
+    }
+
     /// The apps' compose files.
     pub fn stacks_dir(&self) -> PathBuf {
         self.dir.join("stacks")

@@ -215,6 +215,8 @@ struct HostVars {
     /// Lab hosts share this machine's filesystem: each keeps its deploy lock,
     /// journal and secret files in a directory of its own.
     fleetdeck_state_dir: String,
+    /// Holds `web_token`, which the web and proxy stacks mount as a file.
+    fleetdeck_secrets: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     fleetdeck_container_prefix: String,
     /// The host's app data, mounted by its containers (a variable of the stacks).
@@ -300,6 +302,7 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
                 ca_file: ca_file.clone(),
             }],
             fleetdeck_state_dir: d(&plan.state_dir(h)),
+            fleetdeck_secrets: d(&plan.secrets_file(h)),
             fleetdeck_container_prefix: plan.container_prefix(h),
             lab_data_dir: d(&plan.data_dir(h)),
             lab_queue: if h
@@ -397,7 +400,14 @@ pub fn stacks() -> Vec<(&'static str, String)> {
              \x20     test: [\"CMD-SHELL\", \"/app/health && wget -q -O /dev/null http://127.0.0.1:8080/ && echo ok\"]\n\
              \x20     interval: 5s\n\
              \x20     timeout: 5s\n\
-             \x20     retries: 1\n",
+             \x20     retries: 1\n\
+             \x20   # A file in the container (/run/secrets/web_token, mode 0400), never\n\
+             \x20   # an environment variable: `docker inspect` does not show it.\n\
+             \x20   secrets:\n\
+             \x20     - web_token\n\
+             secrets:\n\
+             \x20 # From the host's fleetdeck_secrets file.\n\
+             \x20 web_token: {{}}\n",
             header = header(&format!(
                 "{app} app: busybox httpd serving the host's /srv/web"
             )),

@@ -177,8 +177,10 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
 }
 
 impl HostRun<'_> {
-    /// Announces a step and journals it before it is taken.
+    /// Journals a step before it is taken, then announces it: whoever sees the step
+    /// announced can rely on the journal holding it.
     async fn step(&self, app: &str, service: &str, step: &str, detail: &str) -> Result<(), String> {
+        self.lock.journal(app, service, step, detail).await?;
         let _ = self.events.send(DeployEvent {
             host: self.access.name.clone(),
             app: app.to_owned(),
@@ -186,7 +188,7 @@ impl HostRun<'_> {
             step: step.to_owned(),
             detail: sanitize::line(detail),
         });
-        self.lock.journal(app, service, step, detail).await
+        Ok(())
     }
 
     async fn audit(&self, action: &str, target: &str, result: AuditResult, error: Option<&str>) {

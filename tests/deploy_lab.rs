@@ -1,0 +1,568 @@
+//! `fleetdeck deploy` and `fleetdeck rollback` against the lab: a new version deploys
+//! and a second run changes nothing; a version whose health check fails rolls back by
+//! itself; a killed deploy leaves a lock the next run reports, and that run converges;
+//! secrets land as read-only files `docker inspect` does not show; bad input is refused
+//! before any host changes.
+//!
+//! Every test works on client-gamma's `web` app, starts from the lab's default
+//! (version 1.0) and puts it back before it ends, so the other lab tests see the lab
+//! they expect.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::{bin, lab, ssh, stderr, stdout};
+use fleetdeck::lab::state::LabState;
+use serde_json::Value;
+
+const HOST: &str = "client-gamma";
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Run {
+    code: Option<i32>,
+    json: Value,
+    stdout: String,
+    stderr: String,
+}
+
+fn deploy_with(inventory: &Path, args: &[&str]) -> Run {
+    let out = Command::new(bin())
+        .arg("-i")
+        .arg(inventory)
+        .arg("--batch")
+        .arg("deploy")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running fleetdeck deploy");
+    let json = if args.contains(&"--json") {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "deploy --json prints JSON ({e}): {}\nstderr: {}",
+                stdout(&out),
+                stderr(&out)
+            )
+        })
+    } else {
+        Value::Null
+    };
+    Run {
+        code: out.status.code(),
+        json,
+        stdout: stdout(&out),
+        stderr: stderr(&out),
+    }
+}
+
+fn deploy(state: &LabState, args: &[&str]) -> Run {
+    deploy_with(&state.plan.dir.join("inventory.yml"), args)
+}
+
+/// `docker inspect NAME` on the lab host, through its sshd like an operator would.
+fn inspect(state: &LabState, name: &str) -> Option<Value> {
+    let out = ssh(
+        &state.plan.dir,
+        HOST,
+        &[],
+        &format!("docker inspect {name}"),
+    );
+    if !out.status.success() {
+        return None;
+    }
+    let list: Value = serde_json::from_slice(&out.stdout).expect("docker inspect prints JSON");
+    list.get(0).cloned()
+}
+
+fn image(c: &Value) -> &str {
+    c["Config"]["Image"].as_str().unwrap_or_default()
+}
+
+fn label<'a>(c: &'a Value, key: &str) -> &'a str {
+    c["Config"]["Labels"][key].as_str().unwrap_or_default()
+}
+
+/// Waits until the container's health check says healthy.
+fn wait_healthy(state: &LabState, name: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = inspect(state, name).unwrap_or_else(|| panic!("{name} exists"));
+        if c["State"]["Health"]["Status"] == "healthy" {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never became healthy: {c}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn host<'a>(json: &'a Value, name: &str) -> &'a Value {
+    json["hosts"]
+        .as_array()
+        .and_then(|hosts| hosts.iter().find(|h| h["name"] == name))
+        .unwrap_or_else(|| panic!("{name} in {json}"))
+}
+
+/// Back to the lab's defaults, and checks it got there.
+fn restore(state: &LabState) {
+    let run = deploy(
+        state,
+        &["--limit", HOST, "--app", "web", "--yes", "--break-lock"],
+    );
+    assert_eq!(
+        run.code,
+        Some(0),
+        "restoring web: {}{}",
+        run.stdout,
+        run.stderr
+    );
+    let web = wait_healthy(state, "web");
+    assert_eq!(image(&web), "fleetdeck-lab/app:1.0");
+}
+
+fn state_dir(state: &LabState) -> PathBuf {
+    let h = state
+        .plan
+        .hosts
+        .iter()
+        .find(|h| h.name == HOST)
+        .expect("lab host");
+    state.plan.state_dir(h)
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn a_new_version_deploys_a_second_run_changes_nothing_and_rollback_is_instant() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    restore(&state);
+    let before = inspect(&state, "web").expect("web runs");
+
+    // Read-only mode refuses before anything connects.
+    let out = Command::new(bin())
+        .arg("-i")
+        .arg(state.plan.dir.join("inventory.yml"))
+        .args(["--read-only", "deploy", "--limit", HOST, "--yes"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+
+    // The plan, and nothing else.
+    let dry = deploy(
+        &state,
+        &[
+            "--limit",
+            HOST,
+            "--app",
+            "web",
+            "-e",
+            "web_version=1.1",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(dry.code, Some(0), "{}", dry.stderr);
+    assert!(
+        dry.stdout
+            .contains("~ web (web) fleetdeck-lab/app:1.0 -> fleetdeck-lab/app:1.1"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(inspect(&state, "web").expect("web")["Id"], before["Id"]);
+
+    let run = deploy(
+        &state,
+        &[
+            "--limit",
+            HOST,
+            "--app",
+            "web",
+            "-e",
+            "web_version=1.1",
+            "--yes",
+            "--json",
+            "--reason",
+            "release 1.1",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let h = host(&run.json, HOST);
+    assert_eq!(h["result"], "deployed", "{h}");
+    let service = &h["services"][0];
+    assert_eq!(service["result"], "deployed");
+    assert_eq!(service["from_image"], "fleetdeck-lab/app:1.0");
+    assert_eq!(service["to_image"], "fleetdeck-lab/app:1.1");
+    assert!(service["gate_seconds"].as_f64().is_some(), "{service}");
+
+    let web = wait_healthy(&state, "web");
+    assert_eq!(image(&web), "fleetdeck-lab/app:1.1");
+    assert_eq!(label(&web, "fleetdeck.app"), "web");
+    assert_eq!(label(&web, "fleetdeck.service"), "web");
+    let hash = label(&web, "fleetdeck.config-hash");
+    assert_eq!(hash.len(), 64, "a SHA-256: {hash}");
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(hash, label(&before, "fleetdeck.config-hash"));
+    // The previous revision is kept, stopped, for an instant rollback.
+    let prev = inspect(&state, "web.prev").expect("web.prev kept");
+    assert_eq!(prev["Id"], before["Id"]);
+    assert_eq!(prev["State"]["Running"], false);
+    assert!(inspect(&state, "web.next").is_none());
+    assert!(inspect(&state, "web.old").is_none());
+    // Audited here and on the host; the lock is gone, its journal kept.
+    let host_audit =
+        std::fs::read_to_string(state_dir(&state).join("audit.log")).expect("host audit log");
+    assert!(
+        host_audit.contains("\"reason\":\"release 1.1\""),
+        "{host_audit}"
+    );
+    assert!(!state_dir(&state).join("deploy.lock").exists());
+    let journal = std::fs::read_to_string(state_dir(&state).join("last-deploy.journal"))
+        .expect("journal kept");
+    for step in ["create", "stop", "start", "gate"] {
+        assert!(
+            journal.contains(&format!("\"step\":\"{step}\"")),
+            "{journal}"
+        );
+    }
+
+    // Nothing changed: nothing done.
+    let again = deploy(
+        &state,
+        &[
+            "--limit",
+            HOST,
+            "--app",
+            "web",
+            "-e",
+            "web_version=1.1",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert_eq!(host(&again.json, HOST)["result"], "unchanged");
+    assert_eq!(inspect(&state, "web").expect("web")["Id"], web["Id"]);
+
+    // Rollback swaps the two revisions at once; the operator sees the old version.
+    let out = Command::new(bin())
+        .arg("-i")
+        .arg(state.plan.dir.join("inventory.yml"))
+        .args([
+            "--batch", "rollback", "--limit", HOST, "--app", "web", "--yes", "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let rolled = wait_healthy(&state, "web");
+    assert_eq!(rolled["Id"], before["Id"], "the kept container runs again");
+    assert_eq!(
+        inspect(&state, "web.prev").expect("1.1 kept in turn")["Id"],
+        web["Id"]
+    );
+    // Back at the lab's defaults: a deploy finds nothing to do.
+    let settled = deploy(
+        &state,
+        &["--limit", HOST, "--app", "web", "--yes", "--json"],
+    );
+    assert_eq!(
+        host(&settled.json, HOST)["result"],
+        "unchanged",
+        "{}",
+        settled.json
+    );
+    restore(&state);
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn a_release_whose_health_check_fails_is_rolled_back_automatically() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    restore(&state);
+    let before = wait_healthy(&state, "web");
+
+    let run = deploy(
+        &state,
+        &[
+            "--limit",
+            HOST,
+            "--app",
+            "web",
+            "-e",
+            "web_version=1.2-broken",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    let h = host(&run.json, HOST);
+    assert_eq!(h["result"], "rolled_back", "{h}");
+    let service = &h["services"][0];
+    assert_eq!(service["result"], "rolled_back");
+    let error = service["error"].as_str().expect("why");
+    // The health check's own words reach the operator.
+    assert!(error.contains("release 1.2-broken"), "{error}");
+    assert!(
+        !service["logs"].as_array().expect("logs").is_empty(),
+        "{service}"
+    );
+
+    // The previous version runs again, and is healthy.
+    let web = wait_healthy(&state, "web");
+    assert_eq!(web["Id"], before["Id"]);
+    assert_eq!(image(&web), "fleetdeck-lab/app:1.0");
+    assert!(
+        inspect(&state, "web.next").is_none(),
+        "the broken one is gone"
+    );
+    restore(&state);
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn an_interrupted_deploy_leaves_a_lock_the_next_run_reports_and_converges() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    restore(&state);
+    let lock = state_dir(&state).join("deploy.lock");
+
+    // Killed while the new container is in its health gate.
+    let mut child = Command::new(bin())
+        .arg("-i")
+        .arg(state.plan.dir.join("inventory.yml"))
+        .args(["--batch", "deploy", "--limit", HOST, "--app", "web"])
+        .args(["-e", "web_version=1.1", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let pid = child.id();
+    let mut progress = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = progress.read_line(&mut line).expect("reads progress");
+        assert!(n > 0, "deploy ended before its gate: {seen}");
+        seen.push_str(&line);
+        if line.contains(": gate ") {
+            break;
+        }
+    }
+    // SIGKILL: no cleanup of any kind.
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let holder =
+        std::fs::read_to_string(lock.join("holder.json")).expect("the killed run's lock stays");
+    assert!(holder.contains(&format!("\"pid\":{pid}")), "{holder}");
+
+    // Someone else's lock (another machine) is never broken silently.
+    let foreign = state_dir(&state).join("foreign.json");
+    std::fs::write(
+        &foreign,
+        r#"{"operator":"alice@laptop","machine":"alice-laptop","pid":1,"since":"2026-11-23T10:00:00Z","action":"deploy","reason":"hotfix","id":"x"}"#,
+    )
+    .expect("write");
+    let ours = std::fs::read(lock.join("holder.json")).expect("read");
+    std::fs::rename(&foreign, lock.join("holder.json")).expect("swap holder");
+    let refused = deploy(
+        &state,
+        &["--limit", HOST, "--app", "web", "--yes", "--json"],
+    );
+    assert_eq!(refused.code, Some(1));
+    let h = host(&refused.json, HOST);
+    assert_eq!(h["result"], "locked", "{h}");
+    let error = h["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("alice@laptop") && error.contains("hotfix"),
+        "{error}"
+    );
+    assert!(error.contains("--break-lock"), "{error}");
+    std::fs::write(lock.join("holder.json"), ours).expect("restore holder");
+
+    // The killed run was ours, on this machine: reported, taken over, converged.
+    let run = deploy(
+        &state,
+        &[
+            "--limit",
+            HOST,
+            "--app",
+            "web",
+            "-e",
+            "web_version=1.1",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let h = host(&run.json, HOST);
+    assert!(
+        matches!(h["result"].as_str(), Some("deployed" | "unchanged")),
+        "{h}"
+    );
+    let interrupted = &h["interrupted"];
+    assert!(
+        interrupted["holder"]
+            .as_str()
+            .is_some_and(|s| s.contains(&format!("pid {pid}"))),
+        "{h}"
+    );
+    let steps = interrupted["steps"].as_array().expect("journal");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.as_str().is_some_and(|s| s.contains("gate"))),
+        "the journal shows where it stopped: {interrupted}"
+    );
+    let web = wait_healthy(&state, "web");
+    assert_eq!(image(&web), "fleetdeck-lab/app:1.1");
+    for leftover in ["web.next", "web.old"] {
+        assert!(inspect(&state, leftover).is_none(), "{leftover} removed");
+    }
+    assert!(!lock.exists(), "the lock is released");
+    restore(&state);
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn secrets_are_read_only_files_that_docker_inspect_does_not_show() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    let web = wait_healthy(&state, "web");
+    let h = state
+        .plan
+        .hosts
+        .iter()
+        .find(|h| h.name == HOST)
+        .expect("lab host");
+    let out = Command::new(bin())
+        .args(["secrets", "decrypt", "--key", "web_token", "--identity"])
+        .arg(state.plan.dir.join("age.key"))
+        .arg(state.plan.secrets_file(h))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out).trim().to_owned();
+    assert_eq!(token.len(), 32, "the lab's token is 16 random bytes in hex");
+
+    let mode = ssh(
+        &state.plan.dir,
+        HOST,
+        &[],
+        "docker exec web stat -c '%a %u' /run/secrets/web_token",
+    );
+    assert_eq!(stdout(&mode).trim(), "400 0", "{}", stderr(&mode));
+    let read = ssh(
+        &state.plan.dir,
+        HOST,
+        &[],
+        "docker exec web cat /run/secrets/web_token",
+    );
+    assert_eq!(stdout(&read), token, "the container reads the value");
+
+    let inspected = web.to_string();
+    assert!(
+        !inspected.contains(&token),
+        "docker inspect shows the secret"
+    );
+    let mount = web["Mounts"]
+        .as_array()
+        .and_then(|m| {
+            m.iter()
+                .find(|m| m["Destination"] == "/run/secrets/web_token")
+        })
+        .unwrap_or_else(|| panic!("secret mount in {web}"));
+    assert_eq!(mount["RW"], false, "mounted read-only: {mount}");
+    let env = web["Config"]["Env"].to_string();
+    assert!(!env.contains("web_token") && !env.contains(&token), "{env}");
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn a_missing_variable_or_an_unpinned_image_is_refused_before_any_host_changes() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    // The lab's inventory, with client-gamma's stacks replaced by two bad ones.
+    let overlay = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        state.plan.dir.join("inventory.yml"),
+        overlay.path().join("inventory.yml"),
+    )
+    .expect("copy inventory");
+    let stacks = overlay.path().join("stacks");
+    std::fs::create_dir_all(overlay.path().join("host_vars")).expect("mkdir");
+    std::fs::create_dir_all(&stacks).expect("mkdir");
+    std::fs::write(
+        overlay.path().join("host_vars").join(format!("{HOST}.yml")),
+        format!("fleetdeck_stacks_dir: {}\n", stacks.display()),
+    )
+    .expect("host_vars");
+    std::fs::write(
+        stacks.join("web.yml"),
+        "services:\n  web:\n    image: \"fleetdeck-lab/app:{{ web_release }}\"\n",
+    )
+    .expect("web.yml");
+    std::fs::write(
+        stacks.join("worker.yml"),
+        "services:\n  worker:\n    image: fleetdeck-lab/app:latest\n",
+    )
+    .expect("worker.yml");
+
+    let audit_before: Vec<_> = state
+        .plan
+        .hosts
+        .iter()
+        .map(|h| std::fs::read_to_string(state.plan.state_dir(h).join("audit.log")).ok())
+        .collect();
+    let alpha_web = || {
+        let out = ssh(
+            &state.plan.dir,
+            "client-alpha",
+            &[],
+            "docker inspect -f '{{.Id}} {{.Config.Image}} {{.State.StartedAt}}' web",
+        );
+        stdout(&out)
+    };
+    let alpha_before = alpha_web();
+    // Every host would change (a new web version) if the run went ahead.
+    let run = deploy_with(
+        &overlay.path().join("inventory.yml"),
+        &["-e", "web_version=1.1", "--yes"],
+    );
+    assert_eq!(run.code, Some(2), "{}{}", run.stdout, run.stderr);
+    let web_file = stacks.join("web.yml").display().to_string();
+    assert!(
+        run.stderr.contains(&format!("{web_file}:3:")) && run.stderr.contains("web_release"),
+        "names file, line and variable: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(HOST), "names the host: {}", run.stderr);
+    let worker_file = stacks.join("worker.yml").display().to_string();
+    assert!(
+        run.stderr.contains(&format!("{worker_file}:3:")) && run.stderr.contains("latest"),
+        "the unpinned image too: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+
+    let audit_after: Vec<_> = state
+        .plan
+        .hosts
+        .iter()
+        .map(|h| std::fs::read_to_string(state.plan.state_dir(h).join("audit.log")).ok())
+        .collect();
+    assert_eq!(audit_before, audit_after, "no host was touched");
+    assert_eq!(alpha_web(), alpha_before, "client-alpha's web is as it was");
+}
