@@ -381,9 +381,11 @@ pub fn plan_host(
             });
         }
     }
+    // Hosts sharing one engine (the large lab) tell their containers by prefix.
     let orphans = running
-        .values()
-        .map(|c| label(c, APP_LABEL).to_owned())
+        .iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .map(|(_, c)| label(c, APP_LABEL).to_owned())
         .filter(|app| !app.is_empty() && !desired.declared.contains(app))
         .collect::<BTreeSet<_>>()
         .into_iter()
