@@ -20,3 +20,4 @@ pub mod sanitize;
 pub mod secrets;
 pub mod ssh;
 pub mod tui;
+pub mod wizard;

@@ -1,21 +1,20 @@
 //! `fleetdeck deploy` and `fleetdeck rollback`: the deployment core's steps, driven
-//! from the command line. Progress goes to stderr as it happens; the plan and the
-//! summary go to stdout (or one JSON document with `--json`).
-
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+//! from the command line. `deploy` walks the console's deploy wizard
+//! (`crate::wizard::deploy`) through the headless driver, its answers taken from the
+//! flags. Progress goes to stderr as it happens; the plan and the summary go to stdout
+//! (or one JSON document with `--json`).
 
 use serde::Serialize;
 
 use super::apply::{ApplyOptions, DeployEvent, HostOutcome, HostResult, ServiceResult};
-use super::plan::{self, HostPlan, IdentityCache};
-use super::{Planned, Request};
+use super::plan::{self, HostPlan};
 use crate::audit::AuditLog;
 use crate::cli::{Cli, DeployArgs, RollbackArgs};
 use crate::core::Core;
 use crate::fleet::command::ssh_options;
 use crate::inventory::{INVENTORY_ENV, Inventory};
 use crate::sanitize;
-use crate::secrets::{NeverAsk, PassphrasePrompt, TerminalPrompt};
+use crate::secrets::{NeverAsk, TerminalPrompt};
 
 /// Exit code when nothing was done: bad input, or not confirmed.
 const NOTHING_DONE: u8 = 2;
@@ -33,31 +32,13 @@ fn load_inventory(cli: &Cli) -> Result<Inventory, String> {
     Ok(inventory)
 }
 
-fn prompt(cli: &Cli) -> Box<dyn PassphrasePrompt + Send + Sync> {
-    if cli.batch {
-        Box::new(NeverAsk)
-    } else {
-        Box::new(TerminalPrompt)
-    }
-}
-
 /// Asks on the terminal; `--yes` or a "y" goes ahead. Without a terminal and without
 /// `--yes`, nothing is done.
 fn confirmed(question: &str, yes: bool) -> Result<bool, String> {
     if yes {
         return Ok(true);
     }
-    if !std::io::stdin().is_terminal() {
-        return Err("not confirmed: stdin is not a terminal; pass --yes to go ahead".into());
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| format!("reading the answer: {e}"))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    crate::wizard::headless::ask_on_terminal(question)
 }
 
 fn print_progress(
@@ -99,34 +80,6 @@ struct DryRunJson<'a> {
 struct SummaryJson<'a> {
     dry_run: bool,
     hosts: &'a [HostOutcome],
-}
-
-fn print_plans(planned: &[Planned]) {
-    let mut out = std::io::stdout().lock();
-    for p in planned {
-        match &p.reached {
-            Ok((_, plan)) if plan.is_noop() => {
-                let _ = writeln!(out, "{}: up to date", sanitize::line(&p.target.name));
-                for line in plan::describe(plan) {
-                    let _ = writeln!(out, "  {line}");
-                }
-            }
-            Ok((_, plan)) => {
-                let _ = writeln!(out, "{}:", sanitize::line(&p.target.name));
-                for line in plan::describe(plan) {
-                    let _ = writeln!(out, "  {line}");
-                }
-            }
-            Err(e) => {
-                let _ = writeln!(
-                    out,
-                    "{}: unreachable: {}",
-                    sanitize::line(&p.target.name),
-                    sanitize::line(e)
-                );
-            }
-        }
-    }
 }
 
 /// The summary as people read it: one line per host, then what failed and why.
@@ -220,8 +173,12 @@ fn core(cli: &Cli) -> Core {
     Core::new(cli.read_only, AuditLog::at_default_path())
 }
 
-/// Runs `fleetdeck deploy`; returns the exit code.
+/// Runs `fleetdeck deploy`: the deploy wizard's steps, answered from the flags
+/// (`crate::wizard::deploy`); returns the exit code.
 pub async fn deploy(cli: &Cli, args: &DeployArgs) -> u8 {
+    use crate::wizard::deploy::{self as wizard_deploy, DeployOutput, DeployRunner, Setup};
+    use crate::wizard::{Ending, Given, Headless, headless, words};
+
     let fail = |message: String| {
         eprintln!("fleetdeck: {message}");
         NOTHING_DONE
@@ -236,96 +193,124 @@ pub async fn deploy(cli: &Cli, args: &DeployArgs) -> u8 {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    let extra_vars = match plan::extra_vars(&args.extra_vars) {
-        Ok(v) => v,
-        Err(e) => return fail(e),
-    };
-    let request = Request {
-        limit: cli.limit.clone(),
-        apps: args.apps.clone(),
-        extra_vars,
-    };
-    let mut identities = IdentityCache::new(prompt(cli));
-    let prepared = match super::prepare(&inventory, &request, &mut identities) {
-        Ok(p) => p,
-        Err(problems) => {
-            for p in &problems {
-                eprintln!("fleetdeck: {p}");
-            }
-            return fail(format!(
-                "nothing was changed on any host ({} problem{})",
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" }
-            ));
-        }
-    };
-    drop(identities);
-    let options = ssh_options(cli);
-    let planned = match super::connect_and_plan(&options, prepared).await {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    if args.dry_run {
-        if args.json {
-            let doc = DryRunJson {
-                dry_run: true,
-                hosts: planned
-                    .iter()
-                    .map(|p| PlanJson {
-                        name: &p.target.name,
-                        reachable: p.reached.is_ok(),
-                        error: p.reached.as_ref().err().map(String::as_str),
-                        plan: p.plan(),
-                    })
-                    .collect(),
-            };
-            match serde_json::to_string_pretty(&doc) {
-                Ok(text) => println!("{text}"),
-                Err(e) => return fail(e.to_string()),
-            }
+    let batch = cli.batch;
+    let prompt: wizard_deploy::PromptFactory = Box::new(move || {
+        if batch {
+            Box::new(NeverAsk)
         } else {
-            print_plans(&planned);
+            Box::new(TerminalPrompt)
         }
-        return if planned.iter().all(|p| p.reached.is_ok()) {
-            0
-        } else {
-            1
-        };
-    }
-    if !args.json {
-        print_plans(&planned);
-    }
-    let changes: usize = planned
-        .iter()
-        .filter_map(Planned::plan)
-        .map(|p| p.changes().count())
-        .sum();
-    let hosts = planned
-        .iter()
-        .filter(|p| p.plan().is_some_and(|p| !p.is_noop()))
-        .count();
-    if changes > 0 {
-        match confirmed(
-            &format!("Apply {changes} change(s) on {hosts} host(s)?"),
-            args.yes,
-        ) {
-            Ok(true) => {}
-            Ok(false) => return fail("not confirmed: nothing was changed".into()),
-            Err(e) => return fail(e),
-        }
-    }
+    });
     let apply = ApplyOptions {
         gate: true,
         reason: args.reason.clone(),
         break_lock: args.break_lock,
     };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let printer = print_progress(rx);
-    let outcomes = super::apply_all(&core, &planned, &apply, &tx).await;
-    drop(tx);
-    let _ = printer.await;
-    print_summary(&outcomes, args.json);
-    super::exit_code(&outcomes)
+    let mut runner = match DeployRunner::new(
+        inventory,
+        cli.limit.clone(),
+        ssh_options(cli),
+        core,
+        prompt,
+        apply,
+    ) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    runner.explicit_apps = !args.apps.is_empty();
+    let wizard = wizard_deploy::wizard(Setup {
+        targets: runner.targets().to_vec(),
+        preselected: None,
+        read_only_disabled: false,
+    });
+    let mut driver = Headless::new(args.yes);
+    driver.print_reviews = !args.json;
+    driver.stop_after = args.dry_run.then_some(wizard_deploy::REVIEW);
+    driver.ask = Box::new(headless::ask_on_terminal);
+    if !args.apps.is_empty() {
+        // Apps no selected host declares select nothing (as `prepare` treats them);
+        // when that leaves none, nothing is done.
+        let hosts: Vec<String> = runner.targets().iter().map(|t| t.name.clone()).collect();
+        let declared = wizard_deploy::app_options(runner.targets(), &hosts);
+        let mut apps: Vec<String> = Vec::new();
+        for app in args.apps.iter().filter(|a| declared.contains(a)) {
+            if !apps.contains(app) {
+                apps.push(app.clone());
+            }
+        }
+        if apps.is_empty() {
+            eprintln!("fleetdeck: no selected host runs {}", args.apps.join(", "));
+            return fail("nothing was changed on any host (1 problem)".to_owned());
+        }
+        driver
+            .given
+            .insert(wizard_deploy::APPS, Given::Chosen(apps));
+    }
+    driver.given.insert(
+        wizard_deploy::VARS,
+        Given::Text(words::join(&args.extra_vars)),
+    );
+    let mut stdout = std::io::stdout();
+    let mut stderr = std::io::stderr();
+    let outcome =
+        crate::wizard::headless::drive(wizard, &mut runner, &mut driver, &mut stdout, &mut stderr)
+            .await;
+    match outcome.ending {
+        Ending::Failed { step, problems } => {
+            for p in &problems {
+                eprintln!("fleetdeck: {p}");
+            }
+            if step == wizard_deploy::PLAN {
+                eprintln!(
+                    "fleetdeck: nothing was changed on any host ({} problem{})",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" }
+                );
+            }
+            NOTHING_DONE
+        }
+        Ending::Refused { .. } | Ending::Cancelled => fail(
+            outcome
+                .message
+                .unwrap_or_else(|| "not confirmed: nothing was changed".to_owned()),
+        ),
+        Ending::Stopped { .. } => {
+            let planned = runner.planned();
+            if args.json {
+                let doc = DryRunJson {
+                    dry_run: true,
+                    hosts: planned
+                        .iter()
+                        .map(|p| PlanJson {
+                            name: &p.target.name,
+                            reachable: p.reached.is_ok(),
+                            error: p.reached.as_ref().err().map(String::as_str),
+                            plan: p.plan(),
+                        })
+                        .collect(),
+                };
+                match serde_json::to_string_pretty(&doc) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => return fail(e.to_string()),
+                }
+            }
+            if planned.iter().all(|p| p.reached.is_ok()) {
+                0
+            } else {
+                1
+            }
+        }
+        Ending::Completed | Ending::Closed => {
+            let outcomes = match outcome.answers.output(wizard_deploy::APPLY) {
+                Some(DeployOutput::Applied(outcomes)) => outcomes.clone(),
+                _ => return fail("the deploy ended without applying".to_owned()),
+            };
+            if args.json {
+                print_summary(&outcomes, true);
+            }
+            super::exit_code(&outcomes)
+        }
+    }
 }
 
 /// Runs `fleetdeck rollback`; returns the exit code.
