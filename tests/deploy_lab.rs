@@ -327,6 +327,36 @@ fn a_release_whose_health_check_fails_is_rolled_back_automatically() {
         inspect(&state, "web.next").is_none(),
         "the broken one is gone"
     );
+
+    // A healthy container whose HTTP probe fails (asked from here, over the lab's
+    // network) does not pass either.
+    let run = deploy(
+        &state,
+        &[
+            "--limit",
+            HOST,
+            "--app",
+            "web",
+            "-e",
+            "web_version=1.1",
+            "-e",
+            "web_probe_path=/missing",
+            "-e",
+            "web_gate_timeout=10",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    let h = host(&run.json, HOST);
+    assert_eq!(h["result"], "rolled_back", "{h}");
+    let error = h["services"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("HTTP probe: GET http://") && error.contains("/missing answered 404"),
+        "{error}"
+    );
+    let web = wait_healthy(&state, "web");
+    assert_eq!(web["Id"], before["Id"]);
     restore(&state);
 }
 

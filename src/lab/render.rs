@@ -221,6 +221,8 @@ struct HostVars {
     fleetdeck_container_prefix: String,
     /// The host's app data, mounted by its containers (a variable of the stacks).
     lab_data_dir: String,
+    /// Where the host's HTTP server answers: the web stack's health probe asks it.
+    lab_address: String,
     /// `up` or `down`: whether the worker's queue answers (a variable of the stacks).
     lab_queue: &'static str,
 }
@@ -305,6 +307,7 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
             fleetdeck_secrets: d(&plan.secrets_file(h)),
             fleetdeck_container_prefix: plan.container_prefix(h),
             lab_data_dir: d(&plan.data_dir(h)),
+            lab_address: h.addr.to_string(),
             lab_queue: if h
                 .containers
                 .iter()
@@ -393,7 +396,9 @@ pub fn stacks() -> Vec<(&'static str, String)> {
     };
     let web = |app: &str| {
         format!(
-            "{header}services:\n  {app}:\n{common}\
+            "{header}x-fleetdeck:\n\
+             \x20 gate_timeout: \"{{{{ web_gate_timeout | default(60) }}}}\"\n\
+             services:\n  {app}:\n{common}\
              \x20   command: [\"sh\", \"-c\", \"trap 'kill $!; exit 0' TERM; echo \\\"$HOSTNAME serving /srv/web on :8080\\\"; httpd -f -vv -p 127.0.0.1:8080 -h /srv/web & wait\"]\n\
              \x20   restart: unless-stopped\n\
              \x20   healthcheck:\n\
@@ -401,6 +406,12 @@ pub fn stacks() -> Vec<(&'static str, String)> {
              \x20     interval: 5s\n\
              \x20     timeout: 5s\n\
              \x20     retries: 1\n\
+             \x20   # The deploy's health gate also asks the host's HTTP server, from where\n\
+             \x20   # fleetdeck runs (a real platform would ask its Traefik).\n\
+             \x20   x-fleetdeck-probe:\n\
+             \x20     url: \"http://{{{{ lab_address }}}}{{{{ web_probe_path | default('/') }}}}\"\n\
+             \x20     status: 200\n\
+             \x20     body: fleetdeck lab\n\
              \x20   # A file in the container (/run/secrets/web_token, mode 0400), never\n\
              \x20   # an environment variable: `docker inspect` does not show it.\n\
              \x20   secrets:\n\
