@@ -13,9 +13,11 @@ use fleetdeck::probes::cert::CertReport;
 use fleetdeck::probes::firewall::{
     Drift, DriftKind, FirewallReport, ObservedBackend, ObservedPolicy, OpenPort, Protocol, Verdict,
 };
-use fleetdeck::tui::app::{App, Msg};
+use fleetdeck::tui::app::{App, Command, Msg, Screen};
 use fleetdeck::tui::keymap::Keymap;
 use fleetdeck::tui::theme::{Role, Theme};
+use fleetdeck::wizard::deploy::DeployOutput;
+use fleetdeck::wizard::{OpRequest, ProgressEvent, Tone};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use time::OffsetDateTime;
@@ -681,4 +683,400 @@ fn passphrase_modal_masks_the_input_and_answers_the_asker() {
     assert!(!app.passphrase.has_input(), "what was typed is wiped");
     keys(&mut app, "j");
     assert_eq!(app.overview_selected, 1, "keys reach the views again");
+}
+
+// The deploy wizard's panel, walked with keys through its main states. Plans and
+// outcomes are the core's own types, as the wizard's operations report them.
+
+mod wizard_fixtures {
+    use fleetdeck::core::deploy::plan::{Change, Current, HostPlan, ServicePlan};
+    use fleetdeck::core::deploy::{HostOutcome, HostResult, ServiceOutcome, ServiceResult};
+    use fleetdeck::wizard::deploy::{PlannedHost, Setup, TargetInfo};
+
+    pub fn setup(preselected: Vec<String>) -> Setup {
+        let target = |name: &str, apps: &[&str], read_only: bool| TargetInfo {
+            name: name.to_owned(),
+            apps: apps.iter().map(|a| a.to_string()).collect(),
+            read_only,
+        };
+        Setup {
+            targets: vec![
+                target("bastion", &[], false),
+                target("client-alpha", &["web", "db"], true),
+                target("client-beta", &["web", "db"], false),
+                target("client-gamma", &["web"], false),
+            ],
+            preselected: Some(preselected),
+            read_only_disabled: true,
+        }
+    }
+
+    fn web(from: &str, to: &str) -> ServicePlan {
+        ServicePlan {
+            app: "web".into(),
+            service: "web".into(),
+            container: "web".into(),
+            change: Change::Replace,
+            image: format!("fleetdeck-lab/app:{to}"),
+            hash: "9f2c1e7a4b3d55aa".into(),
+            current: Some(Current {
+                id: "c0ffee".into(),
+                image: format!("fleetdeck-lab/app:{from}"),
+                hash: "1a2b3c4d5e6f7788".into(),
+                state: "running".into(),
+            }),
+            leftovers: vec![],
+        }
+    }
+
+    pub fn plans() -> Vec<PlannedHost> {
+        let mut db = web("1.0", "1.0");
+        db.app = "db".into();
+        db.service = "db".into();
+        db.container = "db".into();
+        db.change = Change::Unchanged;
+        db.image = "fleetdeck-lab/db:15".into();
+        db.current = None;
+        vec![
+            PlannedHost {
+                name: "client-beta".into(),
+                plan: Ok(HostPlan {
+                    host: "client-beta".into(),
+                    services: vec![web("1.0", "1.1"), db],
+                    orphans: vec!["legacy".into()],
+                }),
+            },
+            PlannedHost {
+                name: "client-gamma".into(),
+                plan: Ok(HostPlan {
+                    host: "client-gamma".into(),
+                    services: vec![web("1.0", "1.1")],
+                    orphans: vec![],
+                }),
+            },
+            PlannedHost {
+                name: "client-delta".into(),
+                plan: Err("connecting to 10.89.1.14:22: connection refused".into()),
+            },
+        ]
+    }
+
+    pub fn outcomes() -> Vec<HostOutcome> {
+        let service = |result, error: Option<&str>, logs: &[&str], gate| ServiceOutcome {
+            app: "web".into(),
+            service: "web".into(),
+            container: "web".into(),
+            change: Change::Replace,
+            from_image: Some("fleetdeck-lab/app:1.0".into()),
+            to_image: "fleetdeck-lab/app:1.1".into(),
+            result,
+            gate_seconds: gate,
+            error: error.map(str::to_owned),
+            logs: logs.iter().map(|l| l.to_string()).collect(),
+        };
+        let gate_error = "web is unhealthy: release 1.1: cannot read /srv/web/config.json";
+        vec![
+            HostOutcome {
+                name: "client-beta".into(),
+                result: HostResult::Deployed,
+                error: None,
+                interrupted: None,
+                services: vec![service(ServiceResult::Deployed, None, &[], Some(5.0))],
+                duration_seconds: 6.6,
+            },
+            HostOutcome {
+                name: "client-gamma".into(),
+                result: HostResult::RolledBack,
+                error: Some(gate_error.into()),
+                interrupted: None,
+                services: vec![service(
+                    ServiceResult::RolledBack,
+                    Some(gate_error),
+                    &["serving /srv/web on :8080", "config.json: no such file"],
+                    None,
+                )],
+                duration_seconds: 11.9,
+            },
+            HostOutcome::new(
+                "client-delta",
+                HostResult::Unreachable,
+                Some("connecting to 10.89.1.14:22: connection refused".into()),
+            ),
+        ]
+    }
+}
+
+fn wizard_app() -> App {
+    let mut app = app(false);
+    app.host_read_only = vec![false, true, false, false];
+    app
+}
+
+fn open_wizard(app: &mut App, preselected: Vec<String>) {
+    use fleetdeck::wizard::WizardState;
+    use fleetdeck::wizard::deploy::wizard;
+    let state = WizardState::new(wizard(wizard_fixtures::setup(preselected)), 1).with_clock(|| NOW);
+    app.update(Msg::WizardOpened(Box::new(state)));
+}
+
+fn running_op(commands: Vec<Command>) -> OpRequest {
+    match commands.as_slice() {
+        [Command::RunWizardOp(op)] => op.clone(),
+        other => panic!("expected an operation to start, got {other:?}"),
+    }
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Command> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn progress(host: &str, step: &str, detail: &str, seconds_ago: i64) -> ProgressEvent {
+    ProgressEvent {
+        item: host.to_owned(),
+        label: "web".to_owned(),
+        step: step.to_owned(),
+        detail: detail.to_owned(),
+        tone: if step == "revert" {
+            Tone::Warning
+        } else {
+            Tone::Normal
+        },
+        at: NOW - time::Duration::seconds(seconds_ago),
+    }
+}
+
+#[test]
+fn deploy_wizard_opens_on_the_selection_and_not_in_read_only() {
+    // The selected host without a filter; read-only hosts are left out.
+    let mut app = wizard_app();
+    let commands = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('D'),
+        KeyModifiers::SHIFT,
+    )));
+    assert_eq!(
+        commands,
+        [Command::OpenDeployWizard {
+            preselect: vec!["bastion".into()]
+        }]
+    );
+    // With a filter: the filtered hosts.
+    keys(&mut app, "/client\n");
+    let commands = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('D'),
+        KeyModifiers::SHIFT,
+    )));
+    assert_eq!(
+        commands,
+        [Command::OpenDeployWizard {
+            preselect: vec!["client-beta".into(), "client-gamma".into()]
+        }]
+    );
+    // Only a read-only host selected: it does not open, and says why.
+    let mut app = wizard_app();
+    keys(&mut app, "j");
+    let commands = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('D'),
+        KeyModifiers::SHIFT,
+    )));
+    assert!(commands.is_empty());
+    assert!(
+        app.notice
+            .as_deref()
+            .is_some_and(|n| n.contains("client-alpha is read-only")),
+        "{:?}",
+        app.notice
+    );
+    // Read-only console: refused, and left out of the help.
+    let mut app = self::app(true);
+    let commands = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('D'),
+        KeyModifiers::SHIFT,
+    )));
+    assert!(commands.is_empty());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("read-only mode: no changes can be made")
+    );
+    keys(&mut app, "?");
+    assert!(!snapshot(&app, 100, 30).contains("deploy wizard"));
+    let mut app = wizard_app();
+    keys(&mut app, "?");
+    assert!(snapshot(&app, 100, 30).contains("deploy wizard"));
+}
+
+#[test]
+fn deploy_wizard_panels() {
+    let mut app = wizard_app();
+    open_wizard(&mut app, vec!["client-beta".into(), "client-gamma".into()]);
+    // Targets: the preselection checked, the read-only host not selectable.
+    insta::assert_snapshot!("wizard_targets", snapshot(&app, 100, 14));
+    keys(&mut app, "jj ");
+    let screen = snapshot(&app, 100, 14);
+    assert!(
+        screen.contains("[ ] client-alpha"),
+        "read-only stays unchecked:\n{screen}"
+    );
+    assert!(
+        screen.contains("read-only (fleetdeck_read_only)"),
+        "{screen}"
+    );
+
+    // Apps of the chosen hosts; then the variables.
+    keys(&mut app, "\n");
+    let screen = snapshot(&app, 100, 14);
+    assert!(screen.contains("step 2: Choose the apps"), "{screen}");
+    assert!(screen.contains("[x] web"), "{screen}");
+    keys(&mut app, "\n");
+    keys(&mut app, "web_version");
+    let commands = key(&mut app, KeyCode::Enter);
+    assert!(commands.is_empty(), "invalid variables stay on the step");
+    assert!(
+        snapshot(&app, 100, 14).contains("expected KEY=VALUE"),
+        "{}",
+        snapshot(&app, 100, 14)
+    );
+    keys(&mut app, "=1.1");
+    let plan = running_op(key(&mut app, KeyCode::Enter));
+    assert_eq!(plan.op, "plan");
+    let screen = snapshot(&app, 100, 14);
+    assert!(
+        screen.contains("Connecting to each host and planning"),
+        "{screen}"
+    );
+
+    // Review: the diff per host, the unreachable host shown.
+    app.update(Msg::WizardDone {
+        op: plan,
+        result: Ok(DeployOutput::Plan(wizard_fixtures::plans())),
+    });
+    insta::assert_snapshot!("wizard_review", snapshot(&app, 100, 14));
+    let terminal = render(&app, 100, 14);
+    assert_eq!(
+        cell_fg(&terminal, "client-delta: unreachable"),
+        fg(Role::Critical)
+    );
+
+    // Confirm.
+    keys(&mut app, "\n");
+    insta::assert_snapshot!("wizard_confirm", snapshot(&app, 100, 10));
+
+    // Progress mid-apply: Esc and quit do not interrupt it.
+    let apply = running_op(keys_commands(&mut app, "y"));
+    assert_eq!(apply.op, "apply");
+    for event in [
+        progress(
+            "client-beta",
+            "create",
+            "web.next from fleetdeck-lab/app:1.1",
+            12,
+        ),
+        progress("client-beta", "gate", "web", 12),
+        progress(
+            "client-gamma",
+            "create",
+            "web.next from fleetdeck-lab/app:1.1",
+            9,
+        ),
+        progress("client-gamma", "revert", "web is unhealthy", 9),
+    ] {
+        app.update(Msg::WizardProgress { wizard: 1, event });
+    }
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert!(
+        app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL
+        )))
+        .is_empty()
+    );
+    assert!(!app.should_quit, "no quitting mid-apply");
+    let screen = snapshot(&app, 100, 14);
+    insta::assert_snapshot!("wizard_progress", screen);
+    let terminal = render(&app, 100, 14);
+    assert_eq!(cell_fg(&terminal, "web revert"), fg(Role::Warning));
+
+    // Summary with a rolled-back host: its gate error and log lines.
+    app.update(Msg::WizardDone {
+        op: apply,
+        result: Ok(DeployOutput::Applied(wizard_fixtures::outcomes())),
+    });
+    insta::assert_snapshot!("wizard_summary", snapshot(&app, 100, 16));
+    let terminal = render(&app, 100, 16);
+    assert_eq!(
+        cell_fg(&terminal, "client-gamma         ROLLED BACK"),
+        fg(Role::Warning)
+    );
+
+    // Then the rollback offer for the hosts that failed or rolled back; no closes.
+    keys(&mut app, "\n");
+    let screen = snapshot(&app, 100, 10);
+    assert!(
+        screen.contains("Roll back the apps of this deploy on client-gamma"),
+        "{screen}"
+    );
+    assert_eq!(keys_commands(&mut app, "n"), [Command::CloseWizard]);
+    assert_eq!(app.screen(), &Screen::Overview);
+    assert!(app.wizard.is_none());
+}
+
+#[test]
+fn deploy_wizard_esc_goes_back_then_leaves_and_a_refusal_changes_nothing() {
+    let mut app = wizard_app();
+    open_wizard(&mut app, vec!["client-gamma".into()]);
+    keys(&mut app, "\n\n");
+    assert!(snapshot(&app, 100, 10).contains("step 3: Extra variables"));
+    key(&mut app, KeyCode::Esc);
+    assert!(snapshot(&app, 100, 10).contains("Choose the apps"));
+    key(&mut app, KeyCode::Esc);
+    assert!(snapshot(&app, 100, 10).contains("Choose the target hosts"));
+    assert_eq!(key(&mut app, KeyCode::Esc), [Command::CloseWizard]);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("deploy wizard left: nothing was changed")
+    );
+
+    let mut app = wizard_app();
+    open_wizard(&mut app, vec!["client-gamma".into()]);
+    keys(&mut app, "\n\n");
+    let plan = running_op(key(&mut app, KeyCode::Enter));
+    app.update(Msg::WizardDone {
+        op: plan,
+        result: Ok(DeployOutput::Plan(wizard_fixtures::plans())),
+    });
+    keys(&mut app, "\n");
+    assert_eq!(keys_commands(&mut app, "n"), [Command::CloseWizard]);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("not confirmed: nothing was changed")
+    );
+
+    // A plan that cannot be made: the panel stays with the problems.
+    let mut app = wizard_app();
+    open_wizard(&mut app, vec!["client-gamma".into()]);
+    keys(&mut app, "\n\n");
+    let plan = running_op(key(&mut app, KeyCode::Enter));
+    app.update(Msg::WizardDone {
+        op: plan,
+        result: Err(vec![
+            "stacks/web.yml:3:12: web_version is not defined".into(),
+        ]),
+    });
+    let screen = snapshot(&app, 100, 10);
+    assert!(screen.contains("web_version is not defined"), "{screen}");
+    assert!(
+        screen.contains("Nothing was changed on any host."),
+        "{screen}"
+    );
+    assert_eq!(key(&mut app, KeyCode::Esc), [Command::CloseWizard]);
+}
+
+fn keys_commands(app: &mut App, keys: &str) -> Vec<Command> {
+    let mut commands = Vec::new();
+    for c in keys.chars() {
+        commands.extend(app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        ))));
+    }
+    commands
 }

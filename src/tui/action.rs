@@ -15,10 +15,12 @@ pub enum View {
     Inspect,
     Timeline,
     Confirm,
+    /// A wizard's panel (the deploy wizard).
+    Wizard,
 }
 
 impl View {
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Global,
         View::Overview,
         View::Host,
@@ -26,6 +28,7 @@ impl View {
         View::Inspect,
         View::Timeline,
         View::Confirm,
+        View::Wizard,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl View {
             View::Inspect => "inspect",
             View::Timeline => "timeline",
             View::Confirm => "confirm",
+            View::Wizard => "wizard",
         }
     }
 
@@ -72,6 +76,8 @@ pub enum Action {
     CycleSort,
     ToggleGroupByGroup,
     ToggleProblemsFirst,
+    /// Opens the deploy wizard on the selected (or filtered) hosts.
+    DeployWizard,
     // Host detail and its containers.
     OpenLogs,
     Inspect,
@@ -90,15 +96,18 @@ pub enum Action {
     CycleSeverityFilter,
     CycleKindFilter,
     FilterByHost,
-    // Confirmation dialog.
+    // Confirmation dialog (and a wizard's questions).
     Confirm,
     Cancel,
+    // Wizards' checklists.
+    ToggleItem,
+    ToggleAll,
 }
 
 impl Action {
     /// Every action, in declaration order. Keymap checks (every action bound in each
     /// shipped keymap) iterate this: add new variants here as well as to `name`.
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 39] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -118,6 +127,7 @@ impl Action {
         Action::CycleSort,
         Action::ToggleGroupByGroup,
         Action::ToggleProblemsFirst,
+        Action::DeployWizard,
         Action::OpenLogs,
         Action::Inspect,
         Action::StartContainer,
@@ -135,6 +145,8 @@ impl Action {
         Action::FilterByHost,
         Action::Confirm,
         Action::Cancel,
+        Action::ToggleItem,
+        Action::ToggleAll,
     ];
 
     /// The name keymap files use: the snake_case form, as serde spells it.
@@ -159,6 +171,7 @@ impl Action {
             Action::CycleSort => "cycle_sort",
             Action::ToggleGroupByGroup => "toggle_group_by_group",
             Action::ToggleProblemsFirst => "toggle_problems_first",
+            Action::DeployWizard => "deploy_wizard",
             Action::OpenLogs => "open_logs",
             Action::Inspect => "inspect",
             Action::StartContainer => "start_container",
@@ -176,6 +189,8 @@ impl Action {
             Action::FilterByHost => "filter_by_host",
             Action::Confirm => "confirm",
             Action::Cancel => "cancel",
+            Action::ToggleItem => "toggle_item",
+            Action::ToggleAll => "toggle_all",
         }
     }
 
@@ -188,7 +203,10 @@ impl Action {
     pub fn is_mutating(self) -> bool {
         matches!(
             self,
-            Action::StartContainer | Action::StopContainer | Action::RestartContainer
+            Action::StartContainer
+                | Action::StopContainer
+                | Action::RestartContainer
+                | Action::DeployWizard
         )
     }
 }

@@ -17,6 +17,11 @@ use crate::fleet::actor::HostEvent;
 use crate::fleet::containers::ContainerReport;
 use crate::fleet::model::HostState;
 use crate::probes::Severity;
+use crate::wizard::deploy::DeployOutput;
+use crate::wizard::{Effect, Ending, OpRequest, ProgressEvent, StepView, WizardState};
+
+/// The deploy wizard as the console walks it.
+pub type DeployWizard = WizardState<DeployOutput>;
 
 /// Timeline entries kept; older ones are dropped (the console is not an archive).
 pub const TIMELINE_CAPACITY: usize = 5_000;
@@ -33,10 +38,20 @@ pub const PASSPHRASE_MAX_BYTES: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Screen {
     Overview,
-    Host { host: usize },
-    Logs { host: usize, container: String },
-    Inspect { host: usize, container: String },
+    Host {
+        host: usize,
+    },
+    Logs {
+        host: usize,
+        container: String,
+    },
+    Inspect {
+        host: usize,
+        container: String,
+    },
     Timeline,
+    /// The open wizard (`App::wizard`), full screen.
+    Wizard,
 }
 
 impl Screen {
@@ -47,6 +62,7 @@ impl Screen {
             Screen::Logs { .. } => View::Logs,
             Screen::Inspect { .. } => View::Inspect,
             Screen::Timeline => View::Timeline,
+            Screen::Wizard => View::Wizard,
         }
     }
 }
@@ -238,6 +254,16 @@ pub enum Command {
         confirmed: ConfirmedAction,
     },
     SaveLogs,
+    /// Open the deploy wizard with these hosts checked (the loop loads the inventory
+    /// and answers with [`Msg::WizardOpened`]).
+    OpenDeployWizard {
+        preselect: Vec<String>,
+    },
+    /// Start the open wizard's operation (reported back as `WizardProgress` /
+    /// `WizardDone`).
+    RunWizardOp(OpRequest),
+    /// The wizard was closed: release what its operations held (connections).
+    CloseWizard,
 }
 
 /// Messages into `update`.
@@ -260,6 +286,18 @@ pub enum Msg {
     Passphrase(PassphraseRequest),
     /// The asker of request `id` stopped waiting (its authentication timed out).
     PassphraseWithdrawn(u64),
+    /// A wizard ready to start.
+    WizardOpened(Box<DeployWizard>),
+    /// Progress of the wizard's running operation.
+    WizardProgress {
+        wizard: u64,
+        event: ProgressEvent,
+    },
+    /// The wizard's operation ended.
+    WizardDone {
+        op: OpRequest,
+        result: Result<DeployOutput, Vec<String>>,
+    },
 }
 
 /// Passphrase requests waiting for the operator; the first is shown. The typed text
@@ -320,6 +358,8 @@ pub struct App {
     /// Hosts the inventory marks `fleetdeck_read_only: true`, by index.
     pub host_read_only: Vec<bool>,
     pub passphrase: PassphrasePrompts,
+    /// The open wizard (shown by `Screen::Wizard`).
+    pub wizard: Option<DeployWizard>,
     pub notice: Option<String>,
     pending_keys: Vec<Key>,
     pub should_quit: bool,
@@ -349,6 +389,7 @@ impl App {
             confirm: None,
             host_read_only: Vec::new(),
             passphrase: PassphrasePrompts::default(),
+            wizard: None,
             notice: None,
             pending_keys: Vec::new(),
             should_quit: false,
@@ -371,7 +412,7 @@ impl App {
             Screen::Host { host } | Screen::Logs { host, .. } | Screen::Inspect { host, .. } => {
                 Some(*host)
             }
-            Screen::Overview | Screen::Timeline => None,
+            Screen::Overview | Screen::Timeline | Screen::Wizard => None,
         }
     }
 
@@ -464,6 +505,27 @@ impl App {
             Msg::Passphrase(request) => {
                 self.passphrase.queue.push_back(request);
                 Vec::new()
+            }
+            Msg::WizardOpened(wizard) => {
+                self.wizard = Some(*wizard);
+                self.screens.retain(|s| *s != Screen::Wizard);
+                self.screens.push(Screen::Wizard);
+                self.help = false;
+                let effect = self.wizard.as_mut().map_or(Effect::None, |w| w.start());
+                self.wizard_effect(effect)
+            }
+            Msg::WizardProgress { wizard, event } => {
+                if let Some(w) = self.wizard.as_mut() {
+                    w.on_progress(wizard, event);
+                }
+                Vec::new()
+            }
+            Msg::WizardDone { op, result } => {
+                let effect = match self.wizard.as_mut() {
+                    Some(w) => w.on_done(&op, result),
+                    None => Effect::None,
+                };
+                self.wizard_effect(effect)
             }
             Msg::PassphraseWithdrawn(id) => {
                 if let Some(at) = self.passphrase.queue.iter().position(|r| r.id == id) {
@@ -578,6 +640,32 @@ impl App {
         if !self.passphrase.queue.is_empty() {
             return self.on_passphrase_key(key);
         }
+        // A wizard's text input takes every key but Enter, Esc and Ctrl-C.
+        if *self.screen() == Screen::Wizard
+            && let Some(w) = self.wizard.as_mut()
+            && matches!(w.view(), StepView::Input { .. })
+        {
+            let control = key.modifiers.contains(KeyModifiers::CONTROL);
+            match key.code {
+                KeyCode::Enter => {
+                    let effect = w.submit();
+                    return self.wizard_effect(effect);
+                }
+                KeyCode::Esc => {
+                    let effect = w.back();
+                    return self.wizard_effect(effect);
+                }
+                KeyCode::Backspace => {
+                    w.backspace();
+                    return Vec::new();
+                }
+                KeyCode::Char(c) if !control => {
+                    w.type_char(c);
+                    return Vec::new();
+                }
+                _ => {}
+            }
+        }
         // Text being typed takes every key but Enter and Esc.
         if let Some(input) = self.editing_input() {
             match key.code {
@@ -656,6 +744,11 @@ impl App {
                 _ => Vec::new(),
             };
         }
+        if *self.screen() == Screen::Wizard
+            && let Some(commands) = self.wizard_act(action)
+        {
+            return commands;
+        }
         if action.is_mutating() && self.read_only {
             self.notice = Some("read-only mode: no changes can be made".to_owned());
             return Vec::new();
@@ -725,6 +818,7 @@ impl App {
                 self.filter = Input::default();
                 self.overview_selected = 0;
             }
+            Action::DeployWizard => return self.open_deploy_wizard(),
             Action::CycleSort => self.sort = self.sort.next(),
             Action::ToggleGroupByGroup => self.group_by_group = !self.group_by_group,
             Action::ToggleProblemsFirst => self.problems_first = !self.problems_first,
@@ -811,9 +905,129 @@ impl App {
                 };
                 self.timeline.selected = 0;
             }
-            Action::Confirm | Action::Cancel => {}
+            Action::Confirm | Action::Cancel | Action::ToggleItem | Action::ToggleAll => {}
         }
         Vec::new()
+    }
+
+    /// `D` in the overview: the deploy wizard with the filtered hosts checked (or the
+    /// selected one without a filter). Read-only hosts are left out; if nothing is
+    /// left, it does not open.
+    fn open_deploy_wizard(&mut self) -> Vec<Command> {
+        if *self.screen() != Screen::Overview {
+            return Vec::new();
+        }
+        let rows = if self.filter.text.is_empty() {
+            self.selected_host().into_iter().collect()
+        } else {
+            self.overview_rows()
+        };
+        let name = |i: usize| self.hosts.get(i).map(|h| h.name.clone());
+        let writable: Vec<String> = rows
+            .iter()
+            .filter(|&&i| !self.is_read_only(Some(i)))
+            .filter_map(|&i| name(i))
+            .collect();
+        if writable.is_empty() {
+            self.notice = Some(match rows.first().and_then(|&i| name(i)) {
+                Some(host) => {
+                    format!("{host} is read-only (fleetdeck_read_only): no changes can be made")
+                }
+                None => "no host to deploy to".to_owned(),
+            });
+            return Vec::new();
+        }
+        vec![Command::OpenDeployWizard {
+            preselect: writable,
+        }]
+    }
+
+    /// An action on the wizard's panel; `None` lets the ordinary handling have it
+    /// (help, quit when nothing is being changed, the timeline).
+    fn wizard_act(&mut self, action: Action) -> Option<Vec<Command>> {
+        let wizard = self.wizard.as_mut()?;
+        let ended = wizard.ending().is_some();
+        let effect = match action {
+            Action::Quit if wizard.is_applying() => {
+                self.notice =
+                    Some("changes are being applied: quit once they have ended".to_owned());
+                return Some(Vec::new());
+            }
+            Action::Quit | Action::Help | Action::ShowTimeline => return None,
+            Action::Confirm | Action::Open if ended => return Some(self.close_wizard()),
+            Action::Back | Action::Cancel if ended => return Some(self.close_wizard()),
+            Action::Confirm | Action::Open => wizard.submit(),
+            Action::Cancel => match wizard.view() {
+                StepView::Confirm { .. } => wizard.confirm(false),
+                _ => Effect::None,
+            },
+            Action::Back => wizard.back(),
+            Action::Up => {
+                wizard.move_by(-1);
+                Effect::None
+            }
+            Action::Down => {
+                wizard.move_by(1);
+                Effect::None
+            }
+            Action::PageUp => {
+                wizard.move_by(-10);
+                Effect::None
+            }
+            Action::PageDown => {
+                wizard.move_by(10);
+                Effect::None
+            }
+            Action::Top => {
+                wizard.move_by(isize::MIN / 2);
+                Effect::None
+            }
+            Action::Bottom => {
+                wizard.move_by(isize::MAX / 2);
+                Effect::None
+            }
+            Action::ToggleItem => {
+                wizard.toggle();
+                Effect::None
+            }
+            Action::ToggleAll => {
+                wizard.toggle_all();
+                Effect::None
+            }
+            _ => Effect::None,
+        };
+        Some(self.wizard_effect(effect))
+    }
+
+    /// What an engine effect means for the console.
+    fn wizard_effect(&mut self, effect: Effect) -> Vec<Command> {
+        match effect {
+            Effect::None | Effect::Invalid(_) => Vec::new(),
+            Effect::Start(op) => vec![Command::RunWizardOp(op)],
+            Effect::Ended(Ending::Cancelled) => {
+                self.notice = Some("deploy wizard left: nothing was changed".to_owned());
+                self.close_wizard()
+            }
+            Effect::Ended(Ending::Refused { .. }) => {
+                self.notice = Some("not confirmed: nothing was changed".to_owned());
+                self.close_wizard()
+            }
+            Effect::Ended(Ending::Completed | Ending::Closed) => {
+                self.notice = Some("deploy wizard closed".to_owned());
+                self.close_wizard()
+            }
+            // The panel stays with the problems until the operator closes it.
+            Effect::Ended(Ending::Failed { .. } | Ending::Stopped { .. }) => Vec::new(),
+        }
+    }
+
+    fn close_wizard(&mut self) -> Vec<Command> {
+        self.wizard = None;
+        self.screens.retain(|s| *s != Screen::Wizard);
+        if self.screens.is_empty() {
+            self.screens.push(Screen::Overview);
+        }
+        vec![Command::CloseWizard]
     }
 
     fn back(&mut self) -> Vec<Command> {
@@ -936,7 +1150,7 @@ impl App {
             }
             Screen::Timeline => self.timeline.visible().len(),
             Screen::Inspect { .. } => self.inspect.len(),
-            Screen::Logs { .. } => 0,
+            Screen::Logs { .. } | Screen::Wizard => 0,
         };
         let selected = match &screen {
             Screen::Overview => &mut self.overview_selected,

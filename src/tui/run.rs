@@ -29,6 +29,8 @@ use crate::fleet::actor::{self, HostActor, HostEvent};
 use crate::fleet::model::{Expectations, HostState};
 use crate::fleet::status::{Contexts, Target};
 use crate::sanitize;
+use crate::wizard::deploy::{self as deploy_wizard, DeployOutput, DeployRunner};
+use crate::wizard::{Answers, OpRequest, Runner as _};
 
 /// The shortest time between two frames.
 const FRAME_INTERVAL: Duration = Duration::from_millis(16);
@@ -133,6 +135,9 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
     let mut keys = EventStream::new();
     let mut log_task: Option<JoinHandle<()>> = None;
     let mut stats_tasks: Vec<JoinHandle<()>> = Vec::new();
+    // The open wizard's worker (its operations run there, one at a time).
+    let mut wizard_worker: Option<WizardWorker> = None;
+    let mut next_wizard_id: u64 = 1;
     let mut dirty = true;
     let mut last_frame = tokio::time::Instant::now() - FRAME_INTERVAL;
     loop {
@@ -177,7 +182,8 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
             }
             _ = next_frame => {}
         }
-        for command in commands {
+        let mut commands = std::collections::VecDeque::from(commands);
+        while let Some(command) = commands.pop_front() {
             match command {
                 Command::Quit => {
                     drop(terminal);
@@ -215,6 +221,36 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                     let text = save_logs(&app);
                     app.notice = Some(text);
                 }
+                Command::OpenDeployWizard { preselect } => {
+                    let id = next_wizard_id;
+                    next_wizard_id += 1;
+                    match open_deploy_wizard(cli, &base_core, preselect, id, msg_tx.clone()) {
+                        Ok((state, worker)) => {
+                            wizard_worker = Some(worker);
+                            commands.extend(app.update(Msg::WizardOpened(Box::new(state))));
+                        }
+                        Err(error) => app.notice = Some(format!("deploy wizard: {error}")),
+                    }
+                    dirty = true;
+                }
+                Command::RunWizardOp(op) => {
+                    let answers = app.wizard.as_ref().map(|w| w.answers().clone());
+                    let sent = match (&wizard_worker, answers) {
+                        (Some(worker), Some(answers)) => {
+                            worker.ops.send((op.clone(), answers)).is_ok()
+                        }
+                        _ => false,
+                    };
+                    if !sent {
+                        commands.extend(app.update(Msg::WizardDone {
+                            op,
+                            result: Err(vec!["the wizard's worker is gone".to_owned()]),
+                        }));
+                    }
+                }
+                // Dropping the worker's channel ends its thread, closing the plan's
+                // connections.
+                Command::CloseWizard => wizard_worker = None,
             }
         }
     }
@@ -436,4 +472,101 @@ fn log_text(line: &crate::docker::logs::LogLine) -> String {
         Some(at) => format!("{at} {}", line.text),
         None => line.text.clone(),
     }
+}
+
+/// A wizard's worker: a thread with its own runtime, where the wizard's operations
+/// run one after another (the core's parallel host futures cannot be spawned onto
+/// the console's runtime, not being `Send`). The SSH sessions a plan opens live on
+/// this runtime, which keeps running between operations, so they stay up while the
+/// operator reads the plan.
+struct WizardWorker {
+    ops: mpsc::UnboundedSender<(OpRequest, Answers<DeployOutput>)>,
+}
+
+fn spawn_wizard_worker(
+    mut runner: DeployRunner,
+    ui: mpsc::Sender<Msg>,
+) -> std::result::Result<WizardWorker, String> {
+    let (ops, mut requests) = mpsc::unbounded_channel::<(OpRequest, Answers<DeployOutput>)>();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting its runtime: {e}"))?;
+    std::thread::Builder::new()
+        .name("fleetdeck-wizard".to_owned())
+        .spawn(move || {
+            runtime.block_on(async move {
+                while let Some((op, answers)) = requests.recv().await {
+                    let wizard = op.wizard;
+                    let (progress, mut events) = mpsc::unbounded_channel();
+                    let run = runner.run(&op, &answers, progress);
+                    let forward = async {
+                        while let Some(event) = events.recv().await {
+                            let _ = ui.send(Msg::WizardProgress { wizard, event }).await;
+                        }
+                    };
+                    let (result, ()) = tokio::join!(run, forward);
+                    if ui.send(Msg::WizardDone { op, result }).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        })
+        .map_err(|e| format!("starting its thread: {e}"))?;
+    Ok(WizardWorker { ops })
+}
+
+/// Age identities are not unlocked from the console: a passphrase-protected one fails
+/// the plan with this reason (the terminal underneath belongs to the console).
+struct NoPromptInConsole;
+
+impl crate::secrets::PassphrasePrompt for NoPromptInConsole {
+    fn ask(&self, _: &std::path::Path, _: bool) -> Option<zeroize::Zeroizing<String>> {
+        None
+    }
+    fn declined_reason(&self) -> &'static str {
+        "it is passphrase-protected, and the console does not ask for age passphrases yet \
+         (run `fleetdeck deploy` on a terminal)"
+    }
+}
+
+/// Loads the inventory, builds the deploy wizard with `preselect` checked and starts
+/// its worker.
+fn open_deploy_wizard(
+    cli: &Cli,
+    core: &Core,
+    preselect: Vec<String>,
+    id: u64,
+    ui: mpsc::Sender<Msg>,
+) -> std::result::Result<(super::app::DeployWizard, WizardWorker), String> {
+    let Some(path) = cli.inventory.as_deref() else {
+        return Err("deploying needs an inventory (-i PATH)".to_owned());
+    };
+    let inventory = crate::inventory::Inventory::load(path).map_err(|e| e.to_string())?;
+    // Nothing may be asked on the terminal under the console: keys not in an agent
+    // fail with a reason (the SSH modal serves the fleet's own sessions).
+    let ssh = crate::ssh::setup::SshOptions {
+        batch: true,
+        ..crate::fleet::command::ssh_options(cli)
+    };
+    let runner = DeployRunner::new(
+        inventory,
+        cli.limit.clone(),
+        ssh,
+        core.clone(),
+        Box::new(|| Box::new(NoPromptInConsole)),
+        crate::core::deploy::ApplyOptions {
+            gate: true,
+            reason: None,
+            break_lock: false,
+        },
+    )?;
+    let setup = deploy_wizard::Setup {
+        targets: runner.targets().to_vec(),
+        preselected: Some(preselect),
+        read_only_disabled: true,
+    };
+    let state = crate::wizard::WizardState::new(deploy_wizard::wizard(setup), id);
+    let worker = spawn_wizard_worker(runner, ui)?;
+    Ok((state, worker))
 }

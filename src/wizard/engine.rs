@@ -347,6 +347,8 @@ pub struct WizardState<O> {
     progress: Vec<ProgressItem>,
     /// Why the last input was not taken.
     pub error: Option<String>,
+    /// When an operation starts (the wall clock; fixed in snapshot tests).
+    clock: fn() -> OffsetDateTime,
 }
 
 impl<O: Clone> fmt::Debug for WizardState<O> {
@@ -381,7 +383,14 @@ impl<O: Clone> WizardState<O> {
             question: String::new(),
             progress: Vec::new(),
             error: None,
+            clock: OffsetDateTime::now_utc,
         }
+    }
+
+    /// Uses `clock` for operations' start times (tests draw with a fixed time).
+    pub fn with_clock(mut self, clock: fn() -> OffsetDateTime) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn id(&self) -> u64 {
@@ -544,7 +553,7 @@ impl<O: Clone> WizardState<O> {
                     .collect();
                 self.phase = Phase::Running {
                     op: request.clone(),
-                    started: OffsetDateTime::now_utc(),
+                    started: (self.clock)(),
                 };
                 return Effect::Start(request);
             }
