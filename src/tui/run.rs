@@ -149,8 +149,12 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                 dirty = false;
             }
         }
+        // While a wizard's operation runs, its elapsed times move once a second.
+        let ticking = app.wizard.as_ref().is_some_and(|w| w.is_running());
         let next_frame = tokio::time::sleep(if dirty {
             FRAME_INTERVAL.saturating_sub(last_frame.elapsed())
+        } else if ticking {
+            Duration::from_secs(1)
         } else {
             Duration::from_secs(3600)
         });
@@ -180,7 +184,7 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                 }
                 dirty = true;
             }
-            _ = next_frame => {}
+            _ = next_frame => dirty |= ticking,
         }
         let mut commands = std::collections::VecDeque::from(commands);
         while let Some(command) = commands.pop_front() {
