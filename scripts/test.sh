@@ -31,8 +31,8 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
-echo "==> lab up (4 hosts) in $LAB_DIR"
-target/debug/fleetdeck lab up --hosts 4 --dir "$LAB_DIR"
+echo "==> lab up (5 hosts) in $LAB_DIR"
+target/debug/fleetdeck lab up --hosts 5 --dir "$LAB_DIR"
 echo "==> release build (the console's end-to-end tests drive it in tmux)"
 cargo build --release --quiet
 echo "==> integration tests against the lab"

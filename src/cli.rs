@@ -119,6 +119,99 @@ pub enum Command {
     /// The previous container is kept (stopped) by every deploy; rollback swaps it
     /// with the current one, so a second rollback rolls forward again.
     Rollback(RollbackArgs),
+
+    /// Roll a release out canary first, then in gated waves (docs/canary.md).
+    ///
+    /// Each wave is deployed, then must stay healthy for the soak time (no restarts,
+    /// HTTP probes passing) before the next starts. A failed wave halts the rollout
+    /// and is rolled back. Exit 0: passed; 1: halted or interrupted; 2: nothing was
+    /// done.
+    Canary(CanaryArgs),
+
+    /// Restore drill: restore a snapshot into a scratch directory on the host, verify
+    /// it, measure RTO and RPO, report, clean up (docs/drills.md).
+    ///
+    /// Never restores into live data. Exit 0: passed; 1: failed (the report says at
+    /// which step and why); 2: nothing done (bad input, refused, not confirmed).
+    Drill(DrillArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The host (its inventory name).
+    #[arg(long, value_name = "HOST")]
+    pub host: String,
+
+    /// The app whose data is restored, as declared in the host's fleetdeck_drills.
+    #[arg(long, value_name = "APP")]
+    pub app: String,
+
+    /// `latest` (the newest snapshot holding the app's data), a restic snapshot id
+    /// or a borg archive name.
+    #[arg(long, value_name = "ID|latest", default_value = "latest")]
+    pub snapshot: String,
+
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Print the report as JSON instead of Markdown (progress still goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CanaryArgs {
+    /// Only this app (repeatable). Hosts without it are left out.
+    #[arg(long = "app", value_name = "APP")]
+    pub apps: Vec<String>,
+
+    /// Set a variable for the stacks' templates (as `deploy -e`). Repeatable.
+    #[arg(short = 'e', long = "extra-var", value_name = "KEY=VALUE")]
+    pub extra_vars: Vec<String>,
+
+    /// The canary hosts, as an Ansible pattern over the selection.
+    #[arg(long, value_name = "PATTERN", default_value = "canary")]
+    pub canary: String,
+
+    /// Hosts per wave after the canary: a number, or a percentage of those hosts.
+    #[arg(long, value_name = "N|N%", default_value = "25%")]
+    pub wave_size: String,
+
+    /// Failed hosts tolerated (after the canary, which tolerates none) before the
+    /// rollout halts.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_failures: usize,
+
+    /// How long every host of a wave must stay healthy before the next wave.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub soak: u64,
+
+    /// On failure, also roll back every host deployed by earlier waves (the canary
+    /// included), not only the failed wave.
+    #[arg(long)]
+    pub rollback_all: bool,
+
+    /// Continue the last unfinished rollout of this inventory (after a crash): passed
+    /// waves are not deployed again.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Do not ask: start, and go on after each gate.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Print the rollout (its journal document) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Why: recorded in every host's lock, journal and the audit logs.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Take a host's lock even if another run holds it.
+    #[arg(long)]
+    pub break_lock: bool,
 }
 
 #[derive(Debug, Args)]

@@ -84,6 +84,12 @@ fn run(mut cli: Cli) -> Result<ExitCode> {
         Command::Rollback(args) => Ok(ExitCode::from(
             runtime.block_on(fleetdeck::core::deploy::command::rollback(&cli, &args)),
         )),
+        Command::Canary(args) => Ok(ExitCode::from(
+            runtime.block_on(fleetdeck::core::canary::command::canary(&cli, &args)),
+        )),
+        Command::Drill(args) => Ok(ExitCode::from(
+            runtime.block_on(fleetdeck::core::drill::command::drill(&cli, &args)),
+        )),
         Command::Lab(LabCommand::Down(args)) => {
             let dir = lab::resolve_dir(args.dir);
             runtime.block_on(lab::down(&dir))?;

@@ -3,8 +3,10 @@
 //! whichever front end asked. Today it starts, stops and restarts containers; the
 //! deployment core (plan, apply, health gates, rollback, locks) grows here.
 
+pub mod canary;
 pub mod containers;
 pub mod deploy;
+pub mod drill;
 pub mod stack;
 
 use std::fmt;

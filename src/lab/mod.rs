@@ -226,7 +226,7 @@ fn write_stacks(plan: &LabPlan) -> Result<()> {
 }
 
 /// Each host's secret file, encrypted for the lab's age key; written once, so a
-/// secret keeps its value across `lab up` runs.
+/// secret keeps its value across `lab up` runs (rewritten if the key changed).
 fn write_secrets(plan: &LabPlan) -> Result<()> {
     let identities =
         crate::secrets::Identities::load(&plan.dir.join("age.key"), &crate::secrets::NeverAsk)
@@ -239,7 +239,8 @@ fn write_secrets(plan: &LabPlan) -> Result<()> {
     }
     for host in &plan.hosts {
         let path = plan.secrets_file(host);
-        if path.exists() {
+        // Kept across runs, unless it is not for the lab's current key.
+        if path.exists() && crate::secrets::load_file(&path, &identities).is_ok() {
             continue;
         }
         let mut token = [0u8; 16];

@@ -910,12 +910,32 @@ fn skipped(sp: &ServicePlan) -> ServiceOutcome {
     }
 }
 
+/// Which services a rollback returns to their previous revision.
+#[derive(Debug, Clone, Copy)]
+pub enum RollbackScope<'a> {
+    /// Every service of these apps (all apps when empty) that has a `.prev`.
+    Apps(&'a [String]),
+    /// Exactly these containers (by their live name): what one rollout deployed.
+    Containers(&'a [String]),
+}
+
 /// `fleetdeck rollback`: every service of the host (or of `apps`) that has a
 /// previous revision switches back to it, at once (no new containers are created).
 pub async fn rollback_host(
     core: &Core,
     access: &HostAccess,
     apps: &[String],
+    options: &ApplyOptions,
+    events: &Events,
+) -> HostOutcome {
+    rollback_scope(core, access, RollbackScope::Apps(apps), options, events).await
+}
+
+/// A rollback of the services `scope` names.
+pub async fn rollback_scope(
+    core: &Core,
+    access: &HostAccess,
+    scope: RollbackScope<'_>,
     options: &ApplyOptions,
     events: &Events,
 ) -> HostOutcome {
@@ -945,7 +965,11 @@ pub async fn rollback_host(
             let labels = summary.labels.clone().unwrap_or_default();
             let app = labels.get(APP_LABEL).cloned().unwrap_or_default();
             let service = labels.get(SERVICE_LABEL).cloned().unwrap_or_default();
-            if !apps.is_empty() && !apps.contains(&app) {
+            let wanted = match scope {
+                RollbackScope::Apps(apps) => apps.is_empty() || apps.contains(&app),
+                RollbackScope::Containers(names) => names.iter().any(|n| n == base),
+            };
+            if !wanted {
                 continue;
             }
             let from_image = running.get(base).and_then(|c| c.image.clone());

@@ -190,7 +190,8 @@ async fn log_tail(docker: &Docker, container: &str) -> Vec<String> {
     lines.split_off(skip)
 }
 
-fn http_client() -> Result<reqwest::Client, String> {
+/// The HTTP client probes use: system roots, `ring`, no redirects followed.
+pub(crate) fn http_client() -> Result<reqwest::Client, String> {
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let roots = rustls::RootCertStore {
         roots: webpki_roots_from_system(),
@@ -221,7 +222,8 @@ fn webpki_roots_from_system() -> Vec<rustls_pki_types::TrustAnchor<'static>> {
         .collect()
 }
 
-async fn check_probe(client: &reqwest::Client, probe: &Probe) -> Result<(), String> {
+/// One probe request: the status, and the body substring when declared.
+pub(crate) async fn check_probe(client: &reqwest::Client, probe: &Probe) -> Result<(), String> {
     let response = client
         .get(&probe.url)
         .timeout(probe.timeout)
