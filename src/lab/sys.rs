@@ -253,14 +253,40 @@ pub fn all_pids() -> Vec<i32> {
         .unwrap_or_default()
 }
 
-/// Processes whose command line mentions any of `markers`.
+/// Processes whose command line mentions any of `markers` — never this process or
+/// one of its ancestors (the shell that ran `lab down --dir DIR` names DIR too).
 pub fn pids_mentioning(markers: &[String]) -> Vec<i32> {
-    let me = std::process::id() as i32;
+    let spared = ancestors(std::process::id() as i32);
     all_pids()
         .into_iter()
-        .filter(|pid| *pid != me)
+        .filter(|pid| !spared.contains(pid))
         .filter(|pid| cmdline(*pid).is_some_and(|c| markers.iter().any(|m| c.contains(m))))
         .collect()
+}
+
+/// `pid` and its parents up to init, from /proc/PID/stat.
+fn ancestors(pid: i32) -> Vec<i32> {
+    let mut chain = vec![pid];
+    let mut current = pid;
+    while current > 1 && chain.len() < 4096 {
+        let Some(parent) = std::fs::read_to_string(format!("/proc/{current}/stat"))
+            .ok()
+            .and_then(|stat| {
+                // The command name is in parentheses and may hold spaces: the fields
+                // after the last `)` are state, then the parent pid.
+                let rest = &stat[stat.rfind(')')? + 1..];
+                rest.split_whitespace().nth(1)?.parse::<i32>().ok()
+            })
+        else {
+            break;
+        };
+        if parent <= 0 || chain.contains(&parent) {
+            break;
+        }
+        chain.push(parent);
+        current = parent;
+    }
+    chain
 }
 
 /// Sends SIGTERM, waits up to `grace`, then SIGKILLs whatever is left.
@@ -379,6 +405,19 @@ mod tests {
         assert!(!static_elf_bytes(
             b"not an elf at all, and long enough to look at it......"
         ));
+    }
+
+    #[test]
+    fn the_process_tree_above_us_is_spared() {
+        let me = std::process::id() as i32;
+        let chain = ancestors(me);
+        assert_eq!(chain.first(), Some(&me));
+        let parent = std::os::unix::process::parent_id() as i32;
+        assert!(chain.contains(&parent), "{chain:?} lacks {parent}");
+        // Our own command line names our binary: still never a victim.
+        let exe = cmdline(me).expect("cmdline");
+        let marker = exe.split_whitespace().next().unwrap_or_default().to_owned();
+        assert!(!pids_mentioning(&[marker]).contains(&me));
     }
 
     #[test]
