@@ -22,6 +22,10 @@ use crate::sanitize;
 /// tell how long the secret is.
 pub const MASK: &str = "••••••";
 
+/// Label the deployment core puts on a container whose environment carries secrets:
+/// the variables' names, comma-separated (never their values).
+pub const SECRET_ENV_LABEL: &str = "fleetdeck.secret-env";
+
 /// Words that make a key look secret, matched anywhere in the key, upper-cased.
 const SECRET_WORDS: &[&str] = &[
     "PASSWORD",
@@ -124,12 +128,28 @@ impl InspectView {
             .and_then(|c| c.labels.as_ref())
             .map(|labels| labels.iter().collect())
             .unwrap_or_default();
-        for (key, value) in labels {
-            rows.assignment(Section::Labels, key, value);
+        for (key, value) in &labels {
+            if key.as_str() == SECRET_ENV_LABEL {
+                // Names, not values: nothing to hide.
+                rows.plain(Section::Labels, key, value);
+            } else {
+                rows.assignment(Section::Labels, key, value);
+            }
         }
+        // The deployment core names the variables that carry a secret (the stack's
+        // `x-fleetdeck-secret-env`): masked whatever they are called.
+        let declared: Vec<&str> = labels
+            .iter()
+            .find(|(k, _)| k.as_str() == SECRET_ENV_LABEL)
+            .map(|(_, v)| v.split(',').map(str::trim).collect())
+            .unwrap_or_default();
         for entry in config.and_then(|c| c.env.as_ref()).into_iter().flatten() {
             let (key, value) = entry.split_once('=').unwrap_or((entry.as_str(), ""));
-            rows.assignment(Section::Env, key, value);
+            if declared.contains(&key) {
+                rows.secret(Section::Env, key, value);
+            } else {
+                rows.assignment(Section::Env, key, value);
+            }
         }
         InspectView {
             rows: rows.rows,
@@ -207,6 +227,21 @@ impl Rows {
             key,
             value: if self.reveal { clean } else { shown },
             secret,
+        });
+    }
+
+    /// `KEY=value` known to hold a secret: masked (unless revealed), whatever the key.
+    fn secret(&mut self, section: Section, key: &str, value: &str) {
+        let clean = sanitize::line(value);
+        self.rows.push(InspectRow {
+            section,
+            key: sanitize::line(key),
+            secret: !clean.is_empty(),
+            value: if self.reveal || clean.is_empty() {
+                clean
+            } else {
+                MASK.to_owned()
+            },
         });
     }
 
@@ -640,6 +675,40 @@ mod tests {
         ] {
             assert!(!looks_secret(key), "{key} should not look secret");
         }
+    }
+
+    #[test]
+    fn variables_the_deployment_core_declares_secret_are_masked_whatever_their_name() {
+        let details = ContainerInspectResponse {
+            config: Some(ContainerConfig {
+                env: Some(vec![
+                    "ACME_HANDSHAKE=s3cr3t-value".to_owned(),
+                    "EMPTY_ONE=".to_owned(),
+                    "REGION=eu-west".to_owned(),
+                ]),
+                labels: Some(HashMap::from([(
+                    SECRET_ENV_LABEL.to_owned(),
+                    "ACME_HANDSHAKE, EMPTY_ONE".to_owned(),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let view = InspectView::new(&details, false);
+        assert_eq!(value(&view, Section::Env, "ACME_HANDSHAKE"), MASK);
+        assert_eq!(value(&view, Section::Env, "EMPTY_ONE"), "");
+        assert_eq!(value(&view, Section::Env, "REGION"), "eu-west");
+        assert_eq!(view.masked(), 1, "an empty value reveals nothing");
+        let revealed = InspectView::new(&details, true);
+        assert_eq!(
+            value(&revealed, Section::Env, "ACME_HANDSHAKE"),
+            "s3cr3t-value"
+        );
+        // The label itself holds names only.
+        assert_eq!(
+            value(&view, Section::Labels, SECRET_ENV_LABEL),
+            "ACME_HANDSHAKE, EMPTY_ONE"
+        );
     }
 
     #[test]

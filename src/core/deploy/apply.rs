@@ -488,6 +488,14 @@ impl HostRun<'_> {
                 ),
                 (DEPLOYED_BY_LABEL.to_owned(), self.core.operator.clone()),
             ]);
+            let mut labels = labels;
+            if !secret_env.is_empty() {
+                let names: Vec<&str> = secret_env.iter().map(|(k, _)| k.as_str()).collect();
+                labels.insert(
+                    crate::docker::inspect::SECRET_ENV_LABEL.to_owned(),
+                    names.join(","),
+                );
+            }
             let body =
                 service.create_body(stack, &self.access.prefix, &labels, &secret_env, &binds);
             self.step(
