@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use super::Sourced;
 use super::de::from_node;
 use super::yaml::{Mark, Node, Value};
+use crate::core::drill::spec::{self as drill_spec, Drills};
 use crate::probes::backup::BackupRepo;
 use crate::probes::cert::CertEndpoint;
 use crate::probes::firewall::DeclaredPolicy;
@@ -41,6 +42,10 @@ pub const KNOWN: &[(&str, &str)] = &[
     (
         "fleetdeck_certificates",
         "a list of TLS endpoints (name, host, port, ...)",
+    ),
+    (
+        "fleetdeck_drills",
+        "a mapping of app name to its restore drill (repository, scratch_dir, live_paths, checks, ...)",
     ),
     ("fleetdeck_ssh_config", "a path (string)"),
     ("fleetdeck_known_hosts", "a path (string)"),
@@ -74,6 +79,8 @@ pub struct HostSettings {
     pub backups: Vec<BackupRepo>,
     /// `fleetdeck_certificates`
     pub certificates: Vec<CertEndpoint>,
+    /// `fleetdeck_drills`: per app, its restore drill (docs/drills.md).
+    pub drills: Drills,
     /// `fleetdeck_ssh_config`, `~` expanded.
     pub ssh_config: Option<PathBuf>,
     /// `fleetdeck_known_hosts`, `~` expanded.
@@ -114,6 +121,7 @@ impl HostSettings {
             firewall: None,
             backups: Vec::new(),
             certificates: Vec::new(),
+            drills: Drills::new(),
             ssh_config: None,
             known_hosts: None,
             age_identity: None,
@@ -162,6 +170,7 @@ enum Setting {
     Firewall(DeclaredPolicy),
     Backups(Vec<BackupRepo>),
     Certificates(Vec<CertEndpoint>),
+    Drills(Drills),
     Path(PathBuf),
     Lab(serde_json::Map<String, serde_json::Value>),
     Flag(bool),
@@ -197,6 +206,11 @@ fn convert(name: &str, node: &Node) -> Result<Setting, (Option<Mark>, String)> {
         "fleetdeck_firewall" => Setting::Firewall(typed(node)?),
         "fleetdeck_backups" => Setting::Backups(typed(node)?),
         "fleetdeck_certificates" => Setting::Certificates(typed(node)?),
+        "fleetdeck_drills" => {
+            let drills: Drills = typed(node)?;
+            drill_spec::validate(&drills).map_err(here)?;
+            Setting::Drills(drills)
+        }
         "fleetdeck_read_only" | "fleetdeck_allow_unpinned" => Setting::Flag(typed(node)?),
         "fleetdeck_state_dir" => {
             let s: String = typed(node)?;
@@ -417,6 +431,7 @@ pub(crate) fn for_host(
             Ok(Setting::Firewall(v)) => settings.firewall = Some(v),
             Ok(Setting::Backups(v)) => settings.backups = v,
             Ok(Setting::Certificates(v)) => settings.certificates = v,
+            Ok(Setting::Drills(v)) => settings.drills = v,
             Ok(Setting::Path(p)) => match name.as_str() {
                 "fleetdeck_ssh_config" => settings.ssh_config = Some(p),
                 "fleetdeck_known_hosts" => settings.known_hosts = Some(p),

@@ -60,11 +60,24 @@ impl Output {
 impl HostShell {
     /// Runs `script` with `sh -c` on the host, feeding `input` on stdin.
     pub async fn run(&self, script: &str, input: Option<&[u8]>) -> Result<Output, String> {
+        self.run_limited(script, input, COMMAND_TIMEOUT, MAX_OUTPUT)
+            .await
+    }
+
+    /// As [`HostShell::run`], with its own deadline and output cap (per stream): for
+    /// long work such as a restore drill's restore and repository check.
+    pub async fn run_limited(
+        &self,
+        script: &str,
+        input: Option<&[u8]>,
+        timeout: Duration,
+        max_output: usize,
+    ) -> Result<Output, String> {
         match self {
             HostShell::Ssh(session) => {
                 let limits = ExecLimits {
-                    timeout: COMMAND_TIMEOUT,
-                    max_output: MAX_OUTPUT,
+                    timeout,
+                    max_output,
                 };
                 // The remote login shell runs the command line; wrapping it in `sh -c`
                 // gives the same POSIX shell whatever the account's shell is.
@@ -84,7 +97,7 @@ impl HostShell {
                     stderr: out.stderr.text(),
                 })
             }
-            HostShell::Local => run_local(script, input).await,
+            HostShell::Local => run_local(script, input, timeout, max_output).await,
         }
     }
 
@@ -104,7 +117,12 @@ impl HostShell {
     }
 }
 
-async fn run_local(script: &str, input: Option<&[u8]>) -> Result<Output, String> {
+async fn run_local(
+    script: &str,
+    input: Option<&[u8]>,
+    timeout: Duration,
+    max_output: usize,
+) -> Result<Output, String> {
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(script)
@@ -125,12 +143,12 @@ async fn run_local(script: &str, input: Option<&[u8]>) -> Result<Output, String>
             .map_err(|e| format!("writing to sh: {e}"))?;
         drop(stdin);
     }
-    let out = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
+    let out = tokio::time::timeout(timeout, child.wait_with_output())
         .await
-        .map_err(|_| format!("command timed out after {}s", COMMAND_TIMEOUT.as_secs()))?
+        .map_err(|_| format!("command timed out after {}s", timeout.as_secs()))?
         .map_err(|e| format!("waiting for sh: {e}"))?;
     let text = |bytes: &[u8]| {
-        let kept = &bytes[..bytes.len().min(MAX_OUTPUT)];
+        let kept = &bytes[..bytes.len().min(max_output)];
         String::from_utf8_lossy(kept).into_owned()
     };
     Ok(Output {

@@ -1,0 +1,146 @@
+//! `fleetdeck drill`: one restore drill, headless. Progress goes to stderr; the report
+//! (Markdown, or JSON with `--json`) to stdout, and both are saved in the history.
+//! Exit 0 passed, 1 failed, 2 nothing done (bad input, refused, not confirmed).
+
+use super::history::History;
+use super::report::{DrillReport, DrillResult, Step};
+use super::run::{self, Drill, PlanError, RunStop};
+use crate::audit::AuditLog;
+use crate::cli::{Cli, DrillArgs};
+use crate::core::Core;
+use crate::fleet::command::ssh_options;
+use crate::inventory::{INVENTORY_ENV, Inventory};
+use crate::sanitize;
+
+const NOTHING_DONE: u8 = 2;
+
+fn emit(
+    report: &DrillReport,
+    saved: Result<(std::path::PathBuf, std::path::PathBuf), String>,
+    json: bool,
+) {
+    if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("fleetdeck: {e}"),
+        }
+    } else {
+        print!("{}", report.to_markdown());
+    }
+    match saved {
+        Ok((json_path, md_path)) => eprintln!(
+            "fleetdeck: report saved: {} ({})",
+            md_path.display(),
+            json_path.display()
+        ),
+        Err(e) => eprintln!("fleetdeck: warning: the report could not be saved: {e}"),
+    }
+}
+
+/// Runs `fleetdeck drill`; returns the exit code.
+pub async fn drill(cli: &Cli, args: &DrillArgs) -> u8 {
+    drill_with(cli, args, &History::default_location()).await
+}
+
+/// As [`drill`], keeping reports in `history`.
+pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
+    let fail = |message: &str| {
+        eprintln!("fleetdeck: {}", sanitize::line(message));
+        NOTHING_DONE
+    };
+    let core = Core::new(cli.read_only, AuditLog::at_default_path());
+    if let Err(e) = core.ensure_writable("run a restore drill (it writes on the host)") {
+        return fail(&e.to_string());
+    }
+    let Some(path) = cli.inventory.as_deref() else {
+        return fail(&format!(
+            "a drill needs an inventory (fleetdeck_drills comes from it): pass -i PATH or set {INVENTORY_ENV}"
+        ));
+    };
+    let inventory = match Inventory::load(path) {
+        Ok(i) => i,
+        Err(e) => return fail(&e.to_string()),
+    };
+    for warning in inventory.warnings() {
+        eprintln!("fleetdeck: warning: {warning}");
+    }
+    let early = |result: DrillResult, step: Step, check: &str, why: &str| {
+        Drill::early_report(
+            &core, &inventory, &args.host, &args.app, result, step, check, why,
+        )
+    };
+    let plan = match run::plan(&inventory, &args.host, &args.app) {
+        Ok(p) => p,
+        Err(PlanError::Invalid(e)) => return fail(&e),
+        Err(PlanError::Refused(e)) => {
+            eprintln!("fleetdeck: {}", sanitize::line(&e));
+            if let Some(report) = early(DrillResult::Refused, Step::Preflight, "scratch_target", &e)
+            {
+                let saved = history.save(&report);
+                emit(&report, saved, args.json);
+            }
+            return NOTHING_DONE;
+        }
+    };
+    if plan.settings.read_only {
+        return fail(&format!(
+            "{} is read-only (fleetdeck_read_only): a drill writes on the host; refused",
+            plan.host
+        ));
+    }
+    let access = match run::connect(&ssh_options(cli), &inventory, &plan).await {
+        Ok(a) => a,
+        Err(e) => {
+            let why = format!("{} unreachable: {e}", plan.host);
+            eprintln!("fleetdeck: {}", sanitize::line(&why));
+            if let Some(report) = early(DrillResult::Failed, Step::Choose, "reachable", &why) {
+                let saved = history.save(&report);
+                emit(&report, saved, args.json);
+            }
+            return 1;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<run::DrillEvent>();
+    let host = plan.host.clone();
+    let printer = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            eprintln!(
+                "{} drill {}: {}",
+                sanitize::line(&host),
+                e.step.name(),
+                sanitize::line(&e.detail)
+            );
+        }
+    });
+    let mut drill = Drill::new(core.clone(), plan, access, Some(tx));
+    let yes = args.yes;
+    let confirm = |d: &Drill| -> Result<bool, String> {
+        if yes {
+            return Ok(true);
+        }
+        let snap = d.chosen().map_or("-".to_owned(), |s| s.id.clone());
+        crate::wizard::headless::ask_on_terminal(&format!(
+            "Restore snapshot {snap} of {} into {} on {} (then verify and remove it)?",
+            d.plan().repo.name,
+            d.target_dir(),
+            d.plan().host
+        ))
+    };
+    let stop = tokio::select! {
+        stop = drill.run(&args.snapshot, confirm) => stop.err(),
+        _ = tokio::signal::ctrl_c() => Some(RunStop::Interrupted("interrupted (Ctrl-C)".into())),
+    };
+    match &stop {
+        Some(RunStop::NotConfirmed(e)) => {
+            drop(drill);
+            let _ = printer.await;
+            return fail(e);
+        }
+        Some(RunStop::Interrupted(why)) => drill.interrupt(why),
+        _ => {}
+    }
+    let (report, saved) = drill.finish(history).await;
+    let _ = printer.await;
+    emit(&report, saved, args.json);
+    report.exit_code()
+}
