@@ -47,6 +47,8 @@ pub enum HostEvent {
     Rtt(Result<Duration, String>, OffsetDateTime),
     /// The host's facts, read once per connection, or why they could not be.
     Facts(Result<Box<HostFacts>, String>, OffsetDateTime),
+    /// The last successful restore drills, from the local drill history.
+    LastDrill(Box<crate::core::drill::LastDrill>, OffsetDateTime),
 }
 
 impl HostState {
@@ -69,6 +71,7 @@ impl HostState {
             HostEvent::Rtt(Err(error), _) => self.rtt.fail(error),
             HostEvent::Facts(Ok(facts), at) => self.facts.set(*facts, at),
             HostEvent::Facts(Err(error), _) => self.facts.fail(error),
+            HostEvent::LastDrill(drill, at) => self.last_drill.set(*drill, at),
         }
     }
 }
@@ -162,6 +165,7 @@ pub fn spawn(
             },
         ));
     }
+    tasks.spawn(last_drill(target.clone(), index, out.clone()));
     if !target.settings.certificates.is_empty() {
         tasks.spawn(certificates(link.watch(), target.clone(), index, out));
     }
@@ -304,6 +308,33 @@ async fn engine(
                 _ = session.closed() => break,
             }
         }
+    }
+}
+
+/// A drill run from another terminal shows within this long.
+pub const DRILL_HISTORY_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The host's last successful drills, read from the local history on a blocking
+/// thread (never on the render path), at start and every
+/// [`DRILL_HISTORY_INTERVAL`]; reported only when something changed.
+async fn last_drill(target: Arc<Target>, index: usize, out: mpsc::Sender<(usize, HostEvent)>) {
+    let mut previous: Option<crate::core::drill::LastDrill> = None;
+    loop {
+        let (name, drills) = (target.name.clone(), target.settings.drills.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            crate::core::drill::History::default_location().last_drill(&name, &drills)
+        })
+        .await;
+        if let Ok(current) = read
+            && previous.as_ref() != Some(&current)
+        {
+            previous = Some(current.clone());
+            let event = HostEvent::LastDrill(Box::new(current), OffsetDateTime::now_utc());
+            if out.send((index, event)).await.is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(DRILL_HISTORY_INTERVAL).await;
     }
 }
 

@@ -70,6 +70,11 @@ pub struct HostState {
     pub rtt: Signal<std::time::Duration>,
     /// What the host is (OS, kernel, Docker, CPUs, memory), read once per connection.
     pub facts: Signal<HostFacts>,
+    /// The last successful restore drill per declared app, read from the local drill
+    /// history (docs/drills.md). Its own severity (warning past the threshold) is
+    /// shown with it and does not raise the host's: an overdue drill is hygiene, not
+    /// an incident.
+    pub last_drill: Signal<crate::core::drill::LastDrill>,
     /// Whether these signals were asked for (a host without declared backups has none).
     pub expects: Expectations,
 }
@@ -167,6 +172,12 @@ impl HostState {
             backups: self.backups.value.as_deref().unwrap_or_default(),
             certs: self.certs.value.as_deref().unwrap_or_default(),
             firewall: self.firewall.value.as_ref(),
+            last_drill: self
+                .last_drill
+                .value
+                .as_ref()
+                .filter(|d| !d.apps.is_empty())
+                .map(|d| d.to_json(now)),
             signals: SignalsJson {
                 containers: SignalJson::of(&self.containers, now, stale),
                 backups: SignalJson::of(&self.backups, now, stale),
@@ -174,6 +185,7 @@ impl HostState {
                 firewall: SignalJson::of(&self.firewall, now, stale),
                 rtt: SignalJson::of(&self.rtt, now, stale),
                 facts: SignalJson::of(&self.facts, now, stale),
+                last_drill: SignalJson::of(&self.last_drill, now, false),
             },
         }
     }
@@ -202,6 +214,9 @@ pub struct HostJson<'a> {
     pub backups: &'a [BackupReport],
     pub certs: &'a [CertReport],
     pub firewall: Option<&'a FirewallReport>,
+    /// The last successful restore drill (docs/status.md); null when the host declares
+    /// no drill and has no drill history.
+    pub last_drill: Option<crate::core::drill::history::LastDrillJson>,
     pub signals: SignalsJson,
 }
 
@@ -213,6 +228,7 @@ pub struct SignalsJson {
     pub firewall: SignalJson,
     pub rtt: SignalJson,
     pub facts: SignalJson,
+    pub last_drill: SignalJson,
 }
 
 /// When a signal was measured and whether it is current.

@@ -206,6 +206,14 @@ pub async fn measure_host(
             state.error = Some(error);
         }
     }
+    let (name, drills) = (target.name.clone(), settings.drills.clone());
+    if let Ok(last_drill) = tokio::task::spawn_blocking(move || {
+        crate::core::drill::History::default_location().last_drill(&name, &drills)
+    })
+    .await
+    {
+        state.last_drill.set(last_drill, OffsetDateTime::now_utc());
+    }
     if state.expects.certs {
         // Keep the declared order.
         let order = |name: &str| {

@@ -25,7 +25,33 @@ pub fn write_app_data(plan: &LabPlan, host: &HostPlan, generation: usize) -> Res
         rows.push_str(&format!("{i},customer-{i}@{}.example,active\n", host.name));
     }
     std::fs::write(plan.data_dir(host).join("customers.csv"), rows)?;
+    write_manifest(&plan.data_dir(host))?;
     Ok(())
+}
+
+/// The checksum manifest a backup hook writes before each backup, which restore
+/// drills verify with `sha256sum -c` (`fleetdeck_drills`' `manifest`).
+pub const MANIFEST: &str = "MANIFEST.sha256";
+/// The files the manifest covers, relative to the data directory.
+pub const MANIFEST_FILES: &[&str] = &["web/index.html", "web/generation.txt", "customers.csv"];
+
+/// Bumped when what a snapshot holds changes, so `lab up` remakes older repositories.
+const REPOSITORY_FORMAT: &str = "2 (data with MANIFEST.sha256)\n";
+
+fn write_manifest(data_dir: &std::path::Path) -> Result<()> {
+    use sha2::Digest as _;
+    let mut manifest = String::new();
+    for file in MANIFEST_FILES {
+        let bytes = std::fs::read(data_dir.join(file))
+            .wrap_err_with(|| format!("reading {}", data_dir.join(file).display()))?;
+        manifest.push_str(&format!("{}  {file}\n", hex::encode(sha2::Sha256::digest(&bytes))));
+    }
+    std::fs::write(data_dir.join(MANIFEST), manifest)
+        .wrap_err_with(|| format!("writing {}", data_dir.join(MANIFEST).display()))
+}
+
+fn format_marker(plan: &LabPlan, host: &HostPlan) -> std::path::PathBuf {
+    plan.restic_repo(host).with_file_name("repository-format")
 }
 
 fn restic(plan: &LabPlan, host: &HostPlan) -> Command {
@@ -65,12 +91,15 @@ pub async fn ensure_repository(
 ) -> Result<()> {
     let repo = plan.restic_repo(host);
     let password_file = plan.restic_password_file(host);
+    let current_format = std::fs::read_to_string(format_marker(plan, host))
+        .is_ok_and(|f| f == REPOSITORY_FORMAT);
     if repo.join("config").exists()
+        && current_format
         && snapshot_count(plan, host).await >= Some(host.snapshot_ages_hours.len())
     {
         return Ok(());
     }
-    // Half-made (a crashed `lab up`): start the repository over.
+    // Half-made (a crashed `lab up`), or made by an older fleetdeck: start over.
     if repo.exists() {
         std::fs::remove_dir_all(&repo)?;
     }
@@ -99,5 +128,6 @@ pub async fn ensure_repository(
             .await
             .wrap_err_with(|| format!("backing up {} into restic", host.name))?;
     }
+    std::fs::write(format_marker(plan, host), REPOSITORY_FORMAT)?;
     Ok(())
 }

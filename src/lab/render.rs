@@ -212,6 +212,8 @@ struct HostVars {
     fleetdeck_firewall: Firewall,
     fleetdeck_backups: Vec<BackupRepo>,
     fleetdeck_certificates: Vec<Endpoint>,
+    /// Restore drills of the apps that serve the data (docs/drills.md).
+    fleetdeck_drills: std::collections::BTreeMap<String, Drill>,
     /// Lab hosts share this machine's filesystem: each keeps its deploy lock,
     /// journal and secret files in a directory of its own.
     fleetdeck_state_dir: String,
@@ -249,6 +251,50 @@ struct BackupRepo {
     repository: String,
     password_file: String,
     paths: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Drill {
+    repository: &'static str,
+    scratch_dir: String,
+    live_paths: Vec<String>,
+    /// Lab repositories are small: read every pack.
+    read_data_subset: &'static str,
+    checks: DrillChecks,
+}
+
+#[derive(Serialize)]
+struct DrillChecks {
+    files: Vec<&'static str>,
+    manifest: &'static str,
+    container: DrillContainer,
+}
+
+#[derive(Serialize)]
+struct DrillContainer {
+    image: String,
+    command: Vec<&'static str>,
+}
+
+/// The lab's drill of `app` on `h`: the app data restored next to the host's other
+/// files, its manifest checked, and the customer table "queried" in a throwaway
+/// container of the lab image.
+fn drill(plan: &LabPlan, h: &super::plan::HostPlan) -> Drill {
+    let d = |p: &Path| p.display().to_string();
+    Drill {
+        repository: "app-data",
+        scratch_dir: d(&plan.host_dir(h).join("drill-scratch")),
+        live_paths: vec![d(&plan.data_dir(h))],
+        read_data_subset: "100%",
+        checks: DrillChecks {
+            files: super::backup::MANIFEST_FILES.to_vec(),
+            manifest: super::backup::MANIFEST,
+            container: DrillContainer {
+                image: format!("{}:1.0", super::plan::IMAGE_REPO),
+                command: vec!["grep", ",active$", "/data/customers.csv"],
+            },
+        },
+    }
 }
 
 #[derive(Serialize)]
@@ -303,6 +349,12 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
                 server_name: h.cert.server_name.clone(),
                 ca_file: ca_file.clone(),
             }],
+            fleetdeck_drills: h
+                .apps()
+                .into_iter()
+                .filter(|app| app == "web" || app == "proxy")
+                .map(|app| (app, drill(plan, h)))
+                .collect(),
             fleetdeck_state_dir: d(&plan.state_dir(h)),
             fleetdeck_secrets: d(&plan.secrets_file(h)),
             fleetdeck_container_prefix: plan.container_prefix(h),
