@@ -19,5 +19,6 @@ pub mod probes;
 pub mod sanitize;
 pub mod secrets;
 pub mod ssh;
+pub mod tty;
 pub mod tui;
 pub mod wizard;

@@ -1,7 +1,7 @@
 //! age X25519 identities (plain or passphrase-protected files) and recipients.
 
 use std::fmt;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -55,44 +55,10 @@ impl PassphrasePrompt for TerminalPrompt {
 }
 
 fn read_tty_passphrase(file: &Path, previous_was_wrong: bool) -> io::Result<Zeroizing<String>> {
-    use std::os::fd::AsRawFd;
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")?;
-    let fd = tty.as_raw_fd();
-    let mut writer = &tty;
-    if previous_was_wrong {
-        writeln!(writer, "Wrong passphrase, try again.")?;
-    }
-    write!(
-        writer,
-        "Enter passphrase for age identity '{}': ",
-        file.display()
-    )?;
-    writer.flush()?;
-    // SAFETY: termios is plain data filled in by tcgetattr on an open descriptor.
-    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: fd is open for the lifetime of `tty`; `saved` is valid storage.
-    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut quiet = saved;
-    quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
-    quiet.c_lflag |= libc::ICANON;
-    // SAFETY: as above; `quiet` is a valid termios derived from the current one.
-    unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet) };
-    let mut line = Zeroizing::new(String::new());
-    let read = io::BufReader::new(&tty).read_line(&mut line);
-    // SAFETY: restores the settings read above on the same descriptor.
-    unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
-    writeln!(writer)?;
-    if read? == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cancelled"));
-    }
-    Ok(Zeroizing::new(
-        line.trim_end_matches(['\r', '\n']).to_owned(),
-    ))
+    crate::tty::read_hidden_line(
+        &format!("Enter passphrase for age identity '{}': ", file.display()),
+        previous_was_wrong.then_some("Wrong passphrase, try again."),
+    )
 }
 
 /// The age identities fleetdeck decrypts with, and the files they came from.
@@ -410,6 +376,7 @@ fn parse_recipient(text: &str) -> Result<x25519::Recipient, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write as _;
 
     struct Answers(Mutex<Vec<&'static str>>, Mutex<Vec<bool>>);
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::io::{self, BufRead, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -70,41 +70,10 @@ impl PassphrasePrompt for TerminalPrompt {
 }
 
 fn read_tty_passphrase(key_file: &Path, previous_was_wrong: bool) -> io::Result<Zeroizing<String>> {
-    use std::os::fd::AsRawFd;
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")?;
-    let fd = tty.as_raw_fd();
-    let mut writer = &tty;
-    if previous_was_wrong {
-        writeln!(writer, "Bad passphrase, try again.")?;
-    }
-    write!(
-        writer,
-        "Enter passphrase for key '{}': ",
-        key_file.display()
-    )?;
-    writer.flush()?;
-    // SAFETY: termios is plain data filled in by tcgetattr on an open descriptor.
-    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: fd is open for the lifetime of `tty`; `saved` is valid storage.
-    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut quiet = saved;
-    quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
-    quiet.c_lflag |= libc::ICANON;
-    // SAFETY: as above; `quiet` is a valid termios derived from the current one.
-    unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet) };
-    let mut line = Zeroizing::new(String::new());
-    let read = io::BufReader::new(&tty).read_line(&mut line);
-    // SAFETY: restores the settings read above on the same descriptor.
-    unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
-    writeln!(writer)?;
-    read?;
-    let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
-    Ok(trimmed)
+    crate::tty::read_hidden_line(
+        &format!("Enter passphrase for key '{}': ", key_file.display()),
+        previous_was_wrong.then_some("Bad passphrase, try again."),
+    )
 }
 
 /// One identity file's decrypted key, once someone has unlocked it. Locked while its
