@@ -225,20 +225,10 @@ pub async fn apply_all(
     options: &ApplyOptions,
     events: &Events,
 ) -> Vec<HostOutcome> {
-    futures_util::stream::iter(planned)
-        .map(|p| async move {
-            match &p.reached {
-                Ok((access, _)) => {
-                    apply::apply_host(core, access, &p.desired, options, events).await
-                }
-                Err(e) => {
-                    HostOutcome::new(&p.target.name, HostResult::Unreachable, Some(e.clone()))
-                }
-            }
-        })
-        .buffered(PARALLEL_HOSTS)
-        .collect()
-        .await
+    on_each_host(planned, |access, p| {
+        apply::apply_host(core, access, &p.desired, options, events)
+    })
+    .await
 }
 
 /// `fleetdeck rollback` on every reachable host.
@@ -249,10 +239,24 @@ pub async fn rollback_all(
     options: &ApplyOptions,
     events: &Events,
 ) -> Vec<HostOutcome> {
+    on_each_host(planned, |access, _| {
+        apply::rollback_host(core, access, apps, options, events)
+    })
+    .await
+}
+
+/// Runs `work` on every reachable host, [`PARALLEL_HOSTS`] at a time, in the hosts'
+/// order; an unreachable host is reported as such.
+async fn on_each_host<'a, F, Fut>(planned: &'a [Planned], work: F) -> Vec<HostOutcome>
+where
+    F: Fn(&'a HostAccess, &'a Planned) -> Fut,
+    Fut: std::future::Future<Output = HostOutcome>,
+{
+    let work = &work;
     futures_util::stream::iter(planned)
         .map(|p| async move {
             match &p.reached {
-                Ok((access, _)) => apply::rollback_host(core, access, apps, options, events).await,
+                Ok((access, _)) => work(access, p).await,
                 Err(e) => {
                     HostOutcome::new(&p.target.name, HostResult::Unreachable, Some(e.clone()))
                 }
