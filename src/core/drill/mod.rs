@@ -19,3 +19,6 @@ pub use history::{History, LastDrill, last_success};
 pub use report::{DrillReport, DrillResult, Step};
 pub use run::{Drill, DrillAccess, DrillEvent, DrillPlan, PlanError, RunStop};
 pub use spec::{DrillSpec, Drills};
+
+#[cfg(test)]
+mod tests;

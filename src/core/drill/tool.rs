@@ -309,6 +309,9 @@ pub fn parse_list(kind: BackupKind, stdout: &[u8]) -> Result<Vec<SnapshotInfo>, 
                 .collect::<Result<Vec<_>, String>>()?
         }
     };
+    // Both tools list oldest first; reversed before a stable sort, of two snapshots in
+    // the same second (borg lists whole seconds) the one listed later comes first.
+    list.reverse();
     list.sort_by_key(|s| std::cmp::Reverse(s.time));
     Ok(list)
 }
