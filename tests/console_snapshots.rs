@@ -1007,13 +1007,13 @@ fn deploy_wizard_panels() {
         fg(Role::Warning)
     );
 
-    // Then the rollback offer for the hosts that failed or rolled back; no closes.
+    // Then the rollback offer: client-gamma rolled back by itself, so what this deploy
+    // switched (web on client-beta) is offered back — exactly that; no closes.
     keys(&mut app, "\n");
+    insta::assert_snapshot!("wizard_rollback_offer", snapshot(&app, 100, 10));
     let screen = snapshot(&app, 100, 10);
-    assert!(
-        screen.contains("Roll back the apps of this deploy on client-gamma"),
-        "{screen}"
-    );
+    assert!(screen.contains("client-beta (web)"), "{screen}");
+    assert!(!screen.contains("client-gamma (web)"), "{screen}");
     assert_eq!(keys_commands(&mut app, "n"), [Command::CloseWizard]);
     assert_eq!(app.screen(), &Screen::Overview);
     assert!(app.wizard.is_none());

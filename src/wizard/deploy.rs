@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use futures_util::StreamExt as _;
+
 use time::OffsetDateTime;
 
 use super::engine::{
@@ -14,10 +16,12 @@ use super::engine::{
 use super::headless::Runner;
 use super::words;
 use crate::core::Core;
+use crate::core::deploy::apply::{self, RollbackScope};
 use crate::core::deploy::command::summary_lines;
 use crate::core::deploy::plan::{self, DeployTarget, HostPlan, IdentityCache};
 use crate::core::deploy::{
     self as deploy_core, ApplyOptions, DeployEvent, HostOutcome, HostResult, Planned, Request,
+    ServiceResult,
 };
 use crate::inventory::Inventory;
 use crate::sanitize;
@@ -111,7 +115,7 @@ pub fn app_options(targets: &[TargetInfo], hosts: &[String]) -> Vec<String> {
 }
 
 /// The hosts chosen (every host before the step is answered).
-fn chosen_hosts(targets: &[TargetInfo], answers: &Answers<DeployOutput>) -> Vec<String> {
+pub fn chosen_hosts<O>(targets: &[TargetInfo], answers: &Answers<O>) -> Vec<String> {
     match answers.chosen(TARGETS) {
         Some(hosts) => hosts.to_vec(),
         None => targets.iter().map(|t| t.name.clone()).collect(),
@@ -145,13 +149,53 @@ pub fn plan_counts(hosts: &[PlannedHost]) -> (usize, usize) {
     (changes, with_changes)
 }
 
-/// Hosts whose deploy failed or was rolled back automatically: the rollback offer's.
+/// Hosts whose deploy failed or was rolled back automatically.
 pub fn failed_hosts(outcomes: &[HostOutcome]) -> Vec<String> {
     outcomes
         .iter()
         .filter(|o| matches!(o.result, HostResult::Failed | HostResult::RolledBack))
         .map(|o| o.name.clone())
         .collect()
+}
+
+/// What this deploy switched to a new revision, per host: the services that ended
+/// `deployed` replacing a container (a created one has no previous revision). The
+/// rollback offer returns exactly these containers, nothing else — a host that was
+/// rolled back automatically already runs its previous revision and is left alone.
+pub fn switched(outcomes: &[HostOutcome]) -> Vec<(String, Vec<String>)> {
+    outcomes
+        .iter()
+        .filter_map(|o| {
+            let containers: Vec<String> = o
+                .services
+                .iter()
+                .filter(|s| s.result == ServiceResult::Deployed && s.from_image.is_some())
+                .map(|s| s.container.clone())
+                .collect();
+            (!containers.is_empty()).then(|| (o.name.clone(), containers))
+        })
+        .collect()
+}
+
+/// The rollback is offered when some host failed or was rolled back and some host
+/// was switched: returning the switched ones makes the fleet consistent again.
+pub fn rollback_offered(outcomes: &[HostOutcome]) -> bool {
+    !failed_hosts(outcomes).is_empty() && !switched(outcomes).is_empty()
+}
+
+/// The offer's question: which hosts failed, and exactly what it returns.
+pub fn rollback_question(outcomes: &[HostOutcome]) -> String {
+    let returned: Vec<String> = switched(outcomes)
+        .iter()
+        .map(|(host, containers)| format!("{} ({})", sanitize::line(host), list(containers)))
+        .collect();
+    format!(
+        "{} failed or rolled back. Return what this deploy switched to its previous \
+         revision, so the fleet is consistent again: {}? Nothing else is touched (the \
+         failed hosts stay as they are).",
+        list(&failed_hosts(outcomes)),
+        returned.join(", ")
+    )
 }
 
 fn plan_line_tone(line: &str) -> Tone {
@@ -227,14 +271,12 @@ fn list(items: &[String]) -> String {
         .join(", ")
 }
 
-/// The deploy wizard's steps.
-pub fn wizard(setup: Setup) -> Wizard<DeployOutput> {
-    let setup = Arc::new(setup);
-    let mut steps = Vec::new();
-
+/// The targets step: the selected hosts as a checklist, the preselection checked,
+/// read-only hosts disabled when the setup says so.
+pub fn targets_step<O>(setup: &Arc<Setup>) -> Step<O> {
     let s = setup.clone();
     let d = setup.clone();
-    steps.push(Step::new(
+    Step::new(
         TARGETS,
         "Choose the target hosts",
         StepKind::Choice {
@@ -260,47 +302,50 @@ pub fn wizard(setup: Setup) -> Wizard<DeployOutput> {
                 None => d.targets.iter().map(|t| t.name.clone()).collect(),
             }),
         },
-    ));
+    )
+}
 
+/// The apps step: the apps the chosen hosts declare, all checked; skipped when they
+/// declare none.
+pub fn apps_step<O>(setup: &Arc<Setup>) -> Step<O> {
     let s = setup.clone();
     let s2 = setup.clone();
     let s3 = setup.clone();
-    steps.push(
-        Step::new(
-            APPS,
-            "Choose the apps",
-            StepKind::Choice {
-                multi: true,
-                options: Arc::new(move |answers| {
-                    let hosts = chosen_hosts(&s.targets, answers);
-                    let on = |app: &String| {
-                        s.targets
-                            .iter()
-                            .filter(|t| hosts.contains(&t.name) && t.apps.contains(app))
-                            .count()
-                    };
-                    app_options(&s.targets, &hosts)
-                        .into_iter()
-                        .map(|app| ChoiceOption {
-                            detail: format!("on {} of {} host(s)", on(&app), hosts.len()),
-                            label: sanitize::line(&app),
-                            value: app,
-                            disabled: None,
-                        })
-                        .collect()
-                }),
-                default: Arc::new(move |answers| {
-                    app_options(&s2.targets, &chosen_hosts(&s2.targets, answers))
-                }),
-            },
-        )
-        // Hosts that declare no app: nothing to choose (their plan shows what runs).
-        .when(move |answers| {
-            !app_options(&s3.targets, &chosen_hosts(&s3.targets, answers)).is_empty()
-        }),
-    );
+    Step::new(
+        APPS,
+        "Choose the apps",
+        StepKind::Choice {
+            multi: true,
+            options: Arc::new(move |answers| {
+                let hosts = chosen_hosts(&s.targets, answers);
+                let on = |app: &String| {
+                    s.targets
+                        .iter()
+                        .filter(|t| hosts.contains(&t.name) && t.apps.contains(app))
+                        .count()
+                };
+                app_options(&s.targets, &hosts)
+                    .into_iter()
+                    .map(|app| ChoiceOption {
+                        detail: format!("on {} of {} host(s)", on(&app), hosts.len()),
+                        label: sanitize::line(&app),
+                        value: app,
+                        disabled: None,
+                    })
+                    .collect()
+            }),
+            default: Arc::new(move |answers| {
+                app_options(&s2.targets, &chosen_hosts(&s2.targets, answers))
+            }),
+        },
+    )
+    // Hosts that declare no app: nothing to choose (their plan shows what runs).
+    .when(move |answers| !app_options(&s3.targets, &chosen_hosts(&s3.targets, answers)).is_empty())
+}
 
-    steps.push(Step::new(
+/// The extra variables step (`-e KEY=VALUE ...`).
+pub fn vars_step<O>() -> Step<O> {
+    Step::new(
         VARS,
         "Extra variables",
         StepKind::Input {
@@ -309,7 +354,13 @@ pub fn wizard(setup: Setup) -> Wizard<DeployOutput> {
             default: Arc::new(|_| String::new()),
             validate: Arc::new(|text| parse_vars(text).map(|_| ())),
         },
-    ));
+    )
+}
+
+/// The deploy wizard's steps.
+pub fn wizard(setup: Setup) -> Wizard<DeployOutput> {
+    let setup = Arc::new(setup);
+    let mut steps = vec![targets_step(&setup), apps_step(&setup), vars_step()];
 
     let s = setup.clone();
     steps.push(Step::new(
@@ -371,19 +422,11 @@ pub fn wizard(setup: Setup) -> Wizard<DeployOutput> {
             ROLLBACK,
             "Roll back?",
             StepKind::Confirm {
-                question: Arc::new(|answers| {
-                    let hosts = failed_hosts(applied(answers));
-                    format!(
-                        "Roll back the apps of this deploy on {} to the revision before the one \
-                         running now? (A host marked ROLLED BACK already runs its previous \
-                         revision again; this goes one further.)",
-                        list(&hosts)
-                    )
-                }),
+                question: Arc::new(|answers| rollback_question(applied(answers))),
                 kind: ConfirmKind::Offer,
             },
         )
-        .when(|answers| !failed_hosts(applied(answers)).is_empty()),
+        .when(|answers| rollback_offered(applied(answers))),
     );
 
     steps.push(
@@ -394,7 +437,12 @@ pub fn wizard(setup: Setup) -> Wizard<DeployOutput> {
                 op: "rollback",
                 label: "Rolling back".to_owned(),
                 mutating: true,
-                items: Arc::new(|answers| failed_hosts(applied(answers))),
+                items: Arc::new(|answers| {
+                    switched(applied(answers))
+                        .into_iter()
+                        .map(|(host, _)| host)
+                        .collect()
+                }),
             },
         )
         .when(|answers| answers.confirmed(ROLLBACK) == Some(true)),
@@ -423,56 +471,29 @@ pub fn wizard(setup: Setup) -> Wizard<DeployOutput> {
 /// Makes a passphrase prompt for age identities, once per planning.
 pub type PromptFactory = Box<dyn Fn() -> Box<dyn PassphrasePrompt + Send + Sync> + Send + Sync>;
 
-/// Carries out the deploy wizard's operations with the deployment core. Keeps the
-/// plan's connections open from the plan to the apply (and a rollback).
-pub struct DeployRunner {
-    inventory: Inventory,
-    limit: Option<String>,
+/// The hosts a wizard may target and how its answers become the core's request: the
+/// inventory, its `--limit`, the hosts it selects. Shared by the deploy and canary
+/// wizards.
+pub struct Selection {
+    pub inventory: Inventory,
+    pub limit: Option<String>,
     targets: Vec<TargetInfo>,
-    /// `--app` was given: the apps answer is passed as chosen, even when it names
-    /// every app (hosts declaring none stay out, as `--app` always did).
-    pub explicit_apps: bool,
-    ssh: SshOptions,
-    core: Core,
-    prompt: PromptFactory,
-    options: ApplyOptions,
-    planned: Vec<Planned>,
-    apps: Vec<String>,
 }
 
-impl DeployRunner {
-    pub fn new(
-        inventory: Inventory,
-        limit: Option<String>,
-        ssh: SshOptions,
-        core: Core,
-        prompt: PromptFactory,
-        options: ApplyOptions,
-    ) -> Result<DeployRunner, String> {
+impl Selection {
+    pub fn new(inventory: Inventory, limit: Option<String>) -> Result<Selection, String> {
         let targets =
             TargetInfo::from_targets(&deploy_core::targets(&inventory, limit.as_deref())?);
-        Ok(DeployRunner {
+        Ok(Selection {
             inventory,
             limit,
             targets,
-            explicit_apps: false,
-            ssh,
-            core,
-            prompt,
-            options,
-            planned: Vec::new(),
-            apps: Vec::new(),
         })
     }
 
     /// The hosts the wizard offers.
     pub fn targets(&self) -> &[TargetInfo] {
         &self.targets
-    }
-
-    /// The hosts as planned (after the plan step).
-    pub fn planned(&self) -> &[Planned] {
-        &self.planned
     }
 
     /// The `--limit` selecting exactly `hosts`: the original one when every host is
@@ -498,15 +519,15 @@ impl DeployRunner {
         }
     }
 
-    /// The core's request from the answers.
-    pub fn request(&self, answers: &Answers<DeployOutput>) -> Result<Request, String> {
+    /// The core's request from the answers of the targets, apps and variables steps.
+    /// With `explicit_apps` (`--app` was given) the apps answer is passed as chosen,
+    /// even when it names every app.
+    pub fn request<O>(&self, answers: &Answers<O>, explicit_apps: bool) -> Result<Request, String> {
         let hosts = chosen_hosts(&self.targets, answers);
         let limit = self.limit_for(&hosts)?;
         let every_app = app_options(&self.targets, &hosts);
         let apps = match answers.chosen(APPS) {
-            Some(chosen) if self.explicit_apps || chosen.len() != every_app.len() => {
-                chosen.to_vec()
-            }
+            Some(chosen) if explicit_apps || chosen.len() != every_app.len() => chosen.to_vec(),
             _ => Vec::new(),
         };
         let extra_vars = parse_vars(answers.text(VARS).unwrap_or_default())?;
@@ -516,6 +537,56 @@ impl DeployRunner {
             extra_vars,
         })
     }
+}
+
+/// Carries out the deploy wizard's operations with the deployment core. Keeps the
+/// plan's connections open from the plan to the apply (and a rollback).
+pub struct DeployRunner {
+    selection: Selection,
+    /// `--app` was given: the apps answer is passed as chosen, even when it names
+    /// every app (hosts declaring none stay out, as `--app` always did).
+    pub explicit_apps: bool,
+    ssh: SshOptions,
+    core: Core,
+    prompt: PromptFactory,
+    options: ApplyOptions,
+    planned: Vec<Planned>,
+}
+
+impl DeployRunner {
+    pub fn new(
+        inventory: Inventory,
+        limit: Option<String>,
+        ssh: SshOptions,
+        core: Core,
+        prompt: PromptFactory,
+        options: ApplyOptions,
+    ) -> Result<DeployRunner, String> {
+        Ok(DeployRunner {
+            selection: Selection::new(inventory, limit)?,
+            explicit_apps: false,
+            ssh,
+            core,
+            prompt,
+            options,
+            planned: Vec::new(),
+        })
+    }
+
+    /// The hosts the wizard offers.
+    pub fn targets(&self) -> &[TargetInfo] {
+        self.selection.targets()
+    }
+
+    /// The hosts as planned (after the plan step).
+    pub fn planned(&self) -> &[Planned] {
+        &self.planned
+    }
+
+    /// The core's request from the answers.
+    pub fn request(&self, answers: &Answers<DeployOutput>) -> Result<Request, String> {
+        self.selection.request(answers, self.explicit_apps)
+    }
 
     async fn plan(&mut self, answers: &Answers<DeployOutput>) -> Result<DeployOutput, Vec<String>> {
         let request = self.request(answers).map_err(|e| vec![e])?;
@@ -523,12 +594,11 @@ impl DeployRunner {
         self.planned.clear();
         let prepared = {
             let mut identities = IdentityCache::new((self.prompt)());
-            deploy_core::prepare(&self.inventory, &request, &mut identities)?
+            deploy_core::prepare(&self.selection.inventory, &request, &mut identities)?
         };
         self.planned = deploy_core::connect_and_plan(&self.ssh, prepared)
             .await
             .map_err(|e| vec![e])?;
-        self.apps = request.apps;
         Ok(DeployOutput::Plan(
             self.planned.iter().map(PlannedHost::from_planned).collect(),
         ))
@@ -546,25 +616,53 @@ impl DeployRunner {
         DeployOutput::Applied(outcomes)
     }
 
+    /// Returns exactly the containers this deploy switched to their previous revision
+    /// (on the sessions kept since the plan).
     async fn rollback(
         &mut self,
         answers: &Answers<DeployOutput>,
         progress: ProgressSender,
     ) -> DeployOutput {
-        let hosts = failed_hosts(applied(answers));
-        let (subset, rest): (Vec<Planned>, Vec<Planned>) = std::mem::take(&mut self.planned)
-            .into_iter()
-            .partition(|p| hosts.contains(&p.target.name));
+        let scope = switched(applied(answers));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (core, options, planned) = (&self.core, &self.options, &self.planned);
         let work = async {
-            let outcomes =
-                deploy_core::rollback_all(&self.core, &subset, &self.apps, &self.options, &tx)
-                    .await;
+            let outcomes: Vec<HostOutcome> = futures_util::stream::iter(&scope)
+                .map(|(host, containers)| {
+                    let tx = &tx;
+                    async move {
+                        match planned.iter().find(|p| &p.target.name == host) {
+                            Some(Planned {
+                                reached: Ok((access, _)),
+                                ..
+                            }) => {
+                                apply::rollback_scope(
+                                    core,
+                                    access,
+                                    RollbackScope::Containers(containers),
+                                    options,
+                                    tx,
+                                )
+                                .await
+                            }
+                            Some(Planned {
+                                reached: Err(e), ..
+                            }) => HostOutcome::new(host, HostResult::Unreachable, Some(e.clone())),
+                            None => HostOutcome::new(
+                                host,
+                                HostResult::Failed,
+                                Some("not part of this deploy's plan".to_owned()),
+                            ),
+                        }
+                    }
+                })
+                .buffered(deploy_core::PARALLEL_HOSTS)
+                .collect()
+                .await;
             drop(tx);
             outcomes
         };
         let (outcomes, ()) = tokio::join!(work, forward(rx, progress));
-        self.planned = subset.into_iter().chain(rest).collect();
         DeployOutput::RolledBack(outcomes)
     }
 }

@@ -491,3 +491,100 @@ async fn headless_stops_after_a_review_and_rejects_bad_answers() {
     ));
     assert!(ops.is_empty());
 }
+
+mod deploy_rollback_offer {
+    use crate::core::deploy::plan::Change;
+    use crate::core::deploy::{HostOutcome, HostResult, ServiceOutcome, ServiceResult};
+    use crate::wizard::deploy::{rollback_offered, rollback_question, switched};
+
+    fn service(container: &str, result: ServiceResult, from: Option<&str>) -> ServiceOutcome {
+        ServiceOutcome {
+            app: "web".into(),
+            service: container.into(),
+            container: container.into(),
+            change: if from.is_some() {
+                Change::Replace
+            } else {
+                Change::Create
+            },
+            from_image: from.map(str::to_owned),
+            to_image: "app:1.1".into(),
+            result,
+            gate_seconds: None,
+            error: None,
+            logs: vec![],
+        }
+    }
+
+    fn host(name: &str, result: HostResult, services: Vec<ServiceOutcome>) -> HostOutcome {
+        HostOutcome {
+            services,
+            ..HostOutcome::new(name, result, None)
+        }
+    }
+
+    #[test]
+    fn returns_exactly_what_this_deploy_switched() {
+        let outcomes = vec![
+            // Switched web, created worker (no previous revision to return to).
+            host(
+                "beta",
+                HostResult::Deployed,
+                vec![
+                    service("web", ServiceResult::Deployed, Some("app:1.0")),
+                    service("worker", ServiceResult::Deployed, None),
+                    service("db", ServiceResult::Unchanged, Some("db:15")),
+                ],
+            ),
+            // Rolled back by its gate: already on its previous revision, left alone.
+            host(
+                "gamma",
+                HostResult::RolledBack,
+                vec![service("web", ServiceResult::RolledBack, Some("app:1.0"))],
+            ),
+            // Rolled back in one app after another app had switched: that one returns.
+            host(
+                "delta",
+                HostResult::RolledBack,
+                vec![
+                    service("proxy", ServiceResult::Deployed, Some("proxy:2")),
+                    service("web", ServiceResult::RolledBack, Some("app:1.0")),
+                ],
+            ),
+        ];
+        assert_eq!(
+            switched(&outcomes),
+            vec![
+                ("beta".to_owned(), vec!["web".to_owned()]),
+                ("delta".to_owned(), vec!["proxy".to_owned()]),
+            ]
+        );
+        assert!(rollback_offered(&outcomes));
+        let question = rollback_question(&outcomes);
+        assert!(
+            question.starts_with("gamma, delta failed or rolled back."),
+            "{question}"
+        );
+        assert!(
+            question.contains("beta (web), delta (proxy)?"),
+            "{question}"
+        );
+    }
+
+    #[test]
+    fn offered_only_with_a_failure_and_something_switched() {
+        let deployed = host(
+            "beta",
+            HostResult::Deployed,
+            vec![service("web", ServiceResult::Deployed, Some("app:1.0"))],
+        );
+        let rolled_back = host(
+            "gamma",
+            HostResult::RolledBack,
+            vec![service("web", ServiceResult::RolledBack, Some("app:1.0"))],
+        );
+        assert!(!rollback_offered(std::slice::from_ref(&deployed)));
+        assert!(!rollback_offered(std::slice::from_ref(&rolled_back)));
+        assert!(rollback_offered(&[deployed, rolled_back]));
+    }
+}
