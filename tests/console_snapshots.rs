@@ -13,7 +13,7 @@ use fleetdeck::probes::cert::CertReport;
 use fleetdeck::probes::firewall::{
     Drift, DriftKind, FirewallReport, ObservedBackend, ObservedPolicy, OpenPort, Protocol, Verdict,
 };
-use fleetdeck::tui::app::{App, Command, Msg, Screen};
+use fleetdeck::tui::app::{App, Command, Msg, OpenWizard, Screen};
 use fleetdeck::tui::keymap::Keymap;
 use fleetdeck::tui::theme::{Role, Theme};
 use fleetdeck::wizard::deploy::DeployOutput;
@@ -816,7 +816,9 @@ fn open_wizard(app: &mut App, preselected: Vec<String>) {
     use fleetdeck::wizard::WizardState;
     use fleetdeck::wizard::deploy::wizard;
     let state = WizardState::new(wizard(wizard_fixtures::setup(preselected)), 1).with_clock(|| NOW);
-    app.update(Msg::WizardOpened(Box::new(state)));
+    app.update(Msg::WizardOpened(Box::new(OpenWizard::Deploy(Box::new(
+        state,
+    )))));
 }
 
 fn running_op(commands: Vec<Command>) -> OpRequest {
@@ -947,7 +949,7 @@ fn deploy_wizard_panels() {
     // Review: the diff per host, the unreachable host shown.
     app.update(Msg::WizardDone {
         op: plan,
-        result: Ok(DeployOutput::Plan(wizard_fixtures::plans())),
+        result: Ok(DeployOutput::Plan(wizard_fixtures::plans()).into()),
     });
     insta::assert_snapshot!("wizard_review", snapshot(&app, 100, 14));
     let terminal = render(&app, 100, 14);
@@ -998,7 +1000,7 @@ fn deploy_wizard_panels() {
     // Summary with a rolled-back host: its gate error and log lines.
     app.update(Msg::WizardDone {
         op: apply,
-        result: Ok(DeployOutput::Applied(wizard_fixtures::outcomes())),
+        result: Ok(DeployOutput::Applied(wizard_fixtures::outcomes()).into()),
     });
     insta::assert_snapshot!("wizard_summary", snapshot(&app, 100, 16));
     let terminal = render(&app, 100, 16);
@@ -1041,7 +1043,7 @@ fn deploy_wizard_esc_goes_back_then_leaves_and_a_refusal_changes_nothing() {
     let plan = running_op(key(&mut app, KeyCode::Enter));
     app.update(Msg::WizardDone {
         op: plan,
-        result: Ok(DeployOutput::Plan(wizard_fixtures::plans())),
+        result: Ok(DeployOutput::Plan(wizard_fixtures::plans()).into()),
     });
     keys(&mut app, "\n");
     assert_eq!(keys_commands(&mut app, "n"), [Command::CloseWizard]);
@@ -1079,4 +1081,493 @@ fn keys_commands(app: &mut App, keys: &str) -> Vec<Command> {
         ))));
     }
     commands
+}
+
+// The canary wizard and its board, walked with keys and fed the rollout as the core
+// reports it (`Rollout` values built as `plan_rollout` and `run` build them: waves
+// from `canary::waves`, stages moved as `run` moves them).
+
+mod canary_fixtures {
+    use fleetdeck::core::canary::{
+        HostStage, Rollout, RolloutHost, RolloutRequest, RolloutStatus, Wave, WaveSize, WaveStage,
+        waves,
+    };
+    use fleetdeck::core::deploy::plan::{Change, Current, HostPlan, ServicePlan};
+    use fleetdeck::wizard::deploy::{PlannedHost, Setup, TargetInfo};
+
+    pub const HOSTS: [&str; 5] = [
+        "client-alpha",
+        "client-beta",
+        "client-gamma",
+        "client-delta",
+        "client-epsilon",
+    ];
+
+    pub fn setup() -> Setup {
+        Setup {
+            targets: HOSTS
+                .iter()
+                .map(|h| TargetInfo {
+                    name: h.to_string(),
+                    apps: vec!["web".into()],
+                    read_only: false,
+                })
+                .collect(),
+            preselected: Some(HOSTS.iter().map(|h| h.to_string()).collect()),
+            read_only_disabled: true,
+        }
+    }
+
+    /// As `plan_rollout` makes it: the canary (client-alpha) first, waves of 2.
+    pub fn planned() -> Rollout {
+        let selected: Vec<String> = HOSTS.iter().map(|h| h.to_string()).collect();
+        let split = waves(&selected, &["client-alpha".to_owned()], WaveSize::Hosts(2));
+        Rollout {
+            id: "1795435200-4242".into(),
+            started: "2026-11-23T12:00:00Z".into(),
+            finished: None,
+            request: RolloutRequest {
+                inventory: "/srv/fleet/inventory.yml".into(),
+                limit: None,
+                apps: vec![],
+                extra_vars: serde_json::Map::from_iter([(
+                    "web_version".to_owned(),
+                    serde_json::Value::String("1.1".into()),
+                )]),
+                canary: "canary".into(),
+                wave_size: WaveSize::Hosts(2),
+                max_failures: 0,
+                soak_seconds: 60,
+                rollback_all: false,
+                reason: None,
+            },
+            status: RolloutStatus::Running,
+            hosts: split
+                .iter()
+                .enumerate()
+                .flat_map(|(i, w)| {
+                    w.iter().map(move |h| RolloutHost {
+                        name: h.clone(),
+                        wave: i,
+                        stage: HostStage::Pending,
+                        deployed: vec![],
+                        error: None,
+                    })
+                })
+                .collect(),
+            waves: split
+                .into_iter()
+                .enumerate()
+                .map(|(index, hosts)| Wave {
+                    index,
+                    hosts,
+                    stage: WaveStage::Pending,
+                })
+                .collect(),
+            error: None,
+        }
+    }
+
+    pub fn plans() -> Vec<PlannedHost> {
+        HOSTS
+            .iter()
+            .map(|h| PlannedHost {
+                name: h.to_string(),
+                plan: Ok(HostPlan {
+                    host: h.to_string(),
+                    services: vec![ServicePlan {
+                        app: "web".into(),
+                        service: "web".into(),
+                        container: "web".into(),
+                        change: Change::Replace,
+                        image: "fleetdeck-lab/app:1.1".into(),
+                        hash: "9f2c1e7a4b3d55aa".into(),
+                        current: Some(Current {
+                            id: "c0ffee".into(),
+                            image: "fleetdeck-lab/app:1.0".into(),
+                            hash: "1a2b3c4d5e6f7788".into(),
+                            state: "running".into(),
+                        }),
+                        leftovers: vec![],
+                    }],
+                    orphans: vec![],
+                }),
+            })
+            .collect()
+    }
+
+    /// Sets a wave and its hosts to a stage, as `run` does.
+    pub fn stage(r: &mut Rollout, wave: usize, w: WaveStage, h: HostStage) {
+        r.waves[wave].stage = w;
+        for host in r.hosts.iter_mut().filter(|x| x.wave == wave) {
+            host.stage = h;
+            if matches!(h, HostStage::Soaking | HostStage::Passed) {
+                host.deployed = vec!["web".into()];
+            }
+        }
+    }
+}
+
+fn canary_app() -> App {
+    let at = NOW - time::Duration::seconds(5);
+    let hosts = canary_fixtures::HOSTS
+        .iter()
+        .map(|name| {
+            let mut h = host(
+                name,
+                if *name == "client-alpha" {
+                    "canary"
+                } else {
+                    "production"
+                },
+            );
+            let web = if *name == "client-gamma" {
+                container(
+                    "web",
+                    "running",
+                    Some("unhealthy"),
+                    Severity::Critical,
+                    Some("unhealthy: release 1.1: cannot read /srv/web/config.json"),
+                )
+            } else {
+                container("web", "running", Some("healthy"), Severity::Ok, None)
+            };
+            h.apply_containers(ContainerUpdate::All(vec![web], at));
+            h
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = App::new(
+        hosts,
+        Keymap::load(None, dir.path()).expect("keymap"),
+        false,
+    );
+    app.host_read_only = vec![false; 5];
+    app
+}
+
+fn open_canary(app: &mut App, unfinished: Option<fleetdeck::core::canary::Rollout>) {
+    use fleetdeck::tui::app::CanaryWizard;
+    use fleetdeck::wizard::WizardState;
+    use fleetdeck::wizard::canary::{CanarySetup, wizard};
+    let setup = CanarySetup {
+        deploy: canary_fixtures::setup(),
+        unfinished,
+    };
+    // The rollout started 75 s before the screens are drawn.
+    let state = WizardState::new(wizard(setup), 1).with_clock(|| NOW - time::Duration::seconds(75));
+    app.update(Msg::WizardOpened(Box::new(OpenWizard::Canary(Box::new(
+        CanaryWizard::new(state),
+    )))));
+}
+
+fn board(app: &mut App, rollout: &fleetdeck::core::canary::Rollout) {
+    use fleetdeck::wizard::canary::BoardUpdate;
+    app.update(Msg::CanaryBoard {
+        wizard: 1,
+        update: BoardUpdate::Board(Box::new(rollout.clone())),
+    });
+}
+
+fn canary_progress(host: &str, step: &str, detail: &str, seconds_ago: i64) -> ProgressEvent {
+    ProgressEvent {
+        label: "web".to_owned(),
+        ..progress(host, step, detail, seconds_ago)
+    }
+}
+
+/// Walks the settings to the review (waves of 2) and starts the rollout.
+fn canary_to_rollout(app: &mut App) -> OpRequest {
+    use fleetdeck::wizard::canary::CanaryOutput;
+    // Targets, apps, variables, canary pattern.
+    keys(app, "\n\nweb_version=1.1\n\n");
+    // Wave size: N% or N, checked by WaveSize::parse.
+    keys(app, "x\n");
+    let screen = snapshot(app, 100, 12);
+    assert!(screen.contains("--wave-size \"25%x\""), "{screen}");
+    let backspace = |app: &mut App| {
+        app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Backspace,
+            KeyModifiers::NONE,
+        )))
+    };
+    for _ in 0..4 {
+        backspace(app);
+    }
+    keys(app, "2\n");
+    // Soak (60), max failures (0), roll back the failed wave.
+    keys(app, "\n\n");
+    let screen = snapshot(app, 100, 12);
+    assert!(screen.contains("(•) the failed wave"), "{screen}");
+    let plan = running_op(key(app, KeyCode::Enter));
+    assert_eq!(plan.op, "plan");
+    app.update(Msg::WizardDone {
+        op: plan,
+        result: Ok(CanaryOutput::Plan {
+            rollout: Box::new(canary_fixtures::planned()),
+            hosts: canary_fixtures::plans(),
+        }
+        .into()),
+    });
+    insta::assert_snapshot!("canary_review", snapshot(app, 100, 26));
+    keys(app, "\n");
+    let screen = snapshot(app, 100, 10);
+    assert!(
+        screen.contains("Start the rollout: 3 wave(s), 5 host(s), soak 60 s"),
+        "{screen}"
+    );
+    let rollout = running_op(keys_commands(app, "y"));
+    assert_eq!(rollout.op, "rollout");
+    rollout
+}
+
+#[test]
+fn canary_wizard_opens_on_the_shown_hosts_and_not_in_read_only() {
+    let mut app = wizard_app();
+    let commands = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('C'),
+        KeyModifiers::SHIFT,
+    )));
+    // Every shown host but the read-only one.
+    assert_eq!(
+        commands,
+        [Command::OpenCanaryWizard {
+            preselect: vec![
+                "bastion".into(),
+                "client-beta".into(),
+                "client-gamma".into()
+            ]
+        }]
+    );
+    keys(&mut app, "/client\n");
+    let commands = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('C'),
+        KeyModifiers::SHIFT,
+    )));
+    assert_eq!(
+        commands,
+        [Command::OpenCanaryWizard {
+            preselect: vec!["client-beta".into(), "client-gamma".into()]
+        }]
+    );
+    let mut app = self::app(true);
+    let commands = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('C'),
+        KeyModifiers::SHIFT,
+    )));
+    assert!(commands.is_empty());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("read-only mode: no changes can be made")
+    );
+    keys(&mut app, "?");
+    assert!(!snapshot(&app, 100, 30).contains("canary rollout wizard"));
+    let mut app = wizard_app();
+    keys(&mut app, "?");
+    assert!(snapshot(&app, 100, 30).contains("canary rollout wizard"));
+}
+
+#[test]
+fn canary_board_through_a_halted_rollout() {
+    use canary_fixtures::stage;
+    use fleetdeck::core::canary::{HostStage, RolloutStatus, WaveStage};
+    use fleetdeck::wizard::canary::{BoardUpdate, CanaryOutput};
+
+    let mut app = canary_app();
+    open_canary(&mut app, None);
+    let op = canary_to_rollout(&mut app);
+    let mut r = canary_fixtures::planned();
+
+    // Mid-deploy of the canary.
+    stage(&mut r, 0, WaveStage::Deploying, HostStage::Deploying);
+    board(&mut app, &r);
+    for event in [
+        canary_progress("client-alpha", "pull", "fleetdeck-lab/app:1.1", 14),
+        canary_progress("client-alpha", "gate", "web", 14),
+    ] {
+        app.update(Msg::WizardProgress { wizard: 1, event });
+    }
+    insta::assert_snapshot!("canary_board_deploying", snapshot(&app, 120, 18));
+
+    // Esc and quit do not stop a rollout.
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("a rollout cannot be cancelled: answer no-go at the next gate to halt it")
+    );
+    assert!(
+        app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL
+        )))
+        .is_empty()
+    );
+    assert!(!app.should_quit);
+
+    // Soaking, with the countdown (45 s left 3 s ago) and the wave's live health.
+    stage(&mut r, 0, WaveStage::Soaking, HostStage::Soaking);
+    board(&mut app, &r);
+    app.update(Msg::WizardProgress {
+        wizard: 1,
+        event: canary_progress("client-alpha", "done", "web passed its gate in 5.0s", 14),
+    });
+    if let Some(w) = app.wizard.as_mut() {
+        w.on_board(
+            1,
+            BoardUpdate::Soak { wave: 0, left: 45 },
+            NOW - time::Duration::seconds(3),
+        );
+    }
+    let screen = snapshot(&app, 120, 18);
+    insta::assert_snapshot!("canary_board_soaking", screen);
+    assert!(screen.contains("soaking, 42 s left"), "{screen}");
+
+    // At the gate: the go / no-go, answered yes over the oneshot.
+    stage(&mut r, 0, WaveStage::Gate, HostStage::Passed);
+    board(&mut app, &r);
+    let (answer, mut asked) = tokio::sync::oneshot::channel();
+    app.update(Msg::CanaryBoard {
+        wizard: 1,
+        update: BoardUpdate::Gate { wave: 0, answer },
+    });
+    insta::assert_snapshot!("canary_board_gate", snapshot(&app, 120, 22));
+    assert!(asked.try_recv().is_err(), "not answered yet");
+    assert!(keys_commands(&mut app, "y").is_empty());
+    assert_eq!(asked.try_recv(), Ok(true));
+    assert_eq!(app.notice.as_deref(), Some("go: wave 1 starts"));
+
+    // Wave 1 fails on client-gamma (rolled back by its gate): halted, client-beta
+    // rolled back, wave 2 skipped.
+    stage(&mut r, 0, WaveStage::Passed, HostStage::Passed);
+    stage(&mut r, 1, WaveStage::RolledBack, HostStage::RolledBack);
+    let gamma = "web is unhealthy: release 1.1: cannot read /srv/web/config.json";
+    for h in r.hosts.iter_mut().filter(|h| h.wave == 1) {
+        h.deployed.clear();
+    }
+    if let Some(h) = r.hosts.iter_mut().find(|h| h.name == "client-gamma") {
+        h.error = Some(gamma.into());
+    }
+    stage(&mut r, 2, WaveStage::Skipped, HostStage::Skipped);
+    r.status = RolloutStatus::Halted;
+    r.error = Some(format!("wave 1 failed: client-gamma: {gamma}"));
+    r.finished = Some("2026-11-23T12:03:10Z".into());
+    board(&mut app, &r);
+    for event in [
+        canary_progress("client-beta", "rollback", "web", 20),
+        canary_progress("client-gamma", "revert", "web is unhealthy", 40),
+    ] {
+        app.update(Msg::WizardProgress { wizard: 1, event });
+    }
+    let screen = snapshot(&app, 120, 18);
+    insta::assert_snapshot!("canary_board_halted", screen);
+    let terminal = render(&app, 120, 18);
+    assert_eq!(cell_fg(&terminal, "HALTED"), fg(Role::Critical));
+
+    // The summary: each host's final state and error, the journal.
+    app.update(Msg::WizardDone {
+        op,
+        result: Ok(CanaryOutput::Finished(Box::new(r)).into()),
+    });
+    let screen = snapshot(&app, 120, 14);
+    insta::assert_snapshot!("canary_summary", mask_journal(&screen));
+    assert!(screen.contains("rollouts/1795435200-4242.json"), "{screen}");
+    assert_eq!(key(&mut app, KeyCode::Enter), [Command::CloseWizard]);
+    assert!(app.wizard.is_none());
+}
+
+/// The journal lives under the state directory of whoever runs the tests.
+fn mask_journal(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|l| match l.find("journal: ") {
+            Some(at) => {
+                let tail = l[at..].rsplit_once("/rollouts/").map_or("", |(_, t)| t);
+                format!(
+                    "{}journal: $XDG_STATE_HOME/fleetdeck/rollouts/{tail}",
+                    &l[..at]
+                )
+            }
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn canary_board_no_go_and_passed() {
+    use canary_fixtures::stage;
+    use fleetdeck::core::canary::{HostStage, RolloutStatus, WaveStage};
+    use fleetdeck::wizard::canary::BoardUpdate;
+
+    let mut app = canary_app();
+    open_canary(&mut app, None);
+    canary_to_rollout(&mut app);
+    let mut r = canary_fixtures::planned();
+    stage(&mut r, 0, WaveStage::Gate, HostStage::Passed);
+    board(&mut app, &r);
+    let (answer, mut asked) = tokio::sync::oneshot::channel();
+    app.update(Msg::CanaryBoard {
+        wizard: 1,
+        update: BoardUpdate::Gate { wave: 0, answer },
+    });
+    // No-go: answered false; the question is gone, the rollout still cannot be left.
+    assert!(keys_commands(&mut app, "n").is_empty());
+    assert_eq!(asked.try_recv(), Ok(false));
+    assert!(
+        app.notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("no-go")),
+        "{:?}",
+        app.notice
+    );
+    assert!(!snapshot(&app, 120, 18).contains("Go / no-go"));
+
+    // A rollout that passed every wave.
+    let mut app = canary_app();
+    open_canary(&mut app, None);
+    canary_to_rollout(&mut app);
+    let mut r = canary_fixtures::planned();
+    for wave in 0..3 {
+        stage(&mut r, wave, WaveStage::Passed, HostStage::Passed);
+    }
+    r.status = RolloutStatus::Passed;
+    r.finished = Some("2026-11-23T12:05:40Z".into());
+    board(&mut app, &r);
+    for (i, host) in canary_fixtures::HOSTS.iter().enumerate() {
+        app.update(Msg::WizardProgress {
+            wizard: 1,
+            event: canary_progress(
+                host,
+                "done",
+                "web passed its gate in 5.0s",
+                70 - 12 * i as i64,
+            ),
+        });
+    }
+    insta::assert_snapshot!("canary_board_passed", snapshot(&app, 120, 18));
+}
+
+#[test]
+fn canary_wizard_offers_an_unfinished_rollout_for_resuming() {
+    use fleetdeck::core::canary::{HostStage, WaveStage};
+    let mut app = canary_app();
+    let mut unfinished = canary_fixtures::planned();
+    canary_fixtures::stage(&mut unfinished, 0, WaveStage::Passed, HostStage::Passed);
+    canary_fixtures::stage(
+        &mut unfinished,
+        1,
+        WaveStage::Deploying,
+        HostStage::Deploying,
+    );
+    open_canary(&mut app, Some(unfinished.clone()));
+    let screen = snapshot(&app, 120, 10);
+    assert!(screen.contains("(•) resume it"), "{screen}");
+    assert!(
+        screen.contains("rollout 1795435200-4242 started"),
+        "{screen}"
+    );
+    assert!(screen.contains("passed: wave 0 (canary)"), "{screen}");
+    // Resuming skips every setting: straight to the plan.
+    let plan = running_op(key(&mut app, KeyCode::Enter));
+    assert_eq!(plan.op, "plan");
 }

@@ -15,7 +15,7 @@ pub enum View {
     Inspect,
     Timeline,
     Confirm,
-    /// A wizard's panel (the deploy wizard).
+    /// A wizard's panel (the deploy and canary wizards).
     Wizard,
 }
 
@@ -78,6 +78,8 @@ pub enum Action {
     ToggleProblemsFirst,
     /// Opens the deploy wizard on the selected (or filtered) hosts.
     DeployWizard,
+    /// Opens the canary wizard on the shown (filtered) hosts.
+    CanaryWizard,
     // Host detail and its containers.
     OpenLogs,
     Inspect,
@@ -107,7 +109,7 @@ pub enum Action {
 impl Action {
     /// Every action, in declaration order. Keymap checks (every action bound in each
     /// shipped keymap) iterate this: add new variants here as well as to `name`.
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 40] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -128,6 +130,7 @@ impl Action {
         Action::ToggleGroupByGroup,
         Action::ToggleProblemsFirst,
         Action::DeployWizard,
+        Action::CanaryWizard,
         Action::OpenLogs,
         Action::Inspect,
         Action::StartContainer,
@@ -172,6 +175,7 @@ impl Action {
             Action::ToggleGroupByGroup => "toggle_group_by_group",
             Action::ToggleProblemsFirst => "toggle_problems_first",
             Action::DeployWizard => "deploy_wizard",
+            Action::CanaryWizard => "canary_wizard",
             Action::OpenLogs => "open_logs",
             Action::Inspect => "inspect",
             Action::StartContainer => "start_container",
@@ -207,6 +211,7 @@ impl Action {
                 | Action::StopContainer
                 | Action::RestartContainer
                 | Action::DeployWizard
+                | Action::CanaryWizard
         )
     }
 }

@@ -12,16 +12,14 @@ use zeroize::Zeroizing;
 use super::action::{Action, View};
 use super::keymap::{Key, Keymap, Resolution};
 use super::prompt::PassphraseRequest;
+pub use super::wizards::{CanaryWizard, DeployWizard, OpenWizard, WizardOutput};
 use crate::core::{ConfirmedAction, ContainerAction, PendingAction};
 use crate::fleet::actor::HostEvent;
 use crate::fleet::containers::ContainerReport;
 use crate::fleet::model::HostState;
 use crate::probes::Severity;
-use crate::wizard::deploy::DeployOutput;
-use crate::wizard::{Effect, Ending, OpRequest, ProgressEvent, StepView, WizardState};
-
-/// The deploy wizard as the console walks it.
-pub type DeployWizard = WizardState<DeployOutput>;
+use crate::wizard::canary::BoardUpdate;
+use crate::wizard::{Effect, Ending, OpRequest, ProgressEvent, StepView};
 
 /// Timeline entries kept; older ones are dropped (the console is not an archive).
 pub const TIMELINE_CAPACITY: usize = 5_000;
@@ -259,6 +257,11 @@ pub enum Command {
     OpenDeployWizard {
         preselect: Vec<String>,
     },
+    /// Open the canary wizard with these hosts checked (answered with
+    /// [`Msg::WizardOpened`]).
+    OpenCanaryWizard {
+        preselect: Vec<String>,
+    },
     /// Start the open wizard's operation (reported back as `WizardProgress` /
     /// `WizardDone`).
     RunWizardOp(OpRequest),
@@ -287,7 +290,7 @@ pub enum Msg {
     /// The asker of request `id` stopped waiting (its authentication timed out).
     PassphraseWithdrawn(u64),
     /// A wizard ready to start.
-    WizardOpened(Box<DeployWizard>),
+    WizardOpened(Box<OpenWizard>),
     /// Progress of the wizard's running operation.
     WizardProgress {
         wizard: u64,
@@ -296,7 +299,12 @@ pub enum Msg {
     /// The wizard's operation ended.
     WizardDone {
         op: OpRequest,
-        result: Result<DeployOutput, Vec<String>>,
+        result: Result<WizardOutput, Vec<String>>,
+    },
+    /// The canary wizard's running rollout: the board, the soak, a go / no-go.
+    CanaryBoard {
+        wizard: u64,
+        update: BoardUpdate,
     },
 }
 
@@ -359,7 +367,7 @@ pub struct App {
     pub host_read_only: Vec<bool>,
     pub passphrase: PassphrasePrompts,
     /// The open wizard (shown by `Screen::Wizard`).
-    pub wizard: Option<DeployWizard>,
+    pub wizard: Option<OpenWizard>,
     pub notice: Option<String>,
     pending_keys: Vec<Key>,
     pub should_quit: bool,
@@ -526,6 +534,12 @@ impl App {
                     None => Effect::None,
                 };
                 self.wizard_effect(effect)
+            }
+            Msg::CanaryBoard { wizard, update } => {
+                if let Some(w) = self.wizard.as_mut() {
+                    w.on_board(wizard, update, OffsetDateTime::now_utc());
+                }
+                Vec::new()
             }
             Msg::PassphraseWithdrawn(id) => {
                 if let Some(at) = self.passphrase.queue.iter().position(|r| r.id == id) {
@@ -819,6 +833,7 @@ impl App {
                 self.overview_selected = 0;
             }
             Action::DeployWizard => return self.open_deploy_wizard(),
+            Action::CanaryWizard => return self.open_canary_wizard(),
             Action::CycleSort => self.sort = self.sort.next(),
             Action::ToggleGroupByGroup => self.group_by_group = !self.group_by_group,
             Action::ToggleProblemsFirst => self.problems_first = !self.problems_first,
@@ -942,15 +957,73 @@ impl App {
         }]
     }
 
+    /// `C` in the overview: the canary wizard with the filtered hosts checked (every
+    /// host without a filter: a rollout is about a fleet). Read-only hosts are left
+    /// out; if nothing is left, it does not open.
+    fn open_canary_wizard(&mut self) -> Vec<Command> {
+        if *self.screen() != Screen::Overview {
+            return Vec::new();
+        }
+        let rows = self.overview_rows();
+        let writable: Vec<String> = rows
+            .iter()
+            .filter(|&&i| !self.is_read_only(Some(i)))
+            .filter_map(|&i| self.hosts.get(i).map(|h| h.name.clone()))
+            .collect();
+        if writable.is_empty() {
+            self.notice = Some(if rows.is_empty() {
+                "no host to roll out to".to_owned()
+            } else {
+                "every host shown is read-only (fleetdeck_read_only): no changes can be made"
+                    .to_owned()
+            });
+            return Vec::new();
+        }
+        vec![Command::OpenCanaryWizard {
+            preselect: writable,
+        }]
+    }
+
     /// An action on the wizard's panel; `None` lets the ordinary handling have it
     /// (help, quit when nothing is being changed, the timeline).
     fn wizard_act(&mut self, action: Action) -> Option<Vec<Command>> {
         let wizard = self.wizard.as_mut()?;
         let ended = wizard.ending().is_some();
+        // A rollout asking for its go / no-go: yes goes on, no halts it.
+        if let OpenWizard::Canary(c) = wizard
+            && c.board.question.is_some()
+        {
+            match action {
+                Action::Confirm | Action::Open => {
+                    if let Some(wave) = c.board.question.as_ref().map(|q| q.wave) {
+                        c.board.answer(true);
+                        self.notice = Some(format!("go: wave {} starts", wave + 1));
+                    }
+                    return Some(Vec::new());
+                }
+                Action::Cancel => {
+                    c.board.answer(false);
+                    self.notice = Some(
+                        "no-go: the rollout halts; the waves after this one are skipped".to_owned(),
+                    );
+                    return Some(Vec::new());
+                }
+                _ => {}
+            }
+        }
         let effect = match action {
             Action::Quit if wizard.is_applying() => {
                 self.notice =
                     Some("changes are being applied: quit once they have ended".to_owned());
+                return Some(Vec::new());
+            }
+            Action::Back | Action::Cancel
+                if wizard.is_applying() && matches!(wizard, OpenWizard::Canary(_)) =>
+            {
+                self.notice = Some(
+                    "a rollout cannot be cancelled: answer no-go at the next gate to halt it"
+                        .to_owned(),
+                );
                 return Some(Vec::new());
             }
             Action::Quit | Action::Help | Action::ShowTimeline => return None,
@@ -1001,11 +1074,12 @@ impl App {
 
     /// What an engine effect means for the console.
     fn wizard_effect(&mut self, effect: Effect) -> Vec<Command> {
+        let what = self.wizard.as_ref().map_or("wizard", |w| w.what());
         match effect {
             Effect::None | Effect::Invalid(_) => Vec::new(),
             Effect::Start(op) => vec![Command::RunWizardOp(op)],
             Effect::Ended(Ending::Cancelled) => {
-                self.notice = Some("deploy wizard left: nothing was changed".to_owned());
+                self.notice = Some(format!("{what} left: nothing was changed"));
                 self.close_wizard()
             }
             Effect::Ended(Ending::Refused { .. }) => {
@@ -1013,7 +1087,7 @@ impl App {
                 self.close_wizard()
             }
             Effect::Ended(Ending::Completed | Ending::Closed) => {
-                self.notice = Some("deploy wizard closed".to_owned());
+                self.notice = Some(format!("{what} closed"));
                 self.close_wizard()
             }
             // The panel stays with the problems until the operator closes it.

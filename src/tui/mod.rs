@@ -9,5 +9,6 @@ pub mod run;
 pub mod terminal;
 pub mod theme;
 pub mod ui;
+pub mod wizards;
 
 pub use theme::ConfigFileError;

@@ -22,6 +22,7 @@ use super::prompt::ConsolePrompt;
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::ui;
+use super::wizards::{CanaryWizard, OpenWizard, WizardOutput};
 use crate::audit::AuditLog;
 use crate::cli::Cli;
 use crate::core::{ConfirmedAction, Core};
@@ -29,8 +30,9 @@ use crate::fleet::actor::{self, HostActor, HostEvent};
 use crate::fleet::model::{Expectations, HostState};
 use crate::fleet::status::{Contexts, Target};
 use crate::sanitize;
-use crate::wizard::deploy::{self as deploy_wizard, DeployOutput, DeployRunner};
-use crate::wizard::{Answers, OpRequest, Runner as _};
+use crate::wizard::canary::{self as canary_wizard, CanaryOutput, CanaryRunner};
+use crate::wizard::deploy::{self as deploy_wizard, DeployOutput, DeployRunner, Selection};
+use crate::wizard::{Answers, OpRequest, Runner};
 
 /// The shortest time between two frames.
 const FRAME_INTERVAL: Duration = Duration::from_millis(16);
@@ -237,11 +239,25 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                     }
                     dirty = true;
                 }
+                Command::OpenCanaryWizard { preselect } => {
+                    let id = next_wizard_id;
+                    next_wizard_id += 1;
+                    match open_canary_wizard(cli, &base_core, preselect, id, msg_tx.clone()) {
+                        Ok((state, worker)) => {
+                            wizard_worker = Some(worker);
+                            commands.extend(app.update(Msg::WizardOpened(Box::new(state))));
+                        }
+                        Err(error) => app.notice = Some(format!("canary wizard: {error}")),
+                    }
+                    dirty = true;
+                }
                 Command::RunWizardOp(op) => {
-                    let answers = app.wizard.as_ref().map(|w| w.answers().clone());
-                    let sent = match (&wizard_worker, answers) {
-                        (Some(worker), Some(answers)) => {
-                            worker.ops.send((op.clone(), answers)).is_ok()
+                    let sent = match (&wizard_worker, &app.wizard) {
+                        (Some(WizardWorker::Deploy(ops)), Some(OpenWizard::Deploy(w))) => {
+                            ops.send((op.clone(), w.answers().clone())).is_ok()
+                        }
+                        (Some(WizardWorker::Canary(ops)), Some(OpenWizard::Canary(c))) => {
+                            ops.send((op.clone(), c.state.answers().clone())).is_ok()
                         }
                         _ => false,
                     };
@@ -482,16 +498,22 @@ fn log_text(line: &crate::docker::logs::LogLine) -> String {
 /// run one after another (the core's parallel host futures cannot be spawned onto
 /// the console's runtime, not being `Send`). The SSH sessions a plan opens live on
 /// this runtime, which keeps running between operations, so they stay up while the
-/// operator reads the plan.
-struct WizardWorker {
-    ops: mpsc::UnboundedSender<(OpRequest, Answers<DeployOutput>)>,
+/// operator reads the plan. Dropping it ends the thread.
+enum WizardWorker {
+    Deploy(mpsc::UnboundedSender<(OpRequest, Answers<DeployOutput>)>),
+    Canary(mpsc::UnboundedSender<(OpRequest, Answers<CanaryOutput>)>),
 }
 
-fn spawn_wizard_worker(
-    mut runner: DeployRunner,
+fn spawn_wizard_worker<O, R>(
+    mut runner: R,
     ui: mpsc::Sender<Msg>,
-) -> std::result::Result<WizardWorker, String> {
-    let (ops, mut requests) = mpsc::unbounded_channel::<(OpRequest, Answers<DeployOutput>)>();
+) -> std::result::Result<mpsc::UnboundedSender<(OpRequest, Answers<O>)>, String>
+where
+    O: Send + 'static,
+    R: Runner<O> + Send + 'static,
+    WizardOutput: From<O>,
+{
+    let (ops, mut requests) = mpsc::unbounded_channel::<(OpRequest, Answers<O>)>();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -510,6 +532,7 @@ fn spawn_wizard_worker(
                         }
                     };
                     let (result, ()) = tokio::join!(run, forward);
+                    let result = result.map(WizardOutput::from);
                     if ui.send(Msg::WizardDone { op, result }).await.is_err() {
                         break;
                     }
@@ -517,7 +540,7 @@ fn spawn_wizard_worker(
             });
         })
         .map_err(|e| format!("starting its thread: {e}"))?;
-    Ok(WizardWorker { ops })
+    Ok(ops)
 }
 
 /// Age identities are not unlocked from the console: a passphrase-protected one fails
@@ -542,7 +565,7 @@ fn open_deploy_wizard(
     preselect: Vec<String>,
     id: u64,
     ui: mpsc::Sender<Msg>,
-) -> std::result::Result<(super::app::DeployWizard, WizardWorker), String> {
+) -> std::result::Result<(OpenWizard, WizardWorker), String> {
     let Some(path) = cli.inventory.as_deref() else {
         return Err("deploying needs an inventory (-i PATH)".to_owned());
     };
@@ -571,6 +594,65 @@ fn open_deploy_wizard(
         read_only_disabled: true,
     };
     let state = crate::wizard::WizardState::new(deploy_wizard::wizard(setup), id);
-    let worker = spawn_wizard_worker(runner, ui)?;
-    Ok((state, worker))
+    let worker = WizardWorker::Deploy(spawn_wizard_worker(runner, ui)?);
+    Ok((OpenWizard::Deploy(Box::new(state)), worker))
+}
+
+/// Loads the inventory, builds the canary wizard with `preselect` checked (offering
+/// an unfinished rollout of the same inventory for resuming) and starts its worker.
+/// The board's updates and go / no-go questions reach the console as
+/// [`Msg::CanaryBoard`].
+fn open_canary_wizard(
+    cli: &Cli,
+    core: &Core,
+    preselect: Vec<String>,
+    id: u64,
+    ui: mpsc::Sender<Msg>,
+) -> std::result::Result<(OpenWizard, WizardWorker), String> {
+    let Some(path) = cli.inventory.as_deref() else {
+        return Err("a rollout needs an inventory (-i PATH)".to_owned());
+    };
+    // The journal records the canonical path; `--resume` looks it up by that.
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let inventory = crate::inventory::Inventory::load(&path).map_err(|e| e.to_string())?;
+    let ssh = crate::ssh::setup::SshOptions {
+        batch: true,
+        ..crate::fleet::command::ssh_options(cli)
+    };
+    let (updates, mut board) = mpsc::unbounded_channel();
+    let runner = CanaryRunner::new(
+        Selection::new(inventory, cli.limit.clone())?,
+        path,
+        ssh,
+        core.clone(),
+        Box::new(|| Box::new(NoPromptInConsole)),
+        updates,
+    );
+    let setup = canary_wizard::CanarySetup {
+        deploy: deploy_wizard::Setup {
+            targets: runner.selection().targets().to_vec(),
+            preselected: Some(preselect),
+            read_only_disabled: true,
+        },
+        unfinished: runner.unfinished().cloned(),
+    };
+    let state = crate::wizard::WizardState::new(canary_wizard::wizard(setup), id);
+    let forward = ui.clone();
+    // Ends when the runner (the sender) is dropped with its worker.
+    tokio::spawn(async move {
+        while let Some(update) = board.recv().await {
+            if forward
+                .send(Msg::CanaryBoard { wizard: id, update })
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let worker = WizardWorker::Canary(spawn_wizard_worker(runner, ui)?);
+    Ok((
+        OpenWizard::Canary(Box::new(CanaryWizard::new(state))),
+        worker,
+    ))
 }

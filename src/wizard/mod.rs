@@ -7,6 +7,7 @@
 //! the state and [`headless::drive`] answers the same steps from command-line flags.
 //! See `docs/architecture.md`, "Wizards".
 
+pub mod canary;
 pub mod deploy;
 mod engine;
 pub mod headless;
