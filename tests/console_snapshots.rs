@@ -373,6 +373,59 @@ fn overview() {
 }
 
 #[test]
+fn overview_shows_each_hosts_last_successful_drill() {
+    use fleetdeck::core::drill::history::{AppDrill, LastDrill};
+    let drill = |app: &str, days_ago: Option<i64>| AppDrill {
+        app: app.to_owned(),
+        last_success: days_ago.map(|d| NOW - time::Duration::days(d)),
+        rto_seconds: Some(0.5),
+        rpo_seconds: Some(7200),
+        last_run: days_ago.map(|d| NOW - time::Duration::days(d)),
+        last_result: None,
+        warning_days: 30,
+    };
+    let mut app = app(false);
+    app.hosts[0].last_drill.set(
+        LastDrill {
+            apps: vec![drill("proxy", Some(3))],
+        },
+        NOW,
+    );
+    // The worst app decides: one drilled 41 days ago outweighs a fresh one.
+    app.hosts[1].last_drill.set(
+        LastDrill {
+            apps: vec![drill("web", Some(2)), drill("worker", Some(41))],
+        },
+        NOW,
+    );
+    app.hosts[2].last_drill.set(
+        LastDrill {
+            apps: vec![drill("web", None)],
+        },
+        NOW,
+    );
+    let terminal = render(&app, 110, 16);
+    let screen = text(&terminal);
+    for (host, shown) in [
+        ("bastion", "3d ago"),
+        ("client-alpha", "41d ago"),
+        ("client-beta", "never"),
+    ] {
+        let line = screen
+            .lines()
+            .find(|l| l.contains(host))
+            .unwrap_or_else(|| panic!("{host} in {screen}"));
+        assert!(
+            line.trim_end_matches('│').trim_end().ends_with(shown),
+            "{line}"
+        );
+    }
+    assert_eq!(cell_fg(&terminal, "3d ago"), fg(Role::Ok));
+    assert_eq!(cell_fg(&terminal, "41d ago"), fg(Role::Warning));
+    assert_eq!(cell_fg(&terminal, "never"), fg(Role::Warning));
+}
+
+#[test]
 fn overview_at_80x24_problems_first_filtered_grouped() {
     let mut app = app(false);
     insta::assert_snapshot!("overview_80x24", snapshot(&app, 80, 24));

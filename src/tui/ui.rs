@@ -224,7 +224,17 @@ fn firewall_summary(host: &HostState) -> (String, Severity) {
     }
 }
 
-fn draw_overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, _now: OffsetDateTime) {
+/// The last successful restore drill of the host's worst app (never drilled, else
+/// the oldest): `3d ago`, `never`; `-` when the host declares no drill.
+fn drill_summary(host: &HostState, now: OffsetDateTime) -> (String, Severity) {
+    host.last_drill
+        .value
+        .as_ref()
+        .and_then(|d| d.column(now))
+        .unwrap_or_else(|| ("-".to_owned(), Severity::Ok))
+}
+
+fn draw_overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: OffsetDateTime) {
     let rows = app.overview_rows();
     let stale_style = theme.style(Role::Stale);
     let table_rows: Vec<Row> = rows
@@ -256,7 +266,7 @@ fn draw_overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, _now: 
                 cell(backup_summary(host)),
                 cell(cert_summary(host)),
                 cell(firewall_summary(host)),
-                Cell::from("—").style(theme.style(Role::Muted)),
+                cell(drill_summary(host, now)),
             ]);
             Row::new(cells)
         })
@@ -270,11 +280,13 @@ fn draw_overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, _now: 
     header.extend(["REACH", "CONTAINERS", "BACKUP", "CERT", "FIREWALL", "DRILL"]);
     widths.extend([
         Constraint::Length(10),
-        Constraint::Min(14),
+        Constraint::Min(13),
         Constraint::Length(10),
-        Constraint::Length(11),
+        // `expired 9d`, `89d`.
         Constraint::Length(10),
-        Constraint::Length(6),
+        Constraint::Length(10),
+        // `41d ago`, `never` (the space CERT gave up, so 80 columns keep host names).
+        Constraint::Length(7),
     ]);
     let mut title = format!(" Fleet — sorted by {} ", app.sort.label());
     if app.problems_first {
