@@ -9,6 +9,7 @@
 
 pub mod canary;
 pub mod deploy;
+pub mod drill;
 mod engine;
 pub mod headless;
 pub mod words;
