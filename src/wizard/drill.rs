@@ -565,6 +565,20 @@ pub fn report_lines(finished: &Finished) -> Vec<ReviewLine> {
         format!("  {:<13} {cleanup}", "cleanup"),
         tone,
     ));
+    match &finished.saved {
+        Ok((json, md)) => {
+            lines.push(row("report", md.display().to_string()));
+            lines.push(row("", json.display().to_string()));
+        }
+        Err(e) => lines.push(ReviewLine::new(
+            format!(
+                "  {:<13} could not be saved: {}",
+                "report",
+                sanitize::line(e)
+            ),
+            Tone::Warning,
+        )),
+    }
     if !r.steps.is_empty() {
         lines.push(ReviewLine::new("", Tone::Normal));
         lines.push(ReviewLine::new("Steps", Tone::Heading));
@@ -585,23 +599,6 @@ pub fn report_lines(finished: &Finished) -> Vec<ReviewLine> {
         lines.push(ReviewLine::new("", Tone::Normal));
         lines.push(ReviewLine::new("Checks", Tone::Heading));
         lines.extend(r.checks.iter().map(check_line));
-    }
-    lines.push(ReviewLine::new("", Tone::Normal));
-    match &finished.saved {
-        Ok((json, md)) => {
-            lines.push(ReviewLine::new(
-                format!("Report: {}", md.display()),
-                Tone::Muted,
-            ));
-            lines.push(ReviewLine::new(
-                format!("        {}", json.display()),
-                Tone::Muted,
-            ));
-        }
-        Err(e) => lines.push(ReviewLine::new(
-            format!("The report could not be saved: {}", sanitize::line(e)),
-            Tone::Warning,
-        )),
     }
     lines
 }
@@ -642,6 +639,7 @@ pub fn progress_event(e: &DrillEvent, at: OffsetDateTime) -> ProgressEvent {
             .and_then(|rest| rest.strip_prefix(": "))
             .map(|rest| (*name, rest.to_owned()))
     });
+    let is_check = check.is_some();
     let (item, detail, tone) = match check {
         Some((name, rest)) => (name.to_owned(), rest, Tone::Normal),
         None => {
@@ -664,6 +662,7 @@ pub fn progress_event(e: &DrillEvent, at: OffsetDateTime) -> ProgressEvent {
             Tone::Ok => "done".to_owned(),
             Tone::Critical => "FAILED".to_owned(),
             Tone::Muted => "skipped".to_owned(),
+            _ if is_check => "checked".to_owned(),
             _ => e.step.name().to_owned(),
         },
         detail,
@@ -1553,7 +1552,8 @@ mod tests {
         let text = review_text(&state);
         assert!(text[0].ends_with("PASSED"), "{text:?}");
         assert!(
-            text.iter().any(|l| l.contains("Report: /h/d.md")),
+            text.iter()
+                .any(|l| l.contains("report") && l.contains("/h/d.md")),
             "{text:?}"
         );
         assert!(
