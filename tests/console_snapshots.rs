@@ -1624,3 +1624,598 @@ fn canary_wizard_offers_an_unfinished_rollout_for_resuming() {
     let plan = running_op(key(&mut app, KeyCode::Enter));
     assert_eq!(plan.op, "plan");
 }
+
+// The restore-drill wizard, walked with keys and fed the drill's report as the core
+// builds it (`Drill::new`, then each step's records and checks).
+
+mod drill_fixtures {
+    use std::path::PathBuf;
+
+    use fleetdeck::core::drill::report::{
+        CheckRecord, CleanupRecord, FORMAT_VERSION, Outcome, RepositoryInfo, SizeComparison,
+        StepRecord,
+    };
+    use fleetdeck::core::drill::tool::SnapshotInfo;
+    use fleetdeck::core::drill::{DrillReport, DrillResult, Step};
+    use fleetdeck::probes::backup::BackupKind;
+    use fleetdeck::wizard::drill::{
+        DrillApp, DrillHost, DrillOutput, Finished, Listed, RepoSummary, Setup, Stage,
+    };
+    use time::macros::datetime;
+
+    pub const TARGET: &str =
+        "/var/tmp/fleetdeck-drills/fleetdeck-drill-web-187a9c3e5b2f4d00-4242-0";
+
+    fn repo(name: &str, location: &str) -> RepoSummary {
+        RepoSummary {
+            name: name.to_owned(),
+            kind: BackupKind::Restic,
+            location: location.to_owned(),
+        }
+    }
+
+    pub fn setup() -> Setup {
+        Setup {
+            hosts: vec![
+                DrillHost {
+                    name: "client-alpha".to_owned(),
+                    read_only: true,
+                    apps: vec![DrillApp {
+                        app: "web".to_owned(),
+                        repository: "app-data".to_owned(),
+                        checks: vec!["files"],
+                    }],
+                    repositories: vec![repo("app-data", "/srv/backup/alpha")],
+                },
+                DrillHost {
+                    name: "client-gamma".to_owned(),
+                    read_only: false,
+                    apps: vec![DrillApp {
+                        app: "web".to_owned(),
+                        repository: "app-data".to_owned(),
+                        checks: vec!["files", "manifest"],
+                    }],
+                    repositories: vec![
+                        repo("system", "sftp:backup@vault:/srv/restic/system"),
+                        repo("app-data", "/srv/backup/gamma"),
+                    ],
+                },
+            ],
+            preselected: Some("client-gamma".to_owned()),
+        }
+    }
+
+    fn snapshot(
+        id: &str,
+        time: time::OffsetDateTime,
+        paths: &[&str],
+        size: Option<(u64, u64)>,
+    ) -> SnapshotInfo {
+        SnapshotInfo {
+            id: id.to_owned(),
+            full_id: format!("{id}0c1d2e3f4a5b6c7d8e9f"),
+            time,
+            host: Some("client-gamma".to_owned()),
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            size_bytes: size.map(|s| s.1),
+            entries: size.map(|s| s.0),
+        }
+    }
+
+    pub fn snapshots() -> Vec<SnapshotInfo> {
+        vec![
+            snapshot(
+                "9e1f04aa",
+                datetime!(2026-11-23 11:00:00 UTC),
+                &["/etc/nginx"],
+                Some((41, 180_224)),
+            ),
+            snapshot(
+                "4c74455d",
+                datetime!(2026-11-23 10:00:00 UTC),
+                &["/srv/app"],
+                Some((1_204, 48_234_496)),
+            ),
+            snapshot(
+                "2b9d7c01",
+                datetime!(2026-11-22 10:00:00 UTC),
+                &["/srv/app"],
+                Some((1_198, 48_103_424)),
+            ),
+            snapshot(
+                "77aa0e52",
+                datetime!(2026-11-10 10:00:00 UTC),
+                &["/srv/app"],
+                None,
+            ),
+        ]
+    }
+
+    /// As `Drill::new` makes it.
+    fn new_report() -> DrillReport {
+        let started = datetime!(2026-11-23 11:59:50 UTC);
+        DrillReport {
+            version: FORMAT_VERSION,
+            id: "187a9c3e5b2f4d00-4242-0".to_owned(),
+            host: "client-gamma".to_owned(),
+            app: "web".to_owned(),
+            operator: "ops@laptop".to_owned(),
+            started_at: started,
+            finished_at: started,
+            result: DrillResult::Failed,
+            failed_step: None,
+            error: None,
+            repository: RepositoryInfo {
+                name: "app-data".to_owned(),
+                kind: BackupKind::Restic,
+                location: "/srv/backup/gamma".to_owned(),
+            },
+            snapshot: None,
+            scratch_dir: "/var/tmp/fleetdeck-drills".to_owned(),
+            target: None,
+            rto_seconds: None,
+            rpo_seconds: None,
+            steps: vec![],
+            checks: vec![],
+            size: None,
+            cleanup: CleanupRecord {
+                removed: true,
+                error: None,
+            },
+        }
+    }
+
+    pub fn listed() -> DrillOutput {
+        DrillOutput::Listed(Box::new(Listed {
+            snapshots: snapshots(),
+            latest: Some("4c74455d0c1d2e3f4a5b6c7d8e9f".to_owned()),
+            root: Some("/srv/app".to_owned()),
+            target: TARGET.to_owned(),
+            report: new_report(),
+        }))
+    }
+
+    fn step(r: &mut DrillReport, step: Step, outcome: Outcome, seconds: f64, detail: &str) {
+        r.steps.push(StepRecord {
+            step,
+            outcome,
+            seconds,
+            detail: detail.to_owned(),
+        });
+    }
+
+    fn check(r: &mut DrillReport, step: Step, name: &str, outcome: Outcome, detail: &str) {
+        r.checks.push(CheckRecord {
+            step,
+            name: name.to_owned(),
+            outcome,
+            detail: detail.to_owned(),
+        });
+    }
+
+    pub fn after_preflight() -> DrillReport {
+        let mut r = new_report();
+        let chosen = snapshots().remove(1);
+        r.rpo_seconds = Some((r.started_at - chosen.time).whole_seconds());
+        step(
+            &mut r,
+            Step::Choose,
+            Outcome::Passed,
+            0.8,
+            "snapshot 4c74455d of 2026-11-23T10:00:00Z (48234496 bytes in 1204 entries, paths /srv/app)",
+        );
+        r.snapshot = Some(chosen);
+        check(
+            &mut r,
+            Step::Preflight,
+            "scratch_target",
+            Outcome::Passed,
+            "/var/tmp/fleetdeck-drills is apart from 2 live path(s)",
+        );
+        check(
+            &mut r,
+            Step::Preflight,
+            "lock",
+            Outcome::Passed,
+            "held by this drill",
+        );
+        check(
+            &mut r,
+            Step::Preflight,
+            "repository",
+            Outcome::Passed,
+            "config readable, `restic check` (metadata) passed",
+        );
+        check(
+            &mut r,
+            Step::Preflight,
+            "free_space",
+            Outcome::Passed,
+            "8123456512 bytes free, 120168857 needed",
+        );
+        step(
+            &mut r,
+            Step::Preflight,
+            Outcome::Passed,
+            1.6,
+            "app-data ready, lock held, 48234496 bytes to restore",
+        );
+        r
+    }
+
+    pub fn after_restore() -> DrillReport {
+        let mut r = after_preflight();
+        r.target = Some(TARGET.to_owned());
+        r.rto_seconds = Some(3.4);
+        step(
+            &mut r,
+            Step::Restore,
+            Outcome::Passed,
+            3.4,
+            &format!("snapshot 4c74455d restored into {TARGET}/restore in 3.4 s"),
+        );
+        r
+    }
+
+    pub fn after_verify(corrupted: bool) -> DrillReport {
+        let mut r = after_restore();
+        if corrupted {
+            check(
+                &mut r,
+                Step::Verify,
+                "integrity",
+                Outcome::Failed,
+                "restic check failed (exit 1): Pack ID does not match, want 5b0c2a1f, got 9d3e77c2 / Fatal: repository contains errors",
+            );
+        } else {
+            check(
+                &mut r,
+                Step::Verify,
+                "integrity",
+                Outcome::Passed,
+                "`restic check --read-data-subset=10%` found no errors",
+            );
+        }
+        let size = SizeComparison::of((1_204, 48_234_496), (1_204, 48_234_496));
+        r.size = Some(size);
+        check(
+            &mut r,
+            Step::Verify,
+            "size",
+            Outcome::Passed,
+            &size.describe(),
+        );
+        check(
+            &mut r,
+            Step::Verify,
+            "files",
+            Outcome::Passed,
+            "all 2 expected file(s) present",
+        );
+        check(
+            &mut r,
+            Step::Verify,
+            "manifest",
+            Outcome::Passed,
+            "1187 file(s) match MANIFEST.sha256 (sha256sum -c)",
+        );
+        if corrupted {
+            let e = "restic check failed (exit 1): Pack ID does not match, want 5b0c2a1f, got 9d3e77c2 / Fatal: repository contains errors";
+            r.failed_step = Some(Step::Verify);
+            r.error = Some(e.to_owned());
+            step(&mut r, Step::Verify, Outcome::Failed, 6.1, e);
+        } else {
+            step(
+                &mut r,
+                Step::Verify,
+                Outcome::Passed,
+                6.1,
+                "4 check(s) passed",
+            );
+            step(
+                &mut r,
+                Step::Measure,
+                Outcome::Passed,
+                0.0,
+                "RTO 3.4 s, RPO 7190 s",
+            );
+        }
+        r
+    }
+
+    pub fn stage(report: DrillReport) -> DrillOutput {
+        DrillOutput::Stage(Box::new(Stage {
+            report,
+            target: TARGET.to_owned(),
+            root: Some("/srv/app".to_owned()),
+        }))
+    }
+
+    /// As `Drill::finish` ends it: cleaned up, the result decided, the report step.
+    pub fn finished(mut r: DrillReport) -> DrillOutput {
+        step(
+            &mut r,
+            Step::Cleanup,
+            Outcome::Passed,
+            0.2,
+            &format!("{TARGET} removed"),
+        );
+        r.result = if r.failed_step.is_none() {
+            DrillResult::Passed
+        } else {
+            DrillResult::Failed
+        };
+        step(
+            &mut r,
+            Step::Report,
+            Outcome::Passed,
+            0.0,
+            "Markdown and JSON under /home/ops/.local/state/fleetdeck/drills",
+        );
+        r.finished_at = datetime!(2026-11-23 12:00:02 UTC);
+        let base = PathBuf::from(
+            "/home/ops/.local/state/fleetdeck/drills/client-gamma/web/20261123T115950Z-187a9c3e5b2f4d00-4242-0",
+        );
+        DrillOutput::Finished(Box::new(Finished {
+            report: r,
+            saved: Ok((base.with_extension("json"), base.with_extension("md"))),
+        }))
+    }
+}
+
+fn open_drill(app: &mut App) {
+    use fleetdeck::wizard::WizardState;
+    use fleetdeck::wizard::drill::wizard;
+    let state = WizardState::new(wizard(drill_fixtures::setup()), 1)
+        .with_clock(|| NOW - time::Duration::seconds(12));
+    app.update(Msg::WizardOpened(Box::new(OpenWizard::Drill(Box::new(
+        state,
+    )))));
+}
+
+fn drill_done(
+    app: &mut App,
+    op: OpRequest,
+    output: fleetdeck::wizard::drill::DrillOutput,
+) -> Vec<Command> {
+    app.update(Msg::WizardDone {
+        op,
+        result: Ok(output.into()),
+    })
+}
+
+fn drill_event(app: &mut App, step: fleetdeck::core::drill::Step, detail: &str, seconds_ago: i64) {
+    let event = fleetdeck::wizard::drill::progress_event(
+        &fleetdeck::core::drill::DrillEvent {
+            step,
+            detail: detail.to_owned(),
+        },
+        NOW - time::Duration::seconds(seconds_ago),
+    );
+    app.update(Msg::WizardProgress { wizard: 1, event });
+}
+
+/// Host, app and repository taken, the listing done: on the snapshot step.
+fn drill_to_snapshots(app: &mut App) {
+    open_drill(app);
+    keys(app, "\n\n");
+    let list = running_op(key(app, KeyCode::Enter));
+    assert_eq!(list.op, "list");
+    drill_done(app, list, drill_fixtures::listed());
+}
+
+/// Through the preflight, the confirmation and the restore: verifying.
+fn drill_to_verify(app: &mut App) -> OpRequest {
+    drill_to_snapshots(app);
+    let preflight = running_op(key(app, KeyCode::Enter));
+    drill_done(
+        app,
+        preflight,
+        drill_fixtures::stage(drill_fixtures::after_preflight()),
+    );
+    keys(app, "\n");
+    let restore = running_op(keys_commands(app, "y"));
+    assert_eq!(restore.op, "restore");
+    let verify = running_op(drill_done(
+        app,
+        restore,
+        drill_fixtures::stage(drill_fixtures::after_restore()),
+    ));
+    assert_eq!(verify.op, "verify");
+    verify
+}
+
+#[test]
+fn drill_wizard_opens_on_the_selected_host_and_not_in_read_only() {
+    let shift_r = |app: &mut App| {
+        app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('R'),
+            KeyModifiers::SHIFT,
+        )))
+    };
+    let mut app = wizard_app();
+    assert_eq!(
+        shift_r(&mut app),
+        [Command::OpenDrillWizard {
+            preselect: Some("bastion".into())
+        }]
+    );
+    // From a host's detail: that host.
+    keys(&mut app, "jj\n");
+    assert_eq!(
+        shift_r(&mut app),
+        [Command::OpenDrillWizard {
+            preselect: Some("client-beta".into())
+        }]
+    );
+    // A read-only host: refused, saying why.
+    let mut app = wizard_app();
+    keys(&mut app, "j");
+    assert!(shift_r(&mut app).is_empty());
+    assert!(
+        app.notice
+            .as_deref()
+            .is_some_and(|n| n.contains("client-alpha is read-only")),
+        "{:?}",
+        app.notice
+    );
+    // Read-only console: refused, and left out of the help.
+    let mut app = self::app(true);
+    assert!(shift_r(&mut app).is_empty());
+    keys(&mut app, "?");
+    assert!(!snapshot(&app, 100, 40).contains("restore drill wizard"));
+    let mut app = wizard_app();
+    keys(&mut app, "?");
+    assert!(snapshot(&app, 100, 40).contains("restore drill wizard"));
+}
+
+#[test]
+fn drill_wizard_panels() {
+    let mut app = wizard_app();
+    open_drill(&mut app);
+    let screen = snapshot(&app, 110, 12);
+    assert!(screen.contains("(•) client-gamma"), "{screen}");
+    assert!(
+        screen.contains("read-only (fleetdeck_read_only)"),
+        "{screen}"
+    );
+    keys(&mut app, "\n\n");
+    let screen = snapshot(&app, 110, 12);
+    assert!(screen.contains("(•) app-data"), "{screen}");
+    assert!(screen.contains("the drill declares app-data"), "{screen}");
+    let list = running_op(key(&mut app, KeyCode::Enter));
+    drill_event(
+        &mut app,
+        fleetdeck::core::drill::Step::Choose,
+        "listing snapshots",
+        2,
+    );
+    assert!(snapshot(&app, 110, 12).contains("listing snapshots"));
+    drill_done(&mut app, list, drill_fixtures::listed());
+    insta::assert_snapshot!("drill_snapshots", snapshot(&app, 110, 12));
+
+    let preflight = running_op(key(&mut app, KeyCode::Enter));
+    assert_eq!(preflight.op, "preflight");
+    drill_done(
+        &mut app,
+        preflight,
+        drill_fixtures::stage(drill_fixtures::after_preflight()),
+    );
+    insta::assert_snapshot!("drill_review", snapshot(&app, 110, 20));
+    keys(&mut app, "\n");
+    let screen = snapshot(&app, 110, 12);
+    assert!(
+        screen.contains("Restore snapshot 4c74455d (46M) of app-data"),
+        "{screen}"
+    );
+    let restore = running_op(keys_commands(&mut app, "y"));
+    let verify = running_op(drill_done(
+        &mut app,
+        restore,
+        drill_fixtures::stage(drill_fixtures::after_restore()),
+    ));
+
+    // Verification: a row per check, each as the core reports it.
+    use fleetdeck::core::drill::Step;
+    drill_event(&mut app, Step::Verify, "verifying", 9);
+    drill_event(
+        &mut app,
+        Step::Verify,
+        "integrity: `restic check --read-data-subset=10%` found no errors",
+        4,
+    );
+    drill_event(
+        &mut app,
+        Step::Verify,
+        "size: 1204 entries / 1204 restored, 48234496 / 48234496 bytes restored: match",
+        3,
+    );
+    drill_event(
+        &mut app,
+        Step::Verify,
+        "files: all 2 expected file(s) present",
+        3,
+    );
+    insta::assert_snapshot!("drill_verifying", snapshot(&app, 110, 14));
+    // Nothing interrupts it.
+    keys(&mut app, "\u{1b}");
+    assert!(matches!(app.wizard, Some(OpenWizard::Drill(_))));
+
+    drill_done(
+        &mut app,
+        verify,
+        drill_fixtures::stage(drill_fixtures::after_verify(false)),
+    );
+    let screen = snapshot(&app, 110, 24);
+    assert!(screen.contains("every check passed"), "{screen}");
+    // Quitting with the lock and scratch data held is refused.
+    let commands = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(commands.is_empty(), "{commands:?}");
+    assert!(
+        app.notice
+            .as_deref()
+            .is_some_and(|n| n.contains("a drill holds client-gamma's lock")),
+        "{:?}",
+        app.notice
+    );
+    keys(&mut app, "\n");
+    let screen = snapshot(&app, 110, 12);
+    assert!(screen.contains("Keep the restored data at"), "{screen}");
+    assert!(
+        screen.contains("no, remove it now and save the report"),
+        "{screen}"
+    );
+    // Keep it for a look: where it is; going on removes it.
+    keys(&mut app, "y");
+    let screen = snapshot(&app, 110, 14);
+    assert!(
+        screen.contains(&format!("{}/restore/srv/app", drill_fixtures::TARGET)),
+        "{screen}"
+    );
+    let finish = running_op(key(&mut app, KeyCode::Enter));
+    assert_eq!(finish.op, "finish");
+    drill_done(
+        &mut app,
+        finish,
+        drill_fixtures::finished(drill_fixtures::after_verify(false)),
+    );
+    insta::assert_snapshot!("drill_report", snapshot(&app, 130, 34));
+    let commands = key(&mut app, KeyCode::Enter);
+    assert_eq!(commands, [Command::CloseWizard]);
+}
+
+#[test]
+fn drill_wizard_a_failed_verification_ends_with_the_failed_report() {
+    let mut app = wizard_app();
+    let verify = drill_to_verify(&mut app);
+    drill_done(
+        &mut app,
+        verify,
+        drill_fixtures::finished(drill_fixtures::after_verify(true)),
+    );
+    insta::assert_snapshot!("drill_failed", snapshot(&app, 130, 34));
+}
+
+#[test]
+fn drill_wizard_closed_after_the_preflight_says_the_drill_is_finished() {
+    let mut app = wizard_app();
+    drill_to_snapshots(&mut app);
+    let preflight = running_op(key(&mut app, KeyCode::Enter));
+    drill_done(
+        &mut app,
+        preflight,
+        drill_fixtures::stage(drill_fixtures::after_preflight()),
+    );
+    let commands = key(&mut app, KeyCode::Esc);
+    assert_eq!(commands, [Command::CloseWizard]);
+    assert!(
+        app.notice
+            .as_deref()
+            .is_some_and(|n| n.contains("drill on client-gamma is being finished")),
+        "{:?}",
+        app.notice
+    );
+}

@@ -15,7 +15,7 @@ pub enum View {
     Inspect,
     Timeline,
     Confirm,
-    /// A wizard's panel (the deploy and canary wizards).
+    /// A wizard's panel (the deploy, canary and restore-drill wizards).
     Wizard,
 }
 
@@ -80,6 +80,8 @@ pub enum Action {
     DeployWizard,
     /// Opens the canary wizard on the shown (filtered) hosts.
     CanaryWizard,
+    /// Opens the restore-drill wizard on the selected host (overview or host detail).
+    DrillWizard,
     // Host detail and its containers.
     OpenLogs,
     Inspect,
@@ -109,7 +111,7 @@ pub enum Action {
 impl Action {
     /// Every action, in declaration order. Keymap checks (every action bound in each
     /// shipped keymap) iterate this: add new variants here as well as to `name`.
-    pub const ALL: [Action; 40] = [
+    pub const ALL: [Action; 41] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -131,6 +133,7 @@ impl Action {
         Action::ToggleProblemsFirst,
         Action::DeployWizard,
         Action::CanaryWizard,
+        Action::DrillWizard,
         Action::OpenLogs,
         Action::Inspect,
         Action::StartContainer,
@@ -176,6 +179,7 @@ impl Action {
             Action::ToggleProblemsFirst => "toggle_problems_first",
             Action::DeployWizard => "deploy_wizard",
             Action::CanaryWizard => "canary_wizard",
+            Action::DrillWizard => "drill_wizard",
             Action::OpenLogs => "open_logs",
             Action::Inspect => "inspect",
             Action::StartContainer => "start_container",
@@ -212,6 +216,7 @@ impl Action {
                 | Action::RestartContainer
                 | Action::DeployWizard
                 | Action::CanaryWizard
+                | Action::DrillWizard
         )
     }
 }

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use super::action::{Action, View};
 use super::keymap::{Key, Keymap, Resolution};
 use super::prompt::PassphraseRequest;
-pub use super::wizards::{CanaryWizard, DeployWizard, OpenWizard, WizardOutput};
+pub use super::wizards::{CanaryWizard, DeployWizard, DrillWizard, OpenWizard, WizardOutput};
 use crate::core::{ConfirmedAction, ContainerAction, PendingAction};
 use crate::fleet::actor::HostEvent;
 use crate::fleet::containers::ContainerReport;
@@ -261,6 +261,11 @@ pub enum Command {
     /// [`Msg::WizardOpened`]).
     OpenCanaryWizard {
         preselect: Vec<String>,
+    },
+    /// Open the restore-drill wizard with this host chosen (answered with
+    /// [`Msg::WizardOpened`]).
+    OpenDrillWizard {
+        preselect: Option<String>,
     },
     /// Start the open wizard's operation (reported back as `WizardProgress` /
     /// `WizardDone`).
@@ -834,6 +839,7 @@ impl App {
             }
             Action::DeployWizard => return self.open_deploy_wizard(),
             Action::CanaryWizard => return self.open_canary_wizard(),
+            Action::DrillWizard => return self.open_drill_wizard(),
             Action::CycleSort => self.sort = self.sort.next(),
             Action::ToggleGroupByGroup => self.group_by_group = !self.group_by_group,
             Action::ToggleProblemsFirst => self.problems_first = !self.problems_first,
@@ -984,6 +990,29 @@ impl App {
         }]
     }
 
+    /// `R` in the overview or a host's detail: the restore-drill wizard with that host
+    /// chosen (when it declares drills; the wizard lists those that do). Read-only
+    /// hosts are refused before this (the action is mutating).
+    fn open_drill_wizard(&mut self) -> Vec<Command> {
+        let host = match self.screen() {
+            Screen::Overview => self.selected_host(),
+            Screen::Host { host } => Some(*host),
+            _ => return Vec::new(),
+        };
+        if self.is_read_only(host) {
+            let name = host
+                .and_then(|h| self.hosts.get(h))
+                .map_or("this host", |h| h.name.as_str());
+            self.notice = Some(format!(
+                "{name} is read-only (fleetdeck_read_only): a drill writes on the host"
+            ));
+            return Vec::new();
+        }
+        vec![Command::OpenDrillWizard {
+            preselect: host.and_then(|h| self.hosts.get(h)).map(|h| h.name.clone()),
+        }]
+    }
+
     /// An action on the wizard's panel; `None` lets the ordinary handling have it
     /// (help, quit when nothing is being changed, the timeline).
     fn wizard_act(&mut self, action: Action) -> Option<Vec<Command>> {
@@ -1015,6 +1044,14 @@ impl App {
             Action::Quit if wizard.is_applying() => {
                 self.notice =
                     Some("changes are being applied: quit once they have ended".to_owned());
+                return Some(Vec::new());
+            }
+            Action::Quit if wizard.drill_under_way().is_some() => {
+                let host = wizard.drill_under_way().unwrap_or("the host").to_owned();
+                self.notice = Some(format!(
+                    "a drill holds {host}'s lock and scratch data: go on to its clean-up, or \
+                     close the wizard (that removes them), before quitting"
+                ));
                 return Some(Vec::new());
             }
             Action::Back | Action::Cancel
@@ -1075,6 +1112,16 @@ impl App {
     /// What an engine effect means for the console.
     fn wizard_effect(&mut self, effect: Effect) -> Vec<Command> {
         let what = self.wizard.as_ref().map_or("wizard", |w| w.what());
+        if let Effect::Ended(Ending::Closed | Ending::Refused { .. }) = &effect
+            && let Some(host) = self.wizard.as_ref().and_then(|w| w.drill_under_way())
+        {
+            // The worker finishes the drill when the wizard closes.
+            self.notice = Some(format!(
+                "drill wizard closed: the drill on {host} is being finished (scratch data \
+                 removed, lock released, report saved)"
+            ));
+            return self.close_wizard();
+        }
         match effect {
             Effect::None | Effect::Invalid(_) => Vec::new(),
             Effect::Start(op) => vec![Command::RunWizardOp(op)],

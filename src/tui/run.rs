@@ -32,6 +32,7 @@ use crate::fleet::status::{Contexts, Target};
 use crate::sanitize;
 use crate::wizard::canary::{self as canary_wizard, CanaryOutput, CanaryRunner};
 use crate::wizard::deploy::{self as deploy_wizard, DeployOutput, DeployRunner, Selection};
+use crate::wizard::drill::{self as drill_wizard, DrillOutput, DrillRunner};
 use crate::wizard::{Answers, OpRequest, Runner};
 
 /// The shortest time between two frames.
@@ -139,6 +140,8 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
     let mut stats_tasks: Vec<JoinHandle<()>> = Vec::new();
     // The open wizard's worker (its operations run there, one at a time).
     let mut wizard_worker: Option<WizardWorker> = None;
+    // Drill workers finishing a closed drill wizard's drill (joined before exiting).
+    let mut closing_drills: Vec<std::thread::JoinHandle<()>> = Vec::new();
     let mut next_wizard_id: u64 = 1;
     let mut dirty = true;
     let mut last_frame = tokio::time::Instant::now() - FRAME_INTERVAL;
@@ -251,6 +254,18 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                     }
                     dirty = true;
                 }
+                Command::OpenDrillWizard { preselect } => {
+                    let id = next_wizard_id;
+                    next_wizard_id += 1;
+                    match open_drill_wizard(cli, &base_core, preselect, id, msg_tx.clone()) {
+                        Ok((state, worker)) => {
+                            wizard_worker = Some(worker);
+                            commands.extend(app.update(Msg::WizardOpened(Box::new(state))));
+                        }
+                        Err(error) => app.notice = Some(format!("drill wizard: {error}")),
+                    }
+                    dirty = true;
+                }
                 Command::RunWizardOp(op) => {
                     let sent = match (&wizard_worker, &app.wizard) {
                         (Some(WizardWorker::Deploy(ops)), Some(OpenWizard::Deploy(w))) => {
@@ -258,6 +273,9 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                         }
                         (Some(WizardWorker::Canary(ops)), Some(OpenWizard::Canary(c))) => {
                             ops.send((op.clone(), c.state.answers().clone())).is_ok()
+                        }
+                        (Some(WizardWorker::Drill(ops, _)), Some(OpenWizard::Drill(w))) => {
+                            ops.send((op.clone(), w.answers().clone())).is_ok()
                         }
                         _ => false,
                     };
@@ -269,13 +287,25 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                     }
                 }
                 // Dropping the worker's channel ends its thread, closing the plan's
-                // connections.
-                Command::CloseWizard => wizard_worker = None,
+                // connections. A drill's worker first finishes a drill under way.
+                Command::CloseWizard => {
+                    if let Some(WizardWorker::Drill(_, thread)) = wizard_worker.take() {
+                        closing_drills.push(thread);
+                    }
+                }
             }
         }
     }
     drop(terminal);
     drop(guard);
+    // A drill closed just before quitting is still being finished: its scratch data
+    // removed, the host's lock released, the report saved.
+    for thread in closing_drills {
+        if !thread.is_finished() {
+            eprintln!("fleetdeck: finishing a restore drill (removing its scratch data)…");
+        }
+        let _ = thread.join();
+    }
     Ok(0)
 }
 
@@ -502,6 +532,11 @@ fn log_text(line: &crate::docker::logs::LogLine) -> String {
 enum WizardWorker {
     Deploy(mpsc::UnboundedSender<(OpRequest, Answers<DeployOutput>)>),
     Canary(mpsc::UnboundedSender<(OpRequest, Answers<CanaryOutput>)>),
+    /// With its thread, which finishes a drill under way when the channel closes.
+    Drill(
+        mpsc::UnboundedSender<(OpRequest, Answers<DrillOutput>)>,
+        std::thread::JoinHandle<()>,
+    ),
 }
 
 fn spawn_wizard_worker<O, R>(
@@ -541,6 +576,95 @@ where
         })
         .map_err(|e| format!("starting its thread: {e}"))?;
     Ok(ops)
+}
+
+/// The drill wizard's worker: as [`spawn_wizard_worker`], and when the wizard is
+/// closed (its channel dropped) a drill that wrote on its host is finished there —
+/// scratch data removed, lock released, report saved — and the result noted.
+fn spawn_drill_worker(
+    mut runner: DrillRunner,
+    ui: mpsc::Sender<Msg>,
+) -> std::result::Result<WizardWorker, String> {
+    let (ops, mut requests) = mpsc::unbounded_channel::<(OpRequest, Answers<DrillOutput>)>();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting its runtime: {e}"))?;
+    let thread = std::thread::Builder::new()
+        .name("fleetdeck-drill".to_owned())
+        .spawn(move || {
+            runtime.block_on(async move {
+                while let Some((op, answers)) = requests.recv().await {
+                    let wizard = op.wizard;
+                    let (progress, mut events) = mpsc::unbounded_channel();
+                    let run = runner.run(&op, &answers, progress);
+                    let forward = async {
+                        while let Some(event) = events.recv().await {
+                            let _ = ui.send(Msg::WizardProgress { wizard, event }).await;
+                        }
+                    };
+                    let (result, ()) = tokio::join!(run, forward);
+                    let result = result.map(WizardOutput::from);
+                    if ui.send(Msg::WizardDone { op, result }).await.is_err() {
+                        break;
+                    }
+                }
+                if let Some(done) = runner.close().await {
+                    let r = &done.report;
+                    let saved = match &done.saved {
+                        Ok((_, md)) => format!("report: {}", md.display()),
+                        Err(e) => format!("the report could not be saved: {e}"),
+                    };
+                    let removed = if r.cleanup.removed {
+                        "scratch data removed"
+                    } else {
+                        "SCRATCH DATA LEFT"
+                    };
+                    let _ = ui
+                        .send(Msg::Notice(crate::sanitize::line(&format!(
+                            "drill on {} ended ({:?}): {removed}; {saved}",
+                            r.host, r.result
+                        ))))
+                        .await;
+                }
+            });
+        })
+        .map_err(|e| format!("starting its thread: {e}"))?;
+    Ok(WizardWorker::Drill(ops, thread))
+}
+
+/// Loads the inventory, builds the restore-drill wizard (the hosts that declare
+/// drills, `preselect` chosen when it is one of them) and starts its worker.
+fn open_drill_wizard(
+    cli: &Cli,
+    core: &Core,
+    preselect: Option<String>,
+    id: u64,
+    ui: mpsc::Sender<Msg>,
+) -> std::result::Result<(OpenWizard, WizardWorker), String> {
+    let Some(path) = cli.inventory.as_deref() else {
+        return Err("a drill needs an inventory (-i PATH)".to_owned());
+    };
+    let inventory = crate::inventory::Inventory::load(path).map_err(|e| e.to_string())?;
+    let setup = drill_wizard::Setup::from_inventory(&inventory, preselect);
+    if setup.hosts.is_empty() {
+        return Err(
+            "no host declares a restore drill (fleetdeck_drills, docs/drills.md)".to_owned(),
+        );
+    }
+    let ssh = crate::ssh::setup::SshOptions {
+        batch: true,
+        ..crate::fleet::command::ssh_options(cli)
+    };
+    let runner = DrillRunner::new(
+        inventory,
+        ssh,
+        core.clone(),
+        crate::core::drill::History::default_location(),
+    );
+    let state = crate::wizard::WizardState::new(drill_wizard::wizard(setup), id);
+    let worker = spawn_drill_worker(runner, ui)?;
+    Ok((OpenWizard::Drill(Box::new(state)), worker))
 }
 
 /// Age identities are not unlocked from the console: a passphrase-protected one fails

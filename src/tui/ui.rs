@@ -1203,7 +1203,7 @@ fn draw_wizard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: Off
                 ConfirmKind::Gate => {
                     format!("{next}: yes, go ahead   {no}: no (nothing is changed)   {back}: back")
                 }
-                ConfirmKind::Offer => format!("{next}: yes   {no}: no, close the wizard"),
+                ConfirmKind::Offer => format!("{next}: yes   {no}: {}", wizard.offer_no()),
             }
         }
         StepView::Progress {
@@ -1265,7 +1265,8 @@ fn draw_wizard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: Off
                 ],
             )
             .header(
-                Row::new(["HOST", "STEP", "DETAIL", "ELAPSED"]).style(theme.style(Role::Header)),
+                Row::new([wizard.progress_item(), "STEP", "DETAIL", "ELAPSED"])
+                    .style(theme.style(Role::Header)),
             );
             frame.render_widget(table, table_area);
             if wizard.is_applying() {

@@ -1,5 +1,5 @@
 //! The wizards the console can open (one at a time), over the step engine: the deploy
-//! wizard, and the canary wizard with its board. `App` holds an [`OpenWizard`]; the
+//! wizard, the canary wizard with its board, and the restore-drill wizard. `App` holds an [`OpenWizard`]; the
 //! panel draws its [`StepView`], the canary's rollout step as a board.
 
 use time::OffsetDateTime;
@@ -7,10 +7,14 @@ use time::OffsetDateTime;
 use crate::core::canary::Rollout;
 use crate::wizard::canary::{self, Board, BoardUpdate, CanaryOutput};
 use crate::wizard::deploy::{self, DeployOutput};
+use crate::wizard::drill::{self, DrillOutput};
 use crate::wizard::{Effect, Ending, OpRequest, ProgressEvent, Step, StepView, WizardState};
 
 /// The deploy wizard as the console walks it.
 pub type DeployWizard = WizardState<DeployOutput>;
+
+/// The restore-drill wizard as the console walks it.
+pub type DrillWizard = WizardState<DrillOutput>;
 
 /// The canary wizard as the console walks it: the engine's state, and the board the
 /// running rollout reports to (the rollout, the soak's countdown, the go / no-go).
@@ -41,6 +45,7 @@ impl CanaryWizard {
 pub enum WizardOutput {
     Deploy(DeployOutput),
     Canary(CanaryOutput),
+    Drill(DrillOutput),
 }
 
 impl From<DeployOutput> for WizardOutput {
@@ -55,10 +60,17 @@ impl From<CanaryOutput> for WizardOutput {
     }
 }
 
+impl From<DrillOutput> for WizardOutput {
+    fn from(o: DrillOutput) -> Self {
+        WizardOutput::Drill(o)
+    }
+}
+
 /// The open wizard.
 pub enum OpenWizard {
     Deploy(Box<DeployWizard>),
     Canary(Box<CanaryWizard>),
+    Drill(Box<DrillWizard>),
 }
 
 impl std::fmt::Debug for OpenWizard {
@@ -66,6 +78,7 @@ impl std::fmt::Debug for OpenWizard {
         match self {
             OpenWizard::Deploy(w) => w.fmt(f),
             OpenWizard::Canary(c) => c.state.fmt(f),
+            OpenWizard::Drill(w) => w.fmt(f),
         }
     }
 }
@@ -78,6 +91,7 @@ macro_rules! with_ref {
                 let $s = &c.state;
                 $body
             }
+            OpenWizard::Drill($s) => $body,
         }
     };
 }
@@ -90,6 +104,7 @@ macro_rules! with_mut {
                 let $s = &mut c.state;
                 $body
             }
+            OpenWizard::Drill($s) => $body,
         }
     };
 }
@@ -113,6 +128,7 @@ impl OpenWizard {
         match self {
             OpenWizard::Deploy(_) => "deploy wizard",
             OpenWizard::Canary(_) => "canary wizard",
+            OpenWizard::Drill(_) => "drill wizard",
         }
     }
 
@@ -153,6 +169,7 @@ impl OpenWizard {
                 matches!(id, Some(deploy::SUMMARY | deploy::ROLLBACK_SUMMARY))
             }
             OpenWizard::Canary(_) => id == Some(canary::SUMMARY),
+            OpenWizard::Drill(_) => id == Some(drill::REPORT),
         }
     }
 
@@ -162,6 +179,38 @@ impl OpenWizard {
         match self {
             OpenWizard::Deploy(w) => w.answers().output(deploy::APPLY).is_some(),
             OpenWizard::Canary(c) => c.state.answers().output(canary::ROLLOUT).is_some(),
+            // The preflight writes the audit intent and takes the host's lock.
+            OpenWizard::Drill(w) => w.answers().output(drill::PREFLIGHT).is_some(),
+        }
+    }
+
+    /// A drill that wrote on its host (the lock, maybe scratch data) and has not been
+    /// finished: closing the wizard finishes it on the wizard's worker; quitting the
+    /// console would leave it to the next drill's leftover clean-up.
+    pub fn drill_under_way(&self) -> Option<&str> {
+        match self {
+            OpenWizard::Drill(w) if self.changed() && drill::finished(w.answers()).is_none() => w
+                .answers()
+                .chosen(drill::HOST)
+                .and_then(|h| h.first())
+                .map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// The first column of the progress table: what a progress row is about.
+    pub fn progress_item(&self) -> &'static str {
+        match self {
+            OpenWizard::Drill(_) => "CHECK",
+            _ => "HOST",
+        }
+    }
+
+    /// What answering no to an offer does, for the panel's hint.
+    pub fn offer_no(&self) -> &'static str {
+        match self {
+            OpenWizard::Drill(_) => "no, remove it now and save the report",
+            _ => "no, close the wizard",
         }
     }
 
@@ -220,8 +269,10 @@ impl OpenWizard {
         match (self, result) {
             (OpenWizard::Deploy(w), Ok(WizardOutput::Deploy(o))) => w.on_done(op, Ok(o)),
             (OpenWizard::Canary(c), Ok(WizardOutput::Canary(o))) => c.state.on_done(op, Ok(o)),
+            (OpenWizard::Drill(w), Ok(WizardOutput::Drill(o))) => w.on_done(op, Ok(o)),
             (OpenWizard::Deploy(w), Err(problems)) => w.on_done(op, Err(problems)),
             (OpenWizard::Canary(c), Err(problems)) => c.state.on_done(op, Err(problems)),
+            (OpenWizard::Drill(w), Err(problems)) => w.on_done(op, Err(problems)),
             (w, Ok(_)) => with_mut!(w, s => s.on_done(op, Err(vec![
                 "an operation reported another wizard's output".to_owned(),
             ]))),
