@@ -44,7 +44,10 @@ fn write_manifest(data_dir: &std::path::Path) -> Result<()> {
     for file in MANIFEST_FILES {
         let bytes = std::fs::read(data_dir.join(file))
             .wrap_err_with(|| format!("reading {}", data_dir.join(file).display()))?;
-        manifest.push_str(&format!("{}  {file}\n", hex::encode(sha2::Sha256::digest(&bytes))));
+        manifest.push_str(&format!(
+            "{}  {file}\n",
+            hex::encode(sha2::Sha256::digest(&bytes))
+        ));
     }
     std::fs::write(data_dir.join(MANIFEST), manifest)
         .wrap_err_with(|| format!("writing {}", data_dir.join(MANIFEST).display()))
@@ -91,8 +94,8 @@ pub async fn ensure_repository(
 ) -> Result<()> {
     let repo = plan.restic_repo(host);
     let password_file = plan.restic_password_file(host);
-    let current_format = std::fs::read_to_string(format_marker(plan, host))
-        .is_ok_and(|f| f == REPOSITORY_FORMAT);
+    let current_format =
+        std::fs::read_to_string(format_marker(plan, host)).is_ok_and(|f| f == REPOSITORY_FORMAT);
     if repo.join("config").exists()
         && current_format
         && snapshot_count(plan, host).await >= Some(host.snapshot_ages_hours.len())
