@@ -14,7 +14,7 @@ echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 RESULTS=$(mktemp /tmp/fleetdeck-results.XXXXXX)
 echo "==> unit tests"
-cargo test --quiet 2>&1 | tee -a "$RESULTS"
+cargo test --quiet --no-fail-fast 2>&1 | tee -a "$RESULTS"
 
 LAB_PARENT=$(mktemp -d /tmp/fleetdeck-test.XXXXXX)
 LAB_DIR=$LAB_PARENT/lab
@@ -37,4 +37,4 @@ echo "==> release build (the console's end-to-end tests drive it in tmux)"
 cargo build --release --quiet
 echo "==> integration tests against the lab"
 FLEETDECK_LAB_DIR=$LAB_DIR FLEETDECK_RELEASE_BIN=$PWD/target/release/fleetdeck \
-  cargo test --quiet --tests -- --ignored 2>&1 | tee -a "$RESULTS"
+  cargo test --quiet --no-fail-fast --tests -- --ignored 2>&1 | tee -a "$RESULTS"

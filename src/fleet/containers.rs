@@ -77,7 +77,7 @@ pub async fn collect(
         .try_filter_map(|report| async move { Ok(report) })
         .try_collect()
         .await?;
-    reports.sort_by(|a, b| a.name.cmp(&b.name));
+    reports.sort_by(listing_order);
     Ok(reports)
 }
 
@@ -188,6 +188,15 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
         severity,
         problem,
     }
+}
+
+/// The order containers are listed in: by name, with the revisions a deploy keeps
+/// for rollback (`NAME.prev`, `NAME.old`) after every live container.
+pub fn listing_order(a: &ContainerReport, b: &ContainerReport) -> std::cmp::Ordering {
+    use crate::core::deploy::plan::{OLDEST_SUFFIX, PREVIOUS_SUFFIX};
+    let kept =
+        |c: &ContainerReport| c.name.ends_with(PREVIOUS_SUFFIX) || c.name.ends_with(OLDEST_SUFFIX);
+    kept(a).cmp(&kept(b)).then_with(|| a.name.cmp(&b.name))
 }
 
 /// A previous revision the deployment core keeps, stopped, for an instant rollback
@@ -516,6 +525,25 @@ mod tests {
         let exited = report(&inspected(S::EXITED, None), now());
         assert_eq!(exited.exit_code, Some(3));
         assert_eq!(exited.uptime_seconds, None);
+    }
+
+    #[test]
+    fn kept_revisions_are_listed_after_every_live_container() {
+        let named = |name: &str| {
+            let mut d = inspected(ContainerStateStatusEnum::RUNNING, None);
+            d.name = Some(format!("/{name}"));
+            report(&d, now())
+        };
+        let mut list = vec![
+            named("web.prev"),
+            named("worker"),
+            named("web"),
+            named("api.old"),
+            named("api"),
+        ];
+        list.sort_by(listing_order);
+        let names: Vec<&str> = list.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["api", "web", "worker", "api.old", "web.prev"]);
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl HostState {
                     Some(existing) => *existing = *report,
                     None => {
                         list.push(*report);
-                        list.sort_by(|a, b| a.name.cmp(&b.name));
+                        list.sort_by(super::containers::listing_order);
                     }
                 }
                 self.containers.measured_at = Some(at);
