@@ -534,7 +534,7 @@ mod tests {
             d.name = Some(format!("/{name}"));
             report(&d, now())
         };
-        let mut list = vec![
+        let mut list = [
             named("web.prev"),
             named("worker"),
             named("web"),
