@@ -455,8 +455,8 @@ pub fn stacks() -> Vec<(&'static str, String)> {
              \x20   restart: unless-stopped\n\
              \x20   healthcheck:\n\
              \x20     test: [\"CMD-SHELL\", \"/app/health && wget -q -O /dev/null http://127.0.0.1:8080/ && echo ok\"]\n\
-             \x20     interval: 5s\n\
-             \x20     timeout: 5s\n\
+             \x20     interval: 3s\n\
+             \x20     timeout: 3s\n\
              \x20     retries: 1\n\
              \x20   # The deploy's health gate also asks the host's HTTP server, from where\n\
              \x20   # fleetdeck runs (a real platform would ask its Traefik).\n\
