@@ -564,9 +564,8 @@ impl Drill {
         );
         self.report.snapshot = Some(snap.clone());
         self.report.rpo_seconds = Some((self.started - snap.time).whole_seconds().max(0));
-        self.chosen = Some(snap);
         self.end(Step::Choose, Outcome::Passed, detail);
-        Ok(self.chosen.as_ref().expect("just set"))
+        Ok(&*self.chosen.insert(snap))
     }
 
     async fn audit(&mut self, result: AuditResult, error: Option<&str>) -> Result<(), String> {
