@@ -124,23 +124,17 @@ fn host_stage<'a>(json: &'a Value, name: &str) -> &'a str {
 /// The lab's inventory, with `web_version` 1.1 everywhere except `broken_host`, which
 /// gets the release whose health check fails.
 fn overlay(state: &LabState, broken_host: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::inventory_overlay(
+        state,
+        &[
+            ("group_vars/all.yml", "web_version: \"1.1\"\n"),
+            (
+                &format!("host_vars/{broken_host}.yml"),
+                "web_version: 1.2-broken\nweb_gate_timeout: 15\n",
+            ),
+        ],
+    );
     let inventory = dir.path().join("inventory.yml");
-    std::fs::copy(state.plan.dir.join("inventory.yml"), &inventory).expect("copy");
-    std::fs::create_dir_all(dir.path().join("group_vars")).expect("mkdir");
-    std::fs::create_dir_all(dir.path().join("host_vars")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("group_vars/all.yml"),
-        "web_version: \"1.1\"\n",
-    )
-    .expect("group_vars");
-    std::fs::write(
-        dir.path()
-            .join("host_vars")
-            .join(format!("{broken_host}.yml")),
-        "web_version: 1.2-broken\nweb_gate_timeout: 15\n",
-    )
-    .expect("host_vars");
     (dir, inventory)
 }
 

@@ -524,31 +524,26 @@ fn secrets_are_read_only_files_that_docker_inspect_does_not_show() {
 fn a_missing_variable_or_an_unpinned_image_is_refused_before_any_host_changes() {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let state = lab();
-    // The lab's inventory, with client-gamma's stacks replaced by two bad ones.
-    let overlay = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(
-        state.plan.dir.join("inventory.yml"),
-        overlay.path().join("inventory.yml"),
-    )
-    .expect("copy inventory");
+    // The lab's inventory, with client-gamma's stacks replaced by two bad ones (in a
+    // stacks directory given relative to the inventory, as platforms write it).
+    let overlay = common::inventory_overlay(
+        &state,
+        &[
+            (
+                &format!("host_vars/{HOST}.yml"),
+                "fleetdeck_stacks_dir: stacks\n",
+            ),
+            (
+                "stacks/web.yml",
+                "services:\n  web:\n    image: \"fleetdeck-lab/app:{{ web_release }}\"\n",
+            ),
+            (
+                "stacks/worker.yml",
+                "services:\n  worker:\n    image: fleetdeck-lab/app:latest\n",
+            ),
+        ],
+    );
     let stacks = overlay.path().join("stacks");
-    std::fs::create_dir_all(overlay.path().join("host_vars")).expect("mkdir");
-    std::fs::create_dir_all(&stacks).expect("mkdir");
-    std::fs::write(
-        overlay.path().join("host_vars").join(format!("{HOST}.yml")),
-        format!("fleetdeck_stacks_dir: {}\n", stacks.display()),
-    )
-    .expect("host_vars");
-    std::fs::write(
-        stacks.join("web.yml"),
-        "services:\n  web:\n    image: \"fleetdeck-lab/app:{{ web_release }}\"\n",
-    )
-    .expect("web.yml");
-    std::fs::write(
-        stacks.join("worker.yml"),
-        "services:\n  worker:\n    image: fleetdeck-lab/app:latest\n",
-    )
-    .expect("worker.yml");
 
     let audit_before: Vec<_> = state
         .plan

@@ -121,19 +121,7 @@ fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 /// The lab's inventory plus `host_vars/client-gamma.yml` holding `vars`.
 fn overlay(state: &LabState, vars: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(
-        state.plan.dir.join("inventory.yml"),
-        dir.path().join("inventory.yml"),
-    )
-    .expect("copy inventory");
-    std::fs::create_dir_all(dir.path().join("host_vars")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("host_vars").join(format!("{HOST}.yml")),
-        vars,
-    )
-    .expect("host_vars");
-    dir
+    common::inventory_overlay(state, &[(&format!("host_vars/{HOST}.yml"), vars)])
 }
 
 /// client-gamma's backups and drill as the lab declares them, with the repository,

@@ -193,23 +193,23 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
 /// The order containers are listed in: by name, with the revisions a deploy keeps
 /// for rollback (`NAME.prev`, `NAME.old`) after every live container.
 pub fn listing_order(a: &ContainerReport, b: &ContainerReport) -> std::cmp::Ordering {
-    use crate::core::deploy::plan::{OLDEST_SUFFIX, PREVIOUS_SUFFIX};
-    let kept =
-        |c: &ContainerReport| c.name.ends_with(PREVIOUS_SUFFIX) || c.name.ends_with(OLDEST_SUFFIX);
-    kept(a).cmp(&kept(b)).then_with(|| a.name.cmp(&b.name))
+    use crate::core::deploy::plan::is_kept_revision_name as kept;
+    kept(&a.name)
+        .cmp(&kept(&b.name))
+        .then_with(|| a.name.cmp(&b.name))
 }
 
 /// A previous revision the deployment core keeps, stopped, for an instant rollback
 /// (`NAME.prev`, or `NAME.old` while a deploy decides): its exit is no incident.
 fn is_kept_revision(details: &ContainerInspectResponse) -> bool {
-    use crate::core::deploy::plan::{APP_LABEL, OLDEST_SUFFIX, PREVIOUS_SUFFIX};
+    use crate::core::deploy::plan::{APP_LABEL, is_kept_revision_name};
     let managed = details
         .config
         .as_ref()
         .and_then(|c| c.labels.as_ref())
         .is_some_and(|l| l.contains_key(APP_LABEL));
     let name = details.name.as_deref().unwrap_or("");
-    managed && (name.ends_with(PREVIOUS_SUFFIX) || name.ends_with(OLDEST_SUFFIX))
+    managed && is_kept_revision_name(name)
 }
 
 /// Severity rules, in words: a running container is fine unless its health check

@@ -619,6 +619,12 @@ async fn system_roots() -> Roots {
     ROOTS.get_or_init(|| loaded).clone()
 }
 
+/// The system's trust anchors, loaded once per process: the deploy gate's HTTP probes
+/// trust what the certificate probe trusts.
+pub(crate) async fn system_trust_anchors() -> Result<Vec<TrustAnchor<'static>>, String> {
+    system_roots().await.map(|trust| trust.anchors.clone())
+}
+
 fn load_system_roots() -> Roots {
     let found = rustls_native_certs::load_native_certs();
     let anchors: Vec<TrustAnchor<'static>> = found

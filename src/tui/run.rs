@@ -233,37 +233,22 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                 Command::OpenDeployWizard { preselect } => {
                     let id = next_wizard_id;
                     next_wizard_id += 1;
-                    match open_deploy_wizard(cli, &base_core, preselect, id, msg_tx.clone()) {
-                        Ok((state, worker)) => {
-                            wizard_worker = Some(worker);
-                            commands.extend(app.update(Msg::WizardOpened(Box::new(state))));
-                        }
-                        Err(error) => app.notice = Some(format!("deploy wizard: {error}")),
-                    }
+                    let opened = open_deploy_wizard(cli, &base_core, preselect, id, msg_tx.clone());
+                    commands.extend(show_wizard(&mut app, &mut wizard_worker, "deploy", opened));
                     dirty = true;
                 }
                 Command::OpenCanaryWizard { preselect } => {
                     let id = next_wizard_id;
                     next_wizard_id += 1;
-                    match open_canary_wizard(cli, &base_core, preselect, id, msg_tx.clone()) {
-                        Ok((state, worker)) => {
-                            wizard_worker = Some(worker);
-                            commands.extend(app.update(Msg::WizardOpened(Box::new(state))));
-                        }
-                        Err(error) => app.notice = Some(format!("canary wizard: {error}")),
-                    }
+                    let opened = open_canary_wizard(cli, &base_core, preselect, id, msg_tx.clone());
+                    commands.extend(show_wizard(&mut app, &mut wizard_worker, "canary", opened));
                     dirty = true;
                 }
                 Command::OpenDrillWizard { preselect } => {
                     let id = next_wizard_id;
                     next_wizard_id += 1;
-                    match open_drill_wizard(cli, &base_core, preselect, id, msg_tx.clone()) {
-                        Ok((state, worker)) => {
-                            wizard_worker = Some(worker);
-                            commands.extend(app.update(Msg::WizardOpened(Box::new(state))));
-                        }
-                        Err(error) => app.notice = Some(format!("drill wizard: {error}")),
-                    }
+                    let opened = open_drill_wizard(cli, &base_core, preselect, id, msg_tx.clone());
+                    commands.extend(show_wizard(&mut app, &mut wizard_worker, "drill", opened));
                     dirty = true;
                 }
                 Command::RunWizardOp(op) => {
@@ -631,6 +616,25 @@ fn spawn_drill_worker(
         })
         .map_err(|e| format!("starting its thread: {e}"))?;
     Ok(WizardWorker::Drill(ops, thread))
+}
+
+/// Shows a wizard that opened (its worker takes the slot), or says why it did not.
+fn show_wizard(
+    app: &mut App,
+    worker_slot: &mut Option<WizardWorker>,
+    what: &str,
+    opened: std::result::Result<(OpenWizard, WizardWorker), String>,
+) -> Vec<Command> {
+    match opened {
+        Ok((state, worker)) => {
+            *worker_slot = Some(worker);
+            app.update(Msg::WizardOpened(Box::new(state)))
+        }
+        Err(error) => {
+            app.notice = Some(format!("{what} wizard: {error}"));
+            Vec::new()
+        }
+    }
 }
 
 /// Loads the inventory, builds the restore-drill wizard (the hosts that declare

@@ -669,12 +669,7 @@ impl DeployRunner {
 
 /// The core's events as progress items: one item per host.
 pub fn progress_event(e: &DeployEvent, at: OffsetDateTime) -> ProgressEvent {
-    let label = match (e.app.as_str(), e.service.as_str()) {
-        ("", _) => String::new(),
-        (app, "") => app.to_owned(),
-        (app, service) if app == service => app.to_owned(),
-        (app, service) => format!("{app}/{service}"),
-    };
+    let label = e.subject();
     ProgressEvent {
         item: sanitize::line(&e.host),
         label: sanitize::line(&label),

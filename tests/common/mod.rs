@@ -67,3 +67,23 @@ pub fn created_at(state: &LabState) -> time::OffsetDateTime {
     )
     .expect("created_at is RFC 3339")
 }
+
+/// A copy of the lab's inventory in a temporary directory, with `files` (paths relative
+/// to it, e.g. `host_vars/client-gamma.yml`) written beside it: a variant of the lab
+/// that tests can change without touching the shared one.
+pub fn inventory_overlay(state: &LabState, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        state.plan.dir.join("inventory.yml"),
+        dir.path().join("inventory.yml"),
+    )
+    .expect("copy the lab's inventory");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    dir
+}

@@ -3,7 +3,7 @@
 //! rollout's journal document) goes to stdout.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use super::{
@@ -17,6 +17,7 @@ use crate::fleet::command::ssh_options;
 use crate::inventory::{INVENTORY_ENV, Inventory};
 use crate::sanitize;
 use crate::secrets::{NeverAsk, PassphrasePrompt, TerminalPrompt};
+use crate::wizard::headless::ask_on_terminal;
 
 const NOTHING_DONE: u8 = 2;
 
@@ -36,14 +37,11 @@ impl GoNoGo for AskOnTerminal {
             .unwrap_or_default();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                eprint!(
-                    "wave {wave} passed its gate. Go on to wave {} ({next})? [y/N] ",
+                ask_on_terminal(&format!(
+                    "wave {wave} passed its gate. Go on to wave {} ({next})?",
                     wave + 1
-                );
-                let _ = std::io::stderr().flush();
-                let mut answer = String::new();
-                std::io::stdin().lock().read_line(&mut answer).is_ok()
-                    && matches!(answer.trim(), "y" | "Y" | "yes")
+                ))
+                .unwrap_or(false)
             })
             .await
             .unwrap_or(false)
@@ -96,19 +94,7 @@ fn print_events(
                         eprintln!("{}", sanitize::line(&line));
                     }
                 }
-                CanaryEvent::Step(e) => {
-                    let what = match (e.app.as_str(), e.service.as_str()) {
-                        ("", _) => String::new(),
-                        (app, s) if s.is_empty() || s == app => format!(" {app}"),
-                        (app, s) => format!(" {app}/{s}"),
-                    };
-                    eprintln!(
-                        "  {}{what}: {} {}",
-                        sanitize::line(&e.host),
-                        e.step,
-                        sanitize::line(&e.detail)
-                    );
-                }
+                CanaryEvent::Step(e) => eprintln!("  {}", e.line()),
                 CanaryEvent::Soak { wave, left } => {
                     if last_soak != Some((wave, left)) {
                         last_soak = Some((wave, left));
@@ -281,21 +267,16 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
         eprintln!("{}: {}", wave_name(wave.index), wave.hosts.join(", "));
     }
     if !args.resume && !args.yes {
-        if !std::io::stdin().is_terminal() {
-            return fail("not confirmed: stdin is not a terminal; pass --yes to go ahead".into());
-        }
-        eprint!(
-            "Start the rollout ({} waves, {} hosts, soak {} s)? [y/N] ",
+        let question = format!(
+            "Start the rollout ({} waves, {} hosts, soak {} s)?",
             rollout.waves.len(),
             rollout.hosts.len(),
             rollout.request.soak_seconds
         );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        if std::io::stdin().lock().read_line(&mut answer).is_err()
-            || !matches!(answer.trim(), "y" | "Y" | "yes")
-        {
-            return fail("not confirmed: nothing was changed".into());
+        match ask_on_terminal(&question) {
+            Ok(true) => {}
+            Ok(false) => return fail("not confirmed: nothing was changed".into()),
+            Err(e) => return fail(e),
         }
     }
     if let Err(e) = rollout.save() {

@@ -48,7 +48,7 @@ pub async fn watch(
             }
         })
     };
-    let client = gate::http_client();
+    let client = gate::http_client().await;
     let verdicts = futures_util::future::join_all(hosts.iter().map(|p| {
         let client = client.clone();
         async move {

@@ -59,6 +59,29 @@ pub struct DeployEvent {
     pub detail: String,
 }
 
+impl DeployEvent {
+    /// What the step is about: `web` (an app's main service or the app itself),
+    /// `web/db`, or nothing for a host-wide step.
+    pub fn subject(&self) -> String {
+        match (self.app.as_str(), self.service.as_str()) {
+            ("", _) => String::new(),
+            (app, "") => app.to_owned(),
+            (app, service) if app == service => app.to_owned(),
+            (app, service) => format!("{app}/{service}"),
+        }
+    }
+
+    /// One line of progress for a terminal: `client-gamma web: gate web`.
+    pub fn line(&self) -> String {
+        let subject = self.subject();
+        let sep = if subject.is_empty() { "" } else { " " };
+        sanitize::line(&format!(
+            "{}{sep}{subject}: {} {}",
+            self.host, self.step, self.detail
+        ))
+    }
+}
+
 pub type Events = tokio::sync::mpsc::UnboundedSender<DeployEvent>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -713,19 +736,26 @@ fn refused(access: &HostAccess, core: &Core) -> Option<HostOutcome> {
     ))
 }
 
-async fn take_lock(
+/// Starts a host's run: refused in read-only mode, else its lock taken. The outcome
+/// starts as "unchanged", carrying any interrupted run the lock revealed.
+async fn begin(
+    core: &Core,
     access: &HostAccess,
     action: &str,
     options: &ApplyOptions,
-) -> Result<(HostLock, Option<Interrupted>), HostOutcome> {
+) -> Result<(HostLock, HostOutcome), HostOutcome> {
+    if let Some(outcome) = refused(access, core) {
+        return Err(outcome);
+    }
     let holder = Holder::this_process(action, options.reason.as_deref());
     match lock::acquire(&access.shell, &access.state_dir, holder, options.break_lock).await {
-        Ok(acquired) => Ok((
-            acquired.lock,
-            acquired
+        Ok(acquired) => {
+            let mut outcome = HostOutcome::new(&access.name, HostResult::Unchanged, None);
+            outcome.interrupted = acquired
                 .interrupted
-                .map(|(h, j)| Interrupted::from_lock(h, j)),
-        )),
+                .map(|(h, j)| Interrupted::from_lock(h, j));
+            Ok((acquired.lock, outcome))
+        }
         Err(e @ lock::LockError::Held { .. }) => {
             let mut outcome =
                 HostOutcome::new(&access.name, HostResult::Locked, Some(e.to_string()));
@@ -742,6 +772,16 @@ async fn take_lock(
     }
 }
 
+/// Ends a host's run: the lock released (a failure to release is reported), the
+/// duration recorded.
+async fn end(host_lock: HostLock, mut outcome: HostOutcome, started: Instant) -> HostOutcome {
+    if let Err(e) = host_lock.release().await {
+        outcome.error.get_or_insert(e);
+    }
+    outcome.duration_seconds = started.elapsed().as_secs_f64();
+    outcome
+}
+
 /// Applies `desired` to one host: lock, re-plan against what runs now, apply, release.
 pub async fn apply_host(
     core: &Core,
@@ -751,11 +791,8 @@ pub async fn apply_host(
     events: &Events,
 ) -> HostOutcome {
     let started = Instant::now();
-    if let Some(outcome) = refused(access, core) {
-        return outcome;
-    }
-    let (host_lock, interrupted) = match take_lock(access, "deploy", options).await {
-        Ok(taken) => taken,
+    let (host_lock, mut outcome) = match begin(core, access, "deploy", options).await {
+        Ok(begun) => begun,
         Err(outcome) => return outcome,
     };
     let run = HostRun {
@@ -765,8 +802,6 @@ pub async fn apply_host(
         events,
         reason: options.reason.clone(),
     };
-    let mut outcome = HostOutcome::new(&access.name, HostResult::Unchanged, None);
-    outcome.interrupted = interrupted;
     match plan::managed_containers(&access.docker).await {
         Ok(running) => {
             let plan = plan::plan_host(desired, &access.prefix, &running);
@@ -777,11 +812,7 @@ pub async fn apply_host(
             outcome.error = Some(e);
         }
     }
-    if let Err(e) = host_lock.release().await {
-        outcome.error.get_or_insert(e);
-    }
-    outcome.duration_seconds = started.elapsed().as_secs_f64();
-    outcome
+    end(host_lock, outcome, started).await
 }
 
 async fn apply_plan(
@@ -948,11 +979,8 @@ pub async fn rollback_scope(
     events: &Events,
 ) -> HostOutcome {
     let started = Instant::now();
-    if let Some(outcome) = refused(access, core) {
-        return outcome;
-    }
-    let (host_lock, interrupted) = match take_lock(access, "rollback", options).await {
-        Ok(taken) => taken,
+    let (host_lock, mut outcome) = match begin(core, access, "rollback", options).await {
+        Ok(begun) => begun,
         Err(outcome) => return outcome,
     };
     let run = HostRun {
@@ -962,8 +990,6 @@ pub async fn rollback_scope(
         events,
         reason: options.reason.clone(),
     };
-    let mut outcome = HostOutcome::new(&access.name, HostResult::Unchanged, None);
-    outcome.interrupted = interrupted;
     let result = async {
         let running = plan::managed_containers(&access.docker).await?;
         for (name, summary) in &running {
@@ -1047,11 +1073,7 @@ pub async fn rollback_scope(
     } else {
         HostResult::RolledBack
     };
-    if let Err(e) = host_lock.release().await {
-        outcome.error.get_or_insert(e);
-    }
-    outcome.duration_seconds = started.elapsed().as_secs_f64();
-    outcome
+    end(host_lock, outcome, started).await
 }
 
 /// The service declares a test of its own (a check inherited from the image is

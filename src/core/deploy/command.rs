@@ -46,18 +46,7 @@ fn print_progress(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(e) = events.recv().await {
-            let what = match (e.app.as_str(), e.service.as_str()) {
-                ("", _) => String::new(),
-                (app, "") => format!(" {app}"),
-                (app, service) if app == service => format!(" {app}"),
-                (app, service) => format!(" {app}/{service}"),
-            };
-            eprintln!(
-                "{}{what}: {} {}",
-                sanitize::line(&e.host),
-                e.step,
-                sanitize::line(&e.detail)
-            );
+            eprintln!("{}", e.line());
         }
     })
 }

@@ -63,7 +63,7 @@ pub async fn wait(
     let mut last_seen = "not inspected yet".to_owned();
     let mut probe_error = None;
     let client = match &spec.probe {
-        Some(_) => Some(http_client().map_err(|reason| GateFailure {
+        Some(_) => Some(http_client().await.map_err(|reason| GateFailure {
             reason,
             logs: vec![],
         })?),
@@ -190,36 +190,36 @@ async fn log_tail(docker: &Docker, container: &str) -> Vec<String> {
     lines.split_off(skip)
 }
 
-/// The HTTP client probes use: system roots, `ring`, no redirects followed.
-pub(crate) fn http_client() -> Result<reqwest::Client, String> {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots_from_system(),
-    };
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup for the HTTP probe: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| format!("HTTP client for the probe: {e}"))
-}
-
-/// The system's trust anchors (as the certificate probe uses them).
-fn webpki_roots_from_system() -> Vec<rustls_pki_types::TrustAnchor<'static>> {
-    let found = rustls_native_certs::load_native_certs();
-    found
-        .certs
-        .iter()
-        .filter_map(|der| {
-            webpki::anchor_from_trusted_cert(der)
-                .ok()
-                .map(|a| a.to_owned())
-        })
-        .collect()
+/// The HTTP client probes use: the system's roots (as the certificate probe loads
+/// them), `ring`, no redirects followed. Built once per process.
+pub(crate) async fn http_client() -> Result<reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return client.clone();
+    }
+    // Without system roots, plain http:// probes still work; https ones then fail
+    // with an unknown issuer, which says why.
+    let anchors = crate::probes::cert::system_trust_anchors()
+        .await
+        .unwrap_or_default();
+    let built = (|| {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup for the HTTP probe: {e}"))?
+            .with_root_certificates(rustls::RootCertStore { roots: anchors })
+            .with_no_client_auth();
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            // No pooled connections: the client outlives the runtime of whoever
+            // first used it (each console wizard has its own), and a probe is rare.
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| format!("HTTP client for the probe: {e}"))
+    })();
+    CLIENT.get_or_init(|| built).clone()
 }
 
 /// One probe request: the status, and the body substring when declared.
@@ -284,7 +284,7 @@ mod tests {
 
     #[tokio::test]
     async fn probes_check_status_and_body() {
-        let client = http_client().expect("client");
+        let client = http_client().await.expect("client");
         let ok = serve("HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\nall ok\n")
             .await;
         check_probe(&client, &probe(ok.clone(), Some("ok")))

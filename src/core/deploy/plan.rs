@@ -32,6 +32,12 @@ pub const NEXT_SUFFIX: &str = ".next";
 /// Suffix of the revision before `.prev` while a deploy is deciding between them.
 pub const OLDEST_SUFFIX: &str = ".old";
 
+/// Whether `name` is a revision a deploy keeps stopped for rollback (`NAME.prev`, or
+/// `NAME.old` while a deploy decides between them).
+pub fn is_kept_revision_name(name: &str) -> bool {
+    name.ends_with(PREVIOUS_SUFFIX) || name.ends_with(OLDEST_SUFFIX)
+}
+
 /// A host as the deployment core needs it.
 #[derive(Debug, Clone)]
 pub struct DeployTarget {

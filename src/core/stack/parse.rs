@@ -613,26 +613,7 @@ impl Cx<'_> {
                     ),
                 }
             }
-            if external {
-                if let Some(mark) = configured {
-                    self.err(
-                        mark,
-                        format!(
-                            "network `{name}` is external: it exists already and is not \
-                             configured here"
-                        ),
-                    );
-                }
-                spec.external = Some(docker_name.map_or_else(|| name.clone(), |(n, _)| n));
-            } else if let Some((_, mark)) = docker_name {
-                self.err(
-                    mark,
-                    format!(
-                        "`name` is only for external networks; fleetdeck names network `{name}` \
-                         {{prefix}}{{app}}_{name} on the host"
-                    ),
-                );
-            }
+            spec.external = self.external_name("network", &name, external, docker_name, configured);
             out.push(spec);
         }
         out
@@ -694,29 +675,45 @@ impl Cx<'_> {
                     ),
                 }
             }
-            if external {
-                if let Some(mark) = configured {
-                    self.err(
-                        mark,
-                        format!(
-                            "volume `{name}` is external: it exists already and is not configured \
-                             here"
-                        ),
-                    );
-                }
-                spec.external = Some(docker_name.map_or_else(|| name.clone(), |(n, _)| n));
-            } else if let Some((_, mark)) = docker_name {
-                self.err(
-                    mark,
-                    format!(
-                        "`name` is only for external volumes; fleetdeck names volume `{name}` \
-                         {{prefix}}{{app}}_{name} on the host"
-                    ),
-                );
-            }
+            spec.external = self.external_name("volume", &name, external, docker_name, configured);
             out.push(spec);
         }
         out
+    }
+
+    /// The Docker name of an external network or volume (its `name`, else its own),
+    /// or `None` for one fleetdeck creates. An external one cannot also be configured
+    /// here, and only an external one may be given a `name`.
+    fn external_name(
+        &mut self,
+        kind: &str,
+        name: &str,
+        external: bool,
+        docker_name: Option<(String, Mark)>,
+        configured: Option<Mark>,
+    ) -> Option<String> {
+        if external {
+            if let Some(mark) = configured {
+                self.err(
+                    mark,
+                    format!(
+                        "{kind} `{name}` is external: it exists already and is not configured \
+                         here"
+                    ),
+                );
+            }
+            return Some(docker_name.map_or_else(|| name.to_owned(), |(n, _)| n));
+        }
+        if let Some((_, mark)) = docker_name {
+            self.err(
+                mark,
+                format!(
+                    "`name` is only for external {kind}s; fleetdeck names {kind} `{name}` \
+                     {{prefix}}{{app}}_{name} on the host"
+                ),
+            );
+        }
+        None
     }
 
     fn secrets(&mut self, node: &Node) -> Vec<SecretSpec> {
