@@ -138,6 +138,30 @@ impl AuditLog {
         file.sync_data().map_err(with_path)
     }
 
+    /// Whether a line could be appended now: the directories created and the file
+    /// opened for appending (created empty if absent), nothing written. A run checks
+    /// this before it touches a host, so an unwritable log stops it before its lock
+    /// is taken; each intent line is still checked as it is written.
+    pub fn check_writable(&self) -> io::Result<()> {
+        let with_path = |e: io::Error| {
+            io::Error::new(e.kind(), format!("audit log {}: {e}", self.path.display()))
+        };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(with_path)?;
+        }
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&self.path)
+            .map(drop)
+            .map_err(with_path)
+    }
+
     /// Every line of the log at `path`, oldest first; unparsable lines are an error
     /// naming their line number.
     pub fn read(path: &Path) -> io::Result<Vec<AuditRecord>> {

@@ -67,7 +67,9 @@ pub struct Cli {
     pub keymap: Option<String>,
 
     /// Look, never touch: every action that would change a host is hidden in the
-    /// console and refused by the core.
+    /// console and refused by the core (deploy, rollback, canary, drill, container
+    /// actions), each refusal audited. `read_only: true` in the config file does the
+    /// same; once the file is read this holds the run's one read-only value.
     #[arg(long, global = true)]
     pub read_only: bool,
 

@@ -1,6 +1,8 @@
 //! `$XDG_CONFIG_HOME/fleetdeck/config.yaml`: defaults for options an operator wants on
-//! every run (a theme, a keymap, read-only on a shared screen). Command-line options
-//! win; a read-only setting here cannot be switched off from the command line.
+//! every run (a theme, a keymap, read-only on a shared screen). Read once at the start
+//! of every command (an error in it stops any command). Command-line options win; a
+//! read-only setting here cannot be switched off from the command line, and holds for
+//! every command that would change a host, not only the console.
 
 use std::path::{Path, PathBuf};
 

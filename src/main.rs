@@ -34,16 +34,22 @@ fn run(mut cli: Cli) -> Result<ExitCode> {
         Err(e) => eprintln!("fleetdeck: warning: logging disabled: {e:#}"),
     }
 
+    // The configuration file, read once for every command: an error in it stops any
+    // command (naming its file, line and column), and its read-only setting becomes
+    // the run's own, the one value every command builds its core from (`--read-only`
+    // can switch it on, never off).
+    let config = fleetdeck::config::load(&fleetdeck::config::path())
+        .map_err(|e| color_eyre::eyre::eyre!(e))?;
+    cli.read_only = cli.read_only || config.read_only;
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let Some(command) = cli.command.take() else {
-        let config = fleetdeck::config::load(&fleetdeck::config::path())
-            .map_err(|e| color_eyre::eyre::eyre!(e))?;
         let options = tui::run::ConsoleOptions {
             theme: cli.theme.clone().or(config.theme),
             keymap: cli.keymap.clone().or(config.keymap),
-            read_only: cli.read_only || config.read_only,
+            read_only: cli.read_only,
         };
         let code = runtime.block_on(tui::run::run(&cli, options))?;
         return Ok(ExitCode::from(code));

@@ -188,3 +188,35 @@ fn status_reports_an_unreachable_host_as_critical() {
         "{error}"
     );
 }
+
+#[test]
+fn an_error_in_the_config_file_stops_every_command_naming_its_place() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("config/fleetdeck");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let file = dir.join("config.yaml");
+    std::fs::write(&file, "theme: light\nreadonly: true\n").expect("config.yaml");
+    let inventory = tmp.path().join("inventory.yml");
+    std::fs::write(&inventory, "all:\n  hosts:\n    a:\n").expect("inventory");
+    let inventory = inventory.to_str().expect("utf-8 path");
+    for args in [
+        &["-i", inventory, "inventory", "--list"][..],
+        &["-i", inventory, "deploy", "--app", "web", "--dry-run"],
+        &["secrets", "decrypt", "nothing.yml"],
+    ] {
+        let out = Command::new(bin())
+            .args(args)
+            .env("XDG_CONFIG_HOME", tmp.path().join("config"))
+            .env("XDG_STATE_HOME", tmp.path().join("state"))
+            .env_remove("FLEETDECK_LAB_DIR")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run fleetdeck");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{}:2:", file.display())) && err.contains("readonly"),
+            "{args:?}: {err}"
+        );
+    }
+}

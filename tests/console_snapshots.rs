@@ -656,6 +656,88 @@ fn read_only_hides_and_refuses_mutations() {
     );
 }
 
+#[test]
+fn read_only_refusals_of_container_actions_are_recorded_in_the_audit_log() {
+    use fleetdeck::audit::{AuditLog, AuditResult};
+    use fleetdeck::core::{Core, HOST_READ_ONLY_WHY, READ_ONLY_WHY};
+
+    // `S` on client-alpha's second container: refused by the read-only console, and
+    // by client-alpha's own fleetdeck_read_only in a console that is not.
+    let stop = |app: &mut App| {
+        keys(app, "j\nj");
+        app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('S'),
+            KeyModifiers::SHIFT,
+        )))
+    };
+    let mut whole = app(true);
+    let by_console = stop(&mut whole);
+    let container = whole.containers(1)[1].name.clone();
+    assert_eq!(
+        refused(&by_console),
+        [("client-alpha", "stop", container.as_str())]
+    );
+    let mut one_host = app(false);
+    one_host.host_read_only = vec![false, true, false, false];
+    let by_host = stop(&mut one_host);
+    assert_eq!(
+        refused(&by_host),
+        [("client-alpha", "stop", container.as_str())]
+    );
+    assert!(whole.confirm.is_none() && one_host.confirm.is_none());
+
+    // What the event loop does with them: one `refused` line each, saying which rule.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.log");
+    let core = Core::new(true, AuditLog::new(&path));
+    for commands in [&by_console, &by_host] {
+        let [Command::RecordRefusals(list)] = commands.as_slice() else {
+            panic!("{commands:?}");
+        };
+        fleetdeck::tui::run::record_refusals(&core, list).expect("recorded");
+    }
+    let lines = AuditLog::read(&path).expect("audit log");
+    let seen: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            (
+                l.host.as_str(),
+                l.action.as_str(),
+                l.target.as_str(),
+                l.result,
+                l.error.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "client-alpha",
+                "stop",
+                container.as_str(),
+                AuditResult::Refused,
+                Some(READ_ONLY_WHY)
+            ),
+            (
+                "client-alpha",
+                "stop",
+                container.as_str(),
+                AuditResult::Refused,
+                Some(HOST_READ_ONLY_WHY)
+            ),
+        ]
+    );
+
+    // A key that is about nothing (no container selected) records nothing.
+    let mut overview = app(true);
+    let nothing = overview.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('S'),
+        KeyModifiers::SHIFT,
+    )));
+    assert!(nothing.is_empty(), "{nothing:?}");
+}
+
 /// Timeline entries carry the wall-clock time they were recorded; masked as `hh:mm:ss`.
 fn mask_times(screen: &str) -> String {
     let chars: Vec<char> = screen.chars().collect();
@@ -859,6 +941,18 @@ mod wizard_fixtures {
     }
 }
 
+/// The `refused` audit lines a key asked for (read-only mode refused the mutation):
+/// `(host, action, target)`. Nothing else may come back with them.
+fn refused(commands: &[Command]) -> Vec<(&str, &str, &str)> {
+    match commands {
+        [Command::RecordRefusals(list)] => list
+            .iter()
+            .map(|r| (r.host.as_str(), r.action.as_str(), r.target.as_str()))
+            .collect(),
+        other => panic!("expected one RecordRefusals, got {other:?}"),
+    }
+}
+
 fn wizard_app() -> App {
     let mut app = app(false);
     app.host_read_only = vec![false, true, false, false];
@@ -933,7 +1027,10 @@ fn deploy_wizard_opens_on_the_selection_and_not_in_read_only() {
         KeyCode::Char('D'),
         KeyModifiers::SHIFT,
     )));
-    assert!(commands.is_empty());
+    assert_eq!(
+        refused(&commands),
+        [("client-alpha", "deploy", "deploy wizard")]
+    );
     assert!(
         app.notice
             .as_deref()
@@ -947,7 +1044,7 @@ fn deploy_wizard_opens_on_the_selection_and_not_in_read_only() {
         KeyCode::Char('D'),
         KeyModifiers::SHIFT,
     )));
-    assert!(commands.is_empty());
+    assert_eq!(refused(&commands), [("bastion", "deploy", "deploy wizard")]);
     assert_eq!(
         app.notice.as_deref(),
         Some("read-only mode: no changes can be made")
@@ -1408,7 +1505,14 @@ fn canary_wizard_opens_on_the_shown_hosts_and_not_in_read_only() {
         KeyCode::Char('C'),
         KeyModifiers::SHIFT,
     )));
-    assert!(commands.is_empty());
+    assert_eq!(
+        refused(&commands),
+        ["bastion", "client-alpha", "client-beta", "client-gamma"].map(|h| (
+            h,
+            "canary",
+            "canary wizard"
+        ))
+    );
     assert_eq!(
         app.notice.as_deref(),
         Some("read-only mode: no changes can be made")
@@ -2051,7 +2155,10 @@ fn drill_wizard_opens_on_the_selected_host_and_not_in_read_only() {
     // A read-only host: refused, saying why.
     let mut app = wizard_app();
     keys(&mut app, "j");
-    assert!(shift_r(&mut app).is_empty());
+    assert_eq!(
+        refused(&shift_r(&mut app)),
+        [("client-alpha", "drill", "drill wizard")]
+    );
     assert!(
         app.notice
             .as_deref()
@@ -2061,7 +2168,10 @@ fn drill_wizard_opens_on_the_selected_host_and_not_in_read_only() {
     );
     // Read-only console: refused, and left out of the help.
     let mut app = self::app(true);
-    assert!(shift_r(&mut app).is_empty());
+    assert_eq!(
+        refused(&shift_r(&mut app)),
+        [("bastion", "drill", "drill wizard")]
+    );
     keys(&mut app, "?");
     assert!(!snapshot(&app, 100, 40).contains("restore drill wizard"));
     let mut app = wizard_app();

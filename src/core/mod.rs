@@ -21,7 +21,8 @@ pub use containers::{ActionOutcome, ConfirmedAction, ContainerAction, PendingAct
 /// Who is acting and under which rules. Cheap to clone; holds no connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Core {
-    /// Refuse every mutation (`--read-only`, or set in the config or inventory).
+    /// Refuse every mutation (`--read-only` or the config file for a whole run; the
+    /// inventory's `fleetdeck_read_only` for one host, see [`Core::for_host`]).
     pub read_only: bool,
     pub audit: AuditLog,
     /// `user@hostname` written to every audit line.
@@ -50,7 +51,72 @@ impl Core {
             Ok(())
         }
     }
+
+    /// Records a mutation refused by read-only mode: one `refused` line in the local
+    /// audit log (nothing on the host: a refusal writes nothing there). `why` says
+    /// which rule refused it. A log that cannot be written must not turn the refusal
+    /// into another error: the failure is logged and returned for the caller to show
+    /// if it wants. Blocking (one small append).
+    pub fn record_refusal(
+        &self,
+        host: &str,
+        action: &str,
+        target: &str,
+        reason: Option<&str>,
+        why: &str,
+    ) -> io::Result<()> {
+        let record = audit::AuditRecord {
+            time: audit::timestamp(time::OffsetDateTime::now_utc()),
+            id: audit::new_action_id(),
+            operator: self.operator.clone(),
+            host: host.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            reason: reason.map(str::to_owned),
+            result: audit::AuditResult::Refused,
+            error: Some(why.to_owned()),
+        };
+        self.audit.append(&record).inspect_err(|e| {
+            tracing::warn!(host, action, target, "recording a refused action: {e}");
+        })
+    }
 }
+
+impl Core {
+    /// A whole command refused by read-only mode before it contacts any host: one
+    /// `refused` line per host it would have acted on (`what` is the `action` word,
+    /// `target` what it was about). The message for the operator, saying whether the
+    /// refusal was recorded.
+    pub fn refuse_run(
+        &self,
+        hosts: &[String],
+        action: &str,
+        target: &str,
+        reason: Option<&str>,
+    ) -> String {
+        let mut unrecorded = None;
+        for host in hosts {
+            if let Err(e) = self.record_refusal(host, action, target, reason, READ_ONLY_WHY) {
+                unrecorded.get_or_insert(e);
+            }
+        }
+        let refused = CoreError::ReadOnly {
+            action: format!("{action} {target}"),
+        };
+        match unrecorded {
+            None => format!("{refused}: nothing was changed (recorded in the audit log)"),
+            Some(e) => {
+                format!("{refused}: nothing was changed (not recorded in the audit log: {e})")
+            }
+        }
+    }
+}
+
+/// What a refusal by the whole run's read-only mode says in the audit log.
+pub const READ_ONLY_WHY: &str = "read-only mode (--read-only or read_only in config.yaml)";
+
+/// What a refusal by a host's own read-only setting says in the audit log.
+pub const HOST_READ_ONLY_WHY: &str = "fleetdeck_read_only is set for this host";
 
 /// Why the core did not do (or finish) what it was asked.
 #[derive(Debug)]

@@ -226,10 +226,26 @@ pub struct PendingConfirm {
     pub pending: PendingAction,
 }
 
+/// A mutation the console refused because of read-only mode, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The host it was about (inventory name).
+    pub host: String,
+    /// `start`, `stop`, `restart`, or `deploy` / `canary` / `drill` for a wizard.
+    pub action: String,
+    /// The container, or `deploy wizard` / `canary wizard` / `drill wizard`.
+    pub target: String,
+    /// Which rule refused it.
+    pub why: String,
+}
+
 /// What the event loop should do for `update`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Quit,
+    /// Write a `refused` line to the audit log for each of these (read-only mode
+    /// refused them; nothing was attempted).
+    RecordRefusals(Vec<Refusal>),
     /// Start following this container's log (stop any other).
     FollowLogs {
         host: usize,
@@ -770,7 +786,7 @@ impl App {
         }
         if action.is_mutating() && self.read_only {
             self.notice = Some("read-only mode: no changes can be made".to_owned());
-            return Vec::new();
+            return self.refusals(action, None, crate::core::READ_ONLY_WHY);
         }
         if action.is_mutating() && self.is_read_only(self.current_host()) {
             let name = self
@@ -781,7 +797,7 @@ impl App {
             self.notice = Some(format!(
                 "{name} is read-only (fleetdeck_read_only): no changes can be made"
             ));
-            return Vec::new();
+            return self.refusals(action, None, crate::core::HOST_READ_ONLY_WHY);
         }
         match action {
             Action::Quit => {
@@ -931,6 +947,69 @@ impl App {
         Vec::new()
     }
 
+    /// The audit lines for a mutating `action` that read-only mode (`why`) refused:
+    /// a container action on the selected container; a wizard on the hosts it would
+    /// have opened on (`hosts`, or those the key would have chosen). Nothing when the
+    /// key was about nothing (no container selected).
+    fn refusals(&self, action: Action, hosts: Option<Vec<usize>>, why: &str) -> Vec<Command> {
+        let refusal = |host: usize, action: &str, target: String| {
+            self.hosts.get(host).map(|h| Refusal {
+                host: h.name.clone(),
+                action: action.to_owned(),
+                target,
+                why: why.to_owned(),
+            })
+        };
+        let list: Vec<Refusal> = match action {
+            Action::StartContainer | Action::StopContainer | Action::RestartContainer => {
+                let what = match action {
+                    Action::StartContainer => ContainerAction::Start,
+                    Action::StopContainer => ContainerAction::Stop,
+                    _ => ContainerAction::Restart,
+                };
+                self.selected_container()
+                    .and_then(|(host, c)| {
+                        let target = PendingAction::new("", &c.id, &c.name, what).target();
+                        refusal(host, what.verb(), target)
+                    })
+                    .into_iter()
+                    .collect()
+            }
+            Action::DeployWizard | Action::CanaryWizard | Action::DrillWizard => {
+                let word = match action {
+                    Action::DeployWizard => "deploy",
+                    Action::CanaryWizard => "canary",
+                    _ => "drill",
+                };
+                // The hosts the key would have opened the wizard on (as
+                // `open_*_wizard` choose them).
+                let hosts = hosts.unwrap_or_else(|| match (action, self.screen()) {
+                    (Action::DrillWizard, Screen::Host { host }) => vec![*host],
+                    (Action::DeployWizard, Screen::Overview) if self.filter.text.is_empty() => {
+                        self.selected_host().into_iter().collect()
+                    }
+                    (Action::DrillWizard, Screen::Overview) => {
+                        self.selected_host().into_iter().collect()
+                    }
+                    (Action::DeployWizard | Action::CanaryWizard, Screen::Overview) => {
+                        self.overview_rows()
+                    }
+                    _ => Vec::new(),
+                });
+                hosts
+                    .into_iter()
+                    .filter_map(|h| refusal(h, word, format!("{word} wizard")))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        if list.is_empty() {
+            Vec::new()
+        } else {
+            vec![Command::RecordRefusals(list)]
+        }
+    }
+
     /// `D` in the overview: the deploy wizard with the filtered hosts checked (or the
     /// selected one without a filter). Read-only hosts are left out; if nothing is
     /// left, it does not open.
@@ -956,7 +1035,11 @@ impl App {
                 }
                 None => "no host to deploy to".to_owned(),
             });
-            return Vec::new();
+            return self.refusals(
+                Action::DeployWizard,
+                Some(rows),
+                crate::core::HOST_READ_ONLY_WHY,
+            );
         }
         vec![Command::OpenDeployWizard {
             preselect: writable,
@@ -983,7 +1066,11 @@ impl App {
                 "every host shown is read-only (fleetdeck_read_only): no changes can be made"
                     .to_owned()
             });
-            return Vec::new();
+            return self.refusals(
+                Action::CanaryWizard,
+                Some(rows),
+                crate::core::HOST_READ_ONLY_WHY,
+            );
         }
         vec![Command::OpenCanaryWizard {
             preselect: writable,
@@ -1006,7 +1093,11 @@ impl App {
             self.notice = Some(format!(
                 "{name} is read-only (fleetdeck_read_only): a drill writes on the host"
             ));
-            return Vec::new();
+            return self.refusals(
+                Action::DrillWizard,
+                Some(host.into_iter().collect()),
+                crate::core::HOST_READ_ONLY_WHY,
+            );
         }
         vec![Command::OpenDrillWizard {
             preselect: host.and_then(|h| self.hosts.get(h)).map(|h| h.name.clone()),

@@ -16,7 +16,7 @@ use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::app::{App, Command, Msg, Screen};
+use super::app::{App, Command, Msg, Refusal, Screen};
 use super::keymap::Keymap;
 use super::prompt::ConsolePrompt;
 use super::terminal::TerminalGuard;
@@ -219,6 +219,9 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                 Command::StopStats => stats_tasks.drain(..).for_each(|t| t.abort()),
                 Command::Inspect { host, container_id } => {
                     spawn_inspect(&sources, host, container_id, msg_tx.clone());
+                }
+                Command::RecordRefusals(refusals) => {
+                    spawn_refusals(base_core.clone(), refusals, msg_tx.clone());
                 }
                 Command::ContainerAction { host, confirmed } => match cores.get(host) {
                     Some(core) => {
@@ -435,6 +438,29 @@ fn spawn_inspect(sources: &[Source], host: usize, container_id: String, out: mps
             Err(error) => vec![("error".to_owned(), sanitize::line(&error))],
         };
         let _ = out.send(Msg::InspectLines(lines)).await;
+    });
+}
+
+/// One `refused` audit line per refusal (blocking); stops at the first that cannot be
+/// written.
+pub fn record_refusals(core: &Core, refusals: &[Refusal]) -> std::io::Result<()> {
+    refusals
+        .iter()
+        .try_for_each(|r| core.record_refusal(&r.host, &r.action, &r.target, None, &r.why))
+}
+
+/// Writes the console's read-only refusals to the audit log off the event loop; a
+/// line that cannot be written is said on the status line.
+fn spawn_refusals(core: Core, refusals: Vec<Refusal>, out: mpsc::Sender<Msg>) {
+    tokio::spawn(async move {
+        let written = tokio::task::spawn_blocking(move || record_refusals(&core, &refusals))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+        if let Err(e) = written {
+            let text = format!("refused; not recorded in the audit log: {e}");
+            let _ = out.send(Msg::Notice(sanitize::line(&text))).await;
+        }
     });
 }
 

@@ -1077,9 +1077,6 @@ impl DrillRunner {
         else {
             return Err(vec!["no host or app chosen".to_owned()]);
         };
-        self.core
-            .ensure_writable("run a restore drill (it writes on the host)")
-            .map_err(|e| vec![e.to_string()])?;
         // A drill of an earlier listing (the operator went back) wrote nothing.
         self.drill = None;
         self.events = None;
@@ -1097,11 +1094,8 @@ impl DrillRunner {
                 );
             }
         };
-        if plan.settings.read_only {
-            return Err(vec![format!(
-                "{} is read-only (fleetdeck_read_only): a drill writes on the host; refused",
-                sanitize::line(host)
-            )]);
+        if let Some(refused) = run::refuse_read_only(&self.core, &plan, "latest") {
+            return Err(vec![sanitize::line(&refused)]);
         }
         let _ = progress.send(ProgressEvent {
             item: "choose".to_owned(),

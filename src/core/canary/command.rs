@@ -146,9 +146,6 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
         NOTHING_DONE
     };
     let core = Core::new(cli.read_only, AuditLog::at_default_path());
-    if let Err(e) = core.ensure_writable("run a canary rollout") {
-        return fail(e.to_string());
-    }
     let Some(inventory_path) = cli.inventory.as_deref() else {
         return fail(format!(
             "a rollout needs an inventory: pass -i PATH or set {INVENTORY_ENV}"
@@ -162,6 +159,16 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
     };
     for warning in inventory.warnings() {
         eprintln!("fleetdeck: warning: {warning}");
+    }
+    if core.read_only {
+        return fail(crate::core::deploy::command::refuse_run(
+            &core,
+            &inventory,
+            cli,
+            "canary",
+            &args.apps,
+            args.reason.as_deref(),
+        ));
     }
 
     let resumed = if args.resume {

@@ -214,7 +214,17 @@ impl HostRun<'_> {
         Ok(())
     }
 
-    async fn audit(&self, action: &str, target: &str, result: AuditResult, error: Option<&str>) {
+    /// One audit line, in the local log and then the host's. An intent line that
+    /// cannot be written locally is an error (the step it announces must not be
+    /// taken); any other failure is logged: the local log is the record, the host's
+    /// copy is best effort.
+    async fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        result: AuditResult,
+        error: Option<&str>,
+    ) -> Result<(), String> {
         let record = AuditRecord {
             time: audit::timestamp(OffsetDateTime::now_utc()),
             id: self.lock.holder().id.clone(),
@@ -227,12 +237,16 @@ impl HostRun<'_> {
             error: error.map(str::to_owned),
         };
         if let Err(e) = self.core.audit.append(&record) {
+            if result == AuditResult::Intent {
+                return Err(audit_unwritable(self.core, e));
+            }
             tracing::warn!(host = %self.access.name, "local audit log: {e}");
         }
         if let Err(e) = lock::host_audit(&self.access.shell, &self.access.state_dir, &record).await
         {
             tracing::warn!(host = %self.access.name, "host audit log: {e}");
         }
+        Ok(())
     }
 
     fn docker(&self) -> &Docker {
@@ -721,31 +735,64 @@ fn find<'a>(desired: &'a Desired, sp: &ServicePlan) -> Option<(&'a DesiredApp, &
     Some((app, service))
 }
 
-fn refused(access: &HostAccess, core: &Core) -> Option<HostOutcome> {
-    let reason = if core.read_only {
-        "read-only mode"
+/// The error of an action not attempted because its audit line could not be written.
+fn audit_unwritable(core: &Core, source: std::io::Error) -> String {
+    crate::core::CoreError::Audit {
+        path: core.audit.path().to_path_buf(),
+        source,
+    }
+    .to_string()
+}
+
+/// A host's run refused by read-only mode (the run's, or the host's own), with its
+/// `refused` line in the local audit log (nothing is written on the host).
+fn refused(
+    access: &HostAccess,
+    core: &Core,
+    action: &str,
+    target: &str,
+    options: &ApplyOptions,
+) -> Option<HostOutcome> {
+    let why = if core.read_only {
+        crate::core::READ_ONLY_WHY
     } else if access.read_only {
-        "fleetdeck_read_only is set for this host"
+        crate::core::HOST_READ_ONLY_WHY
     } else {
         return None;
     };
+    let mut error = format!("refused: {why}");
+    if let Err(e) =
+        core.record_refusal(&access.name, action, target, options.reason.as_deref(), why)
+    {
+        error.push_str(&format!(" (not recorded in the audit log: {e})"));
+    }
     Some(HostOutcome::new(
         &access.name,
         HostResult::Refused,
-        Some(format!("refused: {reason}")),
+        Some(error),
     ))
 }
 
-/// Starts a host's run: refused in read-only mode, else its lock taken. The outcome
-/// starts as "unchanged", carrying any interrupted run the lock revealed.
+/// Starts a host's run (`action` on `target`, as the audit log names them): refused
+/// in read-only mode; not attempted when the audit log cannot be written; else its
+/// lock taken. The outcome starts as "unchanged", carrying any interrupted run the
+/// lock revealed.
 async fn begin(
     core: &Core,
     access: &HostAccess,
     action: &str,
+    target: &str,
     options: &ApplyOptions,
 ) -> Result<(HostLock, HostOutcome), HostOutcome> {
-    if let Some(outcome) = refused(access, core) {
+    if let Some(outcome) = refused(access, core, action, target, options) {
         return Err(outcome);
+    }
+    if let Err(e) = core.audit.check_writable() {
+        return Err(HostOutcome::new(
+            &access.name,
+            HostResult::Failed,
+            Some(audit_unwritable(core, e)),
+        ));
     }
     let holder = Holder::this_process(action, options.reason.as_deref());
     match lock::acquire(&access.shell, &access.state_dir, holder, options.break_lock).await {
@@ -791,7 +838,9 @@ pub async fn apply_host(
     events: &Events,
 ) -> HostOutcome {
     let started = Instant::now();
-    let (host_lock, mut outcome) = match begin(core, access, "deploy", options).await {
+    let apps: Vec<String> = desired.apps.iter().map(|a| a.stack.app.clone()).collect();
+    let target = super::apps_target(&apps);
+    let (host_lock, mut outcome) = match begin(core, access, "deploy", &target, options).await {
         Ok(begun) => begun,
         Err(outcome) => return outcome,
     };
@@ -824,6 +873,7 @@ async fn apply_plan(
 ) {
     let mut failed = false;
     let mut changed = false;
+    let mut unaudited = false;
     for app in &desired.apps {
         let app_plans: Vec<&ServicePlan> = plan
             .services
@@ -859,14 +909,24 @@ async fn apply_plan(
             };
             let target = format!("{} {} ({})", sp.app, sp.container, sp.image);
             let mutating = sp.change != Change::Unchanged || !sp.leftovers.is_empty();
-            if mutating {
-                run.audit("deploy", &target, AuditResult::Intent, None)
-                    .await;
+            // No intent line, no step: the service and the rest of the host are not
+            // attempted.
+            if mutating
+                && let Err(e) = run
+                    .audit("deploy", &target, AuditResult::Intent, None)
+                    .await
+            {
+                outcome.error = Some(e);
+                outcome.result = HostResult::Failed;
+                outcome.services.push(skipped(sp));
+                failed = true;
+                unaudited = true;
+                continue;
             }
             match run.apply_service(desired_app, service, sp, gate).await {
                 Ok(done) => {
                     if mutating {
-                        run.audit("deploy", &target, AuditResult::Ok, None).await;
+                        let _ = run.audit("deploy", &target, AuditResult::Ok, None).await;
                         changed = true;
                     }
                     if done.result == ServiceResult::Deployed && done.from_image.is_some() {
@@ -875,13 +935,14 @@ async fn apply_plan(
                     outcome.services.push(done);
                 }
                 Err(done) => {
-                    run.audit(
-                        "deploy",
-                        &target,
-                        AuditResult::Failed,
-                        done.error.as_deref(),
-                    )
-                    .await;
+                    let _ = run
+                        .audit(
+                            "deploy",
+                            &target,
+                            AuditResult::Failed,
+                            done.error.as_deref(),
+                        )
+                        .await;
                     outcome.error = done.error.clone();
                     outcome.result = if done.result == ServiceResult::RolledBack {
                         HostResult::RolledBack
@@ -922,7 +983,8 @@ async fn apply_plan(
             HostResult::Unchanged
         };
     }
-    if changed || failed {
+    // Without an audit log nothing more is done on the host, not even the cleanup.
+    if (changed || failed) && !unaudited {
         let _ = run.step("", "", "cleanup", "old secret files").await;
         if let Err(e) = run.clean_secrets().await {
             tracing::warn!(host = %run.access.name, "{e}");
@@ -979,7 +1041,11 @@ pub async fn rollback_scope(
     events: &Events,
 ) -> HostOutcome {
     let started = Instant::now();
-    let (host_lock, mut outcome) = match begin(core, access, "rollback", options).await {
+    let target = match scope {
+        RollbackScope::Apps(apps) => super::apps_target(apps),
+        RollbackScope::Containers(names) => names.join(", "),
+    };
+    let (host_lock, mut outcome) = match begin(core, access, "rollback", &target, options).await {
         Ok(begun) => begun,
         Err(outcome) => return outcome,
     };
@@ -1010,7 +1076,7 @@ pub async fn rollback_scope(
             let to_image = summary.image.clone().unwrap_or_default();
             let target = format!("{app} {base} ({to_image})");
             run.audit("rollback", &target, AuditResult::Intent, None)
-                .await;
+                .await?;
             let swapped = run.swap_with_previous(&app, &service, base).await;
             let gated = match &swapped {
                 Ok(()) if options.gate => {
@@ -1027,17 +1093,18 @@ pub async fn rollback_scope(
                 Ok(()) => Ok(None),
                 Err(e) => Err(e.clone()),
             };
-            run.audit(
-                "rollback",
-                &target,
-                if gated.is_ok() {
-                    AuditResult::Ok
-                } else {
-                    AuditResult::Failed
-                },
-                gated.as_ref().err().map(String::as_str),
-            )
-            .await;
+            let _ = run
+                .audit(
+                    "rollback",
+                    &target,
+                    if gated.is_ok() {
+                        AuditResult::Ok
+                    } else {
+                        AuditResult::Failed
+                    },
+                    gated.as_ref().err().map(String::as_str),
+                )
+                .await;
             outcome.services.push(ServiceOutcome {
                 app,
                 service,

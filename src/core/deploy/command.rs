@@ -158,6 +158,23 @@ fn print_summary(outcomes: &[HostOutcome], json: bool) {
     }
 }
 
+/// Refuses a whole run in read-only mode before any host is contacted: a `refused`
+/// audit line for each host `--limit` selects (the target is the apps asked for);
+/// the message to print.
+pub fn refuse_run(
+    core: &Core,
+    inventory: &Inventory,
+    cli: &Cli,
+    action: &str,
+    apps: &[String],
+    reason: Option<&str>,
+) -> String {
+    let hosts: Vec<String> = super::targets(inventory, cli.limit.as_deref())
+        .map(|targets| targets.into_iter().map(|t| t.name).collect())
+        .unwrap_or_default();
+    core.refuse_run(&hosts, action, &super::apps_target(apps), reason)
+}
+
 fn core(cli: &Cli) -> Core {
     Core::new(cli.read_only, AuditLog::at_default_path())
 }
@@ -173,15 +190,20 @@ pub async fn deploy(cli: &Cli, args: &DeployArgs) -> u8 {
         NOTHING_DONE
     };
     let core = core(cli);
-    if !args.dry_run
-        && let Err(e) = core.ensure_writable("deploy")
-    {
-        return fail(e.to_string());
-    }
     let inventory = match load_inventory(cli) {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
+    if !args.dry_run && core.read_only {
+        return fail(refuse_run(
+            &core,
+            &inventory,
+            cli,
+            "deploy",
+            &args.apps,
+            args.reason.as_deref(),
+        ));
+    }
     let batch = cli.batch;
     let prompt: wizard_deploy::PromptFactory = Box::new(move || {
         if batch {
@@ -309,13 +331,20 @@ pub async fn rollback(cli: &Cli, args: &RollbackArgs) -> u8 {
         NOTHING_DONE
     };
     let core = core(cli);
-    if let Err(e) = core.ensure_writable("roll back") {
-        return fail(e.to_string());
-    }
     let inventory = match load_inventory(cli) {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
+    if core.read_only {
+        return fail(refuse_run(
+            &core,
+            &inventory,
+            cli,
+            "rollback",
+            &args.apps,
+            args.reason.as_deref(),
+        ));
+    }
     // Rolling back needs no stacks or secrets: only the hosts and their engines.
     let targets = match super::targets(&inventory, cli.limit.as_deref()) {
         Ok(t) => t,

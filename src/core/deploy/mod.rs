@@ -289,6 +289,16 @@ pub async fn apply_local(
     apply::apply_host(core, &access, desired, options, &events).await
 }
 
+/// The audit `target` of a run that names apps rather than containers (a refusal):
+/// `web, api`, or `every app`.
+pub fn apps_target(apps: &[String]) -> String {
+    if apps.is_empty() {
+        "every app".to_owned()
+    } else {
+        apps.join(", ")
+    }
+}
+
 /// Shared by the summary printers: the worst result decides the exit code.
 pub fn exit_code(outcomes: &[HostOutcome]) -> u8 {
     if outcomes

@@ -49,9 +49,6 @@ pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
         NOTHING_DONE
     };
     let core = Core::new(cli.read_only, AuditLog::at_default_path());
-    if let Err(e) = core.ensure_writable("run a restore drill (it writes on the host)") {
-        return fail(&e.to_string());
-    }
     let Some(path) = cli.inventory.as_deref() else {
         return fail(&format!(
             "a drill needs an inventory (fleetdeck_drills comes from it): pass -i PATH or set {INVENTORY_ENV}"
@@ -82,11 +79,8 @@ pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
             return NOTHING_DONE;
         }
     };
-    if plan.settings.read_only {
-        return fail(&format!(
-            "{} is read-only (fleetdeck_read_only): a drill writes on the host; refused",
-            plan.host
-        ));
+    if let Some(refused) = run::refuse_read_only(&core, &plan, &args.snapshot) {
+        return fail(&refused);
     }
     let access = match run::connect(&ssh_options(cli), &inventory, &plan).await {
         Ok(a) => a,

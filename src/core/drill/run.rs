@@ -56,6 +56,40 @@ pub struct DrillPlan {
     pub settings: crate::inventory::HostSettings,
 }
 
+/// A drill's audit `target`: `app-data from REPO snapshot ID`.
+fn audit_target(plan: &DrillPlan, snapshot: &str) -> String {
+    format!("{} from {} snapshot {snapshot}", plan.app, plan.repo.name)
+}
+
+/// A drill refused by read-only mode (the run's, or the host's `fleetdeck_read_only`):
+/// its `refused` line written to the local audit log (nothing on the host), and the
+/// message to show. `None` when the drill may run. `snapshot` is the one asked for.
+pub fn refuse_read_only(core: &Core, plan: &DrillPlan, snapshot: &str) -> Option<String> {
+    let (why, message) = if core.read_only {
+        (
+            crate::core::READ_ONLY_WHY,
+            "read-only mode: refusing to run a restore drill (it writes on the host)".to_owned(),
+        )
+    } else if plan.settings.read_only {
+        (
+            crate::core::HOST_READ_ONLY_WHY,
+            format!(
+                "{} is read-only (fleetdeck_read_only): a drill writes on the host; refused",
+                plan.host
+            ),
+        )
+    } else {
+        return None;
+    };
+    let target = audit_target(plan, snapshot);
+    Some(
+        match core.record_refusal(&plan.host, "drill", &target, None, why) {
+            Ok(()) => message,
+            Err(e) => format!("{message} (not recorded in the audit log: {e})"),
+        },
+    )
+}
+
 /// Why no drill can be planned: `Refused` is a drill that would be unsafe (its
 /// report is kept); `Invalid` is bad input (unknown host or app).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -569,11 +603,9 @@ impl Drill {
     }
 
     async fn audit(&mut self, result: AuditResult, error: Option<&str>) -> Result<(), String> {
-        let target = format!(
-            "{} from {} snapshot {}",
-            self.plan.app,
-            self.plan.repo.name,
-            self.chosen.as_ref().map_or("-", |s| s.id.as_str())
+        let target = audit_target(
+            &self.plan,
+            self.chosen.as_ref().map_or("-", |s| s.id.as_str()),
         );
         let record = AuditRecord {
             time: audit::timestamp(OffsetDateTime::now_utc()),
@@ -624,9 +656,9 @@ impl Drill {
         let Some(snap) = self.chosen.clone() else {
             return Err("no snapshot chosen".into());
         };
-        if self.core.read_only || self.plan.settings.read_only {
+        if let Some(refused) = refuse_read_only(&self.core, &self.plan, &snap.id) {
             self.report.result = DrillResult::Refused;
-            return Err("read-only: a drill writes on the host; refused".into());
+            return Err(refused);
         }
         // The overlap rule again, on the paths as the host resolves them.
         let scratch = self.plan.spec.scratch_dir.clone();
