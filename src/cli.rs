@@ -108,10 +108,14 @@ pub enum Command {
     /// Bring the selected hosts' apps to their stacks (docs/deploy.md).
     ///
     /// Plans first (the difference from what runs), asks, then applies host by host
-    /// under a lock: new container, health gate, switch over; a failed gate rolls
-    /// back to the previous container. Exit 0: every host deployed or unchanged;
-    /// 1: a host failed, rolled back, was locked or unreachable; 2: nothing was done
-    /// (bad input, or not confirmed).
+    /// under a lock: the new container is created, the old one stopped (the service
+    /// is down for a few seconds), the new one started and put through its health
+    /// gate; a failed gate rolls back to the previous container. Ctrl-C or SIGTERM
+    /// rolls back the switch-over under way and releases the lock (a second one
+    /// abandons). Exit 0: every host deployed or unchanged; 1: a host failed, rolled
+    /// back, was locked, unreachable or refused (fleetdeck_read_only); 2: nothing was
+    /// done (bad input, no selected host has the --app, or not confirmed); 130/143:
+    /// stopped by SIGINT/SIGTERM.
     Deploy(DeployArgs),
 
     /// Return services to the revision before the last deploy, at once.

@@ -375,6 +375,7 @@ pub async fn run(
         gate: true,
         reason: rollout.request.reason.clone(),
         break_lock,
+        interrupt: Default::default(),
     };
     let soak = Duration::from_secs(rollout.request.soak_seconds);
     board(rollout);
