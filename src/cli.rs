@@ -128,15 +128,16 @@ pub enum Command {
     ///
     /// Each wave is deployed, then must stay healthy for the soak time (no restarts,
     /// HTTP probes passing) before the next starts. A failed wave halts the rollout
-    /// and is rolled back. Exit 0: passed; 1: halted or interrupted; 2: nothing was
-    /// done.
+    /// and is rolled back. Exit 0: passed; 1: halted; 2: nothing was done;
+    /// 130/143: stopped by SIGINT/SIGTERM (resume with --resume).
     Canary(CanaryArgs),
 
     /// Restore drill: restore a snapshot into a scratch directory on the host, verify
     /// it, measure RTO and RPO, report, clean up (docs/drills.md).
     ///
     /// Never restores into live data. Exit 0: passed; 1: failed (the report says at
-    /// which step and why); 2: nothing done (bad input, refused, not confirmed).
+    /// which step and why); 2: nothing done (bad input, refused, not confirmed);
+    /// 130/143: stopped by SIGINT/SIGTERM (scratch data removed, lock released).
     Drill(DrillArgs),
 }
 
