@@ -110,10 +110,14 @@ pub enum Command {
     /// Bring the selected hosts' apps to their stacks (docs/deploy.md).
     ///
     /// Plans first (the difference from what runs), asks, then applies host by host
-    /// under a lock: new container, health gate, switch over; a failed gate rolls
-    /// back to the previous container. Exit 0: every host deployed or unchanged;
-    /// 1: a host failed, rolled back, was locked or unreachable; 2: nothing was done
-    /// (bad input, or not confirmed).
+    /// under a lock: the new container is created, the old one stopped (the service
+    /// is down for a few seconds), the new one started and put through its health
+    /// gate; a failed gate rolls back to the previous container. Ctrl-C or SIGTERM
+    /// rolls back the switch-over under way and releases the lock (a second one
+    /// abandons). Exit 0: every host deployed or unchanged; 1: a host failed, rolled
+    /// back, was locked, unreachable or refused (fleetdeck_read_only); 2: nothing was
+    /// done (bad input, no selected host has the --app, or not confirmed); 130/143:
+    /// stopped by SIGINT/SIGTERM.
     Deploy(DeployArgs),
 
     /// Return services to the revision before the last deploy, at once.
@@ -126,15 +130,16 @@ pub enum Command {
     ///
     /// Each wave is deployed, then must stay healthy for the soak time (no restarts,
     /// HTTP probes passing) before the next starts. A failed wave halts the rollout
-    /// and is rolled back. Exit 0: passed; 1: halted or interrupted; 2: nothing was
-    /// done.
+    /// and is rolled back. Exit 0: passed; 1: halted; 2: nothing was done;
+    /// 130/143: stopped by SIGINT/SIGTERM (resume with --resume).
     Canary(CanaryArgs),
 
     /// Restore drill: restore a snapshot into a scratch directory on the host, verify
     /// it, measure RTO and RPO, report, clean up (docs/drills.md).
     ///
     /// Never restores into live data. Exit 0: passed; 1: failed (the report says at
-    /// which step and why); 2: nothing done (bad input, refused, not confirmed).
+    /// which step and why); 2: nothing done (bad input, refused, not confirmed);
+    /// 130/143: stopped by SIGINT/SIGTERM (scratch data removed, lock released).
     Drill(DrillArgs),
 }
 

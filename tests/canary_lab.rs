@@ -351,3 +351,71 @@ fn a_killed_rollout_resumes_without_redeploying_finished_waves() {
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
     restore(&state);
 }
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn sigint_during_the_soak_stops_the_rollout_resumable_with_no_lock_held() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    restore(&state);
+    let env = Env::new();
+    let inventory = state.plan.dir.join("inventory.yml");
+    let mut child = env
+        .command(&inventory)
+        .args(["canary", "--app", "web", "-e", "web_version=1.1"])
+        .args(["--wave-size", "1", "--soak", "60", "--yes", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut progress = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = progress.read_line(&mut line).expect("reads progress");
+        if n == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the rollout ended before its soak: {seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with("wave 0 (canary): soaking") {
+            break;
+        }
+    }
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: kill(2) on the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "signal sent");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut progress, &mut rest).expect("reads");
+    seen.push_str(&rest);
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().expect("stdout"), &mut out).expect("reads");
+    let status = child.wait().expect("waits");
+    assert_eq!(status.code(), Some(130), "{seen}{out}");
+    assert!(
+        seen.contains("canary rollout interrupted by SIGINT"),
+        "says so: {seen}"
+    );
+    let json: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(json["status"], "running", "resumable: {json}");
+    assert!(
+        json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("interrupted by SIGINT during wave 0's soak")),
+        "{json}"
+    );
+    // The canary runs what passed its gate; production was not touched; no lock.
+    let mut expected = all_at("1.0");
+    expected[0].1 = "fleetdeck-lab/app:1.1".to_owned();
+    assert_eq!(images(&state), expected);
+    for h in &state.plan.hosts {
+        assert!(
+            !state.plan.state_dir(h).join("deploy.lock").exists(),
+            "{} still locked",
+            h.name
+        );
+    }
+    restore(&state);
+}

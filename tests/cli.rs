@@ -220,3 +220,18 @@ fn an_error_in_the_config_file_stops_every_command_naming_its_place() {
         );
     }
 }
+
+#[test]
+fn deploy_help_says_the_old_container_stops_before_the_new_one_starts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = fleetdeck(&["deploy", "--help"], &tmp.path().join("log"));
+    let help = stdout(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        help.contains("the new container is created, the old one stopped (the service is down for a few seconds), the new one started and put through its health gate"),
+        "{help}"
+    );
+    assert!(help.contains("130/143"), "{help}");
+}

@@ -591,3 +591,313 @@ fn a_missing_variable_or_an_unpinned_image_is_refused_before_any_host_changes() 
     assert_eq!(audit_before, audit_after, "no host was touched");
     assert_eq!(alpha_web(), alpha_before, "client-alpha's web is as it was");
 }
+
+/// Starts `deploy --limit client-gamma --app web -e web_version=VERSION --yes --json`
+/// and reads its progress until a line contains `until`; returns the child and the
+/// progress read so far. The caller waits for the child.
+#[allow(clippy::zombie_processes)]
+fn deploy_until(
+    state: &LabState,
+    version: &str,
+    until: &str,
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStderr>,
+    String,
+) {
+    let mut child = Command::new(bin())
+        .arg("-i")
+        .arg(state.plan.dir.join("inventory.yml"))
+        .args(["--batch", "deploy", "--limit", HOST, "--app", "web"])
+        .args(["-e", &format!("web_version={version}"), "--yes", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut progress = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = progress.read_line(&mut line).expect("reads progress");
+        assert!(n > 0, "deploy ended before `{until}`: {seen}");
+        seen.push_str(&line);
+        if line.contains(until) {
+            return (child, progress, seen);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn a_deploy_killed_in_its_gate_is_gated_again_by_the_next_run_and_rolled_back() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    restore(&state);
+    let before = wait_healthy(&state, "web");
+
+    // SIGKILL while the broken release waits in its gate: no cleanup of any kind.
+    let (mut child, _progress, _) =
+        deploy_until(&state, "1.2-broken", "client-gamma web: gate web");
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let web = inspect(&state, "web").expect("web");
+    assert_eq!(
+        image(&web),
+        "fleetdeck-lab/app:1.2-broken",
+        "switched, unconfirmed"
+    );
+
+    // The same command again: the gate that never passed is run again, fails, and
+    // the previous revision comes back. Never "deployed".
+    let run = deploy(
+        &state,
+        &[
+            "--limit",
+            HOST,
+            "--app",
+            "web",
+            "-e",
+            "web_version=1.2-broken",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    let h = host(&run.json, HOST);
+    assert_eq!(h["result"], "rolled_back", "{h}");
+    let resumed = h["interrupted"]["resumed"].to_string();
+    assert!(
+        resumed.contains("web: the interrupted run was switching it over to fleetdeck-lab/app:1.2-broken and its health gate never passed"),
+        "the resume says what it found: {h}"
+    );
+    let service = &h["services"][0];
+    assert_eq!(service["result"], "rolled_back", "{service}");
+    assert!(
+        service["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("release 1.2-broken")),
+        "gated again, with the health check's words: {service}"
+    );
+    let journal = std::fs::read_to_string(state_dir(&state).join("last-deploy.journal"))
+        .expect("the rerun's journal");
+    let steps: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("journal line"))
+        .collect();
+    let at = |step: &str| steps.iter().position(|s| s["step"] == step);
+    let (resume, gate) = (at("resume"), at("gate"));
+    assert!(
+        resume.is_some() && gate.is_some() && resume < gate && at("revert") > gate,
+        "resumed, gated, reverted: {journal}"
+    );
+
+    let web = wait_healthy(&state, "web");
+    assert_eq!(web["Id"], before["Id"], "the previous revision runs again");
+    assert_eq!(image(&web), "fleetdeck-lab/app:1.0");
+    for leftover in ["web.next", "web.old"] {
+        assert!(inspect(&state, leftover).is_none(), "{leftover} removed");
+    }
+    assert!(!state_dir(&state).join("deploy.lock").exists());
+    restore(&state);
+}
+
+/// Deploys 1.1 and sends `signal` right after the old container was stopped.
+fn interrupted_after_stop(state: &LabState, signal: i32, code: i32, name: &str) {
+    let before = wait_healthy(state, "web");
+    let (mut child, mut progress, mut seen) =
+        deploy_until(state, "1.1", "client-gamma web: stop web");
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: kill(2) on the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "signal sent");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut progress, &mut rest).expect("reads");
+    seen.push_str(&rest);
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().expect("stdout"), &mut out).expect("reads");
+    let status = child.wait().expect("waits");
+    assert_eq!(status.code(), Some(code), "{name}: {seen}{out}");
+    assert!(
+        seen.contains(&format!("deploy interrupted by {name}")),
+        "says what happened: {seen}"
+    );
+    let json: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let h = host(&json, HOST);
+    assert_eq!(h["result"], "interrupted", "{h}");
+    assert!(
+        h["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&format!("interrupted by {name}"))
+                && e.contains("1 service(s) rolled back")
+                && e.contains("lock released")),
+        "{h}"
+    );
+    let service = &h["services"][0];
+    assert_eq!(service["result"], "rolled_back", "{service}");
+    assert!(
+        service["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("during its health gate")),
+        "{service}"
+    );
+    // The service runs: the revision that ran before, healthy.
+    let web = wait_healthy(state, "web");
+    assert_eq!(
+        web["Id"], before["Id"],
+        "{name}: the previous revision runs"
+    );
+    assert_eq!(image(&web), "fleetdeck-lab/app:1.0");
+    assert!(inspect(state, "web.next").is_none());
+    assert!(
+        !state_dir(state).join("deploy.lock").exists(),
+        "lock released"
+    );
+    let journal = std::fs::read_to_string(state_dir(state).join("last-deploy.journal"))
+        .expect("journal kept");
+    assert!(journal.contains("\"step\":\"revert\""), "{journal}");
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn sigint_or_sigterm_after_the_old_container_stopped_rolls_back_to_a_running_service() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    restore(&state);
+    interrupted_after_stop(&state, libc::SIGINT, 130, "SIGINT");
+    interrupted_after_stop(&state, libc::SIGTERM, 143, "SIGTERM");
+    // Nothing left to resume: the next run deploys normally.
+    let run = deploy(
+        &state,
+        &[
+            "--limit",
+            HOST,
+            "--app",
+            "web",
+            "-e",
+            "web_version=1.1",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let h = host(&run.json, HOST);
+    assert_eq!(h["result"], "deployed", "{h}");
+    assert!(h["interrupted"].is_null(), "{h}");
+    restore(&state);
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn a_second_deploy_while_one_runs_says_it_is_running_whose_and_since_when() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    restore(&state);
+    let (mut first, mut progress, _) = deploy_until(&state, "1.1", "client-gamma web: gate web");
+    let pid = first.id();
+    let second = deploy(
+        &state,
+        &[
+            "--limit",
+            HOST,
+            "--app",
+            "web",
+            "-e",
+            "web_version=1.1",
+            "--yes",
+        ],
+    );
+    assert_eq!(second.code, Some(1), "{}{}", second.stdout, second.stderr);
+    let text = format!("{}{}", second.stdout, second.stderr);
+    assert!(text.contains("LOCKED"), "{text}");
+    assert!(
+        text.contains("another deploy is running on this host")
+            && text.contains(&format!("(pid {pid} on "))
+            && text.contains(" since ")
+            && text.contains(" ago"),
+        "says it runs, whose and since when: {text}"
+    );
+    assert!(!text.contains("was interrupted"), "{text}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut progress, &mut rest).expect("reads");
+    let status = first.wait().expect("waits");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the first run was not disturbed: {rest}"
+    );
+    restore(&state);
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn sigint_during_a_rollback_finishes_the_swap_and_releases_the_lock() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let state = lab();
+    restore(&state);
+    let before = wait_healthy(&state, "web");
+    let run = deploy(
+        &state,
+        &[
+            "--limit",
+            HOST,
+            "--app",
+            "web",
+            "-e",
+            "web_version=1.1",
+            "--yes",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+
+    let mut child = Command::new(bin())
+        .arg("-i")
+        .arg(state.plan.dir.join("inventory.yml"))
+        .args([
+            "--batch", "rollback", "--limit", HOST, "--app", "web", "--yes",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut progress = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = progress.read_line(&mut line).expect("reads progress");
+        if n == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rollback ended before its swap: {seen}");
+        }
+        seen.push_str(&line);
+        if line.contains("client-gamma web: rollback web.prev -> web") {
+            break;
+        }
+    }
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: kill(2) on the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "signal sent");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut progress, &mut rest).expect("reads");
+    seen.push_str(&rest);
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().expect("stdout"), &mut out).expect("reads");
+    let status = child.wait().expect("waits");
+    assert_eq!(status.code(), Some(130), "{seen}{out}");
+    assert!(out.contains("INTERRUPTED"), "{out}");
+    assert!(
+        seen.contains("rollback interrupted by SIGINT"),
+        "says what happened: {seen}"
+    );
+    // The swap under way finished: the previous revision runs; the lock is gone.
+    let web = wait_healthy(&state, "web");
+    assert_eq!(web["Id"], before["Id"], "{out}");
+    assert_eq!(image(&web), "fleetdeck-lab/app:1.0");
+    assert!(inspect(&state, "web.rollback").is_none(), "nothing parked");
+    assert!(
+        !state_dir(&state).join("deploy.lock").exists(),
+        "lock released"
+    );
+    restore(&state);
+}

@@ -7,6 +7,7 @@ pub mod canary;
 pub mod containers;
 pub mod deploy;
 pub mod drill;
+pub mod interrupt;
 pub mod stack;
 
 use std::fmt;

@@ -302,6 +302,7 @@ async fn deploy_apps(
         gate: false,
         reason: Some("fleetdeck lab up".into()),
         break_lock: false,
+        interrupt: Default::default(),
     };
     let outcome =
         deploy::apply_local(&deployments.core, target, desired, docker.clone(), &options).await;

@@ -740,6 +740,8 @@ fn open_deploy_wizard(
             gate: true,
             reason: None,
             break_lock: false,
+            // The console has its own keys (Esc) and no signal handling here.
+            interrupt: Default::default(),
         },
     )?;
     let setup = deploy_wizard::Setup {

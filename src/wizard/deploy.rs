@@ -236,7 +236,10 @@ pub fn plan_review(hosts: &[PlannedHost]) -> Vec<ReviewLine> {
 fn result_tone(result: HostResult) -> Tone {
     match result {
         HostResult::Unchanged | HostResult::Deployed => Tone::Ok,
-        HostResult::RolledBack | HostResult::Locked | HostResult::Refused => Tone::Warning,
+        HostResult::RolledBack
+        | HostResult::Locked
+        | HostResult::Refused
+        | HostResult::Interrupted => Tone::Warning,
         HostResult::Failed | HostResult::Unreachable => Tone::Critical,
     }
 }

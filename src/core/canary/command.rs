@@ -299,16 +299,29 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let printer = print_events(rx);
-    super::run(
+    let interrupt = crate::core::interrupt::Interrupt::on_signals();
+    let ssh = ssh_options(cli);
+    let ran = super::run_interruptible(
         &core,
-        &ssh_options(cli),
+        &ssh,
         &mut rollout,
         prepared,
         gate.as_ref(),
         &tx,
         args.break_lock,
-    )
-    .await;
+        &interrupt,
+    );
+    tokio::select! {
+        () = ran => {}
+        () = interrupt.wait_abandoned() => {
+            return crate::core::deploy::command::abandoned_exit(
+                &interrupt,
+                "canary rollout",
+                "the next deploy, canary --resume or rollback on such a host reports the \
+                 interrupted run, takes over its lock and resumes from its journal",
+            );
+        }
+    }
     drop(tx);
     // The printer drains what is queued; never wait on it for long.
     let _ = tokio::time::timeout(Duration::from_secs(5), printer).await;
@@ -322,6 +335,13 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
             println!("{line}");
         }
         println!("journal: {}", rollout.path().display());
+    }
+    if let Some(signal) = interrupt.requested() {
+        eprintln!(
+            "fleetdeck: canary rollout interrupted by {signal}: {}",
+            sanitize::line(rollout.error.as_deref().unwrap_or("stopped"))
+        );
+        return signal.exit_code();
     }
     match rollout.status {
         RolloutStatus::Passed => 0,

@@ -27,6 +27,7 @@ use crate::core::deploy::{
     ApplyOptions, Change, DeployTarget, Desired, Events, HostResult, Planned, Prepared,
     ServiceResult,
 };
+use crate::core::interrupt::Interrupt;
 use crate::inventory::Inventory;
 use crate::ssh::setup::SshOptions;
 
@@ -355,11 +356,43 @@ pub async fn run(
     core: &Core,
     ssh: &SshOptions,
     rollout: &mut Rollout,
-    mut prepared: Prepared,
+    prepared: Prepared,
     gate: &dyn GoNoGo,
     events: &tokio::sync::mpsc::UnboundedSender<CanaryEvent>,
     break_lock: bool,
 ) {
+    let never = Interrupt::default();
+    run_interruptible(
+        core, ssh, rollout, prepared, gate, events, break_lock, &never,
+    )
+    .await;
+}
+
+/// Marks the rollout stopped by a signal: still `running` (its journal resumes it with
+/// `--resume`), with why and where.
+fn interrupted(rollout: &mut Rollout, interrupt: &Interrupt, index: usize, during: &str) {
+    let signal = interrupt.requested().map_or("a signal", |s| s.name());
+    rollout.error = Some(format!(
+        "interrupted by {signal} during wave {index}'s {during}; every host runs a revision \
+         that passed its health gate, no lock is held; resume with --resume"
+    ));
+}
+
+/// As [`run`], stopped at a safe point by `interrupt` (SIGINT, SIGTERM, SIGHUP): a
+/// deploy under way finishes its switch-over and rolls it back (see the deployment
+/// core), a soak stops; the rollout stays resumable.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_interruptible(
+    core: &Core,
+    ssh: &SshOptions,
+    rollout: &mut Rollout,
+    mut prepared: Prepared,
+    gate: &dyn GoNoGo,
+    events: &tokio::sync::mpsc::UnboundedSender<CanaryEvent>,
+    break_lock: bool,
+    interrupt: &Interrupt,
+) {
+    interrupt.listen();
     let board = |r: &Rollout| {
         if let Err(e) = r.save() {
             tracing::warn!("saving the rollout journal {}: {e}", r.path().display());
@@ -375,6 +408,7 @@ pub async fn run(
         gate: true,
         reason: rollout.request.reason.clone(),
         break_lock,
+        interrupt: interrupt.clone(),
     };
     let soak = Duration::from_secs(rollout.request.soak_seconds);
     board(rollout);
@@ -385,6 +419,11 @@ pub async fn run(
             continue; // finished before a crash: never deployed again
         }
         let names = rollout.waves[index].hosts.clone();
+        if interrupt.requested().is_some() {
+            interrupted(rollout, interrupt, index, "start");
+            board(rollout);
+            return;
+        }
         let wave_prepared = Prepared {
             hosts: names.iter().filter_map(|n| by_host.remove(n)).collect(),
         };
@@ -461,6 +500,11 @@ pub async fn run(
             h.deployed.dedup();
             match outcome.result {
                 HostResult::Deployed | HostResult::Unchanged => h.stage = HostStage::Soaking,
+                // Back on its previous revision, or not begun: deployed on --resume.
+                HostResult::Interrupted => {
+                    h.stage = HostStage::Pending;
+                    h.error = outcome.error.clone();
+                }
                 HostResult::RolledBack => {
                     h.stage = HostStage::RolledBack;
                     h.error = outcome.error.clone();
@@ -470,6 +514,11 @@ pub async fn run(
                     h.error = outcome.error.clone();
                 }
             }
+        }
+        if interrupt.requested().is_some() {
+            interrupted(rollout, interrupt, index, "deploy");
+            board(rollout);
+            return;
         }
         rollout.waves[index].stage = WaveStage::Soaking;
         board(rollout);
@@ -483,7 +532,14 @@ pub async fn run(
                     .is_some_and(|h| h.stage == HostStage::Soaking)
             })
             .collect();
-        let results = soak::watch(&soaking, soak, index, events).await;
+        let results = tokio::select! {
+            results = soak::watch(&soaking, soak, index, events) => results,
+            _ = interrupt.wait() => {
+                interrupted(rollout, interrupt, index, "soak");
+                board(rollout);
+                return;
+            }
+        };
         for (name, result) in results {
             if let Some(h) = rollout.host_mut(&name) {
                 match result {
@@ -535,10 +591,22 @@ pub async fn run(
             .collect();
         roll_back(core, ssh, rollout, &tolerated, &options, events).await;
 
+        if interrupt.requested().is_some() {
+            interrupted(rollout, interrupt, index, "soak");
+            board(rollout);
+            return;
+        }
         if index + 1 < rollout.waves.len() {
             rollout.waves[index].stage = WaveStage::Gate;
             board(rollout);
-            if !gate.decide(rollout, index).await {
+            let go = gate.decide(rollout, index).await;
+            // A signal at the question takes effect when it is answered.
+            if interrupt.requested().is_some() {
+                interrupted(rollout, interrupt, index, "go / no-go question");
+                board(rollout);
+                return;
+            }
+            if !go {
                 let why = format!("no-go after wave {index}: stopped by the operator");
                 rollout.waves[index].stage = WaveStage::Passed;
                 stop_remaining(rollout, index + 1);

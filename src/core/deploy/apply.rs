@@ -32,6 +32,7 @@ use super::plan::{
 use super::shell::{HostShell, quote};
 use crate::audit::{self, AuditRecord, AuditResult};
 use crate::core::Core;
+use crate::core::interrupt::{Interrupt, Signal};
 use crate::core::stack::{Service, Stack};
 use crate::sanitize;
 
@@ -126,6 +127,9 @@ pub enum HostResult {
     Unreachable,
     /// Read-only mode.
     Refused,
+    /// Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP) at a safe point: the switch-over
+    /// under way was rolled back, what had not started was skipped, the lock released.
+    Interrupted,
 }
 
 /// A run that was interrupted before this one, as its lock recorded it.
@@ -133,6 +137,13 @@ pub enum HostResult {
 pub struct Interrupted {
     pub holder: Option<String>,
     pub steps: Vec<String>,
+    /// What this run did first about it: services that run had switched over without
+    /// their health gate passing, returned to their previous revision (and then
+    /// deployed again, gate included, if this run's plan still wants them changed).
+    pub resumed: Vec<String>,
+    /// The journal itself, for the resume.
+    #[serde(skip)]
+    pub journal: Vec<JournalEntry>,
 }
 
 impl Interrupted {
@@ -140,6 +151,8 @@ impl Interrupted {
         Interrupted {
             holder: holder.map(|h| h.describe()),
             steps: journal.iter().map(JournalEntry::describe).collect(),
+            resumed: vec![],
+            journal,
         }
     }
 }
@@ -174,6 +187,8 @@ pub struct ApplyOptions {
     pub gate: bool,
     pub reason: Option<String>,
     pub break_lock: bool,
+    /// Ctrl-C / SIGTERM / SIGHUP: checked at safe points (never fires by default).
+    pub interrupt: Interrupt,
 }
 
 /// A run on one host, under its lock.
@@ -183,6 +198,7 @@ struct HostRun<'a> {
     lock: &'a HostLock,
     events: &'a Events,
     reason: Option<String>,
+    interrupt: &'a Interrupt,
 }
 
 fn docker_err(what: &str, e: &bollard::errors::Error) -> String {
@@ -203,7 +219,30 @@ impl HostRun<'_> {
     /// Journals a step before it is taken, then announces it: whoever sees the step
     /// announced can rely on the journal holding it.
     async fn step(&self, app: &str, service: &str, step: &str, detail: &str) -> Result<(), String> {
-        self.lock.journal(app, service, step, detail).await?;
+        self.step_at(app, service, step, detail, None).await
+    }
+
+    /// As [`HostRun::step`], journalling the configuration hash of the revision the
+    /// step brings up (what a resume tells the new revision by).
+    async fn step_at(
+        &self,
+        app: &str,
+        service: &str,
+        step: &str,
+        detail: &str,
+        revision: Option<&str>,
+    ) -> Result<(), String> {
+        self.lock
+            .journal_revision(app, service, step, detail, revision)
+            .await?;
+        self.interrupt.note(
+            &self.access.name,
+            &format!(
+                "lock {} held, last step `{step} {}` (its journal says where it stopped)",
+                self.access.state_dir,
+                sanitize::line(detail)
+            ),
+        );
         let _ = self.events.send(DeployEvent {
             host: self.access.name.clone(),
             app: app.to_owned(),
@@ -485,9 +524,22 @@ impl HostRun<'_> {
                     self.step(&sp.app, &sp.service, "gate", c)
                         .await
                         .map_err(|e| fail(outcome.clone(), ServiceResult::Failed, e))?;
-                    match gate::wait(self.docker(), c, &spec).await {
-                        Ok(took) => outcome.gate_seconds = Some(took.as_secs_f64()),
-                        Err(failure) => {
+                    let gated = tokio::select! {
+                        gated = gate::wait(self.docker(), c, &spec) => Some(gated),
+                        _ = self.interrupt.wait() => None,
+                    };
+                    match gated {
+                        // The same revision as before, started: it runs, unconfirmed.
+                        None => {
+                            outcome.result = ServiceResult::Started;
+                            outcome.error = Some(format!(
+                                "{}: started; its health gate was not waited for",
+                                interrupted_by(self.interrupt)
+                            ));
+                            return Ok(outcome);
+                        }
+                        Some(Ok(took)) => outcome.gate_seconds = Some(took.as_secs_f64()),
+                        Some(Err(failure)) => {
                             outcome.logs = failure.logs.clone();
                             return Err(fail(outcome, ServiceResult::Failed, failure.reason));
                         }
@@ -499,9 +551,13 @@ impl HostRun<'_> {
             Change::Create | Change::Replace => {}
         }
 
-        // Everything before the old container stops can fail without consequence.
+        // Everything before the old container stops can fail (or be interrupted)
+        // without consequence.
         let prepared = async {
-            self.ensure_image(&sp.app, &sp.service, &sp.image).await?;
+            tokio::select! {
+                pulled = self.ensure_image(&sp.app, &sp.service, &sp.image) => pulled?,
+                _ = self.interrupt.wait() => return Err(interrupted_by(self.interrupt)),
+            }
             let binds = self.write_secrets(app, service, &sp.hash).await?;
             let secret_env: Vec<(String, String)> = service
                 .secret_env
@@ -535,11 +591,12 @@ impl HostRun<'_> {
             }
             let body =
                 service.create_body(stack, &self.access.prefix, &labels, &secret_env, &binds);
-            self.step(
+            self.step_at(
                 &sp.app,
                 &sp.service,
                 "create",
                 &format!("{next} from {}", sp.image),
+                Some(&sp.hash),
             )
             .await?;
             self.remove(&next).await?;
@@ -568,6 +625,18 @@ impl HostRun<'_> {
         if let Err(e) = prepared {
             let _ = self.remove(&next).await;
             return Err(fail(outcome, ServiceResult::Failed, e));
+        }
+        // The last point where stopping changes nothing.
+        if self.interrupt.requested().is_some() {
+            let _ = self.remove(&next).await;
+            return Err(fail(
+                outcome,
+                ServiceResult::Skipped,
+                format!(
+                    "{} before its switch-over: not changed",
+                    interrupted_by(self.interrupt)
+                ),
+            ));
         }
 
         // Containers are renamed only while stopped or not yet started: Docker
@@ -604,7 +673,18 @@ impl HostRun<'_> {
                         logs: vec![],
                     })
                 } else {
-                    gate::wait(self.docker(), c, &spec).await
+                    // Interrupted (before or during the gate): the switch-over has
+                    // finished; it is rolled back like a failed gate.
+                    tokio::select! {
+                        gated = gate::wait(self.docker(), c, &spec) => gated,
+                        _ = self.interrupt.wait() => Err(gate::GateFailure {
+                            reason: format!(
+                                "{} during its health gate",
+                                interrupted_by(self.interrupt)
+                            ),
+                            logs: vec![],
+                        }),
+                    }
                 }
             }
             Ok(()) => Ok(Duration::ZERO),
@@ -632,8 +712,19 @@ impl HostRun<'_> {
                         probe: None,
                         ..spec.clone()
                     };
-                    if let Err(e) = gate::wait(self.docker(), c, &back).await {
-                        reverted = Err(format!("the previous revision did not come back: {e}"));
+                    // A second signal abandons this wait (the revision is started).
+                    tokio::select! {
+                        gated = gate::wait(self.docker(), c, &back) => if let Err(e) = gated {
+                            reverted =
+                                Err(format!("the previous revision did not come back: {e}"));
+                        },
+                        () = self.interrupt.wait_abandoned() => {
+                            reverted = Err(
+                                "abandoned (second signal) while the previous revision, \
+                                 started again, was in its health gate"
+                                    .to_owned(),
+                            );
+                        }
                     }
                 }
                 match (had_old, reverted) {
@@ -646,6 +737,108 @@ impl HostRun<'_> {
                     )),
                 }
             }
+        }
+    }
+
+    /// Returns each service the interrupted run (`journal`) switched over without its
+    /// gate passing to the revision that ran before it, started: the new revision is
+    /// removed, `NAME.prev` becomes `NAME` again and `NAME.old` becomes `NAME.prev`.
+    /// Says what it did, one line per service.
+    async fn resume(&self, journal: &[JournalEntry]) -> Result<Vec<String>, String> {
+        let mut notes = Vec::new();
+        for u in unconfirmed(journal) {
+            let c = plan::container_name(&self.access.prefix, &u.app, &u.service);
+            let next = format!("{c}{NEXT_SUFFIX}");
+            let prev = format!("{c}{PREVIOUS_SUFFIX}");
+            let old = format!("{c}{OLDEST_SUFFIX}");
+            let current = self.inspect(&c).await?;
+            let had_next = self.exists(&next).await?;
+            // The new revision is `NAME` once `NAME.next` has been renamed to it.
+            let current_is_new = match (&current, &u.revision) {
+                (None, _) => false,
+                (Some(info), Some(revision)) => {
+                    info.config
+                        .as_ref()
+                        .and_then(|c| c.labels.as_ref())
+                        .and_then(|l| l.get(HASH_LABEL))
+                        == Some(revision)
+                }
+                (Some(_), None) => !had_next,
+            };
+            let new_image = if current_is_new {
+                current
+                    .as_ref()
+                    .and_then(|i| i.config.as_ref()?.image.clone())
+            } else {
+                None
+            };
+            if !u.stopped {
+                // The running revision was never touched: the plan removes `.next`.
+                continue;
+            }
+            if !had_next && !current_is_new && current.is_some() {
+                // Already back to the previous revision (its revert ran): it must run.
+                let running = current
+                    .as_ref()
+                    .and_then(|i| i.state.as_ref()?.running)
+                    .unwrap_or(false);
+                if !running {
+                    self.step(&u.app, &u.service, "resume", &format!("start {c}"))
+                        .await?;
+                    self.start(&c).await?;
+                    notes.push(sanitize::line(&format!(
+                        "{c}: the interrupted run was reverting it: started again"
+                    )));
+                }
+                continue;
+            }
+            self.step(
+                &u.app,
+                &u.service,
+                "resume",
+                &format!("{c}: its health gate never passed; back to the previous revision"),
+            )
+            .await?;
+            self.remove(&next).await?;
+            if current_is_new {
+                self.remove(&c).await?;
+            }
+            let mut restored = current.is_some() && !current_is_new;
+            if !restored && self.exists(&prev).await? {
+                self.rename(&prev, &c).await?;
+                if self.exists(&old).await? {
+                    self.rename(&old, &prev).await?;
+                }
+                restored = true;
+            }
+            let back_to = if restored {
+                self.start(&c).await?;
+                let image = self
+                    .inspect(&c)
+                    .await?
+                    .and_then(|i| i.config?.image)
+                    .unwrap_or_default();
+                format!("the previous revision ({image}) runs again")
+            } else {
+                "it had no previous revision: removed".to_owned()
+            };
+            notes.push(sanitize::line(&format!(
+                "{c}: the interrupted run was switching it over{} and its health gate \
+                 never passed: {back_to}",
+                new_image.map(|i| format!(" to {i}")).unwrap_or_default()
+            )));
+        }
+        Ok(notes)
+    }
+
+    async fn inspect(
+        &self,
+        name: &str,
+    ) -> Result<Option<bollard::models::ContainerInspectResponse>, String> {
+        match self.docker().inspect_container(name, None).await {
+            Ok(info) => Ok(Some(info)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(docker_err(&format!("inspecting {name}"), &e)),
         }
     }
 
@@ -728,6 +921,51 @@ impl HostRun<'_> {
     }
 }
 
+/// A service an interrupted run had begun to switch over, and never confirmed (its
+/// gate did not pass, or the revert after a failed gate did not finish).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unconfirmed {
+    pub app: String,
+    pub service: String,
+    /// The configuration hash of the revision that run created (journals written
+    /// before it was recorded have none).
+    pub revision: Option<String>,
+    /// It got as far as stopping the running revision.
+    pub stopped: bool,
+}
+
+/// Reads an interrupted run's journal: the services it created a new revision for
+/// whose gate never passed (a `create` with no `cleanup` after it). A `rollback` that
+/// did not finish (its swap under way) is reported too, with no revision.
+pub fn unconfirmed(journal: &[JournalEntry]) -> Vec<Unconfirmed> {
+    let mut open: Vec<Unconfirmed> = Vec::new();
+    for entry in journal.iter().filter(|e| !e.service.is_empty()) {
+        let at = open
+            .iter()
+            .position(|u| u.app == entry.app && u.service == entry.service);
+        match (entry.step.as_str(), at) {
+            ("create", at) => {
+                if let Some(i) = at {
+                    open.remove(i);
+                }
+                open.push(Unconfirmed {
+                    app: entry.app.clone(),
+                    service: entry.service.clone(),
+                    revision: entry.revision.clone(),
+                    stopped: false,
+                });
+            }
+            ("stop", Some(i)) => open[i].stopped = true,
+            // Passed its gate (the step after a pass), or its revert finished.
+            ("cleanup", Some(i)) => {
+                open.remove(i);
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
 /// The service a plan line refers to.
 fn find<'a>(desired: &'a Desired, sp: &ServicePlan) -> Option<(&'a DesiredApp, &'a Service)> {
     let app = desired.apps.iter().find(|a| a.stack.app == sp.app)?;
@@ -803,14 +1041,12 @@ async fn begin(
                 .map(|(h, j)| Interrupted::from_lock(h, j));
             Ok((acquired.lock, outcome))
         }
-        Err(e @ lock::LockError::Held { .. }) => {
-            let mut outcome =
-                HostOutcome::new(&access.name, HostResult::Locked, Some(e.to_string()));
-            if let lock::LockError::Held { holder, journal } = e {
-                outcome.interrupted = Some(Interrupted::from_lock(holder, journal));
-            }
-            Err(outcome)
-        }
+        // The holder may well be running (the error says so): not "interrupted".
+        Err(e @ lock::LockError::Held { .. }) => Err(HostOutcome::new(
+            &access.name,
+            HostResult::Locked,
+            Some(e.to_string()),
+        )),
         Err(e) => Err(HostOutcome::new(
             &access.name,
             HostResult::Failed,
@@ -838,6 +1074,9 @@ pub async fn apply_host(
     events: &Events,
 ) -> HostOutcome {
     let started = Instant::now();
+    if let Some(outcome) = not_started(access, &options.interrupt) {
+        return outcome;
+    }
     let apps: Vec<String> = desired.apps.iter().map(|a| a.stack.app.clone()).collect();
     let target = super::apps_target(&apps);
     let (host_lock, mut outcome) = match begin(core, access, "deploy", &target, options).await {
@@ -850,18 +1089,86 @@ pub async fn apply_host(
         lock: &host_lock,
         events,
         reason: options.reason.clone(),
+        interrupt: &options.interrupt,
     };
-    match plan::managed_containers(&access.docker).await {
-        Ok(running) => {
-            let plan = plan::plan_host(desired, &access.prefix, &running);
-            apply_plan(&run, desired, &plan, options.gate, &mut outcome).await;
+    options
+        .interrupt
+        .note(&access.name, &format!("lock {} held", access.state_dir));
+    // An interrupted run's switch-overs whose gate never passed go back to their
+    // previous revision first; the plan below then deploys them again, gate included.
+    let resumed = match outcome.interrupted.as_ref() {
+        Some(interrupted) => run.resume(&interrupted.journal).await,
+        None => Ok(vec![]),
+    };
+    match resumed {
+        Ok(notes) => {
+            if let Some(interrupted) = outcome.interrupted.as_mut() {
+                interrupted.resumed = notes;
+            }
+            match plan::managed_containers(&access.docker).await {
+                Ok(running) => {
+                    let plan = plan::plan_host(desired, &access.prefix, &running);
+                    apply_plan(&run, desired, &plan, options.gate, &mut outcome).await;
+                }
+                Err(e) => {
+                    outcome.result = HostResult::Failed;
+                    outcome.error = Some(e);
+                }
+            }
         }
         Err(e) => {
             outcome.result = HostResult::Failed;
-            outcome.error = Some(e);
+            outcome.error = Some(format!("resuming the interrupted run: {e}"));
         }
     }
-    end(host_lock, outcome, started).await
+    mark_interrupted(&mut outcome, &options.interrupt);
+    let outcome = end(host_lock, outcome, started).await;
+    options.interrupt.done(&access.name);
+    outcome
+}
+
+fn interrupted_by(interrupt: &Interrupt) -> String {
+    format!(
+        "interrupted by {}",
+        interrupt.requested().map_or("a signal", Signal::name)
+    )
+}
+
+/// A host not yet begun when the signal came: left alone.
+fn not_started(access: &HostAccess, interrupt: &Interrupt) -> Option<HostOutcome> {
+    interrupt.requested()?;
+    Some(HostOutcome::new(
+        &access.name,
+        HostResult::Interrupted,
+        Some(format!(
+            "{} before this host was begun: nothing changed",
+            interrupted_by(interrupt)
+        )),
+    ))
+}
+
+/// After a signal: the host's result says so (unless something failed, which says
+/// more), with what was done.
+fn mark_interrupted(outcome: &mut HostOutcome, interrupt: &Interrupt) {
+    if interrupt.requested().is_none() || outcome.result == HostResult::Failed {
+        return;
+    }
+    let count = |r: ServiceResult| outcome.services.iter().filter(|s| s.result == r).count();
+    let (back, skipped, done) = (
+        count(ServiceResult::RolledBack),
+        count(ServiceResult::Skipped),
+        count(ServiceResult::Deployed) + count(ServiceResult::Started),
+    );
+    if back + skipped == 0 {
+        // Everything had finished when the signal came.
+        return;
+    }
+    outcome.result = HostResult::Interrupted;
+    outcome.error = Some(format!(
+        "{}: {back} service(s) rolled back to their previous revision (running), \
+         {skipped} not started, {done} done; lock released",
+        interrupted_by(interrupt)
+    ));
 }
 
 async fn apply_plan(
@@ -880,6 +1187,10 @@ async fn apply_plan(
             .iter()
             .filter(|s| s.app == app.stack.app)
             .collect();
+        // Interrupted between two apps: the next one is not begun.
+        if run.interrupt.requested().is_some() {
+            failed = true;
+        }
         if failed {
             outcome
                 .services
@@ -900,6 +1211,12 @@ async fn apply_plan(
         }
         let mut switched: Vec<&ServicePlan> = Vec::new();
         for sp in &app_plans {
+            // Interrupted between two services of an app: what it switched goes back,
+            // so the app does not run half a release.
+            if !failed && run.interrupt.requested().is_some() {
+                failed = true;
+                switch_back(run, &switched, outcome).await;
+            }
             if failed {
                 outcome.services.push(skipped(sp));
                 continue;
@@ -944,34 +1261,17 @@ async fn apply_plan(
                         )
                         .await;
                     outcome.error = done.error.clone();
-                    outcome.result = if done.result == ServiceResult::RolledBack {
-                        HostResult::RolledBack
-                    } else {
-                        HostResult::Failed
+                    outcome.result = match done.result {
+                        ServiceResult::RolledBack => HostResult::RolledBack,
+                        // Interrupted before its switch-over: nothing changed.
+                        ServiceResult::Skipped => outcome.result,
+                        _ => HostResult::Failed,
                     };
                     outcome.services.push(done);
                     failed = true;
                     // The app must not run half a release: switch back what it
                     // already switched.
-                    for prior in switched.iter().rev() {
-                        let result = run
-                            .swap_with_previous(&prior.app, &prior.service, &prior.container)
-                            .await;
-                        if let Some(o) = outcome
-                            .services
-                            .iter_mut()
-                            .find(|o| o.container == prior.container)
-                        {
-                            match result {
-                                Ok(()) => o.result = ServiceResult::RolledBack,
-                                Err(e) => {
-                                    o.result = ServiceResult::Failed;
-                                    o.error = Some(format!("switching back failed: {e}"));
-                                    outcome.result = HostResult::Failed;
-                                }
-                            }
-                        }
-                    }
+                    switch_back(run, &switched, outcome).await;
                 }
             }
         }
@@ -982,12 +1282,38 @@ async fn apply_plan(
         } else {
             HostResult::Unchanged
         };
+    } else if changed && outcome.result == HostResult::Unchanged {
+        // Stopped by a signal after some apps were deployed.
+        outcome.result = HostResult::Deployed;
     }
     // Without an audit log nothing more is done on the host, not even the cleanup.
     if (changed || failed) && !unaudited {
         let _ = run.step("", "", "cleanup", "old secret files").await;
         if let Err(e) = run.clean_secrets().await {
             tracing::warn!(host = %run.access.name, "{e}");
+        }
+    }
+}
+
+/// Switches back the services of an app this run already switched (latest first).
+async fn switch_back(run: &HostRun<'_>, switched: &[&ServicePlan], outcome: &mut HostOutcome) {
+    for prior in switched.iter().rev() {
+        let result = run
+            .swap_with_previous(&prior.app, &prior.service, &prior.container)
+            .await;
+        if let Some(o) = outcome
+            .services
+            .iter_mut()
+            .find(|o| o.container == prior.container)
+        {
+            match result {
+                Ok(()) => o.result = ServiceResult::RolledBack,
+                Err(e) => {
+                    o.result = ServiceResult::Failed;
+                    o.error = Some(format!("switching back failed: {e}"));
+                    outcome.result = HostResult::Failed;
+                }
+            }
         }
     }
 }
@@ -1041,6 +1367,9 @@ pub async fn rollback_scope(
     events: &Events,
 ) -> HostOutcome {
     let started = Instant::now();
+    if let Some(outcome) = not_started(access, &options.interrupt) {
+        return outcome;
+    }
     let target = match scope {
         RollbackScope::Apps(apps) => super::apps_target(apps),
         RollbackScope::Containers(names) => names.join(", "),
@@ -1055,7 +1384,12 @@ pub async fn rollback_scope(
         lock: &host_lock,
         events,
         reason: options.reason.clone(),
+        interrupt: &options.interrupt,
     };
+    options
+        .interrupt
+        .note(&access.name, &format!("lock {} held", access.state_dir));
+    let mut cut_short = 0;
     let result = async {
         let running = plan::managed_containers(&access.docker).await?;
         for (name, summary) in &running {
@@ -1072,6 +1406,11 @@ pub async fn rollback_scope(
             if !wanted {
                 continue;
             }
+            // Interrupted: the swaps not begun are not begun.
+            if run.interrupt.requested().is_some() {
+                cut_short += 1;
+                continue;
+            }
             let from_image = running.get(base).and_then(|c| c.image.clone());
             let to_image = summary.image.clone().unwrap_or_default();
             let target = format!("{app} {base} ({to_image})");
@@ -1085,10 +1424,14 @@ pub async fn rollback_scope(
                         probe: None,
                         timeout: Duration::from_secs(60),
                     };
-                    gate::wait(&access.docker, base, &spec)
-                        .await
-                        .map(|t| Some(t.as_secs_f64()))
-                        .map_err(|f| f.reason)
+                    // The swap is done (the previous revision runs); an interruption
+                    // only stops waiting for its gate.
+                    tokio::select! {
+                        gated = gate::wait(&access.docker, base, &spec) => gated
+                            .map(|t| Some(t.as_secs_f64()))
+                            .map_err(|f| f.reason),
+                        _ = run.interrupt.wait() => Ok(None),
+                    }
                 }
                 Ok(()) => Ok(None),
                 Err(e) => Err(e.clone()),
@@ -1135,12 +1478,21 @@ pub async fn rollback_scope(
     {
         outcome.error = outcome.services.iter().find_map(|s| s.error.clone());
         HostResult::Failed
+    } else if let Some(signal) = options.interrupt.requested() {
+        outcome.error = Some(format!(
+            "interrupted by {signal}: {} service(s) rolled back (running), {cut_short} not \
+             begun; lock released",
+            outcome.services.len()
+        ));
+        HostResult::Interrupted
     } else if outcome.services.is_empty() {
         HostResult::Unchanged
     } else {
         HostResult::RolledBack
     };
-    end(host_lock, outcome, started).await
+    let outcome = end(host_lock, outcome, started).await;
+    options.interrupt.done(&access.name);
+    outcome
 }
 
 /// The service declares a test of its own (a check inherited from the image is
@@ -1183,6 +1535,63 @@ fn numeric_user(user: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(service: &str, step: &str, revision: Option<&str>) -> JournalEntry {
+        JournalEntry {
+            time: "2026-11-23T10:00:00Z".into(),
+            app: "web".into(),
+            service: service.into(),
+            step: step.into(),
+            detail: String::new(),
+            revision: revision.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_switch_over_without_a_passed_gate_is_unconfirmed() {
+        // Killed in the gate: unconfirmed, with the new revision's hash.
+        let killed_in_gate = [
+            entry("web", "create", Some("abc")),
+            entry("web", "stop", None),
+            entry("web", "start", None),
+            entry("web", "gate", None),
+        ];
+        assert_eq!(
+            unconfirmed(&killed_in_gate),
+            vec![Unconfirmed {
+                app: "web".into(),
+                service: "web".into(),
+                revision: Some("abc".into()),
+                stopped: true,
+            }]
+        );
+        // Passed (its cleanup journalled): nothing to resume; the next service of
+        // the app, created but never stopped for, is unconfirmed but untouched.
+        let passed = [
+            entry("web", "create", Some("abc")),
+            entry("web", "stop", None),
+            entry("web", "gate", None),
+            entry("web", "cleanup", None),
+            entry("db", "create", Some("def")),
+            entry("", "cleanup", None),
+        ];
+        let open = unconfirmed(&passed);
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].service, "db");
+        assert!(!open[0].stopped);
+        // A revert that did not finish stays unconfirmed; an older journal has no
+        // revision.
+        let reverting = [
+            entry("web", "create", None),
+            entry("web", "stop", None),
+            entry("web", "gate", None),
+            entry("web", "revert", None),
+        ];
+        let open = unconfirmed(&reverting);
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].revision, None);
+        assert!(unconfirmed(&[]).is_empty());
+    }
 
     #[test]
     fn secret_owners_follow_numeric_users_only() {

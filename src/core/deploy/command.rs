@@ -11,6 +11,7 @@ use super::plan::{self, HostPlan};
 use crate::audit::AuditLog;
 use crate::cli::{Cli, DeployArgs, RollbackArgs};
 use crate::core::Core;
+use crate::core::interrupt::Interrupt;
 use crate::fleet::command::ssh_options;
 use crate::inventory::{INVENTORY_ENV, Inventory};
 use crate::sanitize;
@@ -83,6 +84,7 @@ pub fn summary_lines(outcomes: &[HostOutcome]) -> Vec<String> {
             HostResult::Locked => "LOCKED",
             HostResult::Unreachable => "UNREACHABLE",
             HostResult::Refused => "REFUSED",
+            HostResult::Interrupted => "INTERRUPTED",
         };
         let changed = o
             .services
@@ -100,6 +102,9 @@ pub fn summary_lines(outcomes: &[HostOutcome]) -> Vec<String> {
             )));
             for step in interrupted.steps.iter().rev().take(5).rev() {
                 lines.push(format!("    {step}"));
+            }
+            for note in &interrupted.resumed {
+                lines.push(sanitize::line(&format!("  resumed: {note}")));
             }
         }
         for s in &o.services {
@@ -175,6 +180,36 @@ pub fn refuse_run(
     core.refuse_run(&hosts, action, &super::apps_target(apps), reason)
 }
 
+
+/// After a run a signal interrupted: says so and returns 128 + the signal's number;
+/// `None` when no signal came.
+pub fn interrupted_exit(interrupt: &Interrupt, what: &str) -> Option<u8> {
+    let signal = interrupt.requested()?;
+    eprintln!(
+        "fleetdeck: {what} interrupted by {signal}: the step under way was finished and \
+         made safe (see the summary), the lock released"
+    );
+    Some(signal.exit_code())
+}
+
+/// A second signal: stops waiting, says what is left as it is; returns the exit code.
+pub fn abandoned_exit(interrupt: &Interrupt, what: &str, next: &str) -> u8 {
+    let left = interrupt.left_behind();
+    if left.is_empty() {
+        eprintln!("fleetdeck: {what} abandoned on a second signal; no host was being changed");
+    } else {
+        eprintln!("fleetdeck: {what} abandoned on a second signal; left as they are:");
+        for line in left {
+            eprintln!("fleetdeck:   {line}");
+        }
+        eprintln!("fleetdeck: {next}");
+    }
+    interrupt.requested().map_or(130, |s| s.exit_code())
+}
+
+const DEPLOY_RESUMES: &str = "the next deploy or rollback on such a host reports the \
+     interrupted run, takes over its lock and resumes from its journal";
+
 fn core(cli: &Cli) -> Core {
     Core::new(cli.read_only, AuditLog::at_default_path())
 }
@@ -212,10 +247,12 @@ pub async fn deploy(cli: &Cli, args: &DeployArgs) -> u8 {
             Box::new(TerminalPrompt)
         }
     });
+    let interrupt = Interrupt::on_signals();
     let apply = ApplyOptions {
         gate: true,
         reason: args.reason.clone(),
         break_lock: args.break_lock,
+        interrupt: interrupt.clone(),
     };
     let mut runner = match DeployRunner::new(
         inventory,
@@ -263,9 +300,23 @@ pub async fn deploy(cli: &Cli, args: &DeployArgs) -> u8 {
     );
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
-    let outcome =
-        crate::wizard::headless::drive(wizard, &mut runner, &mut driver, &mut stdout, &mut stderr)
-            .await;
+    let outcome = tokio::select! {
+        outcome = crate::wizard::headless::drive(
+            wizard, &mut runner, &mut driver, &mut stdout, &mut stderr,
+        ) => outcome,
+        () = interrupt.wait_abandoned() => {
+            return abandoned_exit(&interrupt, "deploy", DEPLOY_RESUMES);
+        }
+    };
+    if let Some(code) = interrupted_exit(&interrupt, "deploy") {
+        if args.json
+            && let Some(DeployOutput::Applied(outcomes)) =
+                outcome.answers.output(wizard_deploy::APPLY)
+        {
+            print_summary(outcomes, true);
+        }
+        return code;
+    }
     match outcome.ending {
         Ending::Failed { step, problems } => {
             for p in &problems {
@@ -381,17 +432,27 @@ pub async fn rollback(cli: &Cli, args: &RollbackArgs) -> u8 {
         Ok(false) => return fail("not confirmed: nothing was changed".into()),
         Err(e) => return fail(e),
     }
+    let interrupt = Interrupt::on_signals();
     let options = ApplyOptions {
         gate: true,
         reason: args.reason.clone(),
         break_lock: args.break_lock,
+        interrupt: interrupt.clone(),
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let printer = print_progress(rx);
-    let outcomes = super::rollback_all(&core, &planned, &args.apps, &options, &tx).await;
+    let outcomes = tokio::select! {
+        outcomes = super::rollback_all(&core, &planned, &args.apps, &options, &tx) => outcomes,
+        () = interrupt.wait_abandoned() => {
+            return abandoned_exit(&interrupt, "rollback", DEPLOY_RESUMES);
+        }
+    };
     drop(tx);
     let _ = printer.await;
     print_summary(&outcomes, args.json);
+    if let Some(code) = interrupted_exit(&interrupt, "rollback") {
+        return code;
+    }
     if outcomes
         .iter()
         .all(|o| matches!(o.result, HostResult::RolledBack | HostResult::Unchanged))

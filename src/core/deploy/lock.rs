@@ -65,16 +65,59 @@ impl Holder {
 
     /// Provably dead: it ran on this machine and no fleetdeck process has its pid.
     fn is_stale_here(&self) -> bool {
+        self.liveness() == Liveness::Gone
+    }
+
+    /// Whether the holder still runs, as far as this machine can tell.
+    pub fn liveness(&self) -> Liveness {
         let here = audit::local_hostname().unwrap_or_default();
-        if self.machine != here || self.pid == std::process::id() {
-            return false;
+        if self.machine != here {
+            return Liveness::Unknown;
+        }
+        if self.pid == std::process::id() {
+            return Liveness::Running;
         }
         match std::fs::read_to_string(format!("/proc/{}/comm", self.pid)) {
+            Ok(comm) if comm.trim().starts_with("fleetdeck") => Liveness::Running,
             // A live pid that is not fleetdeck was reused by the system.
-            Ok(comm) => !comm.trim().starts_with("fleetdeck"),
-            Err(_) => true,
+            _ => Liveness::Gone,
         }
     }
+
+    /// How long ago `since` was, in words (`4 min`), when it parses.
+    fn age(&self) -> Option<String> {
+        let since =
+            OffsetDateTime::parse(&self.since, &time::format_description::well_known::Rfc3339)
+                .ok()?;
+        let secs = (OffsetDateTime::now_utc() - since).whole_seconds().max(0);
+        Some(match secs {
+            0..120 => format!("{secs} s"),
+            120..7200 => format!("{} min", secs / 60),
+            _ => format!("{} h", secs / 3600),
+        })
+    }
+
+    /// The directory name an interrupted run's lock is kept under:
+    /// `interrupted-TIME-PID`, its own start time (`20261123T100000Z`) and pid.
+    fn kept_name(&self) -> String {
+        let time: String = self
+            .since
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        format!("interrupted-{time}-{}", self.pid)
+    }
+}
+
+/// Whether a lock's holder is alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// On this machine, and its process is there.
+    Running,
+    /// On this machine, and its process is gone: the lock is stale.
+    Gone,
+    /// On another machine: it may be running.
+    Unknown,
 }
 
 /// One step, as the journal records it.
@@ -85,6 +128,10 @@ pub struct JournalEntry {
     pub service: String,
     pub step: String,
     pub detail: String,
+    /// The configuration hash of the revision a `create` step brings up: how a
+    /// resume tells the new revision from the previous one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 impl JournalEntry {
@@ -112,12 +159,30 @@ impl std::fmt::Display for LockError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LockError::Held {
-                holder: Some(h), ..
-            } => write!(
-                f,
-                "locked: {} (if that run is really gone, pass --break-lock)",
-                h.describe()
-            ),
+                holder: Some(h),
+                journal,
+            } => {
+                let age = h.age().map(|a| format!(", {a} ago")).unwrap_or_default();
+                let at = journal
+                    .last()
+                    .map(|e| sanitize::line(&format!(", now at `{} {}`", e.step, e.detail)))
+                    .unwrap_or_default();
+                match h.liveness() {
+                    Liveness::Running => write!(
+                        f,
+                        "locked: another {} is running on this host: {}{age}{at} (wait for \
+                         it to finish; --break-lock only if that process is really gone)",
+                        sanitize::line(&h.action),
+                        h.describe()
+                    ),
+                    _ => write!(
+                        f,
+                        "locked: {}{age}{at} (on another machine: it may still be running; \
+                         if that run is really gone, pass --break-lock)",
+                        h.describe()
+                    ),
+                }
+            }
             LockError::Held { holder: None, .. } => write!(
                 f,
                 "locked by a run whose holder file cannot be read (if it is really gone, pass --break-lock)"
@@ -192,10 +257,21 @@ pub async fn acquire(
     }
     // Keep the interrupted run's files for the post-mortem, then lock afresh. The
     // rename is atomic: of two runs taking over at once, one fails here.
-    let stamp = OffsetDateTime::now_utc().unix_timestamp();
+    // Kept under the interrupted run's own start time and pid (a holder that cannot
+    // be read: the time of the takeover).
+    let kept = previous.as_ref().map_or_else(
+        || {
+            format!(
+                "interrupted-{}-unknown",
+                OffsetDateTime::now_utc().unix_timestamp()
+            )
+        },
+        Holder::kept_name,
+    );
+    let kept = quote(&format!("{state_dir}/{kept}"));
     let takeover = format!(
-        "umask 077; mv {d}/{LOCK} {d}/interrupted-{stamp}-$$ && mkdir {d}/{LOCK} && \
-         cat > {d}/{LOCK}/holder.json"
+        "umask 077; k={kept}; [ -e \"$k\" ] && k=\"$k-$$\"; \
+         mv {d}/{LOCK} \"$k\" && mkdir {d}/{LOCK} && cat > {d}/{LOCK}/holder.json"
     );
     shell
         .check("taking over the stale lock", &takeover, Some(&json))
@@ -225,12 +301,27 @@ impl HostLock {
         step: &str,
         detail: &str,
     ) -> Result<(), String> {
+        self.journal_revision(app, service, step, detail, None)
+            .await
+    }
+
+    /// As [`HostLock::journal`], with the configuration hash of the revision the step
+    /// brings up.
+    pub async fn journal_revision(
+        &self,
+        app: &str,
+        service: &str,
+        step: &str,
+        detail: &str,
+        revision: Option<&str>,
+    ) -> Result<(), String> {
         let entry = JournalEntry {
             time: audit::timestamp(OffsetDateTime::now_utc()),
             app: app.to_owned(),
             service: service.to_owned(),
             step: step.to_owned(),
             detail: sanitize::line(detail),
+            revision: revision.map(str::to_owned),
         };
         let mut line = serde_json::to_vec(&entry).map_err(|e| e.to_string())?;
         line.push(b'\n');
@@ -387,5 +478,68 @@ mod tests {
             .await
             .expect("--break-lock takes it");
         assert!(broken.interrupted.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_live_holder_is_reported_running_not_interrupted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().display().to_string();
+        let shell = HostShell::Local;
+        let first = acquire(&shell, &state, Holder::this_process("deploy", None), false)
+            .await
+            .expect("free lock");
+        first
+            .lock
+            .journal("web", "web", "gate", "web")
+            .await
+            .expect("journal");
+        let err = acquire(&shell, &state, Holder::this_process("deploy", None), false)
+            .await
+            .err()
+            .expect("refused");
+        let text = err.to_string();
+        let me = first.lock.holder();
+        for part in [
+            "another deploy is running on this host".to_owned(),
+            me.operator.clone(),
+            format!("pid {}", me.pid),
+            format!("on {}", me.machine),
+            format!("since {}", me.since),
+            "s ago".to_owned(),
+            "now at `gate web`".to_owned(),
+        ] {
+            assert!(text.contains(&part), "{part:?} in {text}");
+        }
+        assert!(!text.contains("interrupted"), "{text}");
+        first.lock.release().await.expect("release");
+    }
+
+    #[tokio::test]
+    async fn a_taken_over_lock_is_kept_under_the_interrupted_runs_time_and_pid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().display().to_string();
+        let here = audit::local_hostname().expect("hostname");
+        let gone = holder(4_194_304 + 9, &here);
+        std::fs::create_dir(dir.path().join(LOCK)).expect("lock dir");
+        std::fs::write(
+            dir.path().join(LOCK).join("holder.json"),
+            serde_json::to_vec(&gone).expect("json"),
+        )
+        .expect("holder");
+        let taken = acquire(
+            &HostShell::Local,
+            &state,
+            Holder::this_process("deploy", None),
+            false,
+        )
+        .await
+        .expect("stale lock taken over");
+        let kept = dir
+            .path()
+            .join(format!("interrupted-20261123T100000Z-{}", gone.pid));
+        let holder_json = std::fs::read_to_string(kept.join("holder.json"))
+            .unwrap_or_else(|e| panic!("{} kept: {e}", kept.display()));
+        assert!(holder_json.contains("release 1.1"), "{holder_json}");
+        taken.lock.release().await.expect("release");
     }
 }

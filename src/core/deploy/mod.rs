@@ -219,12 +219,14 @@ pub async fn connect_and_plan(
 
 /// Step 3: applies every reachable host's desired state, [`PARALLEL_HOSTS`] at a time.
 /// Unreachable hosts are reported as such; one host's failure never stops another's.
+/// From here on, SIGINT/SIGTERM/SIGHUP stop the run safely (`options.interrupt`).
 pub async fn apply_all(
     core: &Core,
     planned: &[Planned],
     options: &ApplyOptions,
     events: &Events,
 ) -> Vec<HostOutcome> {
+    options.interrupt.listen();
     on_each_host(planned, |access, p| {
         apply::apply_host(core, access, &p.desired, options, events)
     })
@@ -239,6 +241,7 @@ pub async fn rollback_all(
     options: &ApplyOptions,
     events: &Events,
 ) -> Vec<HostOutcome> {
+    options.interrupt.listen();
     on_each_host(planned, |access, _| {
         apply::rollback_host(core, access, apps, options, events)
     })

@@ -427,7 +427,7 @@ pub fn describe(plan: &HostPlan) -> Vec<String> {
             };
             if !s.leftovers.is_empty() {
                 line.push_str(&format!(
-                    " [removes {}, left by an interrupted run]",
+                    " [removes {}, left by an earlier run that did not finish]",
                     s.leftovers.join(", ")
                 ));
             }

@@ -8,6 +8,7 @@ use super::run::{self, Drill, PlanError, RunStop};
 use crate::audit::AuditLog;
 use crate::cli::{Cli, DrillArgs};
 use crate::core::Core;
+use crate::core::interrupt::Interrupt;
 use crate::fleet::command::ssh_options;
 use crate::inventory::{INVENTORY_ENV, Inventory};
 use crate::sanitize;
@@ -106,23 +107,43 @@ pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
             );
         }
     });
+    let (host, state_dir) = (plan.host.clone(), plan.settings.state_dir.clone());
     let mut drill = Drill::new(core.clone(), plan, access, Some(tx));
     let yes = args.yes;
+    // SIGINT/SIGTERM/SIGHUP are caught once the drill is confirmed (before, they end
+    // the process as usual: nothing has been written on the host).
+    let interrupt = Interrupt::on_signals();
     let confirm = |d: &Drill| -> Result<bool, String> {
-        if yes {
-            return Ok(true);
+        let answer = if yes {
+            Ok(true)
+        } else {
+            let snap = d.chosen().map_or("-".to_owned(), |s| s.id.clone());
+            crate::wizard::headless::ask_on_terminal(&format!(
+                "Restore snapshot {snap} of {} into {} on {} (then verify and remove it)?",
+                d.plan().repo.name,
+                d.target_dir(),
+                d.plan().host
+            ))
+        };
+        if matches!(answer, Ok(true)) {
+            interrupt.listen();
+            interrupt.note(
+                &d.plan().host,
+                &format!(
+                    "the scratch data under {} and the lock in {} (the next drill on this \
+                     host removes the scratch data it marked and takes over the lock)",
+                    d.target_dir(),
+                    d.plan().settings.state_dir
+                ),
+            );
         }
-        let snap = d.chosen().map_or("-".to_owned(), |s| s.id.clone());
-        crate::wizard::headless::ask_on_terminal(&format!(
-            "Restore snapshot {snap} of {} into {} on {} (then verify and remove it)?",
-            d.plan().repo.name,
-            d.target_dir(),
-            d.plan().host
-        ))
+        answer
     };
     let stop = tokio::select! {
         stop = drill.run(&args.snapshot, confirm) => stop.err(),
-        _ = tokio::signal::ctrl_c() => Some(RunStop::Interrupted("interrupted (Ctrl-C)".into())),
+        signal = interrupt.wait() => Some(RunStop::Interrupted(format!(
+            "interrupted by {signal}: stopped; the scratch data is removed and the lock released"
+        ))),
     };
     match &stop {
         Some(RunStop::NotConfirmed(e)) => {
@@ -133,8 +154,44 @@ pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
         Some(RunStop::Interrupted(why)) => drill.interrupt(why),
         _ => {}
     }
-    let (report, saved) = drill.finish(history).await;
+    // Cleaning up and releasing the lock; a second signal abandons them.
+    let (report, saved) = tokio::select! {
+        finished = drill.finish(history) => finished,
+        () = interrupt.wait_abandoned() => {
+            return crate::core::deploy::command::abandoned_exit(
+                &interrupt,
+                "drill",
+                "remove it by hand, or run the drill again",
+            );
+        }
+    };
+    interrupt.done(&host);
     let _ = printer.await;
     emit(&report, saved, args.json);
+    if let Some(signal) = interrupt.requested() {
+        use super::report::Outcome;
+        let cleaned = !report
+            .steps
+            .iter()
+            .any(|s| s.step == Step::Cleanup && s.outcome == Outcome::Failed);
+        let released = !report
+            .checks
+            .iter()
+            .any(|c| c.step == Step::Cleanup && c.name == "lock" && c.outcome == Outcome::Failed);
+        eprintln!(
+            "fleetdeck: drill interrupted by {signal}: {}; {} (the report says at which step)",
+            if cleaned {
+                "its scratch data is removed"
+            } else {
+                "removing its scratch data FAILED (see the report)"
+            },
+            if released {
+                format!("its lock in {} is released", sanitize::line(&state_dir))
+            } else {
+                "releasing its lock FAILED (see the report)".to_owned()
+            }
+        );
+        return signal.exit_code();
+    }
     report.exit_code()
 }
