@@ -107,8 +107,7 @@ async fn watch_host(
 }
 
 async fn check(docker: &Docker, w: &mut Watched, client: &reqwest::Client) -> Result<(), String> {
-    let info = docker
-        .inspect_container(&w.name, None)
+    let info = crate::docker::clean::inspect_container(docker, &w.name)
         .await
         .map_err(|e| sanitize::line(&format!("{}: {e}", w.name)))?;
     let restarts = info.restart_count.unwrap_or(0);
