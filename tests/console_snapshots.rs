@@ -1191,6 +1191,7 @@ mod canary_fixtures {
                 wave_size: WaveSize::Hosts(2),
                 max_failures: 0,
                 soak_seconds: 60,
+                strict_soak: false,
                 rollback_all: false,
                 reason: None,
             },
@@ -1205,6 +1206,7 @@ mod canary_fixtures {
                         stage: HostStage::Pending,
                         deployed: vec![],
                         error: None,
+                        notes: vec![],
                     })
                 })
                 .collect(),

@@ -125,6 +125,11 @@ pub struct RolloutHost {
     /// Containers this rollout replaced on the host (what a rollback returns).
     pub deployed: Vec<String>,
     pub error: Option<String>,
+    /// Problems the soak saw in services this rollout did not change, which they
+    /// already had before it ("already unhealthy before the rollout"): shown on the
+    /// board and in the summary, left to the operator's go / no-go.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +151,10 @@ pub struct RolloutRequest {
     pub wave_size: WaveSize,
     pub max_failures: usize,
     pub soak_seconds: u64,
+    /// `--strict-soak`: a service the rollout did not change fails the soak too when
+    /// it was already unhealthy before.
+    #[serde(default)]
+    pub strict_soak: bool,
     pub rollback_all: bool,
     pub reason: Option<String>,
 }
@@ -322,6 +331,7 @@ pub fn plan_rollout(
                 stage: HostStage::Pending,
                 deployed: vec![],
                 error: None,
+                notes: vec![],
             })
         })
         .collect();
@@ -393,6 +403,7 @@ pub async fn run(
             if let Some(h) = rollout.host_mut(n) {
                 h.stage = HostStage::Deploying;
                 h.error = None;
+                h.notes.clear();
             }
         }
         board(rollout);
@@ -430,6 +441,8 @@ pub async fn run(
             }
         }
         board(rollout);
+        // What the services this wave leaves unchanged look like before it.
+        let before = soak::before(&planned).await;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let forward = {
             let events = events.clone();
@@ -483,11 +496,15 @@ pub async fn run(
                     .is_some_and(|h| h.stage == HostStage::Soaking)
             })
             .collect();
-        let results = soak::watch(&soaking, soak, index, events).await;
+        let strict = rollout.request.strict_soak;
+        let results = soak::watch(&soaking, soak, index, events, &before, strict).await;
         for (name, result) in results {
             if let Some(h) = rollout.host_mut(&name) {
                 match result {
-                    Ok(()) => h.stage = HostStage::Passed,
+                    Ok(notes) => {
+                        h.stage = HostStage::Passed;
+                        h.notes = notes;
+                    }
                     Err(e) => {
                         h.stage = HostStage::Failed;
                         h.error = Some(e);
