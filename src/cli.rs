@@ -194,6 +194,12 @@ pub struct CanaryArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub soak: u64,
 
+    /// Fail the soak also for a service this rollout did not change that was already
+    /// unhealthy before it (by default that is shown, "already unhealthy before the
+    /// rollout", and left to the go / no-go).
+    #[arg(long)]
+    pub strict_soak: bool,
+
     /// On failure, also roll back every host deployed by earlier waves (the canary
     /// included), not only the failed wave.
     #[arg(long)]

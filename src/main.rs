@@ -33,6 +33,14 @@ fn run(mut cli: Cli) -> Result<ExitCode> {
         ),
         Err(e) => eprintln!("fleetdeck: warning: logging disabled: {e:#}"),
     }
+    // Plaintext a killed `secrets edit` left in /dev/shm goes at the next start of any
+    // command, not only the next edit, which may be months away (docs/secrets.md).
+    for leftover in fleetdeck::secrets::scratch::remove_leftovers() {
+        tracing::warn!(dir = %leftover.dir.display(), "{leftover}");
+        if cli.command.is_some() {
+            eprintln!("fleetdeck: {leftover}");
+        }
+    }
 
     // The configuration file, read once for every command: an error in it stops any
     // command (naming its file, line and column), and its read-only setting becomes

@@ -6,8 +6,9 @@
 /// Returns `text` safe to put on a terminal: escape sequences (CSI, OSC, DCS and other
 /// ESC forms, 7- and 8-bit) are removed whole; other C0/C1 controls and DEL become
 /// `\xNN` so their presence stays visible; bidi overrides and isolates become `\u{..}`.
-/// Tabs become a space; newlines are kept only when `keep_newlines` (multi-line
-/// output), and a CR is dropped so it cannot rewind a line.
+/// Tabs become a space; newlines, and the Unicode line and paragraph separators
+/// U+2028/U+2029, become a newline only when `keep_newlines` (multi-line output),
+/// else a space; a CR is dropped so it cannot rewind a line.
 pub fn clean(text: &str, keep_newlines: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
@@ -17,8 +18,10 @@ pub fn clean(text: &str, keep_newlines: bool) -> String {
             // 8-bit CSI, OSC, DCS, SOS, PM, APC introduce sequences like their ESC forms.
             '\u{9b}' => skip_until_final(&mut chars),
             '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
-            '\n' if keep_newlines => out.push('\n'),
-            '\n' => out.push(' '),
+            // U+2028/U+2029 (line and paragraph separators) break lines in terminals,
+            // JSON-reading JavaScript and editors as a newline does.
+            '\n' | '\u{2028}' | '\u{2029}' if keep_newlines => out.push('\n'),
+            '\n' | '\u{2028}' | '\u{2029}' => out.push(' '),
             '\r' => {}
             '\t' => out.push(' '),
             c if (c as u32) < 0x20 || c == '\u{7f}' || (0x80..0xa0).contains(&(c as u32)) => {
@@ -115,6 +118,14 @@ mod tests {
         assert_eq!(line("over\rwrite"), "overwrite");
         assert_eq!(line("a\nb\tc"), "a b c");
         assert_eq!(lines("a\nb"), "a\nb");
+    }
+
+    #[test]
+    fn unicode_line_and_paragraph_separators_break_lines_like_a_newline() {
+        assert_eq!(line("a\u{2028}b\u{2029}c"), "a b c");
+        assert_eq!(lines("a\u{2028}b\u{2029}c"), "a\nb\nc");
+        // Together with an escape sequence, in a label-like value.
+        assert_eq!(line("web\u{2029}\u{1b}]0;x\u{7}\u{2028}2"), "web  2");
     }
 
     #[test]

@@ -1288,6 +1288,7 @@ mod canary_fixtures {
                 wave_size: WaveSize::Hosts(2),
                 max_failures: 0,
                 soak_seconds: 60,
+                strict_soak: false,
                 rollback_all: false,
                 reason: None,
             },
@@ -1302,6 +1303,7 @@ mod canary_fixtures {
                         stage: HostStage::Pending,
                         deployed: vec![],
                         error: None,
+                        notes: vec![],
                     })
                 })
                 .collect(),

@@ -362,3 +362,86 @@ async fn requests_carry_a_host_header_and_an_origin_form_path() {
         "no Host header in:\n{head}"
     );
 }
+
+/// Whether `s` holds anything a terminal would obey or break a line at.
+fn has_controls(s: &str) -> bool {
+    s.chars().any(|c| {
+        let n = c as u32;
+        n < 0x20 || (0x7f..0xa0).contains(&n) || matches!(n, 0x2028 | 0x2029)
+    })
+}
+
+#[tokio::test]
+#[ignore = "needs the lab: scripts/test.sh"]
+async fn hostile_labels_are_cleaned_where_they_enter_listing_inspecting_and_events() {
+    use fleetdeck::docker::clean;
+    // An OSC title, an OSC 52 clipboard write, a line separator and an unterminated
+    // OSC, as `docker run --label` lets anyone on the host write.
+    const HOSTILE: &str =
+        "web\u{1b}]0;owned\u{7}\u{1b}]52;c;ZXZpbA==\u{1b}\\\u{2028}x\u{1b}]8;;http://evil";
+    let socket = engine_of("client-alpha");
+    let docker = connect(&socket).await;
+    let name = unique_name("hostile-label");
+    let _cleanup = Cleanup {
+        socket: socket.clone(),
+        names: vec![name.clone()],
+    };
+    let mut follower = follow(&docker, EventCursor::new(), None);
+    let _ = tokio::time::timeout(Duration::from_millis(500), follower.next()).await;
+
+    let body = ContainerCreateBody {
+        image: Some(IMAGE.to_owned()),
+        cmd: Some(vec!["true".to_owned()]),
+        labels: Some(std::collections::HashMap::from([
+            ("fleetdeck.app".to_owned(), HOSTILE.to_owned()),
+            ("note\u{2029}\u{1b}[2J".to_owned(), HOSTILE.to_owned()),
+        ])),
+        ..Default::default()
+    };
+    docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+            body,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("creating {name}: {e}"));
+    let filters = std::collections::HashMap::from([("name", vec![name.as_str()])]);
+    let options = || {
+        Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        )
+    };
+
+    // The engine really hands the raw bytes back.
+    let raw = docker.list_containers(options()).await.unwrap();
+    assert_eq!(raw.len(), 1);
+    assert_eq!(raw[0].labels.as_ref().unwrap()["fleetdeck.app"], HOSTILE);
+
+    let listed = clean::list_containers(&docker, options()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let labels = listed[0].labels.as_ref().unwrap();
+    assert_eq!(labels["fleetdeck.app"], "web x");
+    assert_eq!(labels["note "], "web x");
+
+    let inspected = clean::inspect_container(&docker, &name).await.unwrap();
+    let labels = inspected.config.unwrap().labels.unwrap();
+    assert_eq!(labels["fleetdeck.app"], "web x");
+    assert!(labels.keys().all(|k| !has_controls(k)), "{labels:?}");
+
+    let events = read_until(&mut follower, &name, "create").await;
+    let create = events
+        .iter()
+        .find(|e| container_name(e) == Some(name.as_str()))
+        .unwrap();
+    let attributes = create.actor.as_ref().unwrap().attributes.as_ref().unwrap();
+    assert_eq!(attributes["fleetdeck.app"], "web x", "{attributes:?}");
+    assert!(
+        attributes
+            .iter()
+            .all(|(k, v)| !has_controls(k) && !has_controls(v)),
+        "{attributes:?}"
+    );
+}

@@ -687,3 +687,197 @@ fn edit_reencrypts_changes_and_leaves_unchanged_files_alone() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(std::fs::read(&file).unwrap(), after);
 }
+
+/// Waits for `cond` until `deadline` passes.
+fn wait_for(what: &str, timeout: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn process_exists(pid: i32) -> bool {
+    // A zombie is not a running editor: look at its state.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// An encrypted file and an editor that says who and where it is (its pid and the
+/// plaintext path, in `editor-at`) and then stays open as a real process.
+fn editing_setup(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
+    let plain = env.write("plain.yml", "db:\n  password: hunter2\n");
+    let file = env.path("s.yml");
+    run(env
+        .fleetdeck()
+        .args(["secrets", "encrypt", "-r", &env.recipient])
+        .arg(&plain)
+        .arg("-o")
+        .arg(&file));
+    let marker = env.path("editor-at");
+    let editor = env.write(
+        "slow-editor.sh",
+        &format!(
+            "#!/bin/sh\necho \"$$ $1\" > {m}.tmp && mv {m}.tmp {m}\nexec sleep 600\n",
+            m = marker.display()
+        ),
+    );
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (file, marker, editor)
+}
+
+/// Starts `secrets edit` and waits until the editor has the plaintext open: (fleetdeck,
+/// editor pid, plaintext file).
+fn start_edit(
+    env: &Env,
+    file: &Path,
+    marker: &Path,
+    editor: &Path,
+) -> (std::process::Child, i32, PathBuf) {
+    let _ = std::fs::remove_file(marker);
+    let child = env
+        .fleetdeck()
+        .env("VISUAL", editor)
+        .args(["secrets", "edit", "--identity"])
+        .arg(&env.key)
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(
+        "the editor to start",
+        std::time::Duration::from_secs(30),
+        || marker.exists(),
+    );
+    let line = std::fs::read_to_string(marker).unwrap();
+    let (pid, temp) = line.trim().split_once(' ').unwrap();
+    let temp = PathBuf::from(temp);
+    assert!(
+        std::fs::read_to_string(&temp).unwrap().contains("hunter2"),
+        "the editor sees the plaintext"
+    );
+    (child, pid.parse().unwrap(), temp)
+}
+
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fleetdeck did not exit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn edit_stopped_by_any_terminal_signal_removes_the_plaintext_and_ends_the_editor() {
+    use std::os::unix::process::ExitStatusExt;
+    if !have_tools("edit_stopped_by_a_signal", &["age-keygen"]) {
+        return;
+    }
+    let env = Env::new();
+    let (file, marker, editor) = editing_setup(&env);
+    let before = std::fs::read(&file).unwrap();
+    for (sig, name) in [
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+    ] {
+        let (mut child, editor_pid, temp) = start_edit(&env, &file, &marker, &editor);
+        let dir = temp.parent().unwrap().to_path_buf();
+        // SAFETY: a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        let status = wait_exit(&mut child);
+        let editor_left = process_exists(editor_pid);
+        if editor_left {
+            // SAFETY: ending the orphaned editor this test started.
+            unsafe { libc::kill(editor_pid, libc::SIGKILL) };
+        }
+        let leftover = dir.exists();
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(
+            !leftover,
+            "{name}: the plaintext directory {} was left behind ({status:?}, {stderr})",
+            dir.display()
+        );
+        assert!(!editor_left, "{name}: the editor {editor_pid} still runs");
+        assert_eq!(
+            status.signal(),
+            None,
+            "{name}: fleetdeck died of the signal"
+        );
+        assert_eq!(status.code(), Some(128 + sig), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("interrupted by {name}")) && stderr.contains("left unchanged"),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"));
+        assert_eq!(std::fs::read(&file).unwrap(), before, "{name}");
+    }
+}
+
+#[test]
+fn plaintext_left_by_a_killed_edit_is_zeroed_and_removed_at_the_next_start() {
+    if !have_tools("edit_killed_leftover", &["age-keygen"]) {
+        return;
+    }
+    let env = Env::new();
+    let (file, marker, editor) = editing_setup(&env);
+    let (mut child, editor_pid, temp) = start_edit(&env, &file, &marker, &editor);
+    let dir = temp.parent().unwrap().to_path_buf();
+    // A second name for the plaintext's inode, to see what the cleanup wrote into it.
+    let witness = dir
+        .parent()
+        .unwrap()
+        .join(format!("fleetdeck-test-witness-{}", std::process::id()));
+    std::fs::hard_link(&temp, &witness).unwrap();
+    let len = std::fs::metadata(&temp).unwrap().len() as usize;
+
+    child.kill().unwrap(); // SIGKILL: nothing can clean up
+    child.wait().unwrap();
+    // SAFETY: ending the orphaned editor this test started.
+    unsafe { libc::kill(editor_pid, libc::SIGKILL) };
+    assert!(
+        temp.exists(),
+        "SIGKILL leaves the plaintext (the case to clean up)"
+    );
+
+    // The next start: here another edit, with an editor that changes nothing.
+    let noop = env.write("noop.sh", "#!/bin/sh\ntrue\n");
+    std::fs::set_permissions(&noop, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = run(env
+        .fleetdeck()
+        .env("VISUAL", &noop)
+        .args(["secrets", "edit", "--identity"])
+        .arg(&env.key)
+        .arg(&file));
+    let zeroed = std::fs::read(&witness).unwrap();
+    let _ = std::fs::remove_file(&witness);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let left = dir.exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!left, "leftover not removed: {stderr}");
+    assert_eq!(zeroed, vec![0u8; len], "the plaintext was not overwritten");
+    assert!(
+        stderr.contains(&format!(
+            "removed the plaintext directory {}",
+            dir.display()
+        )),
+        "{stderr}"
+    );
+}

@@ -56,6 +56,7 @@ fn rollout(request: RolloutRequest) -> Rollout {
                     stage: HostStage::Pending,
                     deployed: vec![],
                     error: None,
+                    notes: vec![],
                 })
             })
             .collect(),
@@ -82,6 +83,7 @@ fn request() -> RolloutRequest {
         wave_size: WaveSize::Percent(25),
         max_failures: 0,
         soak_seconds: 60,
+        strict_soak: false,
         rollback_all: false,
         reason: None,
     }

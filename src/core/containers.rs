@@ -15,7 +15,7 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::HealthStatusEnum;
 use bollard::query_parameters::{
-    InspectContainerOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
+    RestartContainerOptions, StartContainerOptions, StopContainerOptions,
 };
 use time::OffsetDateTime;
 
@@ -406,8 +406,7 @@ fn docker_error(error: &DockerError) -> CoreError {
 
 /// `running (healthy)`, `exited (137)`: best effort, for the outcome message.
 async fn state_of(docker: &Docker, id: &str) -> Option<String> {
-    let details = docker
-        .inspect_container(id, None::<InspectContainerOptions>)
+    let details = crate::docker::clean::inspect_container(docker, id)
         .await
         .ok()?;
     let state = details.state?;

@@ -282,8 +282,11 @@ impl Stream for Follower {
                 },
                 State::Streaming(events) => match events.as_mut().poll_next(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Some(Ok(event))) => {
+                    Poll::Ready(Some(Ok(mut event))) => {
                         if this.cursor.admit(&event) {
+                            // Names and labels are the host's text: cleaned here,
+                            // where they enter (after the cursor saw the raw id).
+                            super::clean::event(&mut event);
                             return Poll::Ready(Some(Ok(event)));
                         }
                     }

@@ -14,7 +14,6 @@ use bollard::errors::Error;
 use bollard::models::{
     ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum, RestartPolicyNameEnum,
 };
-use bollard::query_parameters::InspectContainerOptions;
 
 use crate::sanitize;
 
@@ -96,9 +95,7 @@ pub async fn inspect(
     container_id: &str,
     reveal: bool,
 ) -> Result<InspectView, Error> {
-    let details = docker
-        .inspect_container(container_id, None::<InspectContainerOptions>)
-        .await?;
+    let details = super::clean::inspect_container(docker, container_id).await?;
     Ok(InspectView::new(&details, reveal))
 }
 

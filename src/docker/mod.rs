@@ -1,6 +1,7 @@
 //! The Docker Engine API over any byte stream: an SSH channel to the host's socket, or
 //! the local socket (the embedded default with no inventory).
 
+pub mod clean;
 pub mod events;
 pub mod inspect;
 pub mod logs;

@@ -6,7 +6,7 @@ use bollard::Docker;
 use bollard::models::{
     ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum, HealthcheckResult,
 };
-use bollard::query_parameters::{InspectContainerOptions, ListContainersOptionsBuilder};
+use bollard::query_parameters::ListContainersOptionsBuilder;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -65,11 +65,11 @@ pub async fn collect(
     docker: &Docker,
     now: OffsetDateTime,
 ) -> Result<Vec<ContainerReport>, bollard::errors::Error> {
-    let summaries = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default().all(true).build(),
-        ))
-        .await?;
+    let summaries = crate::docker::clean::list_containers(
+        docker,
+        Some(ListContainersOptionsBuilder::default().all(true).build()),
+    )
+    .await?;
     let ids: Vec<String> = summaries.into_iter().filter_map(|s| s.id).collect();
     let mut reports: Vec<ContainerReport> = stream::iter(ids)
         .map(|id| async move { inspect(docker, &id, now).await })
@@ -87,10 +87,7 @@ pub async fn inspect(
     id: &str,
     now: OffsetDateTime,
 ) -> Result<Option<ContainerReport>, bollard::errors::Error> {
-    match docker
-        .inspect_container(id, None::<InspectContainerOptions>)
-        .await
-    {
+    match crate::docker::clean::inspect_container(docker, id).await {
         Ok(details) => Ok(Some(report(&details, now))),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..

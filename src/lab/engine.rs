@@ -129,7 +129,7 @@ pub async fn remove_all_containers(engine: &EnginePlan) {
         return;
     };
     let all = ListContainersOptionsBuilder::new().all(true).build();
-    let Ok(containers) = docker.list_containers(Some(all)).await else {
+    let Ok(containers) = crate::docker::clean::list_containers(&docker, Some(all)).await else {
         return;
     };
     let force = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
@@ -264,7 +264,7 @@ pub async fn ensure_images(docker: &Docker, image_dir: &Path) -> Result<()> {
 
 /// The state a container has reached, in the words `docker ps` uses.
 pub async fn observed_state(docker: &Docker, name: &str) -> Result<String> {
-    let info = docker.inspect_container(name, None).await?;
+    let info = crate::docker::clean::inspect_container(docker, name).await?;
     let state = info.state.unwrap_or_default();
     if state.restarting == Some(true) {
         return Ok("restarting".into());

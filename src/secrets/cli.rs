@@ -28,8 +28,10 @@ pub enum SecretsCommand {
     /// Change a fleetdeck secret file in $VISUAL / $EDITOR.
     ///
     /// The plaintext is written to a 0600 file in a private directory (in /dev/shm
-    /// when there is one), overwritten and removed afterwards. Changed values are
-    /// re-encrypted for the file's recipients; an unchanged file is left untouched.
+    /// when there is one), overwritten and removed afterwards, also when fleetdeck gets
+    /// SIGTERM, SIGHUP, SIGINT or SIGQUIT (the editor is ended, the file left unchanged,
+    /// exit 128 + the signal). Changed values are re-encrypted for the file's
+    /// recipients; an unchanged file is left untouched.
     Edit(EditArgs),
 }
 

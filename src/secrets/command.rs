@@ -4,17 +4,21 @@
 //! go to stderr and name the file; plaintext goes only to stdout (`decrypt`) or to the
 //! editor's private temporary file (`edit`).
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, Read, Write};
-use std::os::unix::ffi::OsStringExt;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
 use super::cli::{DecryptArgs, EditArgs, EncryptArgs, KeygenArgs, SecretsCommand};
 use super::fleetdeck::SecretFile;
+use super::interrupt::{self, CAUGHT, Catch};
+use super::scratch::Scratch;
 use super::{
     FileFormat, Identities, NeverAsk, Node, PassphrasePrompt, Recipients, SecretsError,
     TerminalPrompt, decrypt_text, encrypt_tree_to_string, generate_identity, parse_plain_yaml,
@@ -28,7 +32,18 @@ pub fn run(command: &SecretsCommand, batch: bool) -> u8 {
         SecretsCommand::Keygen(args) => keygen(args),
         SecretsCommand::Encrypt(args) => encrypt(args),
         SecretsCommand::Decrypt(args) => decrypt(args, prompt),
-        SecretsCommand::Edit(args) => edit(args, prompt),
+        SecretsCommand::Edit(args) => match edit(args, prompt) {
+            Ok(EditEnd::Done) => Ok(()),
+            Ok(EditEnd::Interrupted(sig)) => {
+                eprintln!(
+                    "fleetdeck secrets: {}: interrupted by {}: left unchanged; the editor was ended and the plaintext copy overwritten with zeros and removed",
+                    args.file.display(),
+                    interrupt::name(sig)
+                );
+                return 128u8.saturating_add(u8::try_from(sig).unwrap_or(0));
+            }
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => 0,
@@ -167,7 +182,14 @@ fn stdin_is_terminal() -> bool {
     io::stdin().is_terminal()
 }
 
-fn edit(args: &EditArgs, prompt: &dyn PassphrasePrompt) -> Result<(), SecretsError> {
+/// How `edit` ended when it did not fail.
+enum EditEnd {
+    Done,
+    /// Stopped by this signal; the file is unchanged and the plaintext copy removed.
+    Interrupted(libc::c_int),
+}
+
+fn edit(args: &EditArgs, prompt: &dyn PassphrasePrompt) -> Result<EditEnd, SecretsError> {
     let path = &args.file;
     let text = read_text(path)?;
     let doc = super::parse_yaml_mapping(&text).map_err(|e| e.in_file(path))?;
@@ -179,6 +201,10 @@ fn edit(args: &EditArgs, prompt: &dyn PassphrasePrompt) -> Result<(), SecretsErr
     let old = file.decrypt(&identities).map_err(|e| e.in_file(path))?;
     let shown = old.to_yaml()?;
 
+    // From here until the scratch directory is gone, INT/TERM/HUP/QUIT are caught so it
+    // is zeroed and removed whatever ends the edit (declared first: dropped last).
+    let catch = Catch::install()
+        .map_err(|e| SecretsError::input(format!("cannot catch signals for the edit: {e}")))?;
     let scratch = Scratch::new()?;
     let temp = scratch.dir.join(
         path.file_name()
@@ -196,13 +222,22 @@ fn edit(args: &EditArgs, prompt: &dyn PassphrasePrompt) -> Result<(), SecretsErr
     drop(f);
 
     let new = loop {
-        run_editor(&temp)?;
+        // Any signal now is meant for fleetdeck: no editor is running.
+        if let Some(r) = catch.take().first() {
+            return Ok(EditEnd::Interrupted(r.signal));
+        }
+        if let Some(sig) = run_editor(&temp, &catch)? {
+            return Ok(EditEnd::Interrupted(sig));
+        }
+        if let Some(r) = catch.take().first() {
+            return Ok(EditEnd::Interrupted(r.signal));
+        }
         let edited = Zeroizing::new(
             fs::read(&temp).map_err(|e| SecretsError::io(&temp, "read the edited file", &e))?,
         );
         if edited.as_slice() == shown.as_bytes() {
             eprintln!("{}: unchanged", path.display());
-            return Ok(());
+            return Ok(EditEnd::Done);
         }
         let parsed = std::str::from_utf8(&edited)
             .map_err(|_| SecretsError::input("the edited file is not UTF-8"))
@@ -211,7 +246,11 @@ fn edit(args: &EditArgs, prompt: &dyn PassphrasePrompt) -> Result<(), SecretsErr
             Ok(tree) => break tree,
             Err(e) => {
                 eprintln!("fleetdeck secrets: the edited file is not valid: {e}");
-                if !(stdin_is_terminal() && ask_tty("Edit again? [Y/n] ")) {
+                let again = stdin_is_terminal() && ask_tty("Edit again? [Y/n] ", &catch);
+                if let Some(r) = catch.take().first() {
+                    return Ok(EditEnd::Interrupted(r.signal));
+                }
+                if !again {
                     return Err(e.with_hint(format!("{} left unchanged", path.display())));
                 }
             }
@@ -219,43 +258,142 @@ fn edit(args: &EditArgs, prompt: &dyn PassphrasePrompt) -> Result<(), SecretsErr
     };
     if new == old {
         eprintln!("{}: no value changed", path.display());
-        return Ok(());
+        return Ok(EditEnd::Done);
     }
     let sealed = file.reseal(&old, &new).map_err(|e| e.in_file(path))?;
+    if let Some(r) = catch.take().first() {
+        return Ok(EditEnd::Interrupted(r.signal));
+    }
     write_atomically(path, sealed.as_bytes())?;
     eprintln!(
         "{}: re-encrypted for {} recipients",
         path.display(),
         file.recipients().len()
     );
-    Ok(())
+    Ok(EditEnd::Done)
 }
 
-/// `$VISUAL`, else `$EDITOR`, else `vi`, through `sh -c` so `EDITOR="code --wait"` works.
-fn run_editor(file: &Path) -> Result<(), SecretsError> {
+/// How long an editor told to stop may take (vim preserves its swap file) before it is
+/// killed.
+const EDITOR_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs `$VISUAL`, else `$EDITOR`, else `vi`, on `file` through `sh -c 'exec …'`, so
+/// `EDITOR="code --wait"` works and the editor is fleetdeck's own child. Returns the
+/// signal that stopped the edit, if one did.
+///
+/// While it runs, INT and QUIT from the terminal (Ctrl-C, Ctrl-\) reach the editor too,
+/// which decides (vim uses Ctrl-C itself); if they end it, the edit is interrupted.
+/// TERM, HUP, and INT or QUIT sent to fleetdeck alone, stop the edit: the editor is sent
+/// the same signal (TERM for INT and QUIT), killed if it has not ended after
+/// [`EDITOR_GRACE`] or at a second signal, and waited for before its directory goes.
+fn run_editor(file: &Path, catch: &Catch) -> Result<Option<libc::c_int>, SecretsError> {
     let editor = ["VISUAL", "EDITOR"]
         .iter()
         .find_map(|v| std::env::var_os(v).filter(|s| !s.is_empty()))
         .unwrap_or_else(|| OsString::from("vi"));
-    let mut script = editor.clone();
+    let mut script = OsString::from("exec ");
+    script.push(&editor);
     script.push(" \"$1\"");
-    let status = std::process::Command::new("sh")
+    let mut child = std::process::Command::new("sh")
         .arg("-c")
         .arg(&script)
         .arg("sh")
         .arg(file)
-        .status()
+        .spawn()
         .map_err(|e| SecretsError::input(format!("cannot run the editor {editor:?}: {e}")))?;
+    let pid = libc::pid_t::try_from(child.id()).unwrap_or(libc::pid_t::MAX);
+    let pidfd = PidFd::open(pid);
+    let mut stop: Option<(libc::c_int, Instant)> = None;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => {
+                return Err(SecretsError::input(format!(
+                    "cannot wait for the editor {editor:?}: {e}"
+                )));
+            }
+        }
+        let timeout = match (&pidfd, stop) {
+            (_, Some((_, at))) => Some(EDITOR_GRACE.saturating_sub(at.elapsed())),
+            (Some(_), None) => None,
+            // Without a pidfd (Linux < 5.3) look at the child now and then.
+            (None, None) => Some(Duration::from_millis(200)),
+        };
+        let timeout = match (&pidfd, timeout) {
+            (None, Some(t)) => Some(t.min(Duration::from_millis(200))),
+            (_, t) => t,
+        };
+        for r in catch.wait(pidfd.as_ref().map(|p| p.0), timeout) {
+            if stop.is_some() {
+                // A second signal: do not wait any longer.
+                signal(pid, libc::SIGKILL);
+                continue;
+            }
+            let terminal_key = r.from_terminal && matches!(r.signal, libc::SIGINT | libc::SIGQUIT);
+            if terminal_key {
+                continue;
+            }
+            let forward = match r.signal {
+                libc::SIGINT | libc::SIGQUIT => libc::SIGTERM,
+                other => other,
+            };
+            signal(pid, forward);
+            stop = Some((r.signal, Instant::now()));
+        }
+        if let Some((_, at)) = stop
+            && at.elapsed() >= EDITOR_GRACE
+        {
+            signal(pid, libc::SIGKILL);
+        }
+    };
+    if let Some((sig, _)) = stop {
+        return Ok(Some(sig));
+    }
+    if let Some(sig) = status.signal()
+        && CAUGHT.contains(&sig)
+    {
+        return Ok(Some(sig));
+    }
     if !status.success() {
         return Err(SecretsError::input(format!(
             "the editor {editor:?} failed ({status}); nothing was changed"
         )));
     }
-    Ok(())
+    Ok(None)
 }
 
-/// A yes/no question on the terminal; `false` when there is none.
-fn ask_tty(question: &str) -> bool {
+/// Sends `sig` to the editor; it is our unreaped child, so the id cannot be reused.
+fn signal(pid: libc::pid_t, sig: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// A process descriptor: readable when the process ends.
+struct PidFd(RawFd);
+
+impl PidFd {
+    fn open(pid: libc::pid_t) -> Option<PidFd> {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        RawFd::try_from(fd).ok().filter(|fd| *fd >= 0).map(PidFd)
+    }
+}
+
+impl Drop for PidFd {
+    fn drop(&mut self) {
+        // SAFETY: our descriptor, closed once.
+        unsafe {
+            libc::close(self.0);
+        }
+    }
+}
+
+/// A yes/no question on the terminal; `false` when there is none, or when a signal
+/// arrives while waiting for the answer.
+fn ask_tty(question: &str, catch: &Catch) -> bool {
     let Ok(tty) = OpenOptions::new().read(true).write(true).open("/dev/tty") else {
         return false;
     };
@@ -266,90 +404,18 @@ fn ask_tty(question: &str) -> bool {
     {
         return false;
     }
+    // The terminal is line-buffered: readable once the answer's line is complete.
+    let signals = catch.wait(Some(tty.as_raw_fd()), None);
+    if !signals.is_empty() {
+        // Put them back for the caller, which stops the edit.
+        catch.requeue(&signals);
+        return false;
+    }
     let mut line = String::new();
     match io::BufReader::new(&tty).read_line(&mut line) {
         Ok(0) | Err(_) => false,
         Ok(_) => !line.trim().to_ascii_lowercase().starts_with('n'),
     }
-}
-
-/// A private directory (0700, from mkdtemp) for the editor's plaintext: in /dev/shm when
-/// it exists (memory, never a disk), else the temporary directory. On drop every file in
-/// it is overwritten with zeros before it is removed, also when the edit failed.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new() -> Result<Scratch, SecretsError> {
-        let mut bases = Vec::new();
-        if Path::new("/dev/shm").is_dir() {
-            bases.push(PathBuf::from("/dev/shm"));
-        }
-        bases.push(std::env::temp_dir());
-        let mut last = None;
-        for base in bases {
-            match mkdtemp(&base.join("fleetdeck-secrets-XXXXXX")) {
-                Ok(dir) => return Ok(Scratch { dir }),
-                Err(e) => last = Some((base, e)),
-            }
-        }
-        let (base, e) =
-            last.unwrap_or_else(|| (std::env::temp_dir(), io::Error::other("no directory")));
-        Err(SecretsError::io(
-            &base,
-            "create a private temporary directory",
-            &e,
-        ))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Ok(entries) = fs::read_dir(&self.dir) {
-            for entry in entries.flatten() {
-                let p = entry.path();
-                if p.is_file() {
-                    let _ = shred(&p);
-                }
-            }
-        }
-        if let Err(e) = fs::remove_dir_all(&self.dir) {
-            eprintln!(
-                "fleetdeck secrets: warning: could not remove {}: {e}",
-                self.dir.display()
-            );
-        }
-    }
-}
-
-fn shred(path: &Path) -> io::Result<()> {
-    let len = fs::metadata(path)?.len();
-    let mut f = OpenOptions::new().write(true).open(path)?;
-    let zeros = [0u8; 4096];
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
-        f.write_all(&zeros[..n])?;
-        left -= n as u64;
-    }
-    f.sync_all()?;
-    drop(f);
-    fs::remove_file(path)
-}
-
-fn mkdtemp(template: &Path) -> io::Result<PathBuf> {
-    let bytes = template.as_os_str().as_encoded_bytes().to_vec();
-    let c = CString::new(bytes).map_err(io::Error::other)?;
-    let mut raw = c.into_bytes_with_nul();
-    // SAFETY: `raw` is a NUL-terminated, writable template ending in XXXXXX; mkdtemp
-    // replaces those in place and returns null on failure.
-    let out = unsafe { libc::mkdtemp(raw.as_mut_ptr().cast()) };
-    if out.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    raw.pop();
-    Ok(PathBuf::from(OsString::from_vec(raw)))
 }
 
 /// Writes beside the target and renames over it, keeping an existing file's mode.
@@ -394,20 +460,6 @@ fn write_stdout(bytes: &[u8]) -> Result<(), SecretsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scratch_is_private_and_shredded() {
-        let scratch = Scratch::new().unwrap();
-        let dir = scratch.dir.clone();
-        let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700);
-        if Path::new("/dev/shm").is_dir() {
-            assert!(dir.starts_with("/dev/shm"), "{}", dir.display());
-        }
-        fs::write(dir.join("a"), b"secret").unwrap();
-        drop(scratch);
-        assert!(!dir.exists());
-    }
 
     #[test]
     fn atomic_write_keeps_mode() {

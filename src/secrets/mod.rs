@@ -11,6 +11,8 @@ pub mod cli;
 pub mod command;
 mod fleetdeck;
 mod identity;
+mod interrupt;
+pub mod scratch;
 mod sops;
 mod tree;
 

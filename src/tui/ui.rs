@@ -1477,6 +1477,8 @@ fn draw_board(
                     error.clone(),
                     tone_role(canary_wizard::stage_tone(host.stage)),
                 ),
+                // Passed, with a problem the rollout did not cause: shown as such.
+                (None, _) if !host.notes.is_empty() => (host.notes.join("; "), Role::Warning),
                 (None, Some(e)) => (
                     [e.label.as_str(), e.step.as_str(), e.detail.as_str()]
                         .iter()

@@ -730,6 +730,7 @@ impl CanaryRunner {
                 "" => DEFAULT_SOAK_SECONDS,
                 s => parse_soak(s)?,
             },
+            strict_soak: false,
             rollback_all: answers
                 .chosen(ROLLBACK_ALL)
                 .is_some_and(|c| c.iter().any(|v| v == "all")),

@@ -35,10 +35,21 @@ impl GoNoGo for AskOnTerminal {
             .get(wave + 1)
             .map(|w| w.hosts.join(", "))
             .unwrap_or_default();
+        // Problems the rollout did not cause were printed with their hosts above.
+        let notes: usize = rollout
+            .hosts
+            .iter()
+            .filter(|h| h.wave == wave)
+            .map(|h| h.notes.len())
+            .sum();
+        let with = match notes {
+            0 => String::new(),
+            n => format!(" with {n} service(s) already unhealthy before the rollout (above)"),
+        };
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 ask_on_terminal(&format!(
-                    "wave {wave} passed its gate. Go on to wave {} ({next})?",
+                    "wave {wave} passed its gate{with}. Go on to wave {} ({next})?",
                     wave + 1
                 ))
                 .unwrap_or(false)
@@ -92,6 +103,9 @@ fn print_events(
                             line.push_str(&format!(": {e}"));
                         }
                         eprintln!("{}", sanitize::line(&line));
+                        for note in &h.notes {
+                            eprintln!("{}", sanitize::line(&format!("  {}: {note}", h.name)));
+                        }
                     }
                 }
                 CanaryEvent::Step(e) => eprintln!("  {}", e.line()),
@@ -133,6 +147,9 @@ pub fn summary_lines(rollout: &Rollout) -> Vec<String> {
                     line.push_str(&format!(": {e}"));
                 }
                 lines.push(sanitize::line(&line));
+                for note in &h.notes {
+                    lines.push(sanitize::line(&format!("  {:<16} {:<20} {note}", "", "")));
+                }
             }
         }
     }
@@ -206,6 +223,7 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
                 wave_size,
                 max_failures: args.max_failures,
                 soak_seconds: args.soak,
+                strict_soak: args.strict_soak,
                 rollback_all: args.rollback_all,
                 reason: args.reason.clone(),
             }

@@ -126,6 +126,11 @@ pub struct RolloutHost {
     /// Containers this rollout replaced on the host (what a rollback returns).
     pub deployed: Vec<String>,
     pub error: Option<String>,
+    /// Problems the soak saw in services this rollout did not change, which they
+    /// already had before it ("already unhealthy before the rollout"): shown on the
+    /// board and in the summary, left to the operator's go / no-go.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +152,10 @@ pub struct RolloutRequest {
     pub wave_size: WaveSize,
     pub max_failures: usize,
     pub soak_seconds: u64,
+    /// `--strict-soak`: a service the rollout did not change fails the soak too when
+    /// it was already unhealthy before.
+    #[serde(default)]
+    pub strict_soak: bool,
     pub rollback_all: bool,
     pub reason: Option<String>,
 }
@@ -323,6 +332,7 @@ pub fn plan_rollout(
                 stage: HostStage::Pending,
                 deployed: vec![],
                 error: None,
+                notes: vec![],
             })
         })
         .collect();
@@ -432,6 +442,7 @@ pub async fn run_interruptible(
             if let Some(h) = rollout.host_mut(n) {
                 h.stage = HostStage::Deploying;
                 h.error = None;
+                h.notes.clear();
             }
         }
         board(rollout);
@@ -469,6 +480,8 @@ pub async fn run_interruptible(
             }
         }
         board(rollout);
+        // What the services this wave leaves unchanged look like before it.
+        let before = soak::before(&planned).await;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let forward = {
             let events = events.clone();
@@ -532,8 +545,9 @@ pub async fn run_interruptible(
                     .is_some_and(|h| h.stage == HostStage::Soaking)
             })
             .collect();
+        let strict = rollout.request.strict_soak;
         let results = tokio::select! {
-            results = soak::watch(&soaking, soak, index, events) => results,
+            results = soak::watch(&soaking, soak, index, events, &before, strict) => results,
             _ = interrupt.wait() => {
                 interrupted(rollout, interrupt, index, "soak");
                 board(rollout);
@@ -543,7 +557,10 @@ pub async fn run_interruptible(
         for (name, result) in results {
             if let Some(h) = rollout.host_mut(&name) {
                 match result {
-                    Ok(()) => h.stage = HostStage::Passed,
+                    Ok(notes) => {
+                        h.stage = HostStage::Passed;
+                        h.notes = notes;
+                    }
                     Err(e) => {
                         h.stage = HostStage::Failed;
                         h.error = Some(e);

@@ -843,7 +843,7 @@ impl HostRun<'_> {
     }
 
     async fn exists(&self, name: &str) -> Result<bool, String> {
-        match self.docker().inspect_container(name, None).await {
+        match crate::docker::clean::inspect_container(self.docker(), name).await {
             Ok(_) => Ok(true),
             Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(docker_err(&format!("inspecting {name}"), &e)),
@@ -880,7 +880,7 @@ impl HostRun<'_> {
             .await?;
         self.remove(&format!("{c}{NEXT_SUFFIX}")).await?;
         self.remove(&parked).await?;
-        let current_exists = match self.docker().inspect_container(c, None).await {
+        let current_exists = match crate::docker::clean::inspect_container(self.docker(), c).await {
             Ok(_) => true,
             Err(e) if is_not_found(&e) => false,
             Err(e) => return Err(docker_err(&format!("inspecting {c}"), &e)),
@@ -1506,8 +1506,7 @@ fn declares_healthcheck(service: &Service) -> bool {
 }
 
 async fn has_healthcheck(docker: &Docker, container: &str) -> bool {
-    docker
-        .inspect_container(container, None)
+    crate::docker::clean::inspect_container(docker, container)
         .await
         .ok()
         .and_then(|c| c.config?.healthcheck?.test)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{ContainerState, HealthStatusEnum};
-use bollard::query_parameters::{InspectContainerOptions, LogsOptionsBuilder};
+use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::StreamExt as _;
 use tokio::time::Instant;
 
@@ -76,9 +76,7 @@ pub async fn wait(
                 reason,
             }
         };
-        let info = docker
-            .inspect_container(container, None::<InspectContainerOptions>)
-            .await;
+        let info = crate::docker::clean::inspect_container(docker, container).await;
         let info = match info {
             Ok(info) => info,
             Err(e) => return Err(fail(format!("inspecting {container}: {e}")).await),

@@ -299,15 +299,17 @@ pub async fn managed_containers(
     docker: &Docker,
 ) -> Result<BTreeMap<String, ContainerSummary>, String> {
     let filters = std::collections::HashMap::from([("label", vec![APP_LABEL])]);
-    let list = docker
-        .list_containers(Some(
+    let list = crate::docker::clean::list_containers(
+        docker,
+        Some(
             ListContainersOptionsBuilder::new()
                 .all(true)
                 .filters(&filters)
                 .build(),
-        ))
-        .await
-        .map_err(|e| sanitize::line(&format!("listing containers: {e}")))?;
+        ),
+    )
+    .await
+    .map_err(|e| sanitize::line(&format!("listing containers: {e}")))?;
     let mut by_name = BTreeMap::new();
     for c in list {
         let name = c

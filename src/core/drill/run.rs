@@ -1132,8 +1132,7 @@ impl Drill {
                 check.timeout_seconds
             ));
         }
-        let state = docker
-            .inspect_container(name, None)
+        let state = crate::docker::clean::inspect_container(docker, name)
             .await
             .map_err(|e| sanitize::line(&format!("inspecting the throwaway container: {e}")))?;
         let code = state.state.and_then(|s| s.exit_code).unwrap_or(-1);
