@@ -215,16 +215,13 @@ impl Builder {
                 Some(doc)
             }
             Err(e) => {
-                let hint = if looks_like_ini(&text) {
+                let hint = if !e.limit && looks_like_ini(&text) {
                     " (this looks like an INI inventory; fleetdeck reads YAML inventories only)"
                 } else {
                     ""
                 };
-                self.errors.push(problem(
-                    file,
-                    e.mark,
-                    format!("YAML syntax error: {}{hint}", e.message),
-                ));
+                self.errors
+                    .push(problem(file, e.mark, format!("{}{hint}", e.describe())));
                 None
             }
         }

@@ -294,6 +294,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// How long one setting's string may get once its variables are substituted.
+pub const MAX_RENDERED_BYTES: usize = 1 << 20;
+
 /// Resolves `{{ variable }}` in the strings of a setting, for one host. fleetdeck is
 /// no Jinja engine: plain variable references are what inventories use in settings
 /// (`{{ inventory_hostname }}.example.net`); anything else is refused, not guessed.
@@ -305,7 +308,7 @@ struct Templater<'a> {
 impl Templater<'_> {
     fn node(&self, node: &Node) -> Result<Node, Problem> {
         let value = match &node.value {
-            Value::Str(s) => Value::Str(self.string(s, node.mark, 0)?),
+            Value::Str(s) => Value::Str(self.string(s, node.mark)?),
             Value::Seq(items) => Value::Seq(
                 items
                     .iter()
@@ -326,7 +329,36 @@ impl Templater<'_> {
         })
     }
 
-    fn string(&self, s: &str, mark: Mark, depth: usize) -> Result<String, Problem> {
+    /// `s` with its variables substituted, at most [`MAX_RENDERED_BYTES`] long.
+    fn string(&self, s: &str, mark: Mark) -> Result<String, Problem> {
+        self.string_at(s, mark, 0, &mut { MAX_RENDERED_BYTES })
+    }
+
+    /// Every byte of the result is taken from `left` once, where it is produced, so
+    /// variables that repeat each other cannot multiply the work past the bound.
+    fn spend(&self, n: usize, mark: Mark, left: &mut usize) -> Result<(), Problem> {
+        if n > *left {
+            return Err(Problem {
+                mark,
+                message: format!(
+                    "the value expands to more than {} MiB for host {} (variables that repeat \
+                     each other?)",
+                    MAX_RENDERED_BYTES >> 20,
+                    self.host
+                ),
+            });
+        }
+        *left -= n;
+        Ok(())
+    }
+
+    fn string_at(
+        &self,
+        s: &str,
+        mark: Mark,
+        depth: usize,
+        left: &mut usize,
+    ) -> Result<String, Problem> {
         let fail = |message: String| Problem { mark, message };
         if depth > 10 {
             return Err(fail(format!(
@@ -342,6 +374,7 @@ impl Templater<'_> {
         let mut out = String::new();
         let mut rest = s;
         while let Some(start) = rest.find("{{") {
+            self.spend(start, mark, left)?;
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find("}}") else {
@@ -358,18 +391,32 @@ impl Templater<'_> {
                     "fleetdeck resolves only `{{{{ variable }}}}` in its settings, not `{{{{ {expr} }}}}`"
                 )));
             }
-            out.push_str(&self.lookup(expr, mark, depth)?);
+            out.push_str(&self.lookup(expr, mark, depth, left)?);
             rest = &after[end + 2..];
         }
+        self.spend(rest.len(), mark, left)?;
         out.push_str(rest);
         Ok(out)
     }
 
-    fn lookup(&self, name: &str, mark: Mark, depth: usize) -> Result<String, Problem> {
+    fn lookup(
+        &self,
+        name: &str,
+        mark: Mark,
+        depth: usize,
+        left: &mut usize,
+    ) -> Result<String, Problem> {
+        let plain = |text: String, left: &mut usize| {
+            self.spend(text.len(), mark, left)?;
+            Ok(text)
+        };
         match name {
-            "inventory_hostname" => return Ok(self.host.to_string()),
+            "inventory_hostname" => return plain(self.host.to_string(), left),
             "inventory_hostname_short" => {
-                return Ok(self.host.split('.').next().unwrap_or(self.host).to_string());
+                return plain(
+                    self.host.split('.').next().unwrap_or(self.host).to_string(),
+                    left,
+                );
             }
             _ => {}
         }
@@ -380,10 +427,10 @@ impl Templater<'_> {
             });
         };
         match &var.node.value {
-            Value::Str(s) => self.string(s, mark, depth + 1),
-            Value::Int(i) => Ok(i.to_string()),
-            Value::Float(f) => Ok(f.to_string()),
-            Value::Bool(b) => Ok(if *b { "True" } else { "False" }.into()),
+            Value::Str(s) => self.string_at(s, mark, depth + 1, left),
+            Value::Int(i) => plain(i.to_string(), left),
+            Value::Float(f) => plain(f.to_string(), left),
+            Value::Bool(b) => plain(if *b { "True" } else { "False" }.into(), left),
             _ => Err(Problem {
                 mark,
                 message: format!(
@@ -460,7 +507,7 @@ pub(crate) fn for_host(
             .rev()
             .find_map(|n| vars.get(*n).map(|v| (n, v)))?;
         let result = match &var.node.value {
-            Value::Str(s) => t.string(s, var.node.mark, 0),
+            Value::Str(s) => t.string(s, var.node.mark),
             Value::Int(_) | Value::Float(_) => Ok(var.node.to_json().to_string()),
             _ => Err(Problem {
                 mark: var.node.mark,

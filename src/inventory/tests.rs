@@ -318,3 +318,67 @@ fn an_ini_inventory_is_refused_with_a_hint() {
         "{err}"
     );
 }
+
+/// A 100 KB string anchored once and referenced through five levels of alias lists:
+/// 10 GB of text from a 100 KB file.
+fn alias_bomb(indent: &str) -> String {
+    let mut text = format!("{indent}s0: &s0 \"{}\"\n", "x".repeat(100_000));
+    for i in 1..=5 {
+        let refs = vec![format!("*s{}", i - 1); 10].join(", ");
+        text.push_str(&format!("{indent}s{i}: &s{i} [{refs}]\n"));
+    }
+    text
+}
+
+#[test]
+fn an_alias_bomb_is_refused_with_its_file_and_line() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let text = format!(
+        "all:\n  hosts:\n    h1:\n  vars:\n    big:\n{}",
+        alias_bomb("      ")
+    );
+    write(tmp.path(), "hosts.yml", &text);
+    let err = Inventory::load(&tmp.path().join("hosts.yml")).expect_err("refused");
+    assert_eq!(err.0.len(), 1, "{err}");
+    let e = &err.0[0];
+    assert!(e.file.ends_with("hosts.yml"), "{err}");
+    assert_eq!((e.line, e.column), (9, 41), "{err}");
+    assert!(
+        e.message
+            .starts_with("refused: aliases expand to more than 64 MiB"),
+        "{err}"
+    );
+    // The same in a group_vars file.
+    write(tmp.path(), "hosts.yml", "all:\n  hosts:\n    h1:\n");
+    write(tmp.path(), "group_vars/all.yml", &alias_bomb(""));
+    let err = Inventory::load(&tmp.path().join("hosts.yml")).expect_err("refused");
+    assert!(err.0[0].file.ends_with("group_vars/all.yml"), "{err}");
+    assert_eq!(err.0[0].line, 4, "{err}");
+}
+
+#[test]
+fn settings_whose_variables_multiply_are_refused() {
+    // v0 = ten times {{ v1 }}, v1 = ten times {{ v2 }}, …: 10^9 bytes for the setting.
+    let mut vars = String::new();
+    for i in 0..9 {
+        vars.push_str(&format!(
+            "    v{i}: \"{}\"\n",
+            format!("{{{{ v{} }}}}", i + 1).repeat(10)
+        ));
+    }
+    vars.push_str("    v9: x\n    fleetdeck_state_dir: \"/{{ v0 }}\"\n");
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "hosts.yml",
+        &format!("all:\n  hosts:\n    h1:\n  vars:\n{vars}"),
+    );
+    let err = Inventory::load(&tmp.path().join("hosts.yml")).expect_err("refused");
+    assert_eq!(err.0.len(), 1, "{err}");
+    let e = &err.0[0];
+    assert_eq!(e.line, 15, "{err}");
+    assert!(
+        e.message.contains("expands to more than 1 MiB for host h1"),
+        "{err}"
+    );
+}

@@ -324,6 +324,15 @@ fn detect(doc: &serde_yaml::Mapping) -> Result<FileFormat, SecretsError> {
 
 /// One YAML document whose top level is a mapping; syntax errors with their line.
 pub(crate) fn parse_yaml_mapping(text: &str) -> Result<serde_yaml::Mapping, SecretsError> {
+    // serde_yaml takes seconds over deep nesting before refusing it, and its aliases
+    // can copy gigabytes: the inventory's bounds first, in one linear pass.
+    crate::inventory::yaml::check_bounds(text).map_err(|e| {
+        let kind = if e.limit { "refused" } else { "invalid YAML" };
+        SecretsError::input(format!(
+            "line {}, column {}: {kind}: {}",
+            e.mark.line, e.mark.column, e.message
+        ))
+    })?;
     let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
         let at = e
             .location()
@@ -395,5 +404,26 @@ mod tests {
         assert!(e.to_string().contains("invalid YAML"), "{e}");
         let e = decrypt_text("- 1\n", &ids).unwrap_err();
         assert!(e.to_string().contains("must be a mapping"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_and_alias_bombs_are_refused_before_serde_yaml() {
+        let ids = Identities::from_identities(Vec::new(), Vec::new());
+        let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let e = decrypt_text(&deep, &ids).unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("line 1, column "), "{text}");
+        assert!(
+            text.contains("refused: collections nested more than 128 levels"),
+            "{text}"
+        );
+        let mut bomb = format!("s0: &s0 \"{}\"\n", "x".repeat(100_000));
+        for i in 1..=5 {
+            let refs = vec![format!("*s{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("s{i}: &s{i} [{refs}]\n"));
+        }
+        let e = decrypt_text(&bomb, &ids).unwrap_err();
+        assert!(e.to_string().starts_with("line 4, column "), "{e}");
+        assert!(e.to_string().contains("64 MiB"), "{e}");
     }
 }
