@@ -382,3 +382,112 @@ fn settings_whose_variables_multiply_are_refused() {
         "{err}"
     );
 }
+
+fn errors_of(path: &Path) -> Vec<InventoryError> {
+    match Inventory::load(path) {
+        Ok(_) => panic!("{} loaded", path.display()),
+        Err(e) => e.0,
+    }
+}
+
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+}
+
+#[test]
+fn vars_directories_refuse_link_cycles_fifos_devices_and_misnamed_directories() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write(dir, "hosts.yml", "web:\n  hosts:\n    web1:\n");
+    write(dir, "group_vars/web/main.yml", "a: 1\n");
+    for link in ["x", "y", "z"] {
+        std::os::unix::fs::symlink(".", dir.join("group_vars/web").join(link)).expect("link");
+    }
+    write(dir, "host_vars/web1/main.yml", "b: 2\n");
+    mkfifo(&dir.join("host_vars/web1/pipe.yml"));
+    std::os::unix::fs::symlink("/dev/zero", dir.join("host_vars/web1/zero.yml")).expect("link");
+    write(dir, "host_vars/web1/sub.yml/more.yml", "c: 3\n");
+    let errors = errors_of(&dir.join("hosts.yml"));
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let about = |file: &str, needle: &str| {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.file.ends_with(file) && e.message.contains(needle)),
+            "no error about {file} saying {needle:?}: {text:#?}"
+        );
+    };
+    for link in ["x", "y", "z"] {
+        about(
+            &format!("group_vars/web/{link}"),
+            "link cycle (a link to .)",
+        );
+    }
+    about("host_vars/web1/pipe.yml", "not a regular file (a FIFO)");
+    about(
+        "host_vars/web1/zero.yml",
+        "not a regular file (a character device)",
+    );
+    about(
+        "host_vars/web1/sub.yml",
+        "a directory named like a variables file",
+    );
+    assert_eq!(errors.len(), 6, "{text:#?}");
+}
+
+#[test]
+fn a_fifo_or_device_named_as_a_vars_file_is_refused_without_reading_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write(dir, "hosts.yml", "web:\n  hosts:\n    web1:\n    web2:\n");
+    std::fs::create_dir_all(dir.join("host_vars")).expect("mkdir");
+    mkfifo(&dir.join("host_vars/web1.yml"));
+    std::os::unix::fs::symlink("/dev/zero", dir.join("host_vars/web2.yml")).expect("link");
+    let errors = errors_of(&dir.join("hosts.yml"));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].message.contains("(a FIFO)"), "{errors:#?}");
+    assert!(
+        errors[1].message.contains("(a character device)"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn a_directory_named_like_a_vars_file_is_read_as_ansible_does() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write(dir, "hosts.yml", "web:\n  hosts:\n    web1:\n");
+    write(dir, "host_vars/web1.yml/vars.yml", "b: 2\n");
+    let inv = Inventory::load(&dir.join("hosts.yml")).expect("loads");
+    assert_eq!(var(&inv, "web1", "b"), 2);
+}
+
+#[test]
+fn oversized_files_and_directory_inventory_cycles_are_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write(dir, "inv/hosts.yml", "web:\n  hosts:\n    web1:\n");
+    std::fs::create_dir_all(dir.join("inv/sub")).expect("mkdir");
+    std::os::unix::fs::symlink("..", dir.join("inv/sub/up")).expect("link");
+    // Sparse: 129 MiB that takes no disk.
+    std::fs::create_dir_all(dir.join("inv/group_vars")).expect("mkdir");
+    std::fs::File::create(dir.join("inv/group_vars/web.yml"))
+        .expect("create")
+        .set_len(load::MAX_FILE_BYTES + (1 << 20))
+        .expect("grow");
+    let errors = errors_of(&dir.join("inv"));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].file.ends_with("inv/group_vars/web.yml"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[0].message.contains("larger than 128 MiB"),
+        "{errors:#?}"
+    );
+    assert!(errors[1].file.ends_with("inv/sub/up"), "{errors:#?}");
+    assert!(errors[1].message.contains("link cycle"), "{errors:#?}");
+}
