@@ -577,12 +577,12 @@ impl Builder {
     /// Whether `candidate` is `of` or one of its ancestors.
     fn is_ancestor(&self, candidate: usize, of: usize) -> bool {
         let mut stack = vec![of];
-        let mut seen = vec![false; self.inv.groups.len()];
+        let mut seen = HashSet::new();
         while let Some(g) = stack.pop() {
             if g == candidate {
                 return true;
             }
-            if !std::mem::replace(&mut seen[g], true) {
+            if seen.insert(g) {
                 stack.extend(&self.inv.groups[g].parents);
             }
         }
@@ -607,7 +607,8 @@ impl Builder {
                 h
             }
         };
-        if !self.inv.groups[g].hosts.contains(&h) {
+        // A host is in few groups; a group may hold tens of thousands of hosts.
+        if !self.inv.hosts[h].groups.contains(&g) {
             self.inv.groups[g].hosts.push(h);
             self.inv.hosts[h].groups.push(g);
         }
@@ -622,17 +623,23 @@ impl Builder {
                 self.add_child_unchecked(ALL, g);
             }
         }
+        let mut leave_ungrouped = HashSet::new();
         for h in 0..self.inv.hosts.len() {
             let groups = self.inv.hosts[h].groups.clone();
             if groups.contains(&UNGROUPED) {
                 if groups.iter().any(|&g| g != ALL && g != UNGROUPED) {
-                    self.inv.groups[UNGROUPED].hosts.retain(|&x| x != h);
+                    leave_ungrouped.insert(h);
                     self.inv.hosts[h].groups.retain(|&g| g != UNGROUPED);
                 }
             } else if groups.iter().all(|&g| g == ALL) {
                 self.inv.groups[UNGROUPED].hosts.push(h);
                 self.inv.hosts[h].groups.push(UNGROUPED);
             }
+        }
+        if !leave_ungrouped.is_empty() {
+            self.inv.groups[UNGROUPED]
+                .hosts
+                .retain(|h| !leave_ungrouped.contains(h));
         }
         let source = self.inv.source.clone();
         for host in &self.inv.hosts {
@@ -743,16 +750,16 @@ impl Builder {
     /// host's inventory variables < `host_vars/`.
     fn finish_hosts(&mut self) {
         for h in 0..self.inv.hosts.len() {
-            let mut member = vec![false; self.inv.groups.len()];
+            // The host's groups and their ancestors, without a pass over every group
+            // per host (one group per host would make that quadratic).
+            let mut member = HashSet::new();
             let mut stack = self.inv.hosts[h].groups.clone();
             while let Some(g) = stack.pop() {
-                if !std::mem::replace(&mut member[g], true) {
+                if member.insert(g) {
                     stack.extend(&self.inv.groups[g].parents);
                 }
             }
-            let mut groups: Vec<usize> = (0..self.inv.groups.len())
-                .filter(|&g| member[g] && g != ALL)
-                .collect();
+            let mut groups: Vec<usize> = member.into_iter().filter(|&g| g != ALL).collect();
             groups.sort_by(|&a, &b| {
                 let (x, y) = (&self.inv.groups[a], &self.inv.groups[b]);
                 (x.depth, x.priority, &x.name).cmp(&(y.depth, y.priority, &y.name))

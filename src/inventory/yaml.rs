@@ -454,6 +454,7 @@ impl Loader<'_> {
                 let mut pairs: Vec<(Node, Node)> = Vec::new();
                 // Parallel to `pairs`: whether the pair came from a merge key.
                 let mut merged: Vec<bool> = Vec::new();
+                let mut index = KeyIndex::default();
                 loop {
                     let (event, marker) = self.next()?;
                     if event == Event::MappingEnd {
@@ -471,9 +472,9 @@ impl Loader<'_> {
                         size.depth = size.depth.max(s.depth);
                     }
                     if merge {
-                        self.merge_into(&mut pairs, &mut merged, value)?;
+                        self.merge_into(&mut pairs, &mut merged, &mut index, value)?;
                     } else {
-                        self.insert(&mut pairs, &mut merged, key, value);
+                        self.insert(&mut pairs, &mut merged, &mut index, key, value);
                     }
                 }
                 self.depth -= 1;
@@ -501,10 +502,11 @@ impl Loader<'_> {
         &mut self,
         pairs: &mut Vec<(Node, Node)>,
         merged: &mut Vec<bool>,
+        index: &mut KeyIndex,
         key: Node,
         value: Node,
     ) {
-        if let Some(i) = pairs.iter().position(|(k, _)| same_key(k, &key)) {
+        if let Some(i) = index.find(pairs, &key) {
             let overrides_merge = merged.get(i).copied().unwrap_or(false);
             self.warnings.push(YamlWarning {
                 mark: key.mark,
@@ -521,6 +523,7 @@ impl Loader<'_> {
         } else {
             pairs.push((key, value));
             merged.push(false);
+            index.pushed(pairs);
         }
     }
 
@@ -530,6 +533,7 @@ impl Loader<'_> {
         &mut self,
         pairs: &mut Vec<(Node, Node)>,
         merged: &mut Vec<bool>,
+        index: &mut KeyIndex,
         value: Node,
     ) -> Result<(), YamlError> {
         let sources = match value.value {
@@ -552,9 +556,10 @@ impl Loader<'_> {
                 });
             };
             for (k, v) in src {
-                if !pairs.iter().any(|(existing, _)| same_key(existing, &k)) {
+                if index.find(pairs, &k).is_none() {
                     pairs.push((k, v));
                     merged.push(true);
+                    index.pushed(pairs);
                 }
             }
         }
@@ -562,16 +567,99 @@ impl Loader<'_> {
     }
 }
 
-/// Python dict key equality: `1`, `1.0` and `true` are one key.
-fn same_key(a: &Node, b: &Node) -> bool {
-    fn num(v: &Value) -> Option<f64> {
-        match v {
-            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(f) => Some(*f),
-            _ => None,
+/// Mappings up to this many keys look a key up by comparing; longer ones by hash.
+const LINEAR_KEYS: usize = 8;
+
+/// A mapping's keys by hash, so a duplicate-key check is one lookup, not a scan of
+/// every key before it (which made a 32k-host `hosts:` quadratic).
+#[derive(Default)]
+struct KeyIndex {
+    by_hash: HashMap<u64, Vec<usize>>,
+}
+
+impl KeyIndex {
+    /// Where `key` (Python equality) is in `pairs`.
+    fn find(&self, pairs: &[(Node, Node)], key: &Node) -> Option<usize> {
+        if pairs.len() <= LINEAR_KEYS {
+            return pairs.iter().position(|(k, _)| same_key(k, key));
+        }
+        self.by_hash
+            .get(&key_hash(&key.value))?
+            .iter()
+            .copied()
+            .find(|&i| same_key(&pairs[i].0, key))
+    }
+
+    /// After a pair was pushed: indexes it (and every earlier key once the mapping
+    /// outgrows [`LINEAR_KEYS`]).
+    fn pushed(&mut self, pairs: &[(Node, Node)]) {
+        let n = pairs.len();
+        if n == LINEAR_KEYS + 1 {
+            for (i, (k, _)) in pairs.iter().enumerate() {
+                self.by_hash.entry(key_hash(&k.value)).or_default().push(i);
+            }
+        } else if n > LINEAR_KEYS + 1 {
+            self.by_hash
+                .entry(key_hash(&pairs[n - 1].0.value))
+                .or_default()
+                .push(n - 1);
         }
     }
+}
+
+/// A hash that agrees with [`same_key`]: equal keys hash equal.
+fn key_hash(v: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn feed(v: &Value, h: &mut std::collections::hash_map::DefaultHasher) {
+        match v {
+            Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
+                0u8.hash(h);
+                // -0.0 == 0.0; NaN equals nothing, so its hash does not matter.
+                let f = num(v).unwrap_or(0.0);
+                let f = if f == 0.0 { 0.0 } else { f };
+                f.to_bits().hash(h);
+            }
+            Value::Null => 1u8.hash(h),
+            Value::Str(s) => {
+                2u8.hash(h);
+                s.hash(h);
+            }
+            Value::Seq(items) => {
+                3u8.hash(h);
+                items.len().hash(h);
+                for item in items {
+                    feed(&item.value, h);
+                }
+            }
+            Value::Map(pairs) => {
+                4u8.hash(h);
+                pairs.len().hash(h);
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    feed(v, &mut h);
+    h.finish()
+}
+
+fn num(v: &Value) -> Option<f64> {
+    match v {
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    static KEY_COMPARISONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Python dict key equality: `1`, `1.0` and `true` are one key.
+fn same_key(a: &Node, b: &Node) -> bool {
+    #[cfg(test)]
+    KEY_COMPARISONS.with(|c| c.set(c.get() + 1));
     match (num(&a.value), num(&b.value)) {
         (Some(x), Some(y)) => x == y,
         _ => a.value == b.value,
@@ -1045,6 +1133,28 @@ mod tests {
         let ok = "a: ".to_string() + &"[".repeat(100) + &"]".repeat(100);
         assert!(load(&ok).is_ok());
         assert!(check_bounds(&ok).is_ok());
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_by_hash_not_by_scanning() {
+        let n = 20_000;
+        let mut text = String::from("hosts:\n");
+        for i in 0..n {
+            text.push_str(&format!("  web{i}.example.net:\n"));
+        }
+        text.push_str("  web7.example.net: {x: 1}\n  1: a\n  1.0: b\n  true: c\n");
+        KEY_COMPARISONS.with(|c| c.set(0));
+        let (doc, warnings) = load(&text).expect("loads");
+        let compared = KEY_COMPARISONS.with(|c| c.get());
+        // Scanning every earlier key would be n²/2 = 200 million comparisons.
+        assert!(compared < 4 * n, "{compared} key comparisons for {n} keys");
+        let doc = doc.expect("doc").to_json();
+        assert_eq!(
+            doc["hosts"]["web7.example.net"],
+            serde_json::json!({"x": 1})
+        );
+        assert_eq!(doc["hosts"]["1"], serde_json::json!("c"));
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
     }
 
     #[test]
