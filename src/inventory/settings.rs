@@ -576,6 +576,42 @@ mod tests {
         assert!(!err.message.contains("did you mean"), "{}", err.message);
     }
 
+    /// Every `fleetdeck_*` setting in docs/inventory.md's table is known to the parser,
+    /// and every known one is in the table.
+    #[test]
+    fn the_settings_table_in_the_docs_matches_the_parser() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/inventory.md"))
+                .expect("docs/inventory.md");
+        let documented: std::collections::BTreeSet<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `fleetdeck_"))
+            .filter_map(|rest| rest.split_once('`'))
+            .map(|(name, _)| name)
+            .collect();
+        let known: std::collections::BTreeSet<&str> = KNOWN
+            .iter()
+            .map(|(n, _)| n.strip_prefix("fleetdeck_").unwrap_or(n))
+            .collect();
+        assert_eq!(
+            documented.difference(&known).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "documented in docs/inventory.md but unknown to the parser"
+        );
+        assert_eq!(
+            known.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "known to the parser but missing from docs/inventory.md's table"
+        );
+        // Every known name is also one `convert` takes.
+        for (name, _) in KNOWN {
+            assert!(
+                !matches!(convert(name, &node("x: 1")), Err((_, m)) if m == "not a fleetdeck setting"),
+                "{name}"
+            );
+        }
+    }
+
     #[test]
     fn fingerprints_are_checked() {
         let good = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
