@@ -483,10 +483,12 @@ impl Builder {
             return None;
         };
         if name.starts_with("fleetdeck_")
-            && let Err(p) = settings::check(&name, key.mark, value)
+            && let Err(problems) = settings::check_all(&name, key.mark, value)
         {
             self.bad_values.insert((file.to_path_buf(), value.mark));
-            self.errors.push(problem(file, p.mark, p.message));
+            for p in problems {
+                self.errors.push(problem(file, p.mark, p.message));
+            }
         }
         Some(name)
     }

@@ -146,21 +146,148 @@ pub struct Problem {
 /// Checks one `fleetdeck_*` variable where it is defined: a known name, a value of the
 /// right type. `{{ ... }}` inside strings is checked again once resolved per host.
 pub fn check(name: &str, key_mark: Mark, value: &Node) -> Result<(), Problem> {
+    check_all(name, key_mark, value).map_err(|mut problems| problems.swap_remove(0))
+}
+
+/// Like [`check`], with every problem of the value, each at its own node.
+pub fn check_all(name: &str, key_mark: Mark, value: &Node) -> Result<(), Vec<Problem>> {
     let Some((_, expected)) = KNOWN.iter().find(|(n, _)| *n == name) else {
         let hint = closest(name)
             .map(|c| format!(" (did you mean `{c}`?)"))
             .unwrap_or_default();
-        return Err(Problem {
+        return Err(vec![Problem {
             mark: key_mark,
             message: format!("unknown fleetdeck variable `{name}`{hint}"),
-        });
+        }]);
     };
-    convert(name, value)
-        .map(|_| ())
-        .map_err(|(mark, message)| Problem {
-            mark: mark.unwrap_or(value.mark),
-            message: format!("`{name}`: {message}; expected {expected}"),
-        })
+    convert_all(name, value).map(|_| ()).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|(mark, message)| Problem {
+                mark,
+                message: format!("`{name}`: {message}; expected {expected}"),
+            })
+            .collect()
+    })
+}
+
+/// At most this many problems are reported for one variable.
+const MAX_PROBLEMS: usize = 50;
+
+/// Every problem of one value, each where it is: serde stops at the first, so after
+/// each problem the node it is about is taken out of a copy and the value converted
+/// again. A `missing field` that only the removal caused is not reported (the mapping
+/// goes instead).
+fn convert_all(name: &str, node: &Node) -> Result<Setting, Vec<(Mark, String)>> {
+    let mut work = node.clone();
+    let mut problems: Vec<(Mark, String)> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    for _ in 0..MAX_PROBLEMS * 4 {
+        let (mark, message) = match convert(name, &work) {
+            Ok(setting) if problems.is_empty() => return Ok(setting),
+            Ok(_) => break,
+            Err((mark, message)) => (mark.unwrap_or(work.mark), message),
+        };
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(field, _)| field.to_string());
+        if let Some(field) = &missing
+            && removed.contains(field)
+        {
+            // A consequence of an earlier removal: drop the mapping, say nothing.
+            if !remove_at(&mut work, mark, true, &mut removed) {
+                break;
+            }
+            continue;
+        }
+        // A check of the whole value names its field as `app.field: …`.
+        let mark = if mark == work.mark && missing.is_none() {
+            locate(&work, &message).unwrap_or(mark)
+        } else {
+            mark
+        };
+        if problems.contains(&(mark, message.clone())) {
+            break;
+        }
+        problems.push((mark, message));
+        if problems.len() >= MAX_PROBLEMS
+            || !remove_at(&mut work, mark, missing.is_some(), &mut removed)
+        {
+            break;
+        }
+    }
+    Err(problems)
+}
+
+/// Removes the deepest entry at `mark` (a mapping's pair by its key or value, a list's
+/// item); `container`: only a mapping or list there. Names of removed keys are added
+/// to `removed`.
+fn remove_at(node: &mut Node, mark: Mark, container: bool, removed: &mut Vec<String>) -> bool {
+    let fits = |n: &Node| {
+        n.mark == mark && (!container || matches!(n.value, Value::Map(_) | Value::Seq(_)))
+    };
+    match &mut node.value {
+        Value::Map(pairs) => {
+            if pairs
+                .iter_mut()
+                .any(|(_, v)| remove_at(v, mark, container, removed))
+            {
+                return true;
+            }
+            let at = pairs
+                .iter()
+                .position(|(k, v)| fits(v) || (!container && k.mark == mark));
+            if let Some(i) = at {
+                if let Some(k) = pairs[i].0.key_string() {
+                    removed.push(k);
+                }
+                pairs.remove(i);
+                return true;
+            }
+            false
+        }
+        Value::Seq(items) => {
+            if items
+                .iter_mut()
+                .any(|item| remove_at(item, mark, container, removed))
+            {
+                return true;
+            }
+            match items.iter().position(fits) {
+                Some(i) => {
+                    items.remove(i);
+                    true
+                }
+                None => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The node a whole-value message (`web.live_paths: "x" is not …`) is about: the path
+/// before the first `: `, and in a list the item the message quotes.
+fn locate(root: &Node, message: &str) -> Option<Mark> {
+    let (path, rest) = message.split_once(": ")?;
+    let mut node = root;
+    for segment in path.split('.') {
+        let pairs = node.as_map()?;
+        node = &pairs
+            .iter()
+            .find(|(k, _)| k.key_string().as_deref() == Some(segment))?
+            .1;
+    }
+    match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .find(|item| {
+                item.as_str()
+                    .is_some_and(|s| rest.contains(&format!("{s:?}")))
+            })
+            .map(|item| item.mark),
+        _ => Some(node.mark),
+    }
 }
 
 enum Setting {
@@ -459,16 +586,21 @@ pub(crate) fn for_host(
         if skip(var) {
             continue;
         }
-        let result = t.node(&var.node).and_then(|node| {
-            convert(name, &node).map_err(|(mark, message)| {
+        let result = t.node(&var.node).map_err(|p| vec![p]).and_then(|node| {
+            convert_all(name, &node).map_err(|problems| {
                 let expected = KNOWN
                     .iter()
                     .find(|(n, _)| *n == name)
                     .map_or("", |(_, e)| e);
-                Problem {
-                    mark: mark.unwrap_or(node.mark),
-                    message: format!("`{name}` for host {host}: {message}; expected {expected}"),
-                }
+                problems
+                    .into_iter()
+                    .map(|(mark, message)| Problem {
+                        mark,
+                        message: format!(
+                            "`{name}` for host {host}: {message}; expected {expected}"
+                        ),
+                    })
+                    .collect()
             })
         });
         match result {
@@ -495,7 +627,11 @@ pub(crate) fn for_host(
                 "fleetdeck_state_dir" => settings.state_dir = t,
                 _ => settings.container_prefix = t,
             },
-            Err(problem) => errors.push((var.clone(), problem)),
+            Err(problems) => {
+                for problem in problems {
+                    errors.push((var.clone(), problem));
+                }
+            }
         }
     }
     settings.ssh.host_key_pin = settings.host_key.clone();

@@ -491,3 +491,45 @@ fn oversized_files_and_directory_inventory_cycles_are_refused() {
     assert!(errors[1].file.ends_with("inv/sub/up"), "{errors:#?}");
     assert!(errors[1].message.contains("link cycle"), "{errors:#?}");
 }
+
+#[test]
+fn every_problem_of_a_setting_is_reported_at_its_own_node() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "hosts.yml",
+        "all:
+  hosts:
+    h1:
+      fleetdeck_backups:
+        - name: a
+          kind: restik
+          repository: /r
+          warning_hours: soon
+        - name: b
+          kind: borg
+          repositry: /x
+      fleetdeck_drills:
+        web:
+          repository: a
+          scratch_dir: relative
+          live_paths: [/ok, rel]
+",
+    );
+    let errors = errors_of(&tmp.path().join("hosts.yml"));
+    let at: Vec<(usize, usize)> = errors.iter().map(|e| (e.line, e.column)).collect();
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        at,
+        [(6, 17), (8, 26), (9, 11), (11, 11), (15, 24), (16, 29)],
+        "{text:#?}"
+    );
+    assert!(errors[0].message.contains("restik"), "{text:#?}");
+    assert!(
+        errors[2].message.contains("missing field `repository`"),
+        "{text:#?}"
+    );
+    assert!(errors[3].message.contains("repositry"), "{text:#?}");
+    assert!(errors[4].message.contains("web.scratch_dir"), "{text:#?}");
+    assert!(errors[5].message.contains("\"rel\""), "{text:#?}");
+}
