@@ -288,8 +288,27 @@ pub fn decrypt_file(
     decrypt_text(&text, identities).map_err(|e| e.in_file(path))
 }
 
+/// The largest secret file read: a link to `/dev/zero` is refused, not read until
+/// memory runs out.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
 pub(crate) fn read_text(path: &Path) -> Result<String, SecretsError> {
-    std::fs::read_to_string(path).map_err(|e| SecretsError::io(path, "read the file", &e))
+    use std::io::Read;
+    let io = |e: std::io::Error| SecretsError::io(path, "read the file", &e);
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(SecretsError::input(format!(
+            "larger than {} MiB: not a secret file",
+            MAX_FILE_BYTES >> 20
+        ))
+        .in_file(path));
+    }
+    Ok(text)
 }
 
 /// Decrypts a secret file's text (errors carry no file name: callers add it).
@@ -404,6 +423,16 @@ mod tests {
         assert!(e.to_string().contains("invalid YAML"), "{e}");
         let e = decrypt_text("- 1\n", &ids).unwrap_err();
         assert!(e.to_string().contains("must be a mapping"), "{e}");
+    }
+
+    #[test]
+    fn an_endless_file_is_refused_at_the_bound() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let link = tmp.path().join("s.yml");
+        std::os::unix::fs::symlink("/dev/zero", &link).expect("link");
+        let e = read_text(&link).unwrap_err();
+        assert!(e.to_string().contains("larger than 16 MiB"), "{e}");
+        assert!(e.to_string().contains("s.yml"), "{e}");
     }
 
     #[test]
