@@ -21,6 +21,14 @@ const IGNORED_SUFFIXES: &[&str] = &[
     ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
 ];
 
+/// The largest inventory or variables file read (a link to `/dev/zero` or a runaway
+/// generator is refused, not read until memory runs out).
+pub const MAX_FILE_BYTES: u64 = 128 << 20;
+
+/// The most files one directory walk (a directory inventory, one `group_vars/NAME/`)
+/// reads: links can make a small tree look enormous without forming a cycle.
+pub const MAX_WALK_FILES: usize = 100_000;
+
 /// Variables Ansible sets itself and `ansible-inventory` leaves out of its output.
 const INTERNAL_VARS: &[&str] = &[
     "ansible_async_path",
@@ -106,7 +114,10 @@ pub(super) fn load(path: &Path) -> Result<Inventory, InventoryErrors> {
         }
     };
     let basedir = if meta.is_dir() {
-        b.parse_directory(path);
+        let mut walk = Walk::default();
+        if walk.enter(path, &mut b.errors) {
+            b.parse_directory(path, &mut walk);
+        }
         path.to_path_buf()
     } else {
         b.parse_file(path, true);
@@ -143,7 +154,7 @@ impl Builder {
 
     /// Every entry in name order; hidden files, `group_vars`, `host_vars` and ignored
     /// extensions skipped; subdirectories walked.
-    fn parse_directory(&mut self, dir: &Path) {
+    fn parse_directory(&mut self, dir: &Path, walk: &mut Walk) {
         let mut names = match std::fs::read_dir(dir) {
             Ok(entries) => entries
                 .filter_map(Result::ok)
@@ -173,7 +184,10 @@ impl Builder {
             }
             let path = dir.join(n);
             if path.is_dir() {
-                self.parse_directory(&path);
+                if walk.enter(&path, &mut self.errors) {
+                    self.parse_directory(&path, walk);
+                    walk.leave();
+                }
             } else if !has_yaml_extension(n) {
                 self.warn(
                     &path,
@@ -186,14 +200,16 @@ impl Builder {
                     Mark::default(),
                     "skipped: an executable file is a dynamic inventory script to Ansible, which fleetdeck does not run",
                 );
-            } else {
+            } else if walk.count(&path, &mut self.errors) {
                 self.parse_file(&path, false);
             }
         }
     }
 
-    fn read_yaml(&mut self, file: &Path) -> Option<Option<Node>> {
-        let text = match std::fs::read(file) {
+    /// `named`: the file given with `-i` (which may be a pipe); every file found in a
+    /// directory must be a regular file.
+    fn read_yaml(&mut self, file: &Path, named: bool) -> Option<Option<Node>> {
+        let text = match read_bounded(file, named) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(t) => t,
                 Err(_) => {
@@ -201,9 +217,8 @@ impl Builder {
                     return None;
                 }
             },
-            Err(e) => {
-                self.errors
-                    .push(whole_file(file, format!("cannot read: {e}")));
+            Err(message) => {
+                self.errors.push(whole_file(file, message));
                 return None;
             }
         };
@@ -215,16 +230,13 @@ impl Builder {
                 Some(doc)
             }
             Err(e) => {
-                let hint = if looks_like_ini(&text) {
+                let hint = if !e.limit && looks_like_ini(&text) {
                     " (this looks like an INI inventory; fleetdeck reads YAML inventories only)"
                 } else {
                     ""
                 };
-                self.errors.push(problem(
-                    file,
-                    e.mark,
-                    format!("YAML syntax error: {}{hint}", e.message),
-                ));
+                self.errors
+                    .push(problem(file, e.mark, format!("{}{hint}", e.describe())));
                 None
             }
         }
@@ -232,7 +244,7 @@ impl Builder {
 
     /// The `yaml` plugin's `parse`.
     fn parse_file(&mut self, file: &Path, only_source: bool) {
-        let Some(doc) = self.read_yaml(file) else {
+        let Some(doc) = self.read_yaml(file, only_source) else {
             return;
         };
         let Some(doc) = doc else {
@@ -471,10 +483,12 @@ impl Builder {
             return None;
         };
         if name.starts_with("fleetdeck_")
-            && let Err(p) = settings::check(&name, key.mark, value)
+            && let Err(problems) = settings::check_all(&name, key.mark, value)
         {
             self.bad_values.insert((file.to_path_buf(), value.mark));
-            self.errors.push(problem(file, p.mark, p.message));
+            for p in problems {
+                self.errors.push(problem(file, p.mark, p.message));
+            }
         }
         Some(name)
     }
@@ -565,12 +579,12 @@ impl Builder {
     /// Whether `candidate` is `of` or one of its ancestors.
     fn is_ancestor(&self, candidate: usize, of: usize) -> bool {
         let mut stack = vec![of];
-        let mut seen = vec![false; self.inv.groups.len()];
+        let mut seen = HashSet::new();
         while let Some(g) = stack.pop() {
             if g == candidate {
                 return true;
             }
-            if !std::mem::replace(&mut seen[g], true) {
+            if seen.insert(g) {
                 stack.extend(&self.inv.groups[g].parents);
             }
         }
@@ -595,7 +609,8 @@ impl Builder {
                 h
             }
         };
-        if !self.inv.groups[g].hosts.contains(&h) {
+        // A host is in few groups; a group may hold tens of thousands of hosts.
+        if !self.inv.hosts[h].groups.contains(&g) {
             self.inv.groups[g].hosts.push(h);
             self.inv.hosts[h].groups.push(g);
         }
@@ -610,17 +625,23 @@ impl Builder {
                 self.add_child_unchecked(ALL, g);
             }
         }
+        let mut leave_ungrouped = HashSet::new();
         for h in 0..self.inv.hosts.len() {
             let groups = self.inv.hosts[h].groups.clone();
             if groups.contains(&UNGROUPED) {
                 if groups.iter().any(|&g| g != ALL && g != UNGROUPED) {
-                    self.inv.groups[UNGROUPED].hosts.retain(|&x| x != h);
+                    leave_ungrouped.insert(h);
                     self.inv.hosts[h].groups.retain(|&g| g != UNGROUPED);
                 }
             } else if groups.iter().all(|&g| g == ALL) {
                 self.inv.groups[UNGROUPED].hosts.push(h);
                 self.inv.hosts[h].groups.push(UNGROUPED);
             }
+        }
+        if !leave_ungrouped.is_empty() {
+            self.inv.groups[UNGROUPED]
+                .hosts
+                .retain(|h| !leave_ungrouped.contains(h));
         }
         let source = self.inv.source.clone();
         for host in &self.inv.hosts {
@@ -659,7 +680,7 @@ impl Builder {
                     continue;
                 }
                 let mut vars = Vars::new();
-                for file in find_vars_files(&dir, name) {
+                for file in find_vars_files(&dir, name, &mut self.errors) {
                     self.load_vars_file(&file, &mut vars);
                 }
                 if is_group {
@@ -672,7 +693,7 @@ impl Builder {
     }
 
     fn load_vars_file(&mut self, file: &Path, vars: &mut Vars) {
-        let Some(doc) = self.read_yaml(file) else {
+        let Some(doc) = self.read_yaml(file, false) else {
             return;
         };
         let Some(doc) = doc else {
@@ -731,16 +752,16 @@ impl Builder {
     /// host's inventory variables < `host_vars/`.
     fn finish_hosts(&mut self) {
         for h in 0..self.inv.hosts.len() {
-            let mut member = vec![false; self.inv.groups.len()];
+            // The host's groups and their ancestors, without a pass over every group
+            // per host (one group per host would make that quadratic).
+            let mut member = HashSet::new();
             let mut stack = self.inv.hosts[h].groups.clone();
             while let Some(g) = stack.pop() {
-                if !std::mem::replace(&mut member[g], true) {
+                if member.insert(g) {
                     stack.extend(&self.inv.groups[g].parents);
                 }
             }
-            let mut groups: Vec<usize> = (0..self.inv.groups.len())
-                .filter(|&g| member[g] && g != ALL)
-                .collect();
+            let mut groups: Vec<usize> = member.into_iter().filter(|&g| g != ALL).collect();
             groups.sort_by(|&a, &b| {
                 let (x, y) = (&self.inv.groups[a], &self.inv.groups[b]);
                 (x.depth, x.priority, &x.name).cmp(&(y.depth, y.priority, &y.name))
@@ -806,16 +827,126 @@ fn is_executable(_path: &Path) -> bool {
     false
 }
 
+/// Reads at most [`MAX_FILE_BYTES`]. Found files must be regular files (after
+/// following links): a FIFO would block, a device would never end.
+fn read_bounded(file: &Path, named: bool) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
+    if !named && !meta.is_file() {
+        return Err(format!(
+            "not a regular file ({}): only regular files are read",
+            file_kind(&meta)
+        ));
+    }
+    if meta.is_file() && meta.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let f = std::fs::File::open(file).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+fn too_large() -> String {
+    format!(
+        "larger than {} MiB: refused (an inventory file this size is a mistake or a trap)",
+        MAX_FILE_BYTES >> 20
+    )
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a file"
+    }
+}
+
+/// The directories open in a walk, by device and inode (a link back to one of them is
+/// a cycle), and how many files the walk has taken.
+#[derive(Default)]
+struct Walk {
+    open: Vec<(u64, u64)>,
+    files: usize,
+}
+
+impl Walk {
+    /// Enters `dir` unless it is one of the directories already open (a cycle, an
+    /// error naming the link).
+    fn enter(&mut self, dir: &Path, errors: &mut Vec<InventoryError>) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match std::fs::metadata(dir) {
+            Ok(m) => m,
+            Err(e) => {
+                errors.push(whole_file(dir, format!("cannot read: {e}")));
+                return false;
+            }
+        };
+        let id = (meta.dev(), meta.ino());
+        if self.open.contains(&id) {
+            let target = std::fs::read_link(dir)
+                .map(|t| format!(" (a link to {})", t.display()))
+                .unwrap_or_default();
+            errors.push(whole_file(
+                dir,
+                format!(
+                    "a directory link cycle{target}: this directory contains itself; not followed"
+                ),
+            ));
+            return false;
+        }
+        self.open.push(id);
+        true
+    }
+
+    fn leave(&mut self) {
+        self.open.pop();
+    }
+
+    /// Takes one more file, unless the walk has taken [`MAX_WALK_FILES`].
+    fn count(&mut self, file: &Path, errors: &mut Vec<InventoryError>) -> bool {
+        self.files += 1;
+        if self.files == MAX_WALK_FILES + 1 {
+            errors.push(whole_file(
+                file,
+                format!(
+                    "more than {MAX_WALK_FILES} files in one directory walk (links that multiply \
+                     the tree?); the rest is not read"
+                ),
+            ));
+        }
+        self.files <= MAX_WALK_FILES
+    }
+}
+
 /// `DataLoader.find_vars_files`: the first of `NAME`, `NAME.yml`, `NAME.yaml`,
 /// `NAME.json` that exists; a directory gives all its files (recursively, sorted,
 /// hidden and `~` backups skipped, only YAML extensions or none).
-fn find_vars_files(dir: &Path, name: &str) -> Vec<PathBuf> {
+fn find_vars_files(dir: &Path, name: &str, errors: &mut Vec<InventoryError>) -> Vec<PathBuf> {
     for ext in std::iter::once("").chain(YAML_EXTENSIONS.iter().copied()) {
         let path = dir.join(format!("{name}{ext}"));
         if path.exists() {
             if path.is_dir() {
                 let mut found = Vec::new();
-                dir_vars_files(&path, &mut found);
+                let mut walk = Walk::default();
+                if walk.enter(&path, errors) {
+                    dir_vars_files(&path, &mut found, &mut walk, errors);
+                }
                 return found;
             }
             return vec![path];
@@ -824,9 +955,21 @@ fn find_vars_files(dir: &Path, name: &str) -> Vec<PathBuf> {
     Vec::new()
 }
 
-fn dir_vars_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+/// Ansible skips a directory with an extension here without a word, and reads
+/// anything `os.path.isfile` accepts; fleetdeck says so instead: such a directory, a
+/// FIFO, a device or a link cycle is an error naming it.
+fn dir_vars_files(
+    dir: &Path,
+    found: &mut Vec<PathBuf>,
+    walk: &mut Walk,
+    errors: &mut Vec<InventoryError>,
+) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            errors.push(whole_file(dir, format!("cannot list the directory: {e}")));
+            return;
+        }
     };
     let mut names: Vec<_> = entries
         .filter_map(Result::ok)
@@ -840,12 +983,37 @@ fn dir_vars_files(dir: &Path, found: &mut Vec<PathBuf>) {
         }
         let path = dir.join(n);
         let has_ext = n.rfind('.').is_some_and(|i| i > 0);
-        if path.is_dir() {
-            if !has_ext {
-                dir_vars_files(&path, found);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                errors.push(whole_file(&path, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            if has_ext {
+                errors.push(whole_file(
+                    &path,
+                    "a directory named like a variables file: Ansible skips it without a word, \
+                     so its variables would count for neither tool; rename it without the \
+                     extension to have both read it",
+                ));
+            } else if walk.enter(&path, errors) {
+                dir_vars_files(&path, found, walk, errors);
+                walk.leave();
             }
         } else if has_yaml_extension(n) {
-            found.push(path);
+            if !meta.is_file() {
+                errors.push(whole_file(
+                    &path,
+                    format!(
+                        "not a regular file ({}): only regular files are read",
+                        file_kind(&meta)
+                    ),
+                ));
+            } else if walk.count(&path, errors) {
+                found.push(path);
+            }
         }
     }
 }

@@ -146,21 +146,148 @@ pub struct Problem {
 /// Checks one `fleetdeck_*` variable where it is defined: a known name, a value of the
 /// right type. `{{ ... }}` inside strings is checked again once resolved per host.
 pub fn check(name: &str, key_mark: Mark, value: &Node) -> Result<(), Problem> {
+    check_all(name, key_mark, value).map_err(|mut problems| problems.swap_remove(0))
+}
+
+/// Like [`check`], with every problem of the value, each at its own node.
+pub fn check_all(name: &str, key_mark: Mark, value: &Node) -> Result<(), Vec<Problem>> {
     let Some((_, expected)) = KNOWN.iter().find(|(n, _)| *n == name) else {
         let hint = closest(name)
             .map(|c| format!(" (did you mean `{c}`?)"))
             .unwrap_or_default();
-        return Err(Problem {
+        return Err(vec![Problem {
             mark: key_mark,
             message: format!("unknown fleetdeck variable `{name}`{hint}"),
-        });
+        }]);
     };
-    convert(name, value)
-        .map(|_| ())
-        .map_err(|(mark, message)| Problem {
-            mark: mark.unwrap_or(value.mark),
-            message: format!("`{name}`: {message}; expected {expected}"),
-        })
+    convert_all(name, value).map(|_| ()).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|(mark, message)| Problem {
+                mark,
+                message: format!("`{name}`: {message}; expected {expected}"),
+            })
+            .collect()
+    })
+}
+
+/// At most this many problems are reported for one variable.
+const MAX_PROBLEMS: usize = 50;
+
+/// Every problem of one value, each where it is: serde stops at the first, so after
+/// each problem the node it is about is taken out of a copy and the value converted
+/// again. A `missing field` that only the removal caused is not reported (the mapping
+/// goes instead).
+fn convert_all(name: &str, node: &Node) -> Result<Setting, Vec<(Mark, String)>> {
+    let mut work = node.clone();
+    let mut problems: Vec<(Mark, String)> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    for _ in 0..MAX_PROBLEMS * 4 {
+        let (mark, message) = match convert(name, &work) {
+            Ok(setting) if problems.is_empty() => return Ok(setting),
+            Ok(_) => break,
+            Err((mark, message)) => (mark.unwrap_or(work.mark), message),
+        };
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(field, _)| field.to_string());
+        if let Some(field) = &missing
+            && removed.contains(field)
+        {
+            // A consequence of an earlier removal: drop the mapping, say nothing.
+            if !remove_at(&mut work, mark, true, &mut removed) {
+                break;
+            }
+            continue;
+        }
+        // A check of the whole value names its field as `app.field: …`.
+        let mark = if mark == work.mark && missing.is_none() {
+            locate(&work, &message).unwrap_or(mark)
+        } else {
+            mark
+        };
+        if problems.contains(&(mark, message.clone())) {
+            break;
+        }
+        problems.push((mark, message));
+        if problems.len() >= MAX_PROBLEMS
+            || !remove_at(&mut work, mark, missing.is_some(), &mut removed)
+        {
+            break;
+        }
+    }
+    Err(problems)
+}
+
+/// Removes the deepest entry at `mark` (a mapping's pair by its key or value, a list's
+/// item); `container`: only a mapping or list there. Names of removed keys are added
+/// to `removed`.
+fn remove_at(node: &mut Node, mark: Mark, container: bool, removed: &mut Vec<String>) -> bool {
+    let fits = |n: &Node| {
+        n.mark == mark && (!container || matches!(n.value, Value::Map(_) | Value::Seq(_)))
+    };
+    match &mut node.value {
+        Value::Map(pairs) => {
+            if pairs
+                .iter_mut()
+                .any(|(_, v)| remove_at(v, mark, container, removed))
+            {
+                return true;
+            }
+            let at = pairs
+                .iter()
+                .position(|(k, v)| fits(v) || (!container && k.mark == mark));
+            if let Some(i) = at {
+                if let Some(k) = pairs[i].0.key_string() {
+                    removed.push(k);
+                }
+                pairs.remove(i);
+                return true;
+            }
+            false
+        }
+        Value::Seq(items) => {
+            if items
+                .iter_mut()
+                .any(|item| remove_at(item, mark, container, removed))
+            {
+                return true;
+            }
+            match items.iter().position(fits) {
+                Some(i) => {
+                    items.remove(i);
+                    true
+                }
+                None => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The node a whole-value message (`web.live_paths: "x" is not …`) is about: the path
+/// before the first `: `, and in a list the item the message quotes.
+fn locate(root: &Node, message: &str) -> Option<Mark> {
+    let (path, rest) = message.split_once(": ")?;
+    let mut node = root;
+    for segment in path.split('.') {
+        let pairs = node.as_map()?;
+        node = &pairs
+            .iter()
+            .find(|(k, _)| k.key_string().as_deref() == Some(segment))?
+            .1;
+    }
+    match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .find(|item| {
+                item.as_str()
+                    .is_some_and(|s| rest.contains(&format!("{s:?}")))
+            })
+            .map(|item| item.mark),
+        _ => Some(node.mark),
+    }
 }
 
 enum Setting {
@@ -294,6 +421,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// How long one setting's string may get once its variables are substituted.
+pub const MAX_RENDERED_BYTES: usize = 1 << 20;
+
 /// Resolves `{{ variable }}` in the strings of a setting, for one host. fleetdeck is
 /// no Jinja engine: plain variable references are what inventories use in settings
 /// (`{{ inventory_hostname }}.example.net`); anything else is refused, not guessed.
@@ -305,7 +435,7 @@ struct Templater<'a> {
 impl Templater<'_> {
     fn node(&self, node: &Node) -> Result<Node, Problem> {
         let value = match &node.value {
-            Value::Str(s) => Value::Str(self.string(s, node.mark, 0)?),
+            Value::Str(s) => Value::Str(self.string(s, node.mark)?),
             Value::Seq(items) => Value::Seq(
                 items
                     .iter()
@@ -326,7 +456,36 @@ impl Templater<'_> {
         })
     }
 
-    fn string(&self, s: &str, mark: Mark, depth: usize) -> Result<String, Problem> {
+    /// `s` with its variables substituted, at most [`MAX_RENDERED_BYTES`] long.
+    fn string(&self, s: &str, mark: Mark) -> Result<String, Problem> {
+        self.string_at(s, mark, 0, &mut { MAX_RENDERED_BYTES })
+    }
+
+    /// Every byte of the result is taken from `left` once, where it is produced, so
+    /// variables that repeat each other cannot multiply the work past the bound.
+    fn spend(&self, n: usize, mark: Mark, left: &mut usize) -> Result<(), Problem> {
+        if n > *left {
+            return Err(Problem {
+                mark,
+                message: format!(
+                    "the value expands to more than {} MiB for host {} (variables that repeat \
+                     each other?)",
+                    MAX_RENDERED_BYTES >> 20,
+                    self.host
+                ),
+            });
+        }
+        *left -= n;
+        Ok(())
+    }
+
+    fn string_at(
+        &self,
+        s: &str,
+        mark: Mark,
+        depth: usize,
+        left: &mut usize,
+    ) -> Result<String, Problem> {
         let fail = |message: String| Problem { mark, message };
         if depth > 10 {
             return Err(fail(format!(
@@ -342,6 +501,7 @@ impl Templater<'_> {
         let mut out = String::new();
         let mut rest = s;
         while let Some(start) = rest.find("{{") {
+            self.spend(start, mark, left)?;
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find("}}") else {
@@ -358,18 +518,32 @@ impl Templater<'_> {
                     "fleetdeck resolves only `{{{{ variable }}}}` in its settings, not `{{{{ {expr} }}}}`"
                 )));
             }
-            out.push_str(&self.lookup(expr, mark, depth)?);
+            out.push_str(&self.lookup(expr, mark, depth, left)?);
             rest = &after[end + 2..];
         }
+        self.spend(rest.len(), mark, left)?;
         out.push_str(rest);
         Ok(out)
     }
 
-    fn lookup(&self, name: &str, mark: Mark, depth: usize) -> Result<String, Problem> {
+    fn lookup(
+        &self,
+        name: &str,
+        mark: Mark,
+        depth: usize,
+        left: &mut usize,
+    ) -> Result<String, Problem> {
+        let plain = |text: String, left: &mut usize| {
+            self.spend(text.len(), mark, left)?;
+            Ok(text)
+        };
         match name {
-            "inventory_hostname" => return Ok(self.host.to_string()),
+            "inventory_hostname" => return plain(self.host.to_string(), left),
             "inventory_hostname_short" => {
-                return Ok(self.host.split('.').next().unwrap_or(self.host).to_string());
+                return plain(
+                    self.host.split('.').next().unwrap_or(self.host).to_string(),
+                    left,
+                );
             }
             _ => {}
         }
@@ -380,10 +554,10 @@ impl Templater<'_> {
             });
         };
         match &var.node.value {
-            Value::Str(s) => self.string(s, mark, depth + 1),
-            Value::Int(i) => Ok(i.to_string()),
-            Value::Float(f) => Ok(f.to_string()),
-            Value::Bool(b) => Ok(if *b { "True" } else { "False" }.into()),
+            Value::Str(s) => self.string_at(s, mark, depth + 1, left),
+            Value::Int(i) => plain(i.to_string(), left),
+            Value::Float(f) => plain(f.to_string(), left),
+            Value::Bool(b) => plain(if *b { "True" } else { "False" }.into(), left),
             _ => Err(Problem {
                 mark,
                 message: format!(
@@ -412,16 +586,21 @@ pub(crate) fn for_host(
         if skip(var) {
             continue;
         }
-        let result = t.node(&var.node).and_then(|node| {
-            convert(name, &node).map_err(|(mark, message)| {
+        let result = t.node(&var.node).map_err(|p| vec![p]).and_then(|node| {
+            convert_all(name, &node).map_err(|problems| {
                 let expected = KNOWN
                     .iter()
                     .find(|(n, _)| *n == name)
                     .map_or("", |(_, e)| e);
-                Problem {
-                    mark: mark.unwrap_or(node.mark),
-                    message: format!("`{name}` for host {host}: {message}; expected {expected}"),
-                }
+                problems
+                    .into_iter()
+                    .map(|(mark, message)| Problem {
+                        mark,
+                        message: format!(
+                            "`{name}` for host {host}: {message}; expected {expected}"
+                        ),
+                    })
+                    .collect()
             })
         });
         match result {
@@ -448,7 +627,11 @@ pub(crate) fn for_host(
                 "fleetdeck_state_dir" => settings.state_dir = t,
                 _ => settings.container_prefix = t,
             },
-            Err(problem) => errors.push((var.clone(), problem)),
+            Err(problems) => {
+                for problem in problems {
+                    errors.push((var.clone(), problem));
+                }
+            }
         }
     }
     settings.ssh.host_key_pin = settings.host_key.clone();
@@ -460,7 +643,7 @@ pub(crate) fn for_host(
             .rev()
             .find_map(|n| vars.get(*n).map(|v| (n, v)))?;
         let result = match &var.node.value {
-            Value::Str(s) => t.string(s, var.node.mark, 0),
+            Value::Str(s) => t.string(s, var.node.mark),
             Value::Int(_) | Value::Float(_) => Ok(var.node.to_json().to_string()),
             _ => Err(Problem {
                 mark: var.node.mark,
@@ -527,6 +710,42 @@ mod tests {
         );
         let err = check("fleetdeck_zzzzzzzzzz", Mark::default(), &node("1")).expect_err("unknown");
         assert!(!err.message.contains("did you mean"), "{}", err.message);
+    }
+
+    /// Every `fleetdeck_*` setting in docs/inventory.md's table is known to the parser,
+    /// and every known one is in the table.
+    #[test]
+    fn the_settings_table_in_the_docs_matches_the_parser() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/inventory.md"))
+                .expect("docs/inventory.md");
+        let documented: std::collections::BTreeSet<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `fleetdeck_"))
+            .filter_map(|rest| rest.split_once('`'))
+            .map(|(name, _)| name)
+            .collect();
+        let known: std::collections::BTreeSet<&str> = KNOWN
+            .iter()
+            .map(|(n, _)| n.strip_prefix("fleetdeck_").unwrap_or(n))
+            .collect();
+        assert_eq!(
+            documented.difference(&known).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "documented in docs/inventory.md but unknown to the parser"
+        );
+        assert_eq!(
+            known.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "known to the parser but missing from docs/inventory.md's table"
+        );
+        // Every known name is also one `convert` takes.
+        for (name, _) in KNOWN {
+            assert!(
+                !matches!(convert(name, &node("x: 1")), Err((_, m)) if m == "not a fleetdeck setting"),
+                "{name}"
+            );
+        }
     }
 
     #[test]

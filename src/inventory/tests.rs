@@ -318,3 +318,218 @@ fn an_ini_inventory_is_refused_with_a_hint() {
         "{err}"
     );
 }
+
+/// A 100 KB string anchored once and referenced through five levels of alias lists:
+/// 10 GB of text from a 100 KB file.
+fn alias_bomb(indent: &str) -> String {
+    let mut text = format!("{indent}s0: &s0 \"{}\"\n", "x".repeat(100_000));
+    for i in 1..=5 {
+        let refs = vec![format!("*s{}", i - 1); 10].join(", ");
+        text.push_str(&format!("{indent}s{i}: &s{i} [{refs}]\n"));
+    }
+    text
+}
+
+#[test]
+fn an_alias_bomb_is_refused_with_its_file_and_line() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let text = format!(
+        "all:\n  hosts:\n    h1:\n  vars:\n    big:\n{}",
+        alias_bomb("      ")
+    );
+    write(tmp.path(), "hosts.yml", &text);
+    let err = Inventory::load(&tmp.path().join("hosts.yml")).expect_err("refused");
+    assert_eq!(err.0.len(), 1, "{err}");
+    let e = &err.0[0];
+    assert!(e.file.ends_with("hosts.yml"), "{err}");
+    assert_eq!((e.line, e.column), (9, 41), "{err}");
+    assert!(
+        e.message
+            .starts_with("refused: aliases expand to more than 64 MiB"),
+        "{err}"
+    );
+    // The same in a group_vars file.
+    write(tmp.path(), "hosts.yml", "all:\n  hosts:\n    h1:\n");
+    write(tmp.path(), "group_vars/all.yml", &alias_bomb(""));
+    let err = Inventory::load(&tmp.path().join("hosts.yml")).expect_err("refused");
+    assert!(err.0[0].file.ends_with("group_vars/all.yml"), "{err}");
+    assert_eq!(err.0[0].line, 4, "{err}");
+}
+
+#[test]
+fn settings_whose_variables_multiply_are_refused() {
+    // v0 = ten times {{ v1 }}, v1 = ten times {{ v2 }}, …: 10^9 bytes for the setting.
+    let mut vars = String::new();
+    for i in 0..9 {
+        vars.push_str(&format!(
+            "    v{i}: \"{}\"\n",
+            format!("{{{{ v{} }}}}", i + 1).repeat(10)
+        ));
+    }
+    vars.push_str("    v9: x\n    fleetdeck_state_dir: \"/{{ v0 }}\"\n");
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "hosts.yml",
+        &format!("all:\n  hosts:\n    h1:\n  vars:\n{vars}"),
+    );
+    let err = Inventory::load(&tmp.path().join("hosts.yml")).expect_err("refused");
+    assert_eq!(err.0.len(), 1, "{err}");
+    let e = &err.0[0];
+    assert_eq!(e.line, 15, "{err}");
+    assert!(
+        e.message.contains("expands to more than 1 MiB for host h1"),
+        "{err}"
+    );
+}
+
+fn errors_of(path: &Path) -> Vec<InventoryError> {
+    match Inventory::load(path) {
+        Ok(_) => panic!("{} loaded", path.display()),
+        Err(e) => e.0,
+    }
+}
+
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+}
+
+#[test]
+fn vars_directories_refuse_link_cycles_fifos_devices_and_misnamed_directories() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write(dir, "hosts.yml", "web:\n  hosts:\n    web1:\n");
+    write(dir, "group_vars/web/main.yml", "a: 1\n");
+    for link in ["x", "y", "z"] {
+        std::os::unix::fs::symlink(".", dir.join("group_vars/web").join(link)).expect("link");
+    }
+    write(dir, "host_vars/web1/main.yml", "b: 2\n");
+    mkfifo(&dir.join("host_vars/web1/pipe.yml"));
+    std::os::unix::fs::symlink("/dev/zero", dir.join("host_vars/web1/zero.yml")).expect("link");
+    write(dir, "host_vars/web1/sub.yml/more.yml", "c: 3\n");
+    let errors = errors_of(&dir.join("hosts.yml"));
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let about = |file: &str, needle: &str| {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.file.ends_with(file) && e.message.contains(needle)),
+            "no error about {file} saying {needle:?}: {text:#?}"
+        );
+    };
+    for link in ["x", "y", "z"] {
+        about(
+            &format!("group_vars/web/{link}"),
+            "link cycle (a link to .)",
+        );
+    }
+    about("host_vars/web1/pipe.yml", "not a regular file (a FIFO)");
+    about(
+        "host_vars/web1/zero.yml",
+        "not a regular file (a character device)",
+    );
+    about(
+        "host_vars/web1/sub.yml",
+        "a directory named like a variables file",
+    );
+    assert_eq!(errors.len(), 6, "{text:#?}");
+}
+
+#[test]
+fn a_fifo_or_device_named_as_a_vars_file_is_refused_without_reading_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write(dir, "hosts.yml", "web:\n  hosts:\n    web1:\n    web2:\n");
+    std::fs::create_dir_all(dir.join("host_vars")).expect("mkdir");
+    mkfifo(&dir.join("host_vars/web1.yml"));
+    std::os::unix::fs::symlink("/dev/zero", dir.join("host_vars/web2.yml")).expect("link");
+    let errors = errors_of(&dir.join("hosts.yml"));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].message.contains("(a FIFO)"), "{errors:#?}");
+    assert!(
+        errors[1].message.contains("(a character device)"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn a_directory_named_like_a_vars_file_is_read_as_ansible_does() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write(dir, "hosts.yml", "web:\n  hosts:\n    web1:\n");
+    write(dir, "host_vars/web1.yml/vars.yml", "b: 2\n");
+    let inv = Inventory::load(&dir.join("hosts.yml")).expect("loads");
+    assert_eq!(var(&inv, "web1", "b"), 2);
+}
+
+#[test]
+fn oversized_files_and_directory_inventory_cycles_are_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write(dir, "inv/hosts.yml", "web:\n  hosts:\n    web1:\n");
+    std::fs::create_dir_all(dir.join("inv/sub")).expect("mkdir");
+    std::os::unix::fs::symlink("..", dir.join("inv/sub/up")).expect("link");
+    // Sparse: 129 MiB that takes no disk.
+    std::fs::create_dir_all(dir.join("inv/group_vars")).expect("mkdir");
+    std::fs::File::create(dir.join("inv/group_vars/web.yml"))
+        .expect("create")
+        .set_len(load::MAX_FILE_BYTES + (1 << 20))
+        .expect("grow");
+    let errors = errors_of(&dir.join("inv"));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].file.ends_with("inv/group_vars/web.yml"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[0].message.contains("larger than 128 MiB"),
+        "{errors:#?}"
+    );
+    assert!(errors[1].file.ends_with("inv/sub/up"), "{errors:#?}");
+    assert!(errors[1].message.contains("link cycle"), "{errors:#?}");
+}
+
+#[test]
+fn every_problem_of_a_setting_is_reported_at_its_own_node() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "hosts.yml",
+        "all:
+  hosts:
+    h1:
+      fleetdeck_backups:
+        - name: a
+          kind: restik
+          repository: /r
+          warning_hours: soon
+        - name: b
+          kind: borg
+          repositry: /x
+      fleetdeck_drills:
+        web:
+          repository: a
+          scratch_dir: relative
+          live_paths: [/ok, rel]
+",
+    );
+    let errors = errors_of(&tmp.path().join("hosts.yml"));
+    let at: Vec<(usize, usize)> = errors.iter().map(|e| (e.line, e.column)).collect();
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        at,
+        [(6, 17), (8, 26), (9, 11), (11, 11), (15, 24), (16, 29)],
+        "{text:#?}"
+    );
+    assert!(errors[0].message.contains("restik"), "{text:#?}");
+    assert!(
+        errors[2].message.contains("missing field `repository`"),
+        "{text:#?}"
+    );
+    assert!(errors[3].message.contains("repositry"), "{text:#?}");
+    assert!(errors[4].message.contains("web.scratch_dir"), "{text:#?}");
+    assert!(errors[5].message.contains("\"rel\""), "{text:#?}");
+}

@@ -3,6 +3,7 @@
 //! last-wins duplicate keys, and a position on every node so any later complaint can
 //! name its line and column.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use yaml_rust2::parser::{Event, Parser, Tag};
@@ -141,6 +142,20 @@ fn python_float_repr(f: f64) -> String {
 pub struct YamlError {
     pub mark: Mark,
     pub message: String,
+    /// A bound was crossed (nesting, alias expansion), not a syntax rule.
+    pub limit: bool,
+}
+
+impl YamlError {
+    /// The message with what kind of problem it is: `YAML syntax error: …` or
+    /// `refused: …` for a crossed bound.
+    pub fn describe(&self) -> String {
+        if self.limit {
+            format!("refused: {}", self.message)
+        } else {
+            format!("YAML syntax error: {}", self.message)
+        }
+    }
 }
 
 /// Ansible's loader warns about these and goes on.
@@ -153,17 +168,87 @@ pub struct YamlWarning {
     pub overrides_merge: bool,
 }
 
-/// Alias expansion copies nodes; a few nested aliases can ask for billions of them.
-const MAX_NODES: usize = 1_000_000;
+/// Alias expansion copies nodes: a few nested aliases can ask for billions of them, or
+/// for gigabytes of text from one anchored string. What aliases copy is bounded in
+/// nodes and in bytes of scalar text; what the file itself holds is bounded by its
+/// size. Nesting is bounded too (the loader and everything after it recurse).
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
+/// See [`MAX_ALIAS_NODES`]: 64 MiB of scalar text copied by aliases.
+pub const MAX_ALIAS_BYTES: usize = 64 << 20;
+/// Collections nested in collections, aliases included (serde_yaml's own limit).
+pub const MAX_DEPTH: usize = 128;
+
+/// What a subtree holds once its aliases are expanded.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+    /// Collection levels: 0 for a scalar.
+    depth: usize,
+}
+
+impl Size {
+    fn add(&mut self, other: Size) {
+        self.nodes = self.nodes.saturating_add(other.nodes);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+    }
+}
+
+/// The bounds of one document: alias copies and nesting.
+#[derive(Default)]
+struct Limits {
+    alias_nodes: usize,
+    alias_bytes: usize,
+}
+
+impl Limits {
+    fn enter(&self, depth: usize, mark: Mark) -> Result<(), YamlError> {
+        if depth > MAX_DEPTH {
+            return Err(YamlError {
+                mark,
+                message: format!("collections nested more than {MAX_DEPTH} levels deep"),
+                limit: true,
+            });
+        }
+        Ok(())
+    }
+
+    /// An alias at nesting `depth` copies a subtree of `size`.
+    fn alias(&mut self, size: Size, depth: usize, mark: Mark) -> Result<(), YamlError> {
+        self.alias_nodes = self.alias_nodes.saturating_add(size.nodes);
+        self.alias_bytes = self.alias_bytes.saturating_add(size.bytes);
+        if self.alias_nodes > MAX_ALIAS_NODES {
+            return Err(YamlError {
+                mark,
+                message: format!(
+                    "more than {MAX_ALIAS_NODES} nodes after expanding aliases (an alias bomb?)"
+                ),
+                limit: true,
+            });
+        }
+        if self.alias_bytes > MAX_ALIAS_BYTES {
+            return Err(YamlError {
+                mark,
+                message: format!(
+                    "aliases expand to more than {} MiB of text (an alias bomb?)",
+                    MAX_ALIAS_BYTES >> 20
+                ),
+                limit: true,
+            });
+        }
+        self.enter(depth + size.depth, mark)
+    }
+}
 
 /// Loads one YAML document (`None` for an empty stream). More than one document is an
 /// error, as with Ansible's `load_from_file`.
 pub fn load(text: &str) -> Result<(Option<Node>, Vec<YamlWarning>), YamlError> {
     let mut loader = Loader {
         parser: Parser::new_from_str(text),
-        anchors: Vec::new(),
+        anchors: HashMap::new(),
         warnings: Vec::new(),
-        nodes: 0,
+        limits: Limits::default(),
+        depth: 0,
     };
     let mut doc = None;
     loop {
@@ -176,18 +261,20 @@ pub fn load(text: &str) -> Result<(Option<Node>, Vec<YamlWarning>), YamlError> {
                     return Err(YamlError {
                         mark: Mark::from_marker(&marker),
                         message: "expected a single document in the stream, found another".into(),
+                        limit: false,
                     });
                 }
                 let (event, marker) = loader.next()?;
-                doc = Some(loader.node(event, marker)?);
+                doc = Some(loader.node(event, marker)?.0);
             }
             other => {
                 // yaml-rust2 always opens a document first; be safe regardless.
-                let node = loader.node(other, marker)?;
+                let node = loader.node(other, marker)?.0;
                 if doc.is_some() {
                     return Err(YamlError {
                         mark: node.mark,
                         message: "expected a single document in the stream, found another".into(),
+                        limit: false,
                     });
                 }
                 doc = Some(node);
@@ -199,90 +286,175 @@ pub fn load(text: &str) -> Result<(Option<Node>, Vec<YamlWarning>), YamlError> {
     Ok((doc, loader.warnings))
 }
 
+/// Checks a YAML text against the same bounds as [`load`] (nesting, what aliases
+/// copy) without building anything, in one pass: for text another parser (serde_yaml)
+/// reads next. Syntax errors are reported as they are found.
+pub fn check_bounds(text: &str) -> Result<(), YamlError> {
+    let mut parser = Parser::new_from_str(text);
+    let mut limits = Limits::default();
+    let mut anchors: HashMap<usize, Size> = HashMap::new();
+    // Open collections: their anchor and what they hold so far.
+    let mut open: Vec<(usize, Size)> = Vec::new();
+    loop {
+        let (event, marker) = parser.next_token().map_err(|e| scan_error(&e))?;
+        let mark = Mark::from_marker(&marker);
+        let (anchor, size) = match event {
+            Event::StreamEnd => return Ok(()),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                limits.enter(open.len() + 1, mark)?;
+                open.push((anchor, Size::default()));
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some((anchor, mut size)) = open.pop() else {
+                    continue;
+                };
+                size.nodes = size.nodes.saturating_add(1);
+                size.depth += 1;
+                (anchor, size)
+            }
+            Event::Scalar(text, _, anchor, _) => (
+                anchor,
+                Size {
+                    nodes: 1,
+                    bytes: text.len(),
+                    depth: 0,
+                },
+            ),
+            Event::Alias(id) => {
+                let Some(size) = anchors.get(&id).copied() else {
+                    return Err(YamlError {
+                        mark,
+                        message: "found undefined alias".into(),
+                        limit: false,
+                    });
+                };
+                limits.alias(size, open.len(), mark)?;
+                (0, size)
+            }
+            _ => continue,
+        };
+        if anchor != 0 {
+            anchors.insert(anchor, size);
+        }
+        if let Some((_, parent)) = open.last_mut() {
+            parent.add(size);
+            parent.depth = parent.depth.max(size.depth);
+        }
+    }
+}
+
+/// yaml-rust2's own bound (255 nested flow collections, met while it scans ahead) is
+/// reported as ours.
+fn scan_error(e: &yaml_rust2::ScanError) -> YamlError {
+    let mark = Mark::from_marker(e.marker());
+    if e.info() == "recursion limit exceeded" {
+        return YamlError {
+            mark,
+            message: format!("collections nested more than {MAX_DEPTH} levels deep"),
+            limit: true,
+        };
+    }
+    YamlError {
+        mark,
+        message: e.info().to_string(),
+        limit: false,
+    }
+}
+
 struct Loader<'a> {
     parser: Parser<std::str::Chars<'a>>,
-    anchors: Vec<(usize, Node)>,
+    /// Anchored nodes by yaml-rust2's anchor id (a redefined anchor gets a new id).
+    anchors: HashMap<usize, (Node, Size)>,
     warnings: Vec<YamlWarning>,
-    nodes: usize,
+    limits: Limits,
+    /// Collections open around the node being read.
+    depth: usize,
 }
 
 impl Loader<'_> {
     fn next(&mut self) -> Result<(Event, Marker), YamlError> {
-        self.parser.next_token().map_err(|e| YamlError {
-            mark: Mark::from_marker(e.marker()),
-            message: e.info().to_string(),
-        })
+        self.parser.next_token().map_err(|e| scan_error(&e))
     }
 
-    fn count(&mut self, n: usize, mark: Mark) -> Result<(), YamlError> {
-        self.nodes += n;
-        if self.nodes > MAX_NODES {
-            return Err(YamlError {
-                mark,
-                message: format!("more than {MAX_NODES} nodes after expanding aliases"),
-            });
-        }
-        Ok(())
-    }
-
-    fn remember(&mut self, anchor: usize, node: &Node) {
+    fn remember(&mut self, anchor: usize, node: &Node, size: Size) {
         if anchor != 0 {
-            self.anchors.push((anchor, node.clone()));
+            self.anchors.insert(anchor, (node.clone(), size));
         }
     }
 
-    fn node(&mut self, event: Event, marker: Marker) -> Result<Node, YamlError> {
+    /// A node and what it holds (aliases expanded).
+    fn node(&mut self, event: Event, marker: Marker) -> Result<(Node, Size), YamlError> {
         let mark = Mark::from_marker(&marker);
-        self.count(1, mark)?;
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let value = resolve_scalar(&text, style, tag.as_ref())
-                    .map_err(|message| YamlError { mark, message })?;
+                let size = Size {
+                    nodes: 1,
+                    bytes: text.len(),
+                    depth: 0,
+                };
+                let value =
+                    resolve_scalar(&text, style, tag.as_ref()).map_err(|message| YamlError {
+                        mark,
+                        message,
+                        limit: false,
+                    })?;
                 let node = Node { value, mark };
-                self.remember(anchor, &node);
-                Ok(node)
+                self.remember(anchor, &node, size);
+                Ok((node, size))
             }
             Event::Alias(id) => {
-                let found = self
-                    .anchors
-                    .iter()
-                    .rev()
-                    .find(|(a, _)| *a == id)
-                    .map(|(_, n)| n.clone());
-                let Some(node) = found else {
+                let Some((_, size)) = self.anchors.get(&id) else {
                     return Err(YamlError {
                         mark,
                         message: "found undefined alias".into(),
+                        limit: false,
                     });
                 };
-                self.count(size(&node), mark)?;
-                Ok(Node {
-                    value: node.value,
-                    mark,
-                })
+                let size = *size;
+                // Counted before anything is copied.
+                self.limits.alias(size, self.depth, mark)?;
+                let value = self
+                    .anchors
+                    .get(&id)
+                    .map_or(Value::Null, |(n, _)| n.value.clone());
+                Ok((Node { value, mark }, size))
             }
             Event::SequenceStart(anchor, tag) => {
                 check_collection_tag(tag.as_ref(), "seq", mark)?;
+                self.limits.enter(self.depth + 1, mark)?;
+                self.depth += 1;
+                let mut size = Size::default();
                 let mut items = Vec::new();
                 loop {
                     let (event, marker) = self.next()?;
                     if event == Event::SequenceEnd {
                         break;
                     }
-                    items.push(self.node(event, marker)?);
+                    let (item, s) = self.node(event, marker)?;
+                    size.add(s);
+                    size.depth = size.depth.max(s.depth);
+                    items.push(item);
                 }
+                self.depth -= 1;
+                size.nodes = size.nodes.saturating_add(1);
+                size.depth += 1;
                 let node = Node {
                     value: Value::Seq(items),
                     mark,
                 };
-                self.remember(anchor, &node);
-                Ok(node)
+                self.remember(anchor, &node, size);
+                Ok((node, size))
             }
             Event::MappingStart(anchor, tag) => {
                 check_collection_tag(tag.as_ref(), "map", mark)?;
+                self.limits.enter(self.depth + 1, mark)?;
+                self.depth += 1;
+                let mut size = Size::default();
                 let mut pairs: Vec<(Node, Node)> = Vec::new();
                 // Parallel to `pairs`: whether the pair came from a merge key.
                 let mut merged: Vec<bool> = Vec::new();
+                let mut index = KeyIndex::default();
                 loop {
                     let (event, marker) = self.next()?;
                     if event == Event::MappingEnd {
@@ -292,15 +464,22 @@ impl Loader<'_> {
                         &event,
                         Event::Scalar(k, TScalarStyle::Plain, _, None) if k == "<<"
                     );
-                    let key = self.node(event, marker)?;
+                    let (key, ks) = self.node(event, marker)?;
                     let (event, marker) = self.next()?;
-                    let value = self.node(event, marker)?;
+                    let (value, vs) = self.node(event, marker)?;
+                    for s in [ks, vs] {
+                        size.add(s);
+                        size.depth = size.depth.max(s.depth);
+                    }
                     if merge {
-                        self.merge_into(&mut pairs, &mut merged, value)?;
+                        self.merge_into(&mut pairs, &mut merged, &mut index, value)?;
                     } else {
-                        self.insert(&mut pairs, &mut merged, key, value);
+                        self.insert(&mut pairs, &mut merged, &mut index, key, value);
                     }
                 }
+                self.depth -= 1;
+                size.nodes = size.nodes.saturating_add(1);
+                size.depth += 1;
                 // A block mapping's start event sits at its first key's `:`; the
                 // mapping starts at the key.
                 let mark = pairs.first().map_or(mark, |(k, _)| mark.min(k.mark));
@@ -308,12 +487,13 @@ impl Loader<'_> {
                     value: Value::Map(pairs),
                     mark,
                 };
-                self.remember(anchor, &node);
-                Ok(node)
+                self.remember(anchor, &node, size);
+                Ok((node, size))
             }
             other => Err(YamlError {
                 mark,
                 message: format!("unexpected YAML event {other:?}"),
+                limit: false,
             }),
         }
     }
@@ -322,10 +502,11 @@ impl Loader<'_> {
         &mut self,
         pairs: &mut Vec<(Node, Node)>,
         merged: &mut Vec<bool>,
+        index: &mut KeyIndex,
         key: Node,
         value: Node,
     ) {
-        if let Some(i) = pairs.iter().position(|(k, _)| same_key(k, &key)) {
+        if let Some(i) = index.find(pairs, &key) {
             let overrides_merge = merged.get(i).copied().unwrap_or(false);
             self.warnings.push(YamlWarning {
                 mark: key.mark,
@@ -342,6 +523,7 @@ impl Loader<'_> {
         } else {
             pairs.push((key, value));
             merged.push(false);
+            index.pushed(pairs);
         }
     }
 
@@ -351,6 +533,7 @@ impl Loader<'_> {
         &mut self,
         pairs: &mut Vec<(Node, Node)>,
         merged: &mut Vec<bool>,
+        index: &mut KeyIndex,
         value: Node,
     ) -> Result<(), YamlError> {
         let sources = match value.value {
@@ -360,6 +543,7 @@ impl Loader<'_> {
                 return Err(YamlError {
                     mark: value.mark,
                     message: "expected a mapping or list of mappings for merging".into(),
+                    limit: false,
                 });
             }
         };
@@ -368,12 +552,14 @@ impl Loader<'_> {
                 return Err(YamlError {
                     mark: source.mark,
                     message: "expected a mapping for merging".into(),
+                    limit: false,
                 });
             };
             for (k, v) in src {
-                if !pairs.iter().any(|(existing, _)| same_key(existing, &k)) {
+                if index.find(pairs, &k).is_none() {
                     pairs.push((k, v));
                     merged.push(true);
+                    index.pushed(pairs);
                 }
             }
         }
@@ -381,24 +567,99 @@ impl Loader<'_> {
     }
 }
 
-fn size(node: &Node) -> usize {
-    match &node.value {
-        Value::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
-        Value::Map(pairs) => 1 + pairs.iter().map(|(k, v)| size(k) + size(v)).sum::<usize>(),
-        _ => 1,
+/// Mappings up to this many keys look a key up by comparing; longer ones by hash.
+const LINEAR_KEYS: usize = 8;
+
+/// A mapping's keys by hash, so a duplicate-key check is one lookup, not a scan of
+/// every key before it (which made a 32k-host `hosts:` quadratic).
+#[derive(Default)]
+struct KeyIndex {
+    by_hash: HashMap<u64, Vec<usize>>,
+}
+
+impl KeyIndex {
+    /// Where `key` (Python equality) is in `pairs`.
+    fn find(&self, pairs: &[(Node, Node)], key: &Node) -> Option<usize> {
+        if pairs.len() <= LINEAR_KEYS {
+            return pairs.iter().position(|(k, _)| same_key(k, key));
+        }
+        self.by_hash
+            .get(&key_hash(&key.value))?
+            .iter()
+            .copied()
+            .find(|&i| same_key(&pairs[i].0, key))
     }
+
+    /// After a pair was pushed: indexes it (and every earlier key once the mapping
+    /// outgrows [`LINEAR_KEYS`]).
+    fn pushed(&mut self, pairs: &[(Node, Node)]) {
+        let n = pairs.len();
+        if n == LINEAR_KEYS + 1 {
+            for (i, (k, _)) in pairs.iter().enumerate() {
+                self.by_hash.entry(key_hash(&k.value)).or_default().push(i);
+            }
+        } else if n > LINEAR_KEYS + 1 {
+            self.by_hash
+                .entry(key_hash(&pairs[n - 1].0.value))
+                .or_default()
+                .push(n - 1);
+        }
+    }
+}
+
+/// A hash that agrees with [`same_key`]: equal keys hash equal.
+fn key_hash(v: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn feed(v: &Value, h: &mut std::collections::hash_map::DefaultHasher) {
+        match v {
+            Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
+                0u8.hash(h);
+                // -0.0 == 0.0; NaN equals nothing, so its hash does not matter.
+                let f = num(v).unwrap_or(0.0);
+                let f = if f == 0.0 { 0.0 } else { f };
+                f.to_bits().hash(h);
+            }
+            Value::Null => 1u8.hash(h),
+            Value::Str(s) => {
+                2u8.hash(h);
+                s.hash(h);
+            }
+            Value::Seq(items) => {
+                3u8.hash(h);
+                items.len().hash(h);
+                for item in items {
+                    feed(&item.value, h);
+                }
+            }
+            Value::Map(pairs) => {
+                4u8.hash(h);
+                pairs.len().hash(h);
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    feed(v, &mut h);
+    h.finish()
+}
+
+fn num(v: &Value) -> Option<f64> {
+    match v {
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    static KEY_COMPARISONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Python dict key equality: `1`, `1.0` and `true` are one key.
 fn same_key(a: &Node, b: &Node) -> bool {
-    fn num(v: &Value) -> Option<f64> {
-        match v {
-            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(f) => Some(*f),
-            _ => None,
-        }
-    }
+    #[cfg(test)]
+    KEY_COMPARISONS.with(|c| c.set(c.get() + 1));
     match (num(&a.value), num(&b.value)) {
         (Some(x), Some(y)) => x == y,
         _ => a.value == b.value,
@@ -416,6 +677,7 @@ fn check_collection_tag(tag: Option<&Tag>, kind: &str, mark: Mark) -> Result<(),
         Some(t) => Err(YamlError {
             mark,
             message: format!("unsupported YAML tag {}{}", t.handle, t.suffix),
+            limit: false,
         }),
     }
 }
@@ -822,6 +1084,77 @@ mod tests {
         }
         let err = load(&text).expect_err("refused");
         assert!(err.message.contains("nodes"), "{err:?}");
+    }
+
+    /// A 100 KB string anchored once and referenced through five levels of alias
+    /// lists: 10^5 copies, 10 GB of text from a 100 KB file.
+    pub(crate) fn string_bomb(indent: &str) -> String {
+        let mut text = format!("{indent}s0: &s0 \"{}\"\n", "x".repeat(100_000));
+        for i in 1..=5 {
+            let p = i - 1;
+            let refs = vec![format!("*s{p}"); 10].join(", ");
+            text.push_str(&format!("{indent}s{i}: &s{i} [{refs}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn aliases_are_bounded_by_bytes() {
+        let text = string_bomb("");
+        let err = load(&text).expect_err("refused");
+        assert!(err.message.contains("MiB of text"), "{err:?}");
+        // Where the copies cross the bound: an alias of `s2` (10 MB) on line 4.
+        assert_eq!(err.mark.line, 4, "{err:?}");
+        let err = check_bounds(&text).expect_err("refused without building");
+        assert!(err.message.contains("MiB of text"), "{err:?}");
+        // Below the bound, aliases still work.
+        let (doc, _) = load("a: &a [x, y]\nb: [*a, *a]\n").expect("loads");
+        let doc = doc.expect("doc").to_json();
+        assert_eq!(doc["b"], serde_json::json!([["x", "y"], ["x", "y"]]));
+        assert!(check_bounds("a: &a [x, y]\nb: [*a, *a]\n").is_ok());
+    }
+
+    #[test]
+    fn nesting_is_bounded_in_blocks_flows_and_aliases() {
+        // 100k-deep block sequences: refused at the bound, not after parsing them all.
+        let deep = "- ".repeat(100_000) + "x\n";
+        let err = load(&deep).expect_err("deep");
+        assert!(err.message.contains("nested more than 128"), "{err:?}");
+        let err = check_bounds(&deep).expect_err("deep");
+        assert!(err.message.contains("nested more than 128"), "{err:?}");
+        // Aliases that each add a level.
+        let mut text = String::from("l0: &l0 [x]\n");
+        for i in 1..200 {
+            text.push_str(&format!("l{i}: &l{i} [*l{}]\n", i - 1));
+        }
+        let err = load(&text).expect_err("deep through aliases");
+        assert!(err.message.contains("nested more than 128"), "{err:?}");
+        assert!(check_bounds(&text).is_err());
+        let ok = "a: ".to_string() + &"[".repeat(100) + &"]".repeat(100);
+        assert!(load(&ok).is_ok());
+        assert!(check_bounds(&ok).is_ok());
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_by_hash_not_by_scanning() {
+        let n = 20_000;
+        let mut text = String::from("hosts:\n");
+        for i in 0..n {
+            text.push_str(&format!("  web{i}.example.net:\n"));
+        }
+        text.push_str("  web7.example.net: {x: 1}\n  1: a\n  1.0: b\n  true: c\n");
+        KEY_COMPARISONS.with(|c| c.set(0));
+        let (doc, warnings) = load(&text).expect("loads");
+        let compared = KEY_COMPARISONS.with(|c| c.get());
+        // Scanning every earlier key would be n²/2 = 200 million comparisons.
+        assert!(compared < 4 * n, "{compared} key comparisons for {n} keys");
+        let doc = doc.expect("doc").to_json();
+        assert_eq!(
+            doc["hosts"]["web7.example.net"],
+            serde_json::json!({"x": 1})
+        );
+        assert_eq!(doc["hosts"]["1"], serde_json::json!("c"));
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
     }
 
     #[test]

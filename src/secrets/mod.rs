@@ -290,8 +290,27 @@ pub fn decrypt_file(
     decrypt_text(&text, identities).map_err(|e| e.in_file(path))
 }
 
+/// The largest secret file read: a link to `/dev/zero` is refused, not read until
+/// memory runs out.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
 pub(crate) fn read_text(path: &Path) -> Result<String, SecretsError> {
-    std::fs::read_to_string(path).map_err(|e| SecretsError::io(path, "read the file", &e))
+    use std::io::Read;
+    let io = |e: std::io::Error| SecretsError::io(path, "read the file", &e);
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(SecretsError::input(format!(
+            "larger than {} MiB: not a secret file",
+            MAX_FILE_BYTES >> 20
+        ))
+        .in_file(path));
+    }
+    Ok(text)
 }
 
 /// Decrypts a secret file's text (errors carry no file name: callers add it).
@@ -326,6 +345,15 @@ fn detect(doc: &serde_yaml::Mapping) -> Result<FileFormat, SecretsError> {
 
 /// One YAML document whose top level is a mapping; syntax errors with their line.
 pub(crate) fn parse_yaml_mapping(text: &str) -> Result<serde_yaml::Mapping, SecretsError> {
+    // serde_yaml takes seconds over deep nesting before refusing it, and its aliases
+    // can copy gigabytes: the inventory's bounds first, in one linear pass.
+    crate::inventory::yaml::check_bounds(text).map_err(|e| {
+        let kind = if e.limit { "refused" } else { "invalid YAML" };
+        SecretsError::input(format!(
+            "line {}, column {}: {kind}: {}",
+            e.mark.line, e.mark.column, e.message
+        ))
+    })?;
     let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
         let at = e
             .location()
@@ -397,5 +425,36 @@ mod tests {
         assert!(e.to_string().contains("invalid YAML"), "{e}");
         let e = decrypt_text("- 1\n", &ids).unwrap_err();
         assert!(e.to_string().contains("must be a mapping"), "{e}");
+    }
+
+    #[test]
+    fn an_endless_file_is_refused_at_the_bound() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let link = tmp.path().join("s.yml");
+        std::os::unix::fs::symlink("/dev/zero", &link).expect("link");
+        let e = read_text(&link).unwrap_err();
+        assert!(e.to_string().contains("larger than 16 MiB"), "{e}");
+        assert!(e.to_string().contains("s.yml"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_and_alias_bombs_are_refused_before_serde_yaml() {
+        let ids = Identities::from_identities(Vec::new(), Vec::new());
+        let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let e = decrypt_text(&deep, &ids).unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("line 1, column "), "{text}");
+        assert!(
+            text.contains("refused: collections nested more than 128 levels"),
+            "{text}"
+        );
+        let mut bomb = format!("s0: &s0 \"{}\"\n", "x".repeat(100_000));
+        for i in 1..=5 {
+            let refs = vec![format!("*s{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("s{i}: &s{i} [{refs}]\n"));
+        }
+        let e = decrypt_text(&bomb, &ids).unwrap_err();
+        assert!(e.to_string().starts_with("line 4, column "), "{e}");
+        assert!(e.to_string().contains("64 MiB"), "{e}");
     }
 }

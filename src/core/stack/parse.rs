@@ -61,8 +61,7 @@ pub(super) fn parse(
     vars: &Map<String, serde_json::Value>,
     policy: &StackPolicy,
 ) -> Result<Stack, Problems> {
-    let (doc, warnings) = yaml::load(text)
-        .map_err(|e| vec![(e.mark, format!("YAML syntax error: {}", e.message))])?;
+    let (doc, warnings) = yaml::load(text).map_err(|e| vec![(e.mark, e.describe())])?;
     let mut cx = Cx {
         tpl: Templater { host, vars },
         problems: Vec::new(),

@@ -7,6 +7,10 @@ use serde_json::{Map, Value};
 
 /// How deep variables may refer to other variables.
 const MAX_DEPTH: usize = 10;
+/// How long one rendered string may get: variables that each repeat the next one a few
+/// times multiply (ten levels of ten references ask for 10^10 copies). Generous: Linux
+/// takes no environment string above 128 KiB.
+pub const MAX_RENDERED_BYTES: usize = 1 << 20;
 
 pub struct Templater<'a> {
     pub host: &'a str,
@@ -16,10 +20,26 @@ pub struct Templater<'a> {
 impl Templater<'_> {
     /// `text` with every `{{ … }}` replaced; the message says what is wrong otherwise.
     pub fn render(&self, text: &str) -> Result<String, String> {
-        self.render_at(text, 0)
+        self.render_at(text, 0, &mut { MAX_RENDERED_BYTES })
     }
 
-    fn render_at(&self, text: &str, depth: usize) -> Result<String, String> {
+    /// Takes `n` bytes of output from what is left of the bound. Every byte of the
+    /// result is taken once, where it is produced (literal text, a variable's plain
+    /// value), so the work stays proportional to the bound.
+    fn spend(&self, n: usize, left: &mut usize) -> Result<(), String> {
+        if n > *left {
+            return Err(format!(
+                "the text expands to more than {} MiB for host {} (variables that repeat each \
+                 other?)",
+                MAX_RENDERED_BYTES >> 20,
+                self.host
+            ));
+        }
+        *left -= n;
+        Ok(())
+    }
+
+    fn render_at(&self, text: &str, depth: usize, left: &mut usize) -> Result<String, String> {
         if depth > MAX_DEPTH {
             return Err(format!(
                 "variables refer to each other more than {MAX_DEPTH} deep for host {}",
@@ -39,19 +59,27 @@ impl Templater<'_> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
+            self.spend(start, left)?;
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find("}}") else {
                 return Err(format!("unclosed `{{{{` in {text:?}"));
             };
-            out.push_str(&self.expression(&after[..end], text, depth)?);
+            out.push_str(&self.expression(&after[..end], text, depth, left)?);
             rest = &after[end + 2..];
         }
+        self.spend(rest.len(), left)?;
         out.push_str(rest);
         Ok(out)
     }
 
-    fn expression(&self, raw: &str, text: &str, depth: usize) -> Result<String, String> {
+    fn expression(
+        &self,
+        raw: &str,
+        text: &str,
+        depth: usize,
+        left: &mut usize,
+    ) -> Result<String, String> {
         let unsupported = || {
             format!(
                 "`{{{{{raw}}}}}` in {text:?}: stacks support `{{{{ var }}}}`, `{{{{ var.sub }}}}` and \
@@ -63,6 +91,7 @@ impl Templater<'_> {
         }
         let expr = raw.trim();
         if let Some(lit) = string_literal(expr) {
+            self.spend(lit.len(), left)?;
             return Ok(lit.to_string());
         }
         let (path, default) = match expr.split_once('|') {
@@ -92,8 +121,11 @@ impl Templater<'_> {
             return Err(unsupported());
         }
         match (self.lookup(&segments), default) {
-            (Some(value), _) => self.value_text(path, value, depth),
-            (None, Some(default)) => Ok(default),
+            (Some(value), _) => self.value_text(path, value, depth, left),
+            (None, Some(default)) => {
+                self.spend(default.len(), left)?;
+                Ok(default)
+            }
             (None, None) => Err(format!(
                 "undefined variable `{path}` for host {} (in {text:?}; define it in the inventory \
                  or write `{{{{ {path} | default('…') }}}}`)",
@@ -115,14 +147,24 @@ impl Templater<'_> {
         Some(value)
     }
 
-    fn value_text(&self, path: &str, value: &Value, depth: usize) -> Result<String, String> {
+    fn value_text(
+        &self,
+        path: &str,
+        value: &Value,
+        depth: usize,
+        left: &mut usize,
+    ) -> Result<String, String> {
+        let plain = |text: String, left: &mut usize| {
+            self.spend(text.len(), left)?;
+            Ok(text)
+        };
         match value {
             Value::String(s) if s.contains("{{") || s.contains("{%") || s.contains("{#") => self
-                .render_at(s, depth + 1)
+                .render_at(s, depth + 1, left)
                 .map_err(|e| format!("in the value of `{path}`: {e}")),
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
+            Value::String(s) => plain(s.clone(), left),
+            Value::Number(n) => plain(n.to_string(), left),
+            Value::Bool(b) => plain(b.to_string(), left),
             Value::Null => Err(format!(
                 "variable `{path}` is null for host {}; give it a value",
                 self.host
@@ -239,6 +281,31 @@ mod tests {
             render("ünïcode {{ tag }} ✓").as_deref(),
             Ok("ünïcode 1.4.2 ✓")
         );
+    }
+
+    #[test]
+    fn variables_that_multiply_are_bounded() {
+        // `-e v0='{{v1}}…×10' -e v1='{{v2}}…×10' …`: ten levels ask for 10^10 copies.
+        let mut vars = Map::new();
+        for i in 0..10 {
+            vars.insert(
+                format!("v{i}"),
+                Value::String(format!("{{{{v{}}}}}", i + 1).repeat(10)),
+            );
+        }
+        vars.insert("v10".into(), Value::String("x".into()));
+        let t = Templater {
+            host: "web1",
+            vars: &vars,
+        };
+        let err = t.render("{{ v0 }}").expect_err("bounded");
+        assert!(
+            err.contains("more than 1 MiB") && err.contains("web1"),
+            "{err}"
+        );
+        assert!(err.starts_with("in the value of `v0`"), "{err}");
+        // Five levels (10^5 bytes) are fine.
+        assert_eq!(t.render("{{ v5 }}").map(|s| s.len()), Ok(100_000));
     }
 
     #[test]

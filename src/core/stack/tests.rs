@@ -914,3 +914,21 @@ fn hostile_and_garbage_input_gives_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn an_alias_bomb_in_an_extension_block_is_refused_at_its_line() {
+    // A 100 KB string anchored in `x-` and referenced through five levels of alias
+    // lists: 10 GB of text, never used by a service.
+    let mut text = format!("x-big:\n  s0: &s0 \"{}\"\n", "x".repeat(100_000));
+    for i in 1..=5 {
+        let refs = vec![format!("*s{}", i - 1); 10].join(", ");
+        text.push_str(&format!("  s{i}: &s{i} [{refs}]\n"));
+    }
+    text.push_str("services:\n  web:\n    image: nginx:1.27\n");
+    let (line, _, message) = one_error(&text);
+    assert_eq!(line, 5, "{message}");
+    assert!(
+        message.starts_with("refused: aliases expand to more than 64 MiB"),
+        "{message}"
+    );
+}
