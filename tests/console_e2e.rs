@@ -296,3 +296,38 @@ fn hostile_text_from_a_host_reaches_the_terminal_inert() {
     assert!(!text.contains('\u{202e}'), "no bidi override");
     assert!(!text.contains("cHduZWQ="), "no clipboard payload");
 }
+
+/// ssh_config directives fleetdeck does not act on are said in the console too, on its
+/// notice line, with where they are written (not only in the log file).
+#[test]
+#[ignore = "needs tmux (scripts/test.sh)"]
+fn ssh_config_notices_are_shown_on_the_notice_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A port that was just free: the host is unreachable, which does not matter here.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let config = dir.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!("Host gone\n  HostName 127.0.0.1\n  Port {port}\n  ProxyCommand nc %h %p\n"),
+    )
+    .expect("write ssh_config");
+    let inventory = dir.path().join("inventory.yml");
+    std::fs::write(&inventory, "all:\n  hosts:\n    gone: {}\n").expect("write inventory");
+    let command = format!(
+        "{} --batch -F {} -i {} --log-file {}; sleep 30",
+        binary().display(),
+        config.display(),
+        inventory.display(),
+        dir.path().join("log").display(),
+    );
+    let tmux = Tmux::start(&command, &[("TERM", "xterm-256color")]);
+    let screen = tmux.wait_for("does not act on ProxyCommand");
+    assert!(
+        screen.contains(&format!("({}:4)", config.display())),
+        "names the file and line: {screen}"
+    );
+    tmux.keys(&["C-c"]);
+}

@@ -15,7 +15,7 @@ use common::client::{context_from_text, host_block, pub_of, resolve};
 use common::sshd::{SshdOptions, TestSshd, public_key_line};
 use fleetdeck::fleet::engine_events::{EngineUpdate, follow_engine_events};
 use fleetdeck::ssh::auth::NeverAsk;
-use fleetdeck::ssh::link::{Backoff, Link, LinkState};
+use fleetdeck::ssh::link::{Backoff, Link, LinkState, STABLE_AFTER};
 use tokio::sync::{mpsc, watch};
 
 const ALIVE_INTERVAL_SECS: u64 = 1;
@@ -316,4 +316,159 @@ async fn hosts_that_never_answer_do_not_delay_a_live_one() {
             link.state()
         );
     }
+}
+
+/// A frozen Docker engine, as a client meets one over SSH: its socket accepts (the
+/// kernel does that for a stopped dockerd too) and nothing ever answers. The error
+/// says which engine, at which socket over which session, what was asked and after how
+/// long: not bollard's bare "Timeout error".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root: runs sshd"]
+async fn a_frozen_engine_over_ssh_is_named_with_socket_request_and_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("id_ed25519");
+    common::sshd::keygen(&key, "", "client");
+    let sshd = TestSshd::start(SshdOptions {
+        authorized_keys: vec![public_key_line(&pub_of(&key))],
+        ..SshdOptions::default()
+    });
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            sshd.port(),
+            sshd.host_public_key_line()
+        ),
+    )
+    .expect("write");
+    let config = host_block(
+        "frozen",
+        sshd.port(),
+        &known_hosts,
+        &[&format!("IdentityFile {}", key.display())],
+    );
+    let ctx = context_from_text(dir.path(), &config, Arc::new(NeverAsk), None);
+    let session = common::client::try_connect(&ctx, "frozen", None)
+        .await
+        .expect("connects");
+
+    let socket = dir.path().join("docker.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().map_while(Result::ok) {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let path = socket.to_str().expect("utf-8 path");
+    let error = fleetdeck::docker::transport::connect_negotiated(session.docker_socket(path), 2)
+        .await
+        .expect_err("a frozen engine does not answer");
+    let text = error.to_string();
+    assert_eq!(
+        text,
+        format!(
+            "Docker engine at {}:{path}: no answer to GET /version within 2s",
+            session.label()
+        )
+    );
+    assert!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the request reached the socket over SSH"
+    );
+}
+
+/// The default reconnect policy against a real sshd: after a bad spell (the host down
+/// long enough for the delay to grow) the link comes back, is useful for
+/// `STABLE_AFTER`, then drops: the next attempt is planned within `initial` (1 s), not
+/// after the grown delay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root: runs sshd"]
+async fn a_link_that_was_up_for_a_while_retries_within_a_second_after_a_bad_spell() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("id_ed25519");
+    common::sshd::keygen(&key, "", "client");
+    let mut sshd = TestSshd::start(SshdOptions {
+        authorized_keys: vec![public_key_line(&pub_of(&key))],
+        ..SshdOptions::default()
+    });
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            sshd.port(),
+            sshd.host_public_key_line()
+        ),
+    )
+    .expect("write");
+    let config = host_block(
+        "flaky",
+        sshd.port(),
+        &known_hosts,
+        &[
+            &format!("IdentityFile {}", key.display()),
+            "ConnectTimeout 3",
+        ],
+    );
+    let ctx = context_from_text(dir.path(), &config, Arc::new(NeverAsk), None);
+    let policy = Backoff::default();
+
+    // A bad spell: the host refuses connections for four attempts (0.5-1, 1-2, 2-4 s
+    // of waiting in between), so the next delay would be 4-8 s and the one after 8-16.
+    sshd.kill();
+    let link = Link::spawn(ctx.clone(), resolve(&ctx, "flaky"), None, policy);
+    let mut states = link.watch();
+    wait_for(
+        &mut states,
+        Duration::from_secs(30),
+        "a fourth attempt",
+        |s| matches!(s, LinkState::Connecting { attempt } if *attempt >= 4),
+    )
+    .await;
+    sshd.restart();
+    wait_for(
+        &mut states,
+        Duration::from_secs(30),
+        "connected after the bad spell",
+        |s| matches!(s, LinkState::Up { .. }),
+    )
+    .await;
+    // Useful for as long as the rule asks (the scenario itself, not a wait for a
+    // condition), then the connection drops.
+    tokio::time::sleep(STABLE_AFTER + Duration::from_millis(500)).await;
+    assert!(
+        matches!(link.state(), LinkState::Up { .. }),
+        "{:?}",
+        link.state()
+    );
+    sshd.kill();
+    let down = wait_for(
+        &mut states,
+        Duration::from_secs(10),
+        "down after the drop",
+        |s| matches!(s, LinkState::Down { .. }),
+    )
+    .await;
+    let LinkState::Down { retry_at, .. } = down else {
+        unreachable!("waited for Down");
+    };
+    let planned = retry_at.saturating_duration_since(tokio::time::Instant::now());
+    assert!(
+        planned <= policy.initial,
+        "the next attempt is planned in {planned:?}, not within {:?}",
+        policy.initial
+    );
+    sshd.restart();
+    wait_for(
+        &mut states,
+        Duration::from_secs(30),
+        "connected again",
+        |s| matches!(s, LinkState::Up { .. }),
+    )
+    .await;
 }

@@ -39,6 +39,11 @@ const POOL_MAX_IDLE: usize = 4;
 /// Idle streams are closed after this, so a quiet host does not hold SSH channels.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 
+/// bollard's own request timeout is set this much later than ours, as a backstop: ours
+/// fires first and says which engine did not answer what, where bollard's says only
+/// "Timeout error".
+const BOLLARD_BACKSTOP: Duration = Duration::from_secs(5);
+
 /// The authority every request is addressed to. Docker rejects HTTP/1.1 requests
 /// without a `Host` header (400); hyper's pooled client writes one from the URI's
 /// authority, and the authority is also the pool key (one pool per `Docker`, so one
@@ -149,14 +154,16 @@ pub fn local(socket: &Path) -> Result<Docker, Error> {
 
 /// A Docker client whose requests travel over streams from `opener`, pooled with
 /// HTTP keep-alive. `timeout_secs` bounds each request until its response headers
-/// (a stream like `/events` then lasts as long as it is read). Building it opens
-/// nothing; the first request opens the first stream.
+/// (a stream like `/events` then lasts as long as it is read); a request that
+/// outlives it fails with an error of kind `TimedOut` naming the engine, the request
+/// and the limit. Building it opens nothing; the first request opens the first stream.
 ///
 /// Reuse is best effort under a multi-threaded runtime: a request racing the return
 /// of the previous connection may open a spare stream, which joins the pool and
 /// closes when idle.
 pub fn docker_over(opener: Arc<dyn StreamOpener>, timeout_secs: u64) -> Result<Docker, Error> {
     let what = opener.describe();
+    let limit = Duration::from_secs(timeout_secs);
     let client: Client<Connector, Body> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(POOL_MAX_IDLE)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
@@ -171,18 +178,33 @@ pub fn docker_over(opener: Arc<dyn StreamOpener>, timeout_secs: u64) -> Result<D
             // lets it land there before this request picks a connection, instead of
             // opening another stream for a plain sequence of requests.
             tokio::task::yield_now().await;
-            client
-                .request(request)
-                .await
-                .map_err(|e| with_context(&what, &e))
+            let asked = format!("{} {}", request.method(), request.uri().path());
+            match tokio::time::timeout(limit, client.request(request)).await {
+                Ok(answer) => answer.map_err(|e| with_context(&what, &e)),
+                Err(_) => Err(no_answer(&what, &asked, limit)),
+            }
         }
     };
     Docker::connect_with_custom_transport(
         transport,
         Some(CLIENT_ADDR),
-        timeout_secs,
+        timeout_secs.saturating_add(BOLLARD_BACKSTOP.as_secs()),
         API_DEFAULT_VERSION,
     )
+}
+
+/// A request the engine did not answer in time: which engine (socket, and over which
+/// session), what was asked, how long it waited.
+fn no_answer(what: &str, asked: &str, limit: Duration) -> Error {
+    Error::IOError {
+        err: io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "Docker engine at {what}: no answer to {asked} within {}s",
+                limit.as_secs()
+            ),
+        ),
+    }
 }
 
 /// [`docker_over`], then one round trip that proves the engine answers and records
@@ -332,6 +354,36 @@ mod tests {
         fn source(&self) -> Option<&(dyn StdError + 'static)> {
             Some(&self.0)
         }
+    }
+
+    /// A frozen engine, as a client meets one: the socket accepts (the kernel does
+    /// that) and nothing ever answers.
+    #[tokio::test]
+    async fn a_frozen_engine_is_named_with_its_socket_the_request_and_the_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("docker.sock");
+        let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+        let held = tokio::spawn(async move {
+            let mut accepted = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                accepted.push(stream);
+            }
+        });
+        let error = connect_negotiated(Arc::new(LocalSocket::new(&path)), 1)
+            .await
+            .expect_err("a frozen engine does not answer");
+        held.abort();
+        let Error::IOError { err } = &error else {
+            panic!("expected an I/O error, got {error:?}");
+        };
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "Docker engine at {}: no answer to GET /version within 1s",
+                path.display()
+            )
+        );
     }
 
     #[test]

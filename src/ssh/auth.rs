@@ -29,7 +29,7 @@ pub type PromptFuture<'a> = Pin<Box<dyn Future<Output = Option<Zeroizing<String>
 /// (batch mode, no terminal, cancelled): the key is then skipped, never retried blindly.
 pub trait PassphrasePrompt: Send + Sync {
     fn ask<'a>(&'a self, key_file: &'a Path, previous_was_wrong: bool) -> PromptFuture<'a>;
-    /// Said in the error when the prompt declined, e.g. "not asked: --batch".
+    /// Said in the error when the prompt declined, e.g. "... --batch forbids asking ...".
     fn declined_reason(&self) -> &'static str;
 }
 

@@ -195,6 +195,76 @@ impl std::error::Error for ConfigError {
     }
 }
 
+/// How many hops a ProxyJump chain may have in all, the jump hosts' own chains
+/// included. A longer chain is refused when it is resolved, before anything connects.
+pub const MAX_JUMP_HOPS: usize = 8;
+
+/// One host whose `ProxyJump` is followed while a chain is resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JumpStep {
+    pub alias: String,
+    /// Its chain, as written.
+    pub chain: Vec<JumpHost>,
+    /// The `ProxyJump` line that set it; `None` when it came from somewhere else.
+    pub at: Option<(PathBuf, usize)>,
+}
+
+/// A ProxyJump chain that cannot be connected: it comes back to a host already on it,
+/// or it is longer than [`MAX_JUMP_HOPS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JumpChainError {
+    /// Following the chain from `steps[0]` reached `again`, already one of the steps.
+    Loop {
+        steps: Vec<JumpStep>,
+        again: String,
+    },
+    TooLong {
+        steps: Vec<JumpStep>,
+        hops: usize,
+    },
+}
+
+impl JumpChainError {
+    pub fn steps(&self) -> &[JumpStep] {
+        match self {
+            JumpChainError::Loop { steps, .. } | JumpChainError::TooLong { steps, .. } => steps,
+        }
+    }
+}
+
+impl fmt::Display for JumpChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let steps = self.steps();
+        let mut path: Vec<&str> = steps.iter().map(|s| s.alias.as_str()).collect();
+        match self {
+            JumpChainError::Loop { again, .. } => {
+                path.push(again);
+                write!(f, "ProxyJump loop: {}", path.join(" \u{2192} "))?;
+            }
+            JumpChainError::TooLong { hops, .. } => write!(
+                f,
+                "ProxyJump chain of {} has {hops} hops, more than {MAX_JUMP_HOPS} ({})",
+                path[0],
+                path.join(" \u{2192} ")
+            )?,
+        }
+        let origins: Vec<String> = steps
+            .iter()
+            .map(|step| {
+                let chain: Vec<String> = step.chain.iter().map(ToString::to_string).collect();
+                let mut text = format!("{}: ProxyJump {}", step.alias, chain.join(","));
+                if let Some((file, line)) = &step.at {
+                    text.push_str(&format!(" at {} line {line}", file.display()));
+                }
+                text
+            })
+            .collect();
+        write!(f, " ({})", origins.join("; "))
+    }
+}
+
+impl std::error::Error for JumpChainError {}
+
 /// A directive fleetdeck does not act on; the caller reports each one once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported {
@@ -319,6 +389,9 @@ struct Directive {
     /// Indices into `SshConfig::conditions`; all must match (nested via `Include`).
     conditions: Vec<usize>,
     setting: Setting,
+    /// Where it is written, for errors that only resolution can find (ProxyJump loops).
+    file: PathBuf,
+    line: usize,
 }
 
 /// A parsed configuration: every supported directive in file order, with the `Host`
@@ -365,6 +438,58 @@ impl SshConfig {
     /// Directives fleetdeck ignores, in file order, each (file, line) once.
     pub fn unsupported(&self) -> &[Unsupported] {
         &self.unsupported
+    }
+
+    /// Follows `resolved`'s ProxyJump chain through the configuration, as connecting
+    /// will (the first hop of each chain is reached through its own configured chain;
+    /// the others through the hops before them), and refuses a chain that comes back
+    /// to a host already on it or has more than [`MAX_JUMP_HOPS`] hops in all. Nothing
+    /// is connected; the answer is the number of hops.
+    pub fn check_jump_chain(&self, resolved: &ResolvedHost) -> Result<usize, JumpChainError> {
+        let (configured, at) = self.configured_proxy_jump(&resolved.alias);
+        let mut steps = vec![JumpStep {
+            alias: resolved.alias.clone(),
+            chain: resolved.proxy_jump.clone(),
+            at: at.filter(|_| configured == resolved.proxy_jump),
+        }];
+        let mut hops = 0;
+        loop {
+            let chain = &steps[steps.len() - 1].chain;
+            let Some(first) = chain.first() else {
+                return Ok(hops);
+            };
+            hops += chain.len();
+            let next = first.host.clone();
+            if steps.iter().any(|step| step.alias == next) {
+                return Err(JumpChainError::Loop { steps, again: next });
+            }
+            if hops > MAX_JUMP_HOPS {
+                return Err(JumpChainError::TooLong { steps, hops });
+            }
+            let (chain, at) = self.configured_proxy_jump(&next);
+            steps.push(JumpStep {
+                alias: next,
+                chain,
+                at,
+            });
+        }
+    }
+
+    /// The `ProxyJump` that applies to `alias` (empty for none or `none`), and where it
+    /// is written. User and port overrides cannot change it: only `Host` lines select.
+    fn configured_proxy_jump(&self, alias: &str) -> (Vec<JumpHost>, Option<(PathBuf, usize)>) {
+        let active: Vec<bool> = self.conditions.iter().map(|c| c.matches(alias)).collect();
+        self.directives
+            .iter()
+            .filter(|d| d.conditions.iter().all(|&c| active[c]))
+            .find_map(|d| match &d.setting {
+                Setting::ProxyJump(chain) => Some((
+                    chain.clone().unwrap_or_default(),
+                    Some((d.file.clone(), d.line)),
+                )),
+                _ => None,
+            })
+            .unwrap_or_default()
     }
 
     /// Resolves `alias` with the environment captured at parse time.
@@ -519,6 +644,8 @@ impl SshConfig {
                     Some(setting) => self.directives.push(Directive {
                         conditions,
                         setting,
+                        file: file.to_owned(),
+                        line,
                     }),
                     None if IGNORED_HARMLESS.contains(&lower.as_str()) => {}
                     None => self.report_unsupported(file, line, keyword),
@@ -1170,6 +1297,122 @@ mod tests {
         let config = parse("Host a\n ProxyJump none\nHost *\n ProxyJump gate\n");
         assert!(config.resolve("a").proxy_jump.is_empty());
         assert_eq!(config.resolve("b").proxy_jump[0].host, "gate");
+    }
+
+    fn jump_check(config: &SshConfig, alias: &str) -> Result<usize, String> {
+        config
+            .check_jump_chain(&config.resolve(alias))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_proxy_jump_to_itself_is_a_loop_named_with_its_line() {
+        let config = parse("Host other\n  User x\nHost a\n  ProxyJump a\n");
+        let error = jump_check(&config, "a").expect_err("a loop");
+        assert_eq!(
+            error,
+            "ProxyJump loop: a \u{2192} a (a: ProxyJump a at /test/config line 4)"
+        );
+        // Another host is not affected by the loop it does not use.
+        assert_eq!(jump_check(&config, "other"), Ok(0));
+    }
+
+    #[test]
+    fn a_two_host_cycle_is_a_loop_with_both_lines() {
+        let config = parse("Host a\n  ProxyJump b\nHost b\n  ProxyJump ops@a:2222\n");
+        let error = jump_check(&config, "a").expect_err("a loop");
+        assert!(
+            error.starts_with("ProxyJump loop: a \u{2192} b \u{2192} a ("),
+            "{error}"
+        );
+        assert!(
+            error.contains("a: ProxyJump b at /test/config line 2"),
+            "{error}"
+        );
+        assert!(
+            error.contains("b: ProxyJump ops@a:2222 at /test/config line 4"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_longer_cycle_reached_from_outside_is_named_from_the_target() {
+        let config = parse(
+            "Host t\n  ProxyJump a\nHost a\n  ProxyJump b\nHost b\n  ProxyJump c\n\
+             Host c\n  ProxyJump a\n",
+        );
+        let error = jump_check(&config, "t").expect_err("a loop");
+        assert!(
+            error.starts_with("ProxyJump loop: t \u{2192} a \u{2192} b \u{2192} c \u{2192} a ("),
+            "{error}"
+        );
+        assert!(
+            error.contains("c: ProxyJump a at /test/config line 8"),
+            "{error}"
+        );
+        // Through a later hop of a list: its first hop's chain comes back to the target.
+        let config = parse("Host t\n  ProxyJump x,y\nHost x\n  ProxyJump t\n");
+        let error = jump_check(&config, "t").expect_err("a loop");
+        assert!(
+            error.starts_with("ProxyJump loop: t \u{2192} x \u{2192} t ("),
+            "{error}"
+        );
+        // A wildcard that also matches the jump host loops, as with ssh.
+        let config = parse("Host *\n  ProxyJump gate\n");
+        let error = jump_check(&config, "web").expect_err("a loop");
+        assert!(
+            error.starts_with("ProxyJump loop: web \u{2192} gate \u{2192} gate ("),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn chains_up_to_the_limit_are_legitimate_and_one_more_is_refused() {
+        // Eight hops, one nested chain per host: h0 → h1 → … → h8.
+        let mut text = String::new();
+        for i in 0..MAX_JUMP_HOPS {
+            text.push_str(&format!("Host h{i}\n  ProxyJump h{}\n", i + 1));
+        }
+        let config = parse(&text);
+        assert_eq!(jump_check(&config, "h0"), Ok(MAX_JUMP_HOPS));
+        // Lists count every hop: 4 here, 4 in j1's own chain.
+        let config = parse(
+            "Host t\n  ProxyJump j1,j2,j3,j4\nHost j1\n  ProxyJump k1,k2,k3,k4\n\
+             Host u\n  ProxyJump j1,j2,j3,j4,j5\n",
+        );
+        assert_eq!(jump_check(&config, "t"), Ok(8));
+        let error = jump_check(&config, "u").expect_err("too long");
+        assert!(
+            error.starts_with("ProxyJump chain of u has 9 hops, more than 8 (u \u{2192} j1)"),
+            "{error}"
+        );
+        assert!(
+            error.contains("j1: ProxyJump k1,k2,k3,k4 at /test/config line 4"),
+            "{error}"
+        );
+        // Nine nested hops.
+        let mut text = String::new();
+        for i in 0..=MAX_JUMP_HOPS {
+            text.push_str(&format!("Host h{i}\n  ProxyJump h{}\n", i + 1));
+        }
+        let error = jump_check(&parse(&text), "h0").expect_err("too long");
+        assert!(error.contains("has 9 hops"), "{error}");
+    }
+
+    #[test]
+    fn chains_that_repeat_no_host_are_legitimate() {
+        let config = parse(
+            "Host web-*\n  ProxyJump inner\nHost inner\n  ProxyJump ops@bastion:2200\n\
+             Host bastion\n  ProxyJump none\nHost *\n  ProxyJump bastion\n",
+        );
+        assert_eq!(jump_check(&config, "web-1"), Ok(2));
+        assert_eq!(jump_check(&config, "inner"), Ok(1));
+        assert_eq!(jump_check(&config, "bastion"), Ok(0));
+        assert_eq!(jump_check(&config, "db"), Ok(1));
+        // The rest of a list replaces a later hop's own chain, as with `ssh -J`: `b`'s
+        // configured jump back to `t` is not followed.
+        let config = parse("Host t\n  ProxyJump a,b\nHost b\n  ProxyJump t\n");
+        assert_eq!(jump_check(&config, "t"), Ok(2));
     }
 
     #[test]

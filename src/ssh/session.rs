@@ -15,7 +15,9 @@ use russh::{ChannelMsg, Preferred};
 use tokio::sync::{Mutex, Semaphore, watch};
 
 use super::auth::{self, AuthError, AuthSources, KeyStore};
-use super::config::{Overrides, ResolveEnv, ResolvedHost, SshConfig};
+use super::config::{
+    JumpChainError, MAX_JUMP_HOPS, Overrides, ResolveEnv, ResolvedHost, SshConfig,
+};
 use super::hostkey::{Acceptance, HostKeyError, HostKeyPolicy, UnknownHosts};
 use crate::docker::transport::{BoxedIo, OpenFuture, StreamOpener};
 
@@ -30,8 +32,6 @@ pub const DEFAULT_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_CONCURRENT_HANDSHAKES: usize = 8;
 /// The least time authentication (including a passphrase prompt) may take.
 const AUTH_TIMEOUT: Duration = Duration::from_secs(120);
-/// ProxyJump chains longer than this are refused (and catch configuration loops).
-const MAX_JUMP_DEPTH: usize = 8;
 
 /// What every connection of a process shares: configuration, keys, the trust store,
 /// the handshake limit and the jump-host sessions.
@@ -127,6 +127,9 @@ pub enum ConnectError {
         error: String,
     },
     Auth(AuthError),
+    /// A loop or an over-long chain in ssh_config, found before connecting anything.
+    JumpChain(JumpChainError),
+    /// A jump host met again while connecting (a safeguard; resolution refuses loops).
     JumpLoop {
         hop: String,
     },
@@ -138,7 +141,10 @@ impl ConnectError {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            ConnectError::HostKey(_) | ConnectError::Auth(_) | ConnectError::JumpLoop { .. }
+            ConnectError::HostKey(_)
+                | ConnectError::Auth(_)
+                | ConnectError::JumpChain(_)
+                | ConnectError::JumpLoop { .. }
         )
     }
 }
@@ -159,9 +165,11 @@ impl fmt::Display for ConnectError {
                 write!(f, "SSH handshake with {hop} failed: {error}")
             }
             ConnectError::Auth(error) => write!(f, "{error}"),
+            ConnectError::JumpChain(error) => write!(f, "{error}"),
             ConnectError::JumpLoop { hop } => write!(
                 f,
-                "ProxyJump chain to {hop} is longer than {MAX_JUMP_DEPTH} hops (a loop in ssh_config?)"
+                "ProxyJump chain to {hop} comes back to a jump host on it or is longer than \
+                 {MAX_JUMP_HOPS} hops (a loop in ssh_config?)"
             ),
         }
     }
@@ -198,13 +206,17 @@ impl fmt::Debug for Session {
 
 impl Session {
     /// Connects to `resolved` (through its ProxyJump chain), checks the host key,
-    /// authenticates. Jump sessions are shared through `ctx`.
+    /// authenticates. Jump sessions are shared through `ctx`. A chain that loops or is
+    /// longer than [`MAX_JUMP_HOPS`] is refused before anything is connected.
     pub async fn connect(
         ctx: &Arc<ConnectContext>,
         resolved: &ResolvedHost,
         pin: Option<String>,
     ) -> Result<Session, ConnectError> {
-        connect_hop(ctx.clone(), resolved.clone(), pin, 0).await
+        ctx.ssh_config
+            .check_jump_chain(resolved)
+            .map_err(ConnectError::JumpChain)?;
+        connect_hop(ctx.clone(), resolved.clone(), pin, Vec::new()).await
     }
 
     pub fn label(&self) -> &str {
@@ -478,15 +490,17 @@ fn hop_label(resolved: &ResolvedHost) -> String {
     format!("{}@{}:{}", resolved.user, resolved.hostname, resolved.port)
 }
 
+/// `outer` holds the jump-session keys this connection is already inside (the target
+/// side of the chain); meeting one again would wait forever on its own lock.
 fn connect_hop(
     ctx: Arc<ConnectContext>,
     resolved: ResolvedHost,
     pin: Option<String>,
-    depth: usize,
+    outer: Vec<String>,
 ) -> BoxFuture<'static, Result<Session, ConnectError>> {
     Box::pin(async move {
         let label = hop_label(&resolved);
-        if depth > MAX_JUMP_DEPTH {
+        if outer.len() > MAX_JUMP_HOPS {
             return Err(ConnectError::JumpLoop { hop: label });
         }
         let via = match resolved.proxy_jump.split_last() {
@@ -505,7 +519,7 @@ fn connect_hop(
                 if !rest.is_empty() {
                     jump.proxy_jump = rest.to_vec();
                 }
-                Some(shared_jump(&ctx, jump, depth + 1).await?)
+                Some(shared_jump(&ctx, jump, outer).await?)
             }
         };
         let label = match &via {
@@ -617,16 +631,28 @@ fn connect_hop(
 async fn shared_jump(
     ctx: &Arc<ConnectContext>,
     jump: ResolvedHost,
-    depth: usize,
+    mut outer: Vec<String>,
 ) -> Result<Session, ConnectError> {
     let chain: Vec<String> = jump.proxy_jump.iter().map(ToString::to_string).collect();
     let key = format!("{} via [{}]", hop_label(&jump), chain.join(","));
-    let slot = ctx.jumps.lock().await.entry(key).or_default().clone();
+    if outer.contains(&key) {
+        return Err(ConnectError::JumpLoop {
+            hop: hop_label(&jump),
+        });
+    }
+    let slot = ctx
+        .jumps
+        .lock()
+        .await
+        .entry(key.clone())
+        .or_default()
+        .clone();
     let mut slot = slot.lock().await;
     if let Some(session) = slot.as_ref().filter(|s| !s.is_closed()) {
         return Ok(session.clone());
     }
-    let session = connect_hop(ctx.clone(), jump, None, depth).await?;
+    outer.push(key);
+    let session = connect_hop(ctx.clone(), jump, None, outer).await?;
     *slot = Some(session.clone());
     Ok(session)
 }

@@ -24,7 +24,7 @@ pub struct SshOptions {
 
 pub struct Prepared {
     pub context: Arc<ConnectContext>,
-    /// Said once per run (stderr for the CLI, the log pane in the console).
+    /// Said once per run (stderr for the CLI; the notice line and the log in the console).
     pub notices: Vec<String>,
 }
 
@@ -126,6 +126,30 @@ mod tests {
         assert_eq!(
             prepared.context.unknown_hosts,
             Some(UnknownHosts::AcceptNew)
+        );
+    }
+
+    /// docs/ssh.md quotes these two messages; they must stay the ones the code says.
+    #[test]
+    fn the_docs_quote_the_batch_refusal_and_the_notice_as_they_are() {
+        let doc = include_str!("../../docs/ssh.md")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let batch = NeverAsk.declined_reason();
+        assert!(
+            doc.contains(&format!("\"{batch}\"")),
+            "docs/ssh.md: {batch}"
+        );
+        let notice = unsupported_notice(&[Unsupported {
+            file: PathBuf::from("/home/ops/.ssh/config"),
+            line: 12,
+            keyword: "ProxyCommand".to_owned(),
+        }])
+        .expect("a notice");
+        assert!(
+            doc.contains(&format!("\"{notice}\"")),
+            "docs/ssh.md: {notice}"
         );
     }
 

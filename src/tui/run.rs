@@ -123,8 +123,13 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                 cores.push(Arc::new(base_core.for_host(&target.settings)));
                 host_read_only.push(target.settings.read_only);
             }
-            for notice in contexts.notices {
+            for notice in &contexts.notices {
                 tracing::warn!("{notice}");
+            }
+            // Said on the notice line too, as the CLI says it on stderr.
+            if !contexts.notices.is_empty() {
+                let text = sanitize::line(&contexts.notices.join(" | "));
+                let _ = msg_tx.try_send(Msg::Notice(text));
             }
         }
     }
