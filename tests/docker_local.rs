@@ -362,3 +362,78 @@ async fn requests_carry_a_host_header_and_an_origin_form_path() {
         "no Host header in:\n{head}"
     );
 }
+
+/// A container that exited with code 0 under restart policy `always` or
+/// `unless-stopped` was stopped by hand or given up on: its service is down although
+/// its policy says it should run — critical, the judgement deploy's plan shares. Under
+/// `no` or `on-failure` the same clean exit is a finished job.
+#[tokio::test]
+#[ignore = "needs the lab: scripts/test.sh"]
+async fn a_clean_exit_under_a_policy_that_says_run_is_a_problem() {
+    use fleetdeck::probes::Severity;
+    let socket = engine_of("bastion");
+    let docker = connect(&socket).await;
+    let mut cleanup = Cleanup {
+        socket: socket.clone(),
+        names: Vec::new(),
+    };
+    for (policy, expected) in [
+        ("always", Severity::Critical),
+        ("unless-stopped", Severity::Critical),
+        ("no", Severity::Ok),
+        ("on-failure", Severity::Ok),
+    ] {
+        let name = unique_name(policy);
+        cleanup.names.push(name.clone());
+        let run = docker_cli(
+            &socket,
+            &[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--restart",
+                policy,
+                IMAGE,
+                "sh",
+                "-c",
+                "trap 'exit 0' TERM; echo ready; while true; do sleep 1; done",
+            ],
+        );
+        assert!(run.status.success(), "{}", common::stderr(&run));
+        // Stopped only once its trap is set: before that, PID 1 ignores SIGTERM.
+        let deadline = std::time::Instant::now() + WAIT;
+        while !common::stdout(&docker_cli(&socket, &["logs", &name])).contains("ready") {
+            assert!(std::time::Instant::now() < deadline, "{name} never started");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let stop = docker_cli(&socket, &["stop", "-t", "10", &name]);
+        assert!(stop.status.success(), "{}", common::stderr(&stop));
+        let report =
+            fleetdeck::fleet::containers::inspect(&docker, &name, time::OffsetDateTime::now_utc())
+                .await
+                .unwrap_or_else(|e| panic!("inspecting {name}: {e}"))
+                .unwrap_or_else(|| panic!("{name} is gone"));
+        assert_eq!(
+            (report.state.as_str(), report.exit_code),
+            ("exited", Some(0)),
+            "{policy}: {report:?}"
+        );
+        assert_eq!(report.severity, expected, "{policy}: {report:?}");
+        if expected == Severity::Critical {
+            assert_eq!(
+                report.problem.as_deref(),
+                Some(
+                    format!(
+                        "stopped (exit code 0) although its restart policy ({policy}) says it \
+                         should run"
+                    )
+                    .as_str()
+                ),
+                "{policy}"
+            );
+        } else {
+            assert_eq!(report.problem, None, "{policy}");
+        }
+    }
+}

@@ -13,7 +13,6 @@ use super::CanaryEvent;
 use crate::core::deploy::Planned;
 use crate::core::deploy::gate::{self, Probe};
 use crate::core::deploy::plan::container_name;
-use crate::core::stack::RestartPolicy;
 use crate::sanitize;
 
 const POLL: Duration = Duration::from_secs(2);
@@ -75,7 +74,7 @@ fn containers(p: &Planned, prefix: &str) -> Vec<Watched> {
         .flat_map(|app| {
             app.stack.services.iter().map(|s| Watched {
                 name: container_name(prefix, &app.stack.app, &s.name),
-                keeps_running: !matches!(s.restart, RestartPolicy::No),
+                keeps_running: crate::fleet::containers::meant_to_run(&s.restart, None),
                 probe: s.probe.as_ref().map(|p| Probe {
                     url: p.url.clone(),
                     status: p.status,
