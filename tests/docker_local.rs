@@ -437,3 +437,64 @@ async fn a_clean_exit_under_a_policy_that_says_run_is_a_problem() {
         }
     }
 }
+
+/// `watch` without an inventory follows the local engine (`$DOCKER_HOST`), as `status`
+/// and the console do: its containers, as the engine lists them.
+#[tokio::test]
+#[ignore = "needs the lab: scripts/test.sh"]
+async fn watch_without_an_inventory_follows_the_local_engine() {
+    use std::io::{BufRead, BufReader};
+    let socket = engine_of("bastion");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut watch = Command::new(common::bin())
+        .args(["watch", "--json"])
+        .env("FLEETDECK_LOG_FILE", tmp.path().join("log"))
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .env_remove("FLEETDECK_INVENTORY")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("fleetdeck watch");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(value) = serde_json::from_str(&line)
+                && tx.send(value).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let listed = docker_cli(&socket, &["ps", "-a", "--format", "{{.Names}}"]);
+    let expected: BTreeSet<String> = common::stdout(&listed)
+        .lines()
+        .filter(|n| !n.starts_with(TEST_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    assert!(!expected.is_empty(), "the lab engine has containers");
+    let deadline = std::time::Instant::now() + WAIT;
+    let host = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("watch shows the local engine's containers");
+        let host = line["host"].clone();
+        if host["containers"].as_array().is_some_and(|c| !c.is_empty()) {
+            break host;
+        }
+    };
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(host["name"], "localhost", "{host}");
+    assert_eq!(host["reachable"], true, "{host}");
+    let seen: BTreeSet<String> = host["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .filter(|n| !n.starts_with(TEST_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(seen, expected, "{host}");
+}
