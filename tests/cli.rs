@@ -136,12 +136,59 @@ fn status_with_bad_input_exits_3_and_prints_nothing() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
 
-    let out = fleetdeck(&["watch", "--json"], &log);
+    let out = fleetdeck(&["watch", "--json", "--limit", "web1"], &log);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("needs an inventory"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// Without an inventory `watch` watches this machine's engine, as `status` and the
+/// console do: with no engine at `$DOCKER_HOST`, a line says `localhost` is
+/// unreachable and why.
+#[test]
+fn watch_without_an_inventory_watches_the_local_engine() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let socket = tmp.path().join("docker.sock");
+    let mut watch = Command::new(bin())
+        .args(["watch", "--json"])
+        .env("FLEETDECK_LOG_FILE", tmp.path().join("log"))
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .env_remove("FLEETDECK_INVENTORY")
+        .env_remove("FLEETDECK_LAB_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run fleetdeck");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let line = BufReader::new(stdout).lines().next();
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(30));
+    let _ = watch.kill();
+    let finished = watch.wait_with_output().expect("wait");
+    let line = match line {
+        Ok(Some(Ok(line))) => line,
+        other => panic!(
+            "a line from watch: {other:?}; stderr: {}",
+            stderr(&finished)
+        ),
+    };
+    let json: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+    let host = &json["host"];
+    assert_eq!(host["name"], "localhost", "{line}");
+    assert_eq!(host["reachable"], false, "{line}");
+    assert!(
+        host["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&socket.display().to_string())),
+        "{line}"
     );
 }
 

@@ -445,3 +445,139 @@ async fn hostile_labels_are_cleaned_where_they_enter_listing_inspecting_and_even
         "{attributes:?}"
     );
 }
+
+/// A container that exited with code 0 under restart policy `always` or
+/// `unless-stopped` was stopped by hand or given up on: its service is down although
+/// its policy says it should run — critical, the judgement deploy's plan shares. Under
+/// `no` or `on-failure` the same clean exit is a finished job.
+#[tokio::test]
+#[ignore = "needs the lab: scripts/test.sh"]
+async fn a_clean_exit_under_a_policy_that_says_run_is_a_problem() {
+    use fleetdeck::probes::Severity;
+    let socket = engine_of("bastion");
+    let docker = connect(&socket).await;
+    let mut cleanup = Cleanup {
+        socket: socket.clone(),
+        names: Vec::new(),
+    };
+    for (policy, expected) in [
+        ("always", Severity::Critical),
+        ("unless-stopped", Severity::Critical),
+        ("no", Severity::Ok),
+        ("on-failure", Severity::Ok),
+    ] {
+        let name = unique_name(policy);
+        cleanup.names.push(name.clone());
+        let run = docker_cli(
+            &socket,
+            &[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--restart",
+                policy,
+                IMAGE,
+                "sh",
+                "-c",
+                "trap 'exit 0' TERM; echo ready; while true; do sleep 1; done",
+            ],
+        );
+        assert!(run.status.success(), "{}", common::stderr(&run));
+        // Stopped only once its trap is set: before that, PID 1 ignores SIGTERM.
+        let deadline = std::time::Instant::now() + WAIT;
+        while !common::stdout(&docker_cli(&socket, &["logs", &name])).contains("ready") {
+            assert!(std::time::Instant::now() < deadline, "{name} never started");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let stop = docker_cli(&socket, &["stop", "-t", "10", &name]);
+        assert!(stop.status.success(), "{}", common::stderr(&stop));
+        let report =
+            fleetdeck::fleet::containers::inspect(&docker, &name, time::OffsetDateTime::now_utc())
+                .await
+                .unwrap_or_else(|e| panic!("inspecting {name}: {e}"))
+                .unwrap_or_else(|| panic!("{name} is gone"));
+        assert_eq!(
+            (report.state.as_str(), report.exit_code),
+            ("exited", Some(0)),
+            "{policy}: {report:?}"
+        );
+        assert_eq!(report.severity, expected, "{policy}: {report:?}");
+        if expected == Severity::Critical {
+            assert_eq!(
+                report.problem.as_deref(),
+                Some(
+                    format!(
+                        "stopped (exit code 0) although its restart policy ({policy}) says it \
+                         should run"
+                    )
+                    .as_str()
+                ),
+                "{policy}"
+            );
+        } else {
+            assert_eq!(report.problem, None, "{policy}");
+        }
+    }
+}
+
+/// `watch` without an inventory follows the local engine (`$DOCKER_HOST`), as `status`
+/// and the console do: its containers, as the engine lists them.
+#[tokio::test]
+#[ignore = "needs the lab: scripts/test.sh"]
+async fn watch_without_an_inventory_follows_the_local_engine() {
+    use std::io::{BufRead, BufReader};
+    let socket = engine_of("bastion");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut watch = Command::new(common::bin())
+        .args(["watch", "--json"])
+        .env("FLEETDECK_LOG_FILE", tmp.path().join("log"))
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .env_remove("FLEETDECK_INVENTORY")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("fleetdeck watch");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(value) = serde_json::from_str(&line)
+                && tx.send(value).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let listed = docker_cli(&socket, &["ps", "-a", "--format", "{{.Names}}"]);
+    let expected: BTreeSet<String> = common::stdout(&listed)
+        .lines()
+        .filter(|n| !n.starts_with(TEST_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    assert!(!expected.is_empty(), "the lab engine has containers");
+    let deadline = std::time::Instant::now() + WAIT;
+    let host = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("watch shows the local engine's containers");
+        let host = line["host"].clone();
+        if host["containers"].as_array().is_some_and(|c| !c.is_empty()) {
+            break host;
+        }
+    };
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(host["name"], "localhost", "{host}");
+    assert_eq!(host["reachable"], true, "{host}");
+    let seen: BTreeSet<String> = host["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .filter(|n| !n.starts_with(TEST_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(seen, expected, "{host}");
+}

@@ -331,8 +331,9 @@ async fn five_days_left_is_critical() {
     );
     assert!(r.chain_valid && r.name_matches);
     assert_eq!(
-        r.error, None,
-        "a threshold is shown by days_left, not as an error"
+        r.error.as_deref(),
+        Some("5d 0h left, under the critical threshold of 7 days"),
+        "critical by its threshold alone: the error says why"
     );
 }
 

@@ -142,9 +142,14 @@ pub fn spawn(
             move |session| {
                 let (target, out) = (target.clone(), out.clone());
                 async move {
-                    let reports = probe::backups(&session, &target.settings.backups).await;
-                    let event = HostEvent::Backups(reports, OffsetDateTime::now_utc());
-                    out.send((index, event)).await.is_ok()
+                    match probe::backups(&session, &target.settings.backups).await {
+                        probe::Probed::Measured(reports) => {
+                            let event = HostEvent::Backups(reports, OffsetDateTime::now_utc());
+                            out.send((index, event)).await.is_ok()
+                        }
+                        // The last measurement stands; the link reports the host down.
+                        probe::Probed::LinkLost => !out.is_closed(),
+                    }
                 }
             },
         ));
@@ -158,9 +163,14 @@ pub fn spawn(
             move |session| {
                 let (declared, out) = (declared.clone(), out.clone());
                 async move {
-                    let report = probe::firewall(&session, &declared).await;
-                    let event = HostEvent::Firewall(Box::new(report), OffsetDateTime::now_utc());
-                    out.send((index, event)).await.is_ok()
+                    match probe::firewall(&session, &declared).await {
+                        probe::Probed::Measured(report) => {
+                            let event =
+                                HostEvent::Firewall(Box::new(report), OffsetDateTime::now_utc());
+                            out.send((index, event)).await.is_ok()
+                        }
+                        probe::Probed::LinkLost => !out.is_closed(),
+                    }
                 }
             },
         ));
@@ -210,7 +220,9 @@ async fn report_link(
 }
 
 /// Runs `measure` on the current session right away and then every `interval`, but
-/// only while the link is up; after a reconnect it runs again at once.
+/// only while the link is up; after a reconnect it runs again at once. A session that
+/// closed before the link noticed is waited out, never measured over: a probe on a
+/// dead connection would only report the dead connection.
 async fn every_while_up<F, Fut>(
     mut link: watch::Receiver<LinkState>,
     interval: Duration,
@@ -221,7 +233,8 @@ async fn every_while_up<F, Fut>(
 {
     loop {
         let session = loop {
-            if let Some(session) = link.borrow_and_update().session().cloned() {
+            let current = link.borrow_and_update().session().cloned();
+            if let Some(session) = current.filter(|s| !s.is_closed()) {
                 break session;
             }
             if link.changed().await.is_err() {
@@ -348,7 +361,7 @@ async fn certificates(
 ) {
     loop {
         let mut reports = probe::console_certs(&target.settings.certificates).await;
-        let session = link.borrow().session().cloned();
+        let session = link.borrow().session().cloned().filter(|s| !s.is_closed());
         match session {
             Some(session) => {
                 reports.extend(probe::host_certs(&session, &target.settings.certificates).await)
@@ -438,4 +451,65 @@ pub fn spawn_local(
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probes::backup::{BackupKind, BackupRepo, BackupState};
+    use crate::probes::firewall::FirewallReport;
+    use time::macros::datetime;
+
+    /// The reducer keeps the last backups and firewall when the host goes down (the
+    /// probes send nothing for a round the link dropped under): the values survive,
+    /// marked stale with their age, and only the host's own error says why.
+    #[test]
+    fn a_disconnect_keeps_the_last_values_and_marks_them_stale() {
+        let repo = BackupRepo {
+            name: "app-data".into(),
+            kind: BackupKind::Restic,
+            repository: "/srv/backup/repo".into(),
+            password_file: None,
+            paths: vec![],
+            warning_hours: 26,
+            critical_hours: 48,
+        };
+        let measured = datetime!(2027-01-01 10:00 UTC);
+        let mut host = HostState::new(
+            "web1",
+            vec![],
+            super::super::model::Expectations {
+                backups: true,
+                certs: false,
+                firewall: true,
+            },
+        );
+        host.apply(HostEvent::Up { at: measured });
+        let backup = BackupReport::failed(&repo, BackupState::NoSnapshots, "none yet");
+        host.apply(HostEvent::Backups(vec![backup.clone()], measured));
+        host.apply(HostEvent::Firewall(
+            Box::new(FirewallReport::failed("nft: permission denied")),
+            measured,
+        ));
+        host.apply(HostEvent::Down {
+            cause: "keepalive timeout".into(),
+        });
+        let json = serde_json::to_value(host.to_json(measured + time::Duration::minutes(3)))
+            .expect("json");
+        assert_eq!(json["reachable"], false);
+        assert_eq!(json["backups"][0]["state"], "no_snapshots", "{json}");
+        assert_eq!(
+            json["firewall"]["error"], "nft: permission denied",
+            "{json}"
+        );
+        for signal in ["backups", "firewall"] {
+            let s = &json["signals"][signal];
+            assert_eq!(
+                (&s["stale"], &s["age_seconds"]),
+                (&true.into(), &180.into()),
+                "{s}"
+            );
+            assert!(s["error"].is_null(), "{s}");
+        }
+    }
 }

@@ -132,42 +132,54 @@ async fn local_host() -> HostState {
 
 /// Runs `watch --json`: one actor per host; after each change to a host, one JSON line
 /// `{"time": …, "host": {…}}` with the host as `status --json` shows it. Changes in
-/// ages alone (a clock ticking) are not changes. Runs until interrupted.
+/// ages alone (a clock ticking) are not changes. Without an inventory it watches this
+/// machine's own engine, as `status` and the console do. Runs until interrupted.
 pub async fn watch(cli: &Cli) -> u8 {
     let unknown = Severity::Unknown.exit_code();
     let targets = match targets(cli.inventory.as_deref(), cli.limit.as_deref()) {
-        Ok(Some(targets)) => targets,
-        Ok(None) => {
-            eprintln!("fleetdeck: watch needs an inventory: pass -i PATH or set {INVENTORY_ENV}");
-            return unknown;
-        }
+        Ok(targets) => targets,
         Err(message) => {
             eprintln!("fleetdeck: {message}");
             return unknown;
         }
     };
-    let options = ssh_options(cli);
-    let contexts = match Contexts::prepare(&options, &targets) {
-        Ok(contexts) => contexts,
-        Err(error) => {
-            eprintln!("fleetdeck: {error}");
-            return unknown;
-        }
-    };
-    for notice in &contexts.notices {
-        eprintln!("fleetdeck: {notice}");
-    }
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    let mut hosts = Vec::with_capacity(targets.len());
-    let mut actors = Vec::with_capacity(targets.len());
-    for (index, target) in targets.iter().enumerate() {
-        hosts.push(HostState::new(
-            &target.name,
-            target.groups.clone(),
-            target.expectations(),
-        ));
-        if let Some(ctx) = contexts.for_target(&options, target) {
-            actors.push(super::actor::spawn(ctx, target.clone(), index, tx.clone()));
+    let mut hosts = Vec::new();
+    let mut actors = Vec::new();
+    // The local engine's task; it ends with the process.
+    let mut _local = None;
+    match targets {
+        None => {
+            let socket = crate::docker::transport::default_local_socket();
+            hosts.push(HostState::new(
+                "localhost",
+                Vec::new(),
+                Expectations::default(),
+            ));
+            _local = Some(super::actor::spawn_local(socket, 0, tx.clone()));
+        }
+        Some(targets) => {
+            let options = ssh_options(cli);
+            let contexts = match Contexts::prepare(&options, &targets) {
+                Ok(contexts) => contexts,
+                Err(error) => {
+                    eprintln!("fleetdeck: {error}");
+                    return unknown;
+                }
+            };
+            for notice in &contexts.notices {
+                eprintln!("fleetdeck: {notice}");
+            }
+            for (index, target) in targets.iter().enumerate() {
+                hosts.push(HostState::new(
+                    &target.name,
+                    target.groups.clone(),
+                    target.expectations(),
+                ));
+                if let Some(ctx) = contexts.for_target(&options, target) {
+                    actors.push(super::actor::spawn(ctx, target.clone(), index, tx.clone()));
+                }
+            }
         }
     }
     drop(tx);

@@ -5,6 +5,7 @@
 use bollard::Docker;
 use bollard::models::{
     ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum, HealthcheckResult,
+    RestartPolicyNameEnum,
 };
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -12,6 +13,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::core::stack::RestartPolicy;
 use crate::probes::Severity;
 use crate::sanitize;
 
@@ -155,6 +157,7 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
             oom_killed,
             restart_count,
             health_output.as_deref(),
+            &restart_policy(details),
         )
     };
     ContainerReport {
@@ -209,10 +212,54 @@ fn is_kept_revision(details: &ContainerInspectResponse) -> bool {
     managed && is_kept_revision_name(name)
 }
 
+/// Whether a container under restart policy `policy` is meant to be running — the one
+/// judgement behind a container's severity here, deploy's plan (`start (stopped)`)
+/// and the canary's soak. Docker brings a container under `always` or
+/// `unless-stopped` back whatever its exit code, so one found stopped was stopped by
+/// hand or given up on: its service is down. `on-failure` restarts only a failure,
+/// so a clean exit (code 0) is a finished job, and an exit code not known counts as
+/// a failure; under `no` it is a one-shot.
+pub fn meant_to_run(policy: &RestartPolicy, exit_code: Option<i64>) -> bool {
+    match policy {
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        RestartPolicy::OnFailure(_) => exit_code != Some(0),
+        RestartPolicy::No => false,
+    }
+}
+
+/// The restart policy the engine runs the container under (`no` when it says none).
+pub fn restart_policy(details: &ContainerInspectResponse) -> RestartPolicy {
+    let policy = details
+        .host_config
+        .as_ref()
+        .and_then(|h| h.restart_policy.as_ref());
+    match policy.and_then(|p| p.name) {
+        Some(RestartPolicyNameEnum::ALWAYS) => RestartPolicy::Always,
+        Some(RestartPolicyNameEnum::UNLESS_STOPPED) => RestartPolicy::UnlessStopped,
+        Some(RestartPolicyNameEnum::ON_FAILURE) => RestartPolicy::OnFailure(
+            policy
+                .and_then(|p| p.maximum_retry_count)
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0),
+        ),
+        Some(RestartPolicyNameEnum::NO | RestartPolicyNameEnum::EMPTY) | None => RestartPolicy::No,
+    }
+}
+
+fn policy_word(policy: &RestartPolicy) -> &'static str {
+    match policy {
+        RestartPolicy::No => "no",
+        RestartPolicy::Always => "always",
+        RestartPolicy::UnlessStopped => "unless-stopped",
+        RestartPolicy::OnFailure(_) => "on-failure",
+    }
+}
+
 /// Severity rules, in words: a running container is fine unless its health check
 /// fails (critical) or has not passed yet (warning); restarting, dead, OOM-killed or
 /// exited with a non-zero code is critical; exited with 0 is a finished one-shot job
-/// (ok); paused and created-but-never-started are warnings.
+/// (ok) unless its restart policy says it should run ([`meant_to_run`]: critical);
+/// paused and created-but-never-started are warnings.
 fn judge(
     status: ContainerStateStatusEnum,
     health: Option<&str>,
@@ -220,6 +267,7 @@ fn judge(
     oom_killed: bool,
     restart_count: i64,
     health_output: Option<&str>,
+    policy: &RestartPolicy,
 ) -> (Severity, Option<String>) {
     use ContainerStateStatusEnum as S;
     let with_output = |what: &str| match health_output {
@@ -243,6 +291,13 @@ fn judge(
             Some(format!("restarting ({restart_count} restarts)")),
         ),
         S::EXITED => match exit_code {
+            Some(0) if meant_to_run(policy, exit_code) => (
+                Severity::Critical,
+                Some(format!(
+                    "stopped (exit code 0) although its restart policy ({}) says it should run",
+                    policy_word(policy)
+                )),
+            ),
             Some(0) => (Severity::Ok, None),
             Some(code) => (Severity::Critical, Some(format!("exited with code {code}"))),
             None => (Severity::Critical, Some("exited".to_owned())),
@@ -583,6 +638,52 @@ mod tests {
         let oom = report(&details, now());
         assert_eq!(oom.severity, Severity::Critical);
         assert!(oom.oom_killed);
+    }
+
+    #[test]
+    fn a_clean_exit_is_a_problem_only_where_the_restart_policy_says_run() {
+        use bollard::models::{HostConfig, RestartPolicy as DockerRestart};
+        let exited_under = |name: RestartPolicyNameEnum| {
+            let mut details = inspected(ContainerStateStatusEnum::EXITED, None);
+            if let Some(state) = details.state.as_mut() {
+                state.exit_code = Some(0);
+            }
+            details.host_config = Some(HostConfig {
+                restart_policy: Some(DockerRestart {
+                    name: Some(name),
+                    maximum_retry_count: Some(0),
+                }),
+                ..HostConfig::default()
+            });
+            report(&details, now())
+        };
+        use RestartPolicyNameEnum as P;
+        for (policy, word) in [(P::ALWAYS, "always"), (P::UNLESS_STOPPED, "unless-stopped")] {
+            let r = exited_under(policy);
+            assert_eq!(r.severity, Severity::Critical, "{word}");
+            assert_eq!(
+                r.problem.as_deref(),
+                Some(
+                    format!(
+                        "stopped (exit code 0) although its restart policy ({word}) says it \
+                         should run"
+                    )
+                    .as_str()
+                )
+            );
+        }
+        for policy in [P::NO, P::ON_FAILURE, P::EMPTY] {
+            let r = exited_under(policy);
+            assert_eq!((r.severity, r.problem), (Severity::Ok, None), "{policy:?}");
+        }
+        // The judgement deploy's plan and the canary's soak share: without an exit
+        // code (a listing), on-failure counts as meant to run.
+        assert!(meant_to_run(&RestartPolicy::Always, Some(0)));
+        assert!(meant_to_run(&RestartPolicy::UnlessStopped, None));
+        assert!(meant_to_run(&RestartPolicy::OnFailure(None), None));
+        assert!(meant_to_run(&RestartPolicy::OnFailure(Some(3)), Some(1)));
+        assert!(!meant_to_run(&RestartPolicy::OnFailure(None), Some(0)));
+        assert!(!meant_to_run(&RestartPolicy::No, Some(1)));
     }
 
     #[test]

@@ -177,11 +177,22 @@ pub async fn measure_host(
                 (Ok(host_facts), at) => state.facts.set(host_facts, at),
                 (Err(error), _) => state.facts.fail(error),
             }
-            if let Some(firewall) = measured.firewall {
-                state.firewall.set(firewall, measured.firewall_at);
+            // A probe the link dropped under measured nothing: the signal says so
+            // rather than showing the dropped channel as the host's answer.
+            match measured.firewall {
+                Some(probe::Probed::Measured(firewall)) => {
+                    state.firewall.set(firewall, measured.firewall_at)
+                }
+                Some(probe::Probed::LinkLost) => state.firewall.fail(LINK_LOST.to_owned()),
+                None => {}
             }
             if state.expects.backups {
-                state.backups.set(measured.backups, measured.backups_at);
+                match measured.backups {
+                    probe::Probed::Measured(backups) => {
+                        state.backups.set(backups, measured.backups_at)
+                    }
+                    probe::Probed::LinkLost => state.backups.fail(LINK_LOST.to_owned()),
+                }
             }
             certs.extend(measured.host_certs);
         }
@@ -229,14 +240,17 @@ pub async fn measure_host(
     state
 }
 
+/// Why a signal has no value when the session closed while it was being measured.
+const LINK_LOST: &str = "the SSH session closed while this was being measured";
+
 struct Measured {
     contact: OffsetDateTime,
     containers: containers::ContainerUpdate,
     rtt: (Result<Duration, String>, OffsetDateTime),
     facts: (Result<facts::HostFacts, String>, OffsetDateTime),
-    firewall: Option<crate::probes::firewall::FirewallReport>,
+    firewall: Option<probe::Probed<crate::probes::firewall::FirewallReport>>,
     firewall_at: OffsetDateTime,
-    backups: Vec<crate::probes::backup::BackupReport>,
+    backups: probe::Probed<Vec<crate::probes::backup::BackupReport>>,
     backups_at: OffsetDateTime,
     host_certs: Vec<crate::probes::cert::CertReport>,
 }

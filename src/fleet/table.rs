@@ -123,9 +123,9 @@ fn collect_cert_problems(host: &HostState, problems: &mut Vec<(Severity, String,
         if c.severity == Severity::Ok {
             continue;
         }
-        let what = match (&c.error, c.days_left) {
+        let what = match (&c.error, c.lifetime()) {
             (Some(error), _) => error.clone(),
-            (None, Some(days)) => format!("{days} days left"),
+            (None, Some(lifetime)) => lifetime.text(),
             (None, None) => "not measured".to_owned(),
         };
         problems.push((
@@ -178,9 +178,8 @@ fn certs_cell(host: &HostState) -> String {
     };
     match list.iter().max_by_key(|c| c.severity) {
         None => "-".to_owned(),
-        Some(c) => match c.days_left {
-            Some(days) if days < 0 => format!("expired {}d ago{}", -days, marker(c.severity)),
-            Some(days) => format!("{days}d left{}", marker(c.severity)),
+        Some(c) => match c.lifetime() {
+            Some(lifetime) => format!("{}{}", lifetime.text(), marker(c.severity)),
             None => format!("unknown{}", marker(c.severity)),
         },
     }

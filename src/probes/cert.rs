@@ -108,7 +108,9 @@ impl CertEndpoint {
 /// - **ok**: none of the above.
 ///
 /// `error` says in words why the severity is critical or unknown (all reasons, joined
-/// with "; "); a mere threshold warning leaves it empty since `days_left` says it.
+/// with "; "), a critical threshold included ("4d 3h left, under the critical
+/// threshold of 7 days"); a mere threshold warning leaves it empty since `days_left`
+/// says it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CertReport {
     /// The endpoint's declared `name`.
@@ -150,7 +152,71 @@ pub struct CertReport {
     pub error: Option<String>,
 }
 
+/// Whole days in `seconds` as a person reads them: rounded to the nearest day, half a
+/// day up (89 days 23 hours is 90; 3 days 17 minutes is 3).
+pub fn round_days(seconds: i64) -> i64 {
+    (seconds.unsigned_abs().saturating_add(43_200) / 86_400)
+        .try_into()
+        .unwrap_or(i64::MAX)
+}
+
+/// A duration as days and hours, rounded down to the hour: `6d 23h`.
+fn days_and_hours(seconds: i64) -> String {
+    let s = seconds.unsigned_abs();
+    format!("{}d {}h", s / 86_400, s % 86_400 / 3_600)
+}
+
+/// How a certificate's remaining life is shown to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Days left ([`round_days`]; 0 when it expires within half a day).
+    Left(i64),
+    /// Expired this many days ago ([`round_days`]; 0 within half a day).
+    Expired(i64),
+}
+
+impl Lifetime {
+    /// `90d left`, `expired 3d ago`, `expired today`: the table and problem lines.
+    pub fn text(self) -> String {
+        match self {
+            Lifetime::Left(days) => format!("{days}d left"),
+            Lifetime::Expired(0) => "expired today".to_owned(),
+            Lifetime::Expired(days) => format!("expired {days}d ago"),
+        }
+    }
+
+    /// `90d`, `expired 3d`: the console's overview column.
+    pub fn short(self) -> String {
+        match self {
+            Lifetime::Left(days) => format!("{days}d"),
+            Lifetime::Expired(0) => "expired".to_owned(),
+            Lifetime::Expired(days) => format!("expired {days}d"),
+        }
+    }
+
+    /// Signed days, negative once expired (`-0` within half a day of expiry): the
+    /// console's certificate pane.
+    pub fn signed(self) -> String {
+        match self {
+            Lifetime::Left(days) => days.to_string(),
+            Lifetime::Expired(days) => format!("-{days}"),
+        }
+    }
+}
+
 impl CertReport {
+    /// The remaining life as a person reads it, from the exact times (rounded to the
+    /// nearest day, see [`round_days`]); `days_left`, rounded down, is what the
+    /// thresholds judge. `None` when no certificate was seen.
+    pub fn lifetime(&self) -> Option<Lifetime> {
+        let seconds = (self.not_after? - self.checked_at).whole_seconds();
+        Some(if seconds < 0 {
+            Lifetime::Expired(round_days(seconds))
+        } else {
+            Lifetime::Left(round_days(seconds))
+        })
+    }
+
     /// A report for an endpoint that could not be reached at all (e.g. the SSH
     /// channel for a `via: host` endpoint did not open): severity unknown.
     pub fn unreachable(
@@ -693,6 +759,11 @@ fn evaluate(
                 problems.push(format!("not valid before {}", fmt_time(leaf.not_before)));
             } else if days_left < endpoint.critical_days {
                 severity = Severity::Critical;
+                problems.push(format!(
+                    "{} left, under the critical threshold of {} days",
+                    days_and_hours((leaf.not_after - now).whole_seconds()),
+                    endpoint.critical_days
+                ));
             } else if days_left < endpoint.warning_days {
                 severity = Severity::Warning;
             }
@@ -975,15 +1046,76 @@ mod tests {
             (Some(7), Severity::Warning)
         );
         let six = at(datetime!(2027-03-25 00:00:01 UTC));
+        // Critical by the threshold alone: the error says so.
         assert_eq!(
-            (six.days_left, six.severity, six.error),
-            (Some(6), Severity::Critical, None)
+            (six.days_left, six.severity, six.error.as_deref()),
+            (
+                Some(6),
+                Severity::Critical,
+                Some("6d 23h left, under the critical threshold of 7 days")
+            )
         );
+        assert_eq!(seven.error, None, "a warning leaves it to days_left");
 
         let mut ep = endpoint("www.example.test");
         (ep.warning_days, ep.critical_days) = (60, 30);
         let r = judge_with(&ep, LEAF, &ca_roots(), datetime!(2027-02-01 00:00 UTC));
         assert_eq!((r.days_left, r.severity), (Some(59), Severity::Warning));
+    }
+
+    #[test]
+    fn day_counts_shown_round_to_the_nearest_day() {
+        let at = |now| judge(LEAF, "www.example.test", now).lifetime();
+        // notAfter is 2027-04-01T00:00:00Z.
+        let cases = [
+            // 89 days 23 hours: a 90-day certificate an hour after it was made.
+            (
+                datetime!(2027-01-01 01:00 UTC),
+                Lifetime::Left(90),
+                "90d left",
+            ),
+            (
+                datetime!(2027-03-27 12:00 UTC),
+                Lifetime::Left(5),
+                "5d left",
+            ),
+            (
+                datetime!(2027-03-27 12:00:01 UTC),
+                Lifetime::Left(4),
+                "4d left",
+            ),
+            (
+                datetime!(2027-03-31 18:00 UTC),
+                Lifetime::Left(0),
+                "0d left",
+            ),
+            (
+                datetime!(2027-04-01 05:00 UTC),
+                Lifetime::Expired(0),
+                "expired today",
+            ),
+            // Expired 3 days 17 minutes ago.
+            (
+                datetime!(2027-04-04 00:17 UTC),
+                Lifetime::Expired(3),
+                "expired 3d ago",
+            ),
+            (
+                datetime!(2027-04-04 12:00 UTC),
+                Lifetime::Expired(4),
+                "expired 4d ago",
+            ),
+        ];
+        for (now, lifetime, text) in cases {
+            assert_eq!(at(now), Some(lifetime), "at {now}");
+            assert_eq!(lifetime.text(), text, "at {now}");
+        }
+        assert_eq!(Lifetime::Expired(3).short(), "expired 3d");
+        assert_eq!(Lifetime::Left(90).short(), "90d");
+        assert_eq!(Lifetime::Expired(3).signed(), "-3");
+        // days_left, which the thresholds judge, stays rounded down.
+        let r = judge(LEAF, "www.example.test", datetime!(2027-04-04 00:17 UTC));
+        assert_eq!(r.days_left, Some(-4));
     }
 
     #[test]
@@ -1151,7 +1283,10 @@ mod tests {
         assert_eq!(json["days_left"], 1);
         assert_eq!(json["severity"], "critical");
         assert_eq!(json["chain_valid"], true);
-        assert_eq!(json["error"], serde_json::Value::Null);
+        assert_eq!(
+            json["error"],
+            "1d 14h left, under the critical threshold of 7 days"
+        );
         let unreachable = CertReport::unreachable(
             &endpoint("x.test"),
             datetime!(2027-01-01 0:00 UTC),

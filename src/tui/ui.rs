@@ -207,9 +207,8 @@ fn cert_summary(host: &HostState) -> (String, Severity) {
     };
     match list.iter().min_by_key(|c| c.days_left.unwrap_or(i64::MIN)) {
         None => ("-".to_owned(), Severity::Ok),
-        Some(c) => match c.days_left {
-            Some(d) if d < 0 => (format!("expired {}d", -d), c.severity),
-            Some(d) => (format!("{d}d"), c.severity),
+        Some(c) => match c.lifetime() {
+            Some(lifetime) => (lifetime.short(), c.severity),
             None => ("?".to_owned(), c.severity),
         },
     }
@@ -448,8 +447,8 @@ fn draw_host(
                 .flatten()
                 .map(|c| {
                     let days = c
-                        .days_left
-                        .map(|d| d.to_string())
+                        .lifetime()
+                        .map(|l| l.signed())
                         .unwrap_or_else(|| "?".to_owned());
                     Row::new(vec![
                         Cell::from(c.endpoint.clone()),

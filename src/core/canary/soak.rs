@@ -20,7 +20,6 @@ use super::CanaryEvent;
 use crate::core::deploy::Planned;
 use crate::core::deploy::gate::{self, Probe};
 use crate::core::deploy::plan::{Change, HostPlan, container_name};
-use crate::core::stack::RestartPolicy;
 use crate::sanitize;
 
 const POLL: Duration = Duration::from_secs(2);
@@ -173,7 +172,7 @@ fn containers(
             changed: changed.contains(&name),
             before: problems.and_then(|m| m.get(&name)).cloned(),
             name,
-            keeps_running: !matches!(s.restart, RestartPolicy::No),
+            keeps_running: crate::fleet::containers::meant_to_run(&s.restart, None),
             probe: s.probe.as_ref().map(|p| Probe {
                 url: p.url.clone(),
                 status: p.status,

@@ -343,9 +343,10 @@ fn is_stopped(c: &ContainerSummary) -> bool {
 }
 
 /// Whether a service is meant to keep running (a one-shot job with restart `no` that
-/// has exited is where it should be).
+/// has exited is where it should be): the container model's judgement, with the exit
+/// code not known from the listing.
 fn keeps_running(service: &Service) -> bool {
-    !matches!(service.restart, stack::RestartPolicy::No)
+    crate::fleet::containers::meant_to_run(&service.restart, None)
 }
 
 /// Compares `desired` with the engine's containers.
