@@ -173,11 +173,13 @@ async fn build(plan: Arc<LabPlan>) -> Result<()> {
     )?;
     std::fs::write(plan.dir.join("ssh_config"), render::ssh_config(&plan))?;
 
-    // Health checks report after one interval: wait so the lab is ready to look at.
+    // Health checks report after one interval (longer on large labs): wait so the lab
+    // is ready to look at.
+    let verdict_wait = Duration::from_secs(plan.health().first_verdict_secs() + 60);
     let waits: Vec<Result<()>> = stream::iter(plan.hosts.clone())
         .map(|host| {
             let docker = engines[host.engine].clone();
-            async move { engine::wait_for_states(&docker, &host, Duration::from_secs(90)).await }
+            async move { engine::wait_for_states(&docker, &host, verdict_wait).await }
         })
         .buffer_unordered(PARALLELISM)
         .collect()

@@ -113,6 +113,13 @@ pub struct LabPlan {
     pub engines: Vec<EnginePlan>,
 }
 
+impl LabPlan {
+    /// The stacks' health-check timing for this lab's size.
+    pub fn health(&self) -> HealthTiming {
+        HealthTiming::for_hosts(self.hosts.len())
+    }
+}
+
 /// A short id derived from the lab directory: stable across runs, distinct per DIR.
 pub fn lab_id(dir: &Path) -> String {
     let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
@@ -124,6 +131,78 @@ pub fn host_name(index: usize) -> String {
         0 => "bastion".to_string(),
         i if i <= GREEK.len() => format!("client-{}", GREEK[i - 1]),
         i => format!("client-{i:03}"),
+    }
+}
+
+/// A demo failure planted on a host's containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlantedFailure {
+    /// `worker` unhealthy (its queue is down), as on `client-alpha`.
+    UnhealthyWorker,
+    /// `cron` crash-looping under restart policy `always`, as on `client-beta`.
+    CrashLoop,
+}
+
+/// Beyond `client-alpha` and `client-beta`, one host in this many repeats each of
+/// their container failures, so a large lab shows a few problems spread over the
+/// fleet, never one on every host.
+pub const FAILURE_EVERY: usize = 25;
+
+/// Which demo container failure host `index` carries. Hosts 1 and 2 tell the lab's
+/// story at every size; hosts `25k` and `25k + 1` (k ≥ 1) repeat it on large labs.
+pub fn planted_failure(index: usize) -> Option<PlantedFailure> {
+    match index {
+        1 => Some(PlantedFailure::UnhealthyWorker),
+        2 => Some(PlantedFailure::CrashLoop),
+        i if i >= FAILURE_EVERY && i % FAILURE_EVERY == 0 => Some(PlantedFailure::UnhealthyWorker),
+        i if i > FAILURE_EVERY && i % FAILURE_EVERY == 1 => Some(PlantedFailure::CrashLoop),
+        _ => None,
+    }
+}
+
+/// Health-check timing of the lab's stacks. A check is a `docker exec`: dockerd,
+/// containerd, a shim and runc all work for each one, on the machine's few cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthTiming {
+    /// `web` and `proxy` (the deploy gate waits for their first verdict).
+    pub web_interval_secs: u64,
+    pub worker_interval_secs: u64,
+    /// How long a deploy's gate waits by default: 60 s, or the first verdict (one
+    /// interval after the container starts) plus 30 s when that is longer.
+    pub gate_timeout_secs: u64,
+}
+
+/// Intervals of a small lab (up to `FAST_CHECKS_UP_TO` hosts): fast first verdicts for
+/// the deploy gates the tests wait on.
+pub const WEB_CHECK_SECS: u64 = 3;
+pub const WORKER_CHECK_SECS: u64 = 10;
+/// The deploy gate's default timeout (the stacks' `web_gate_timeout` default).
+pub const GATE_TIMEOUT_SECS: u64 = 60;
+/// On a large lab every health check runs once per this many seconds per host, so
+/// the whole lab runs about two checks a second at any size (each host has about two
+/// checked containers): what a 5-host lab runs with its fast checks.
+pub const CHECK_SECS_PER_HOST: u64 = 1;
+/// The test suite's lab size: labs up to this size keep the fast checks.
+pub const FAST_CHECKS_UP_TO: usize = 5;
+
+impl HealthTiming {
+    pub fn for_hosts(hosts: usize) -> Self {
+        let scaled = hosts as u64 * CHECK_SECS_PER_HOST;
+        let (web_interval_secs, worker_interval_secs) = if hosts <= FAST_CHECKS_UP_TO {
+            (WEB_CHECK_SECS, WORKER_CHECK_SECS)
+        } else {
+            (WEB_CHECK_SECS.max(scaled), WORKER_CHECK_SECS.max(scaled))
+        };
+        HealthTiming {
+            web_interval_secs,
+            worker_interval_secs,
+            gate_timeout_secs: GATE_TIMEOUT_SECS.max(web_interval_secs + GATE_TIMEOUT_SECS / 2),
+        }
+    }
+
+    /// The longest a container waits for its first verdict.
+    pub fn first_verdict_secs(&self) -> u64 {
+        self.web_interval_secs.max(self.worker_interval_secs)
     }
 }
 
@@ -182,18 +261,25 @@ impl LabPlan {
                     1 => vec![74, 50],
                     _ => vec![26, 2],
                 };
-                let apps: Vec<(&str, Behaviour)> = match i {
-                    0 => vec![("proxy", Behaviour::Healthy)],
-                    1 => vec![
-                        ("web", Behaviour::Healthy),
-                        ("worker", Behaviour::Unhealthy),
-                    ],
-                    2 => vec![
+                let apps: Vec<(&str, Behaviour)> = match (i, planted_failure(i)) {
+                    (0, _) => vec![("proxy", Behaviour::Healthy)],
+                    (2, _) => vec![
                         ("web", Behaviour::Healthy),
                         ("cron", Behaviour::Restarting),
                         ("migrate", Behaviour::Exited(3)),
                     ],
-                    _ => vec![("web", Behaviour::Healthy), ("worker", Behaviour::Healthy)],
+                    (_, Some(PlantedFailure::UnhealthyWorker)) => vec![
+                        ("web", Behaviour::Healthy),
+                        ("worker", Behaviour::Unhealthy),
+                    ],
+                    (_, Some(PlantedFailure::CrashLoop)) => vec![
+                        ("web", Behaviour::Healthy),
+                        ("worker", Behaviour::Healthy),
+                        ("cron", Behaviour::Restarting),
+                    ],
+                    (_, None) => {
+                        vec![("web", Behaviour::Healthy), ("worker", Behaviour::Healthy)]
+                    }
                 };
                 let containers = apps
                     .into_iter()
@@ -351,6 +437,150 @@ mod tests {
         let behind: Vec<_> = p.hosts.iter().filter(|h| h.via_bastion).collect();
         assert_eq!(behind.len(), 1);
         assert_eq!(behind[0].ssh_allowed_from, p.bastion().addr);
+    }
+
+    fn failure_hosts(p: &LabPlan) -> Vec<(usize, Vec<(String, Behaviour)>)> {
+        p.hosts
+            .iter()
+            .filter(|h| {
+                h.containers
+                    .iter()
+                    .any(|c| c.behaviour != Behaviour::Healthy)
+            })
+            .map(|h| {
+                let containers = h
+                    .containers
+                    .iter()
+                    .map(|c| (c.app.clone(), c.behaviour))
+                    .collect();
+                (h.index, containers)
+            })
+            .collect()
+    }
+
+    fn apps(list: &[(&str, Behaviour)]) -> Vec<(String, Behaviour)> {
+        list.iter().map(|(a, b)| (a.to_string(), *b)).collect()
+    }
+
+    #[test]
+    fn the_five_host_story_is_unchanged() {
+        let p = plan(5);
+        let all: Vec<Vec<(String, Behaviour)>> = p
+            .hosts
+            .iter()
+            .map(|h| {
+                h.containers
+                    .iter()
+                    .map(|c| (c.app.clone(), c.behaviour))
+                    .collect()
+            })
+            .collect();
+        use Behaviour::*;
+        assert_eq!(
+            all,
+            vec![
+                apps(&[("proxy", Healthy)]),
+                apps(&[("web", Healthy), ("worker", Unhealthy)]),
+                apps(&[
+                    ("web", Healthy),
+                    ("cron", Restarting),
+                    ("migrate", Exited(3))
+                ]),
+                apps(&[("web", Healthy), ("worker", Healthy)]),
+                apps(&[("web", Healthy), ("worker", Healthy)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn planted_failures_stay_on_a_few_hosts_at_any_size() {
+        use Behaviour::*;
+        let alpha = apps(&[("web", Healthy), ("worker", Unhealthy)]);
+        let beta = apps(&[
+            ("web", Healthy),
+            ("cron", Restarting),
+            ("migrate", Exited(3)),
+        ]);
+        let crash = apps(&[("web", Healthy), ("worker", Healthy), ("cron", Restarting)]);
+
+        let five = failure_hosts(&plan(5));
+        assert_eq!(five, vec![(1, alpha.clone()), (2, beta.clone())]);
+
+        let fifty = failure_hosts(&plan(50));
+        assert_eq!(
+            fifty,
+            vec![
+                (1, alpha.clone()),
+                (2, beta.clone()),
+                (25, alpha.clone()),
+                (26, crash.clone())
+            ]
+        );
+
+        let big = failure_hosts(&plan(MAX_HOSTS));
+        let indexes: Vec<usize> = big.iter().map(|(i, _)| *i).collect();
+        let mut expected = vec![1, 2];
+        for k in 1..=7 {
+            expected.extend([25 * k, 25 * k + 1]);
+        }
+        assert_eq!(indexes, expected);
+        assert!(big.len() * 10 < MAX_HOSTS, "{} failing hosts", big.len());
+        // The repeats carry the container failures only: the certificate, backup,
+        // firewall and bastion roles stay on hosts 1 and 2.
+        let p = plan(MAX_HOSTS);
+        for h in p.hosts.iter().skip(3) {
+            assert_eq!(h.cert.not_after_days, 90, "{}", h.name);
+            assert_eq!(h.snapshot_ages_hours, vec![26, 2], "{}", h.name);
+            assert!(h.drift_ports.is_empty() && !h.via_bastion, "{}", h.name);
+        }
+    }
+
+    /// Health checks per second the whole lab runs at idle.
+    fn checks_per_second(p: &LabPlan) -> f64 {
+        let t = p.health();
+        p.hosts
+            .iter()
+            .flat_map(|h| &h.containers)
+            .map(|c| match (c.app.as_str(), c.behaviour) {
+                (_, Behaviour::Restarting | Behaviour::Exited(_)) => 0.0,
+                ("web" | "proxy", _) => 1.0 / t.web_interval_secs as f64,
+                ("worker", _) => 1.0 / t.worker_interval_secs as f64,
+                (app, _) => panic!("unexpected app {app}"),
+            })
+            .sum()
+    }
+
+    #[test]
+    fn health_checks_are_fast_on_small_labs_and_quiet_on_large_ones() {
+        let timing = |n| {
+            let t = plan(n).health();
+            (
+                t.web_interval_secs,
+                t.worker_interval_secs,
+                t.gate_timeout_secs,
+            )
+        };
+        // The 5-host lab the tests use keeps its fast checks: deploy gates wait on them.
+        assert_eq!(timing(3), (3, 10, 60));
+        assert_eq!(timing(5), (3, 10, 60));
+        assert_eq!(timing(50), (50, 50, 80));
+        assert_eq!(timing(MAX_HOSTS), (200, 200, 230));
+        for n in MIN_HOSTS..=MAX_HOSTS {
+            let p = plan(n);
+            let t = p.health();
+            // At most a 5-host lab's rate, whatever the size.
+            let rate = checks_per_second(&p);
+            assert!(rate <= 2.0, "{n} hosts: {rate:.2} checks/s");
+            // The gate and `lab up` wait longer than the first verdict takes.
+            assert!(
+                t.gate_timeout_secs >= t.web_interval_secs + 30,
+                "{n}: {t:?}"
+            );
+            assert_eq!(
+                t.first_verdict_secs(),
+                t.web_interval_secs.max(t.worker_interval_secs)
+            );
+        }
     }
 
     #[test]

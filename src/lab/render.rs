@@ -190,6 +190,14 @@ struct AllVars {
     /// The lab's apps are stacks the deployment core deploys (docs/deploy.md).
     fleetdeck_stacks_dir: String,
     fleetdeck_lab: LabVars,
+    /// How often the stacks' health checks run (`3s`, `10s` on small labs); longer
+    /// on large labs, so that they stay quiet at idle (docs/lab.md).
+    lab_web_check_interval: String,
+    lab_worker_check_interval: String,
+    /// Only on labs whose first health verdict comes later than a small lab's: the
+    /// deploy gate's default wait (the stacks' `web_gate_timeout`, default 60).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    web_gate_timeout: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -384,6 +392,7 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
             .hosts
             .insert(h.name.clone(), vars);
     }
+    let health = plan.health();
     let inv = Inventory {
         all: AllGroup {
             vars: AllVars {
@@ -400,6 +409,10 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
                     management_address: plan.management_addr().to_string(),
                     ca_file,
                 },
+                lab_web_check_interval: format!("{}s", health.web_interval_secs),
+                lab_worker_check_interval: format!("{}s", health.worker_interval_secs),
+                web_gate_timeout: (health.gate_timeout_secs != super::plan::GATE_TIMEOUT_SECS)
+                    .then_some(health.gate_timeout_secs),
             },
             children,
         },
@@ -449,13 +462,13 @@ pub fn stacks() -> Vec<(&'static str, String)> {
     let web = |app: &str| {
         format!(
             "{header}x-fleetdeck:\n\
-             \x20 gate_timeout: \"{{{{ web_gate_timeout | default(60) }}}}\"\n\
+             \x20 gate_timeout: \"{{{{ web_gate_timeout | default({GATE}) }}}}\"\n\
              services:\n  {app}:\n{common}\
              \x20   command: [\"sh\", \"-c\", \"trap 'kill $!; exit 0' TERM; echo \\\"$HOSTNAME serving /srv/web on :8080\\\"; httpd -f -vv -p 127.0.0.1:8080 -h /srv/web & wait\"]\n\
              \x20   restart: unless-stopped\n\
              \x20   healthcheck:\n\
              \x20     test: [\"CMD-SHELL\", \"/app/health && wget -q -O /dev/null http://127.0.0.1:8080/ && echo ok\"]\n\
-             \x20     interval: 3s\n\
+             \x20     interval: \"{{{{ lab_web_check_interval | default('{WEB}s') }}}}\"\n\
              \x20     timeout: 3s\n\
              \x20     retries: 1\n\
              \x20   # The deploy's health gate also asks the host's HTTP server, from where\n\
@@ -475,6 +488,8 @@ pub fn stacks() -> Vec<(&'static str, String)> {
                 "{app} app: busybox httpd serving the host's /srv/web"
             )),
             common = common(app),
+            GATE = super::plan::GATE_TIMEOUT_SECS,
+            WEB = super::plan::WEB_CHECK_SECS,
         )
     };
     let worker = format!(
@@ -485,11 +500,12 @@ pub fn stacks() -> Vec<(&'static str, String)> {
          \x20   restart: unless-stopped\n\
          \x20   healthcheck:\n\
          \x20     test: [\"CMD-SHELL\", \"/app/health && if [ \\\"$QUEUE\\\" = down ]; then echo 'dial tcp queue:5672: connection refused' >&2; exit 1; fi; echo queue reachable\"]\n\
-         \x20     interval: 10s\n\
+         \x20     interval: \"{{{{ lab_worker_check_interval | default('{WORKER}s') }}}}\"\n\
          \x20     timeout: 5s\n\
          \x20     retries: 1\n",
         header = header("worker: healthy where lab_queue is up, unhealthy where it is down"),
         common = common("worker"),
+        WORKER = super::plan::WORKER_CHECK_SECS,
     );
     let cron = format!(
         "{header}services:\n  cron:\n{common}\
@@ -566,6 +582,59 @@ mod tests {
         let kh = known_hosts(&p, &keys);
         assert!(kh.contains("10.89.7.10,bastion ssh-ed25519 AAAAkey0\n"));
         assert_eq!(kh.lines().count(), 4);
+    }
+
+    /// `app`'s stack as the deployment core reads it for `host` in a lab of `n` hosts:
+    /// the rendered inventory loaded by the inventory loader, the stack templated
+    /// with the host's variables.
+    fn lab_stack(n: usize, host: &str, app: &str) -> crate::core::stack::Stack {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = LabPlan::new(dir.path(), n, [10, 89, 7]).expect("plan");
+        let file = dir.path().join("inventory.yml");
+        std::fs::write(&file, inventory(&p).expect("yaml")).expect("write the inventory");
+        let inv = crate::inventory::Inventory::load(&file).expect("the lab's inventory loads");
+        let mut vars = inv
+            .host(host)
+            .expect("host in the inventory")
+            .vars()
+            .clone();
+        vars.insert("inventory_hostname".into(), host.into());
+        let name = format!("{app}.yml");
+        let (_, text) = stacks()
+            .into_iter()
+            .find(|(f, _)| *f == name)
+            .expect("the app's stack");
+        let policy = crate::core::stack::StackPolicy {
+            allow_unpinned: false,
+        };
+        crate::core::stack::parse_str(&text, &dir.path().join(name), app, host, &vars, &policy)
+            .unwrap_or_else(|e| panic!("{app} stack: {e}"))
+    }
+
+    fn interval(stack: &crate::core::stack::Stack) -> std::time::Duration {
+        stack.services[0]
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.interval)
+            .expect("a health-check interval")
+    }
+
+    #[test]
+    fn health_check_intervals_follow_the_lab_size() {
+        use std::time::Duration;
+        let s = Duration::from_secs;
+        // 5 hosts: the fast checks the deploy tests' gates wait on.
+        let web = lab_stack(5, "client-gamma", "web");
+        assert_eq!(interval(&web), s(3));
+        assert_eq!(web.gate_timeout, s(60));
+        assert_eq!(interval(&lab_stack(5, "bastion", "proxy")), s(3));
+        assert_eq!(interval(&lab_stack(5, "client-alpha", "worker")), s(10));
+        // 50 hosts: quiet at idle, and the gate waits past the first verdict.
+        let web = lab_stack(50, "client-gamma", "web");
+        assert_eq!(interval(&web), s(50));
+        assert_eq!(web.gate_timeout, s(80));
+        assert_eq!(interval(&lab_stack(50, "bastion", "proxy")), s(50));
+        assert_eq!(interval(&lab_stack(50, "client-025", "worker")), s(50));
     }
 
     #[test]
