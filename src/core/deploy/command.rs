@@ -180,7 +180,6 @@ pub fn refuse_run(
     core.refuse_run(&hosts, action, &super::apps_target(apps), reason)
 }
 
-
 /// After a run a signal interrupted: says so and returns 128 + the signal's number;
 /// `None` when no signal came.
 pub fn interrupted_exit(interrupt: &Interrupt, what: &str) -> Option<u8> {
