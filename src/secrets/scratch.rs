@@ -356,11 +356,23 @@ mod tests {
         fs::create_dir(&legacy).unwrap();
         let file = legacy.join("s.plain.yml");
         fs::write(&file, b"password: hunter2\n").unwrap();
-        let mut editor = std::process::Command::new("sh")
-            .args(["-c", "sleep 30", "sh"])
+        // `tail -f FILE` keeps the file on its command line for as long as it runs,
+        // as an editor does; wait until it has exec'd so /proc shows it.
+        let mut editor = std::process::Command::new("tail")
+            .args(["-f", "-n", "0"])
             .arg(&file)
+            .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        let cmdline = format!("/proc/{}/cmdline", editor.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !fs::read(&cmdline)
+            .map(|c| String::from_utf8_lossy(&c).contains("s.plain.yml"))
+            .unwrap_or(false)
+        {
+            assert!(std::time::Instant::now() < deadline, "tail never started");
+            std::thread::yield_now();
+        }
         let found = remove_leftovers_in(&[base.path().to_path_buf()]);
         let _ = editor.kill();
         let _ = editor.wait();

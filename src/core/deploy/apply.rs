@@ -835,7 +835,7 @@ impl HostRun<'_> {
         &self,
         name: &str,
     ) -> Result<Option<bollard::models::ContainerInspectResponse>, String> {
-        match self.docker().inspect_container(name, None).await {
+        match crate::docker::clean::inspect_container(self.docker(), name).await {
             Ok(info) => Ok(Some(info)),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(docker_err(&format!("inspecting {name}"), &e)),
