@@ -36,6 +36,17 @@ pub fn load(path: &Path) -> Result<Config, String> {
     if text.trim().is_empty() {
         return Ok(Config::default());
     }
+    // The inventory's YAML bounds first (nesting, what aliases copy), in one linear
+    // pass: serde_yaml takes seconds over deep nesting before refusing it.
+    crate::inventory::yaml::check_bounds(&text).map_err(|e| {
+        format!(
+            "{}:{}:{}: {}",
+            path.display(),
+            e.mark.line,
+            e.mark.column,
+            e.describe()
+        )
+    })?;
     serde_yaml::from_str(&text).map_err(|error| match error.location() {
         Some(at) => format!("{}:{}:{}: {error}", path.display(), at.line(), at.column()),
         None => format!("{}: {error}", path.display()),
@@ -59,5 +70,20 @@ mod tests {
         let error = load(&file).expect_err("misspelled");
         assert!(error.contains(&format!("{}:2:", file.display())), "{error}");
         assert!(error.contains("readonly"), "{error}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_its_place_before_serde_yaml() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.yaml");
+        let depth = 100_000;
+        let text = format!("theme: {}x{}\n", "[".repeat(depth), "]".repeat(depth));
+        std::fs::write(&file, text).expect("write");
+        let error = load(&file).expect_err("too deep");
+        assert!(
+            error.starts_with(&format!("{}:1:", file.display())),
+            "{error}"
+        );
+        assert!(error.contains("refused"), "{error}");
     }
 }
