@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{bin, lab, ssh, stderr, stdout};
+use common::{Signalled, bin, lab, run_until, ssh, stderr, stdout};
 use fleetdeck::lab::state::LabState;
 use serde_json::Value;
 
@@ -360,40 +360,18 @@ fn sigint_during_the_soak_stops_the_rollout_resumable_with_no_lock_held() {
     restore(&state);
     let env = Env::new();
     let inventory = state.plan.dir.join("inventory.yml");
-    let mut child = env
-        .command(&inventory)
-        .args(["canary", "--app", "web", "-e", "web_version=1.1"])
-        .args(["--wave-size", "1", "--soak", "60", "--yes", "--json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut progress = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = progress.read_line(&mut line).expect("reads progress");
-        if n == 0 {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the rollout ended before its soak: {seen}");
-        }
-        seen.push_str(&line);
-        if line.starts_with("wave 0 (canary): soaking") {
-            break;
-        }
-    }
-    let pid = i32::try_from(child.id()).expect("pid");
-    // SAFETY: kill(2) on the child this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "signal sent");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut progress, &mut rest).expect("reads");
-    seen.push_str(&rest);
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().expect("stdout"), &mut out).expect("reads");
-    let status = child.wait().expect("waits");
-    assert_eq!(status.code(), Some(130), "{seen}{out}");
+    let running = run_until(
+        env.command(&inventory)
+            .args(["canary", "--app", "web", "-e", "web_version=1.1"])
+            .args(["--wave-size", "1", "--soak", "60", "--yes", "--json"]),
+        "wave 0 (canary): soaking",
+    );
+    let Signalled {
+        code,
+        progress: seen,
+        stdout: out,
+    } = running.signal(libc::SIGINT);
+    assert_eq!(code, Some(130), "{seen}{out}");
     assert!(
         seen.contains("canary rollout interrupted by SIGINT"),
         "says so: {seen}"

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{bin, lab, ssh, stderr, stdout};
+use common::{Running, Signalled, bin, lab, run_until, ssh, stderr, stdout};
 use fleetdeck::lab::state::LabState;
 use serde_json::Value;
 
@@ -596,36 +596,15 @@ fn a_missing_variable_or_an_unpinned_image_is_refused_before_any_host_changes() 
 /// and reads its progress until a line contains `until`; returns the child and the
 /// progress read so far. The caller waits for the child.
 #[allow(clippy::zombie_processes)]
-fn deploy_until(
-    state: &LabState,
-    version: &str,
-    until: &str,
-) -> (
-    std::process::Child,
-    BufReader<std::process::ChildStderr>,
-    String,
-) {
-    let mut child = Command::new(bin())
-        .arg("-i")
-        .arg(state.plan.dir.join("inventory.yml"))
-        .args(["--batch", "deploy", "--limit", HOST, "--app", "web"])
-        .args(["-e", &format!("web_version={version}"), "--yes", "--json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut progress = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = progress.read_line(&mut line).expect("reads progress");
-        assert!(n > 0, "deploy ended before `{until}`: {seen}");
-        seen.push_str(&line);
-        if line.contains(until) {
-            return (child, progress, seen);
-        }
-    }
+fn deploy_until(state: &LabState, version: &str, until: &str) -> Running {
+    run_until(
+        Command::new(bin())
+            .arg("-i")
+            .arg(state.plan.dir.join("inventory.yml"))
+            .args(["--batch", "deploy", "--limit", HOST, "--app", "web"])
+            .args(["-e", &format!("web_version={version}"), "--yes", "--json"]),
+        until,
+    )
 }
 
 #[test]
@@ -637,8 +616,11 @@ fn a_deploy_killed_in_its_gate_is_gated_again_by_the_next_run_and_rolled_back() 
     let before = wait_healthy(&state, "web");
 
     // SIGKILL while the broken release waits in its gate: no cleanup of any kind.
-    let (mut child, _progress, _) =
-        deploy_until(&state, "1.2-broken", "client-gamma web: gate web");
+    let Running {
+        mut child,
+        progress: _progress,
+        ..
+    } = deploy_until(&state, "1.2-broken", "client-gamma web: gate web");
     child.kill().expect("kill");
     let _ = child.wait();
     let web = inspect(&state, "web").expect("web");
@@ -705,18 +687,13 @@ fn a_deploy_killed_in_its_gate_is_gated_again_by_the_next_run_and_rolled_back() 
 /// Deploys 1.1 and sends `signal` right after the old container was stopped.
 fn interrupted_after_stop(state: &LabState, signal: i32, code: i32, name: &str) {
     let before = wait_healthy(state, "web");
-    let (mut child, mut progress, mut seen) =
-        deploy_until(state, "1.1", "client-gamma web: stop web");
-    let pid = i32::try_from(child.id()).expect("pid");
-    // SAFETY: kill(2) on the child this test started.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "signal sent");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut progress, &mut rest).expect("reads");
-    seen.push_str(&rest);
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().expect("stdout"), &mut out).expect("reads");
-    let status = child.wait().expect("waits");
-    assert_eq!(status.code(), Some(code), "{name}: {seen}{out}");
+    let running = deploy_until(state, "1.1", "client-gamma web: stop web");
+    let Signalled {
+        code: exit,
+        progress: seen,
+        stdout: out,
+    } = running.signal(signal);
+    assert_eq!(exit, Some(code), "{name}: {seen}{out}");
     assert!(
         seen.contains(&format!("deploy interrupted by {name}")),
         "says what happened: {seen}"
@@ -792,7 +769,11 @@ fn a_second_deploy_while_one_runs_says_it_is_running_whose_and_since_when() {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let state = lab();
     restore(&state);
-    let (mut first, mut progress, _) = deploy_until(&state, "1.1", "client-gamma web: gate web");
+    let Running {
+        child: mut first,
+        mut progress,
+        ..
+    } = deploy_until(&state, "1.1", "client-gamma web: gate web");
     let pid = first.id();
     let second = deploy(
         &state,
@@ -849,42 +830,21 @@ fn sigint_during_a_rollback_finishes_the_swap_and_releases_the_lock() {
     );
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
 
-    let mut child = Command::new(bin())
-        .arg("-i")
-        .arg(state.plan.dir.join("inventory.yml"))
-        .args([
-            "--batch", "rollback", "--limit", HOST, "--app", "web", "--yes",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut progress = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = progress.read_line(&mut line).expect("reads progress");
-        if n == 0 {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("rollback ended before its swap: {seen}");
-        }
-        seen.push_str(&line);
-        if line.contains("client-gamma web: rollback web.prev -> web") {
-            break;
-        }
-    }
-    let pid = i32::try_from(child.id()).expect("pid");
-    // SAFETY: kill(2) on the child this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "signal sent");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut progress, &mut rest).expect("reads");
-    seen.push_str(&rest);
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().expect("stdout"), &mut out).expect("reads");
-    let status = child.wait().expect("waits");
-    assert_eq!(status.code(), Some(130), "{seen}{out}");
+    let running = run_until(
+        Command::new(bin())
+            .arg("-i")
+            .arg(state.plan.dir.join("inventory.yml"))
+            .args([
+                "--batch", "rollback", "--limit", HOST, "--app", "web", "--yes",
+            ]),
+        "client-gamma web: rollback web.prev -> web",
+    );
+    let Signalled {
+        code,
+        progress: seen,
+        stdout: out,
+    } = running.signal(libc::SIGINT);
+    assert_eq!(code, Some(130), "{seen}{out}");
     assert!(out.contains("INTERRUPTED"), "{out}");
     assert!(
         seen.contains("rollback interrupted by SIGINT"),

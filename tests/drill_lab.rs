@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use common::{bin, lab, stderr, stdout};
+use common::{Signalled, bin, lab, run_until, stderr, stdout};
 use fleetdeck::lab::state::LabState;
 use serde_json::Value;
 
@@ -551,46 +551,24 @@ fn drill_history_survives_the_process_and_feeds_status_last_drill() {
 #[test]
 #[ignore = "needs the lab (scripts/test.sh)"]
 fn sigterm_during_a_drill_removes_the_scratch_data_releases_the_lock_and_exits_143() {
-    use std::io::BufRead as _;
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let state = lab();
     let home = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(bin())
-        .env("XDG_STATE_HOME", home.path())
-        .arg("-i")
-        .arg(state.plan.dir.join("inventory.yml"))
-        .arg("--batch")
-        .args(["drill", "--host", HOST, "--app", "web", "--yes", "--json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut progress = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = progress.read_line(&mut line).expect("reads progress");
-        if n == 0 {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the drill ended before its restore: {seen}");
-        }
-        seen.push_str(&line);
-        if line.contains("client-gamma drill restore") {
-            break;
-        }
-    }
-    let pid = i32::try_from(child.id()).expect("pid");
-    // SAFETY: kill(2) on the child this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "signal sent");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut progress, &mut rest).expect("reads");
-    seen.push_str(&rest);
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().expect("stdout"), &mut out).expect("reads");
-    let status = child.wait().expect("waits");
-    assert_eq!(status.code(), Some(143), "{seen}{out}");
+    let running = run_until(
+        Command::new(bin())
+            .env("XDG_STATE_HOME", home.path())
+            .arg("-i")
+            .arg(state.plan.dir.join("inventory.yml"))
+            .arg("--batch")
+            .args(["drill", "--host", HOST, "--app", "web", "--yes", "--json"]),
+        "client-gamma drill restore",
+    );
+    let Signalled {
+        code,
+        progress: seen,
+        stdout: out,
+    } = running.signal(libc::SIGTERM);
+    assert_eq!(code, Some(143), "{seen}{out}");
     assert!(
         seen.contains("drill interrupted by SIGTERM: its scratch data is removed; its lock in")
             && seen.contains("is released"),

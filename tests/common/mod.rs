@@ -87,3 +87,79 @@ pub fn inventory_overlay(state: &LabState, files: &[(&str, &str)]) -> tempfile::
     }
     dir
 }
+
+/// A run started with its output piped, read up to a progress line: the point a test
+/// interrupts it at.
+pub struct Running {
+    pub child: std::process::Child,
+    pub progress: std::io::BufReader<std::process::ChildStderr>,
+    /// Progress (stderr) read so far.
+    pub seen: String,
+}
+
+/// How a run ended after a signal.
+pub struct Signalled {
+    pub code: Option<i32>,
+    /// All its progress (stderr), before and after the signal.
+    pub progress: String,
+    pub stdout: String,
+}
+
+/// Starts `command` (no stdin, output piped) and reads its progress until a line
+/// contains `marker`; panics with what it said if it ends first.
+// The child is handed back running: the caller signals and waits for it.
+#[allow(clippy::zombie_processes)]
+pub fn run_until(command: &mut Command, marker: &str) -> Running {
+    use std::io::BufRead as _;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut progress = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = progress.read_line(&mut line).expect("reads progress");
+        if n == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run ended before `{marker}`: {seen}");
+        }
+        seen.push_str(&line);
+        if line.contains(marker) {
+            return Running {
+                child,
+                progress,
+                seen,
+            };
+        }
+    }
+}
+
+impl Running {
+    /// Sends `signal` (a real kill(2)) and reads the run to its end.
+    pub fn signal(mut self, signal: i32) -> Signalled {
+        use std::io::Read as _;
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) on the child this test started and has not yet waited for.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "signal sent");
+        self.progress
+            .read_to_string(&mut self.seen)
+            .expect("reads progress");
+        let mut stdout = String::new();
+        self.child
+            .stdout
+            .as_mut()
+            .expect("stdout")
+            .read_to_string(&mut stdout)
+            .expect("reads stdout");
+        let status = self.child.wait().expect("waits");
+        Signalled {
+            code: status.code(),
+            progress: self.seen,
+            stdout,
+        }
+    }
+}
