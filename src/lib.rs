@@ -21,4 +21,5 @@ pub mod secrets;
 pub mod ssh;
 pub mod tty;
 pub mod tui;
+pub mod util;
 pub mod wizard;

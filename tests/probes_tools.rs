@@ -178,7 +178,7 @@ fn shell_quote_survives_a_real_shell() {
         "",
         "ünïcödé ✓",
     ] {
-        let quoted = backup::shell_quote(value).expect("quotable");
+        let quoted = fleetdeck::util::shell::quote_if_needed(value).expect("quotable");
         let (exit, stdout, _) = sh(&format!("printf %s {quoted}"), &[]);
         assert_eq!(exit, Some(0), "{value:?}");
         assert_eq!(String::from_utf8_lossy(&stdout), value, "{quoted}");
@@ -324,7 +324,10 @@ fn borg_end_to_end() {
     let repo_path = ws.path("borg repo");
     let repo_s = ws.s("borg repo");
     let pw = ws.s("pass word's");
-    let passcommand = format!("cat {}", backup::shell_quote(&pw).expect("quotable"));
+    let passcommand = format!(
+        "cat {}",
+        fleetdeck::util::shell::quote_if_needed(&pw).expect("quotable")
+    );
     // The host's zone is far from UTC: borg prints offset-less local times, and the
     // probe's TZ=UTC0 must make them right anyway.
     let host_env = [("HOME", home.as_str()), ("TZ", "Asia/Tokyo")];

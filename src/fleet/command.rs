@@ -213,7 +213,8 @@ pub async fn watch(cli: &Cli) -> u8 {
                 continue;
             }
             printed[index] = Some(comparable);
-            let line = serde_json::json!({ "time": model::rfc3339(now), "host": value });
+            let line =
+                serde_json::json!({ "time": crate::util::time::rfc3339(now), "host": value });
             if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
                 // The reader went away (a closed pipe): stop quietly.
                 return 0;

@@ -165,7 +165,7 @@ impl HostState {
             reachable: self.reachable.unwrap_or(false),
             error: self.error.as_deref(),
             severity: self.severity(),
-            last_contact: self.last_contact.map(rfc3339),
+            last_contact: self.last_contact.map(crate::util::time::rfc3339),
             rtt_ms,
             facts: self.facts.value.as_ref(),
             containers: self.containers.value.as_deref().unwrap_or_default(),
@@ -189,12 +189,6 @@ impl HostState {
             },
         }
     }
-}
-
-pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 #[derive(Debug, Serialize)]
@@ -245,7 +239,7 @@ pub struct SignalJson {
 impl SignalJson {
     fn of<T>(signal: &Signal<T>, now: OffsetDateTime, host_unreachable: bool) -> SignalJson {
         SignalJson {
-            measured_at: signal.measured_at.map(rfc3339),
+            measured_at: signal.measured_at.map(crate::util::time::rfc3339),
             age_seconds: signal
                 .measured_at
                 .map(|at| (now - at).whole_seconds().max(0)),
@@ -265,7 +259,7 @@ pub struct FleetJson<'a> {
 
 pub fn fleet_json(hosts: &[HostState], now: OffsetDateTime) -> FleetJson<'_> {
     FleetJson {
-        generated_at: rfc3339(now),
+        generated_at: crate::util::time::rfc3339(now),
         severity: Severity::worst(hosts.iter().map(HostState::severity)),
         hosts: hosts.iter().map(|h| h.to_json(now)).collect(),
     }

@@ -213,20 +213,6 @@ fn tool(kind: BackupKind) -> &'static str {
     }
 }
 
-/// Quotes `s` as one word for POSIX `sh`. Words made only of safe characters are left
-/// as they are (readable commands); anything else is single-quoted, a `'` inside
-/// becoming `'\''`. `None` for a NUL byte, which no shell argument can hold.
-pub fn shell_quote(s: &str) -> Option<String> {
-    if s.contains('\0') {
-        return None;
-    }
-    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
-    if !s.is_empty() && s.chars().all(safe) {
-        return Some(s.to_owned());
-    }
-    Some(format!("'{}'", s.replace('\'', r"'\''")))
-}
-
 /// A declared value that cannot be put on a command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnquotableValue(pub String);
@@ -244,7 +230,7 @@ impl std::fmt::Display for UnquotableValue {
 impl std::error::Error for UnquotableValue {}
 
 fn quote(what: &str, value: &str) -> Result<String, UnquotableValue> {
-    shell_quote(value).ok_or_else(|| UnquotableValue(what.to_owned()))
+    crate::util::shell::quote_if_needed(value).ok_or_else(|| UnquotableValue(what.to_owned()))
 }
 
 fn quote_path(what: &str, path: &std::path::Path) -> Result<String, UnquotableValue> {
@@ -908,27 +894,6 @@ mod tests {
     }
 
     const NOW: OffsetDateTime = datetime!(2024-03-03 12:00:00 UTC);
-
-    #[test]
-    fn shell_quote_leaves_plain_words_and_quotes_the_rest() {
-        assert_eq!(
-            shell_quote("/srv/backup/repo").as_deref(),
-            Some("/srv/backup/repo")
-        );
-        assert_eq!(
-            shell_quote("sftp:backup@host:/srv/restic-repo").as_deref(),
-            Some("sftp:backup@host:/srv/restic-repo")
-        );
-        assert_eq!(shell_quote("").as_deref(), Some("''"));
-        assert_eq!(shell_quote("a b").as_deref(), Some("'a b'"));
-        assert_eq!(shell_quote("it's").as_deref(), Some(r"'it'\''s'"));
-        assert_eq!(
-            shell_quote("$(reboot)`x`;|&").as_deref(),
-            Some("'$(reboot)`x`;|&'")
-        );
-        assert_eq!(shell_quote("-rf").as_deref(), Some("-rf"));
-        assert_eq!(shell_quote("a\0b"), None);
-    }
 
     #[test]
     fn restic_command_quotes_inventory_values_and_never_locks() {

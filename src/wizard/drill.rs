@@ -245,7 +245,7 @@ pub fn snapshot_option(s: &SnapshotInfo, root: Option<&str>) -> ChoiceOption {
         (Some(bytes), Some(entries)) => format!("{} in {entries} entries", bytes_text(bytes)),
         _ => "size measured when chosen".to_owned(),
     };
-    let mut detail = format!("{}  {size}", crate::fleet::model::rfc3339(s.time));
+    let mut detail = format!("{}  {size}", crate::util::time::rfc3339(s.time));
     if !s.paths.is_empty() {
         detail.push_str(&format!("  {}", s.paths.join(", ")));
     }
@@ -306,7 +306,7 @@ fn snapshot_text(s: &SnapshotInfo) -> String {
     let mut text = format!(
         "{} of {}",
         sanitize::line(&s.id),
-        crate::fleet::model::rfc3339(s.time)
+        crate::util::time::rfc3339(s.time)
     );
     if !s.paths.is_empty() {
         text.push_str(&format!(", paths {}", sanitize::line(&s.paths.join(", "))));

@@ -29,12 +29,13 @@ use super::plan::{
     self, APP_LABEL, Change, DEPLOYED_AT_LABEL, DEPLOYED_BY_LABEL, Desired, DesiredApp, HASH_LABEL,
     HostPlan, NEXT_SUFFIX, OLDEST_SUFFIX, PREVIOUS_SUFFIX, SERVICE_LABEL, ServicePlan,
 };
-use super::shell::{HostShell, quote};
+use super::shell::HostShell;
 use crate::audit::{self, AuditRecord, AuditResult};
 use crate::core::Core;
 use crate::core::interrupt::{Interrupt, Signal};
 use crate::core::stack::{Service, Stack};
 use crate::sanitize;
+use crate::util::shell::quote;
 
 /// How long a stopping container gets before SIGKILL (Docker's default).
 const STOP_GRACE_SECS: i32 = 10;

@@ -13,9 +13,10 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::shell::{HostShell, quote};
+use super::shell::HostShell;
 use crate::audit::{self, AuditRecord};
 use crate::sanitize;
+use crate::util::shell::quote;
 
 const LOCK: &str = "deploy.lock";
 const MARK_JOURNAL: &str = "---fleetdeck-journal---";

@@ -6,6 +6,7 @@
 //! (journal lines, secret values) travels on stdin, never on the command line, where
 //! any user of the host could read it in the process list.
 
+use crate::util::shell::quote;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -158,35 +159,9 @@ async fn run_local(
     })
 }
 
-/// `s` as one POSIX shell word: single-quoted, with embedded single quotes closed,
-/// escaped and reopened.
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting_survives_the_shell() {
-        for s in [
-            "plain",
-            "with space",
-            "it's",
-            "$(rm -rf /)",
-            "`x`",
-            "a\nb",
-            "",
-        ] {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!("printf %s {}", quote(s)))
-                .output()
-                .expect("sh runs");
-            assert_eq!(String::from_utf8_lossy(&out.stdout), s);
-        }
-    }
 
     #[tokio::test]
     async fn local_commands_take_input_and_report_failures() {

@@ -262,7 +262,7 @@ impl LastDrill {
 
     pub fn to_json(&self, now: OffsetDateTime) -> LastDrillJson {
         let head = self.headline(now);
-        let rfc = |t: OffsetDateTime| crate::fleet::model::rfc3339(t);
+        let rfc = |t: OffsetDateTime| crate::util::time::rfc3339(t);
         LastDrillJson {
             time: head.and_then(|h| h.last_success).map(rfc),
             age_seconds: head

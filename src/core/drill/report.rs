@@ -217,7 +217,7 @@ fn seconds_text(seconds: f64, decimals: usize) -> String {
 }
 
 fn time_text(t: OffsetDateTime) -> String {
-    crate::fleet::model::rfc3339(t)
+    crate::util::time::rfc3339(t)
 }
 
 /// Text for a Markdown table cell: one line, no `|`.

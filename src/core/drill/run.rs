@@ -24,11 +24,12 @@ use super::tool::{self, SnapshotInfo};
 use crate::audit::{self, AuditRecord, AuditResult};
 use crate::core::Core;
 use crate::core::deploy::lock::{self, Holder, HostLock};
-use crate::core::deploy::shell::{HostShell, Output, quote};
+use crate::core::deploy::shell::{HostShell, Output};
 use crate::inventory::Inventory;
 use crate::probes::backup::{self as probe, BackupKind, BackupRepo, BackupState};
 use crate::sanitize;
 use crate::ssh::session::Session;
+use crate::util::shell::quote;
 
 /// Output kept from a tool (per stream): listings of large repositories are long.
 const MAX_TOOL_OUTPUT: usize = 16 * 1024 * 1024;
@@ -587,7 +588,7 @@ impl Drill {
         let detail = format!(
             "snapshot {} of {} ({} bytes in {} entries{})",
             snap.id,
-            crate::fleet::model::rfc3339(snap.time),
+            crate::util::time::rfc3339(snap.time),
             snap.size_bytes.unwrap_or(0),
             snap.entries.unwrap_or(0),
             if snap.paths.is_empty() {

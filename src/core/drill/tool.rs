@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::core::deploy::shell::{Output, quote};
+use crate::core::deploy::shell::Output;
 use crate::probes::backup::{BackupKind, BackupRepo};
 use crate::sanitize;
+use crate::util::shell::quote;
 
 /// One snapshot (restic) or archive (borg), as a drill lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

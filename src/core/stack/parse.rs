@@ -977,7 +977,7 @@ impl Cx<'_> {
         let words = match &node.value {
             Value::Str(_) => {
                 let t = self.text(node, "command")?;
-                match values::shell_words(&t) {
+                match crate::util::shell::split_words(&t) {
                     Ok(w) => w,
                     Err(e) => {
                         self.err(node.mark, e);

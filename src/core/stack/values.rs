@@ -98,72 +98,6 @@ pub fn nano_cpus(value: f64) -> Result<i64, String> {
     Ok((value * 1e9).round() as i64)
 }
 
-/// Splits a command line into words as a POSIX shell would, without running one: blanks
-/// separate words, `'…'` is literal, `"…"` keeps `\$`, `` \` ``, `\"`, `\\` and
-/// `\newline` escapes, a backslash outside quotes escapes the next character. Nothing
-/// is expanded (`$HOME`, `*`, `;` are ordinary characters).
-pub fn shell_words(text: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' | '\n' | '\r' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(format!("unterminated single quote in {text:?}")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('$' | '`' | '"' | '\\')) => word.push(c),
-                            Some('\n') => {}
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err(format!("unterminated double quote in {text:?}")),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err(format!("unterminated double quote in {text:?}")),
-                    }
-                }
-            }
-            '\\' => match chars.next() {
-                Some('\n') => {}
-                Some(c) => {
-                    in_word = true;
-                    word.push(c);
-                }
-                None => return Err(format!("a trailing backslash in {text:?} escapes nothing")),
-            },
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
-}
-
 /// What an image reference pins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pin {
@@ -413,27 +347,6 @@ mod tests {
         assert_eq!(nano_cpus(2.0), Ok(2_000_000_000));
         assert!(nano_cpus(0.0).is_err());
         assert!(nano_cpus(f64::NAN).is_err());
-    }
-
-    #[test]
-    fn shell_words_split_without_a_shell() {
-        assert_eq!(
-            shell_words(r#"sh -c 'echo "$HOME"; ls' "a b" c\ d "x\"y" e\\f"#),
-            Ok(vec![
-                "sh".into(),
-                "-c".into(),
-                "echo \"$HOME\"; ls".into(),
-                "a b".into(),
-                "c d".into(),
-                "x\"y".into(),
-                "e\\f".into(),
-            ])
-        );
-        assert_eq!(shell_words("  a\t\tb  "), Ok(vec!["a".into(), "b".into()]));
-        assert_eq!(shell_words("''"), Ok(vec![String::new()]));
-        assert!(shell_words("'open").is_err());
-        assert!(shell_words("\"open").is_err());
-        assert!(shell_words("end\\").is_err());
     }
 
     #[test]

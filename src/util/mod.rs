@@ -1,0 +1,5 @@
+//! Small helpers every layer may use: time formatting, shell words. They depend on
+//! nothing else in the crate, so any module can reach them without an upward import.
+
+pub mod shell;
+pub mod time;
