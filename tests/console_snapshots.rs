@@ -374,7 +374,7 @@ fn overview() {
 
 #[test]
 fn overview_shows_each_hosts_last_successful_drill() {
-    use fleetdeck::core::drill::history::{AppDrill, LastDrill};
+    use fleetdeck::probes::drill::history::{AppDrill, LastDrill};
     let drill = |app: &str, days_ago: Option<i64>| AppDrill {
         app: app.to_owned(),
         last_success: days_ago.map(|d| NOW - time::Duration::days(d)),
@@ -1737,13 +1737,12 @@ fn canary_wizard_offers_an_unfinished_rollout_for_resuming() {
 mod drill_fixtures {
     use std::path::PathBuf;
 
-    use fleetdeck::core::drill::report::{
+    use fleetdeck::probes::backup::BackupKind;
+    use fleetdeck::probes::drill::report::{
         CheckRecord, CleanupRecord, FORMAT_VERSION, Outcome, RepositoryInfo, SizeComparison,
         StepRecord,
     };
-    use fleetdeck::core::drill::tool::SnapshotInfo;
-    use fleetdeck::core::drill::{DrillReport, DrillResult, Step};
-    use fleetdeck::probes::backup::BackupKind;
+    use fleetdeck::probes::drill::{DrillReport, DrillResult, SnapshotInfo, Step};
     use fleetdeck::wizard::drill::{
         DrillApp, DrillHost, DrillOutput, Finished, Listed, RepoSummary, Setup, Stage,
     };
@@ -2090,7 +2089,12 @@ fn drill_done(
     })
 }
 
-fn drill_event(app: &mut App, step: fleetdeck::core::drill::Step, detail: &str, seconds_ago: i64) {
+fn drill_event(
+    app: &mut App,
+    step: fleetdeck::probes::drill::Step,
+    detail: &str,
+    seconds_ago: i64,
+) {
     let event = fleetdeck::wizard::drill::progress_event(
         &fleetdeck::core::drill::DrillEvent {
             step,
@@ -2198,7 +2202,7 @@ fn drill_wizard_panels() {
     let list = running_op(key(&mut app, KeyCode::Enter));
     drill_event(
         &mut app,
-        fleetdeck::core::drill::Step::Choose,
+        fleetdeck::probes::drill::Step::Choose,
         "listing snapshots",
         2,
     );
@@ -2228,7 +2232,7 @@ fn drill_wizard_panels() {
     ));
 
     // Verification: a row per check, each as the core reports it.
-    use fleetdeck::core::drill::Step;
+    use fleetdeck::probes::drill::Step;
     drill_event(&mut app, Step::Verify, "verifying", 9);
     drill_event(
         &mut app,

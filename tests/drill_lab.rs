@@ -542,7 +542,7 @@ fn drill_history_survives_the_process_and_feeds_status_last_drill() {
     assert_eq!(web["last_result"], "failed", "the latest run failed: {web}");
     assert_eq!(after["signals"]["last_drill"]["error"], Value::Null);
 
-    let history = fleetdeck::core::drill::History::at(home.path().join("fleetdeck/drills"));
+    let history = fleetdeck::probes::drill::History::at(home.path().join("fleetdeck/drills"));
     let success = history.last_success(HOST).expect("a passed drill");
     assert_eq!(Value::String(success.id), run.json["id"]);
     assert_eq!(history.load(HOST, "web").len(), 2);

@@ -48,7 +48,7 @@ pub enum HostEvent {
     /// The host's facts, read once per connection, or why they could not be.
     Facts(Result<Box<HostFacts>, String>, OffsetDateTime),
     /// The last successful restore drills, from the local drill history.
-    LastDrill(Box<crate::core::drill::LastDrill>, OffsetDateTime),
+    LastDrill(Box<crate::probes::drill::LastDrill>, OffsetDateTime),
 }
 
 impl HostState {
@@ -331,11 +331,11 @@ pub const DRILL_HISTORY_INTERVAL: Duration = Duration::from_secs(30);
 /// thread (never on the render path), at start and every
 /// [`DRILL_HISTORY_INTERVAL`]; reported only when something changed.
 async fn last_drill(target: Arc<Target>, index: usize, out: mpsc::Sender<(usize, HostEvent)>) {
-    let mut previous: Option<crate::core::drill::LastDrill> = None;
+    let mut previous: Option<crate::probes::drill::LastDrill> = None;
     loop {
         let (name, drills) = (target.name.clone(), target.settings.drills.clone());
         let read = tokio::task::spawn_blocking(move || {
-            crate::core::drill::History::default_location().last_drill(&name, &drills)
+            crate::probes::drill::History::default_location().last_drill(&name, &drills)
         })
         .await;
         if let Ok(current) = read

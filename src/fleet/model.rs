@@ -74,7 +74,7 @@ pub struct HostState {
     /// history (docs/drills.md). Its own severity (warning past the threshold) is
     /// shown with it and does not raise the host's: an overdue drill is hygiene, not
     /// an incident.
-    pub last_drill: Signal<crate::core::drill::LastDrill>,
+    pub last_drill: Signal<crate::probes::drill::LastDrill>,
     /// Whether these signals were asked for (a host without declared backups has none).
     pub expects: Expectations,
 }
@@ -210,7 +210,7 @@ pub struct HostJson<'a> {
     pub firewall: Option<&'a FirewallReport>,
     /// The last successful restore drill (docs/status.md); null when the host declares
     /// no drill and has no drill history.
-    pub last_drill: Option<crate::core::drill::history::LastDrillJson>,
+    pub last_drill: Option<crate::probes::drill::history::LastDrillJson>,
     pub signals: SignalsJson,
 }
 

@@ -219,7 +219,7 @@ pub async fn measure_host(
     }
     let (name, drills) = (target.name.clone(), settings.drills.clone());
     if let Ok(last_drill) = tokio::task::spawn_blocking(move || {
-        crate::core::drill::History::default_location().last_drill(&name, &drills)
+        crate::probes::drill::History::default_location().last_drill(&name, &drills)
     })
     .await
     {

@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 use super::Sourced;
 use super::de::from_node;
 use super::yaml::{Mark, Node, Value};
-use crate::core::drill::spec::{self as drill_spec, Drills};
 use crate::probes::backup::BackupRepo;
 use crate::probes::cert::CertEndpoint;
+use crate::probes::drill::spec::{self as drill_spec, Drills};
 use crate::probes::firewall::DeclaredPolicy;
 use crate::ssh::session::InventorySsh;
 

@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod cert;
+pub mod drill;
 pub mod firewall;
 
 use serde::{Deserialize, Serialize};

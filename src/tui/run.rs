@@ -695,7 +695,7 @@ fn open_drill_wizard(
         inventory,
         ssh,
         core.clone(),
-        crate::core::drill::History::default_location(),
+        crate::probes::drill::History::default_location(),
     );
     let state = crate::wizard::WizardState::new(drill_wizard::wizard(setup), id);
     let worker = spawn_drill_worker(runner, ui)?;

@@ -30,13 +30,14 @@ use super::engine::{
 };
 use super::headless::Runner;
 use crate::core::Core;
-use crate::core::drill::report::{CheckRecord, Outcome, human_duration};
 use crate::core::drill::run::{self, DrillEvent};
-use crate::core::drill::tool::{self, SnapshotInfo};
-use crate::core::drill::{Drill, DrillReport, DrillResult, History, PlanError, Step as DrillStep};
+use crate::core::drill::tool;
+use crate::core::drill::{Drill, PlanError};
 use crate::docker::stats::bytes_text;
 use crate::inventory::Inventory;
 use crate::probes::backup::{BackupKind, redact_url_password};
+use crate::probes::drill::report::{CheckRecord, Outcome, human_duration};
+use crate::probes::drill::{DrillReport, DrillResult, History, SnapshotInfo, Step as DrillStep};
 use crate::sanitize;
 use crate::ssh::setup::SshOptions;
 
@@ -1232,8 +1233,8 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::core::drill::report::tests::sample;
-    use crate::core::drill::report::{CheckRecord, StepRecord};
+    use crate::probes::drill::report::tests::sample;
+    use crate::probes::drill::report::{CheckRecord, StepRecord};
     use crate::wizard::{Effect, Ending, StepView, WizardState};
 
     fn snap(id: &str, hour: u8, paths: &[&str], sized: bool) -> SnapshotInfo {

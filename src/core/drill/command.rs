@@ -2,8 +2,6 @@
 //! (Markdown, or JSON with `--json`) to stdout, and both are saved in the history.
 //! Exit 0 passed, 1 failed, 2 nothing done (bad input, refused, not confirmed).
 
-use super::history::History;
-use super::report::{DrillReport, DrillResult, Step};
 use super::run::{self, Drill, PlanError, RunStop};
 use crate::audit::AuditLog;
 use crate::cli::{Cli, DrillArgs};
@@ -11,6 +9,7 @@ use crate::core::Core;
 use crate::core::interrupt::Interrupt;
 use crate::fleet::command::ssh_options;
 use crate::inventory::{INVENTORY_ENV, Inventory};
+use crate::probes::drill::{DrillReport, DrillResult, History, Step};
 use crate::sanitize;
 
 const NOTHING_DONE: u8 = 2;
@@ -169,7 +168,7 @@ pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
     let _ = printer.await;
     emit(&report, saved, args.json);
     if let Some(signal) = interrupt.requested() {
-        use super::report::Outcome;
+        use crate::probes::drill::report::Outcome;
         let cleaned = !report
             .steps
             .iter()

@@ -8,17 +8,11 @@
 //! host's deploy lock: no deploy or other drill runs on the host meanwhile.
 
 pub mod command;
-pub mod history;
 pub mod overlap;
-pub mod report;
 pub mod run;
-pub mod spec;
 pub mod tool;
 
-pub use history::{History, LastDrill, last_success};
-pub use report::{DrillReport, DrillResult, Step};
 pub use run::{Drill, DrillAccess, DrillEvent, DrillPlan, PlanError, RunStop};
-pub use spec::{DrillSpec, Drills};
 
 #[cfg(test)]
 mod tests;

@@ -15,18 +15,18 @@ use futures_util::StreamExt as _;
 use time::OffsetDateTime;
 
 use super::overlap;
-use super::report::{
-    CheckRecord, CleanupRecord, DrillReport, DrillResult, FORMAT_VERSION, Outcome, RepositoryInfo,
-    SizeComparison, Step, StepRecord,
-};
-use super::spec::DrillSpec;
-use super::tool::{self, SnapshotInfo};
+use super::tool;
 use crate::audit::{self, AuditRecord, AuditResult};
 use crate::core::Core;
 use crate::core::deploy::lock::{self, Holder, HostLock};
 use crate::core::deploy::shell::{HostShell, Output};
 use crate::inventory::Inventory;
 use crate::probes::backup::{self as probe, BackupKind, BackupRepo, BackupState};
+use crate::probes::drill::report::{
+    CheckRecord, CleanupRecord, DrillReport, DrillResult, FORMAT_VERSION, Outcome, RepositoryInfo,
+    SizeComparison, Step, StepRecord,
+};
+use crate::probes::drill::{DrillSpec, SnapshotInfo};
 use crate::sanitize;
 use crate::ssh::session::Session;
 use crate::util::shell::quote;
@@ -1067,7 +1067,7 @@ impl Drill {
     /// declared command that must exit 0 and print rows.
     async fn container_check(
         &self,
-        check: &super::spec::ContainerCheck,
+        check: &crate::probes::drill::spec::ContainerCheck,
         root: &str,
     ) -> Result<String, String> {
         let Some(docker) = self.access.docker.clone() else {
@@ -1119,7 +1119,7 @@ impl Drill {
         &self,
         docker: &Docker,
         name: &str,
-        check: &super::spec::ContainerCheck,
+        check: &crate::probes::drill::spec::ContainerCheck,
     ) -> Result<String, String> {
         docker
             .start_container(name, None::<StartContainerOptions>)
@@ -1265,7 +1265,7 @@ impl Drill {
     /// report (Markdown and JSON) in `history`.
     pub async fn finish(
         mut self,
-        history: &super::history::History,
+        history: &crate::probes::drill::History,
     ) -> (
         DrillReport,
         Result<(std::path::PathBuf, std::path::PathBuf), String>,

@@ -3,15 +3,15 @@
 
 use std::path::Path;
 
-use super::History;
-use super::report::{DrillResult, Outcome, Step};
 use super::run::{Drill, DrillAccess, DrillPlan};
-use super::spec::{ContentChecks, DrillSpec};
 use crate::audit::AuditLog;
 use crate::core::Core;
 use crate::core::deploy::shell::HostShell;
 use crate::inventory::HostSettings;
 use crate::probes::backup::{BackupKind, BackupRepo};
+use crate::probes::drill::History;
+use crate::probes::drill::report::{DrillResult, Outcome, Step};
+use crate::probes::drill::spec::{ContentChecks, DrillSpec};
 
 fn sh(script: &str, env: &[(&str, &Path)]) {
     let mut cmd = std::process::Command::new("sh");

@@ -3,35 +3,15 @@
 //! password is read by the tool from the declared file on the host — it never travels
 //! on a command line, in fleetdeck's memory, or in a report.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::core::deploy::shell::Output;
 use crate::probes::backup::{BackupKind, BackupRepo};
+use crate::probes::drill::SnapshotInfo;
 use crate::sanitize;
 use crate::util::shell::quote;
-
-/// One snapshot (restic) or archive (borg), as a drill lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotInfo {
-    /// restic's short id; borg's archive name. What `--snapshot` takes.
-    pub id: String,
-    /// restic's full id; borg's archive id (hex).
-    pub full_id: String,
-    /// RFC 3339 UTC.
-    #[serde(with = "super::report::rfc3339_time")]
-    pub time: OffsetDateTime,
-    /// restic: the host that made it (borg's listing does not say).
-    pub host: Option<String>,
-    /// restic: the paths backed up (borg's listing does not say).
-    pub paths: Vec<String>,
-    /// What a restore writes: bytes of regular files (null until measured).
-    pub size_bytes: Option<u64>,
-    /// What a restore creates: restic counts every entry (files, directories, links),
-    /// borg regular files (null until measured).
-    pub entries: Option<u64>,
-}
 
 fn borg_env(repo: &BackupRepo) -> String {
     let mut env = String::new();

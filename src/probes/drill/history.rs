@@ -329,7 +329,7 @@ pub struct AppDrillJson {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::drill::report::tests::sample;
+    use crate::probes::drill::report::tests::sample;
     use time::macros::datetime;
 
     #[test]
@@ -365,7 +365,7 @@ mod tests {
         assert_eq!(again.apps("client-gamma"), ["web"]);
 
         let mut declared = Drills::new();
-        let spec: crate::core::drill::spec::DrillSpec = serde_json::from_value(
+        let spec: crate::probes::drill::spec::DrillSpec = serde_json::from_value(
             serde_json::json!({"repository": "app-data", "warning_days": 30}),
         )
         .expect("spec");

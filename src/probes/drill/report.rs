@@ -8,31 +8,11 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::tool::SnapshotInfo;
+use super::snapshot::SnapshotInfo;
 use crate::probes::backup::BackupKind;
 
 /// The report format's version, in every JSON report.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// RFC 3339 UTC times for serde.
-pub mod rfc3339_time {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use time::OffsetDateTime;
-    use time::format_description::well_known::Rfc3339;
-
-    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-        let text = t
-            .to_offset(time::UtcOffset::UTC)
-            .format(&Rfc3339)
-            .map_err(serde::ser::Error::custom)?;
-        s.serialize_str(&text)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
-        let text = String::deserialize(d)?;
-        OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom)
-    }
-}
 
 /// How a drill ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,9 +148,9 @@ pub struct DrillReport {
     pub host: String,
     pub app: String,
     pub operator: String,
-    #[serde(with = "rfc3339_time")]
+    #[serde(with = "crate::util::time::serde_rfc3339")]
     pub started_at: OffsetDateTime,
-    #[serde(with = "rfc3339_time")]
+    #[serde(with = "crate::util::time::serde_rfc3339")]
     pub finished_at: OffsetDateTime,
     pub result: DrillResult,
     /// The step that failed or refused, null when passed.
