@@ -3,10 +3,10 @@
 //! The fleet actor runs `command(repo)` on the host (one exec channel) and hands the
 //! exit status and both output streams to `parse`. Everything but running the command
 //! is pure. This file holds the declared repository and the entry points; the command
-//! lines are built in [`command`], the report and its judgement by age in [`report`],
-//! and each tool's output is read in [`restic`] and [`borg`] — their snapshot-list
-//! readers ([`restic::parse_snapshots`], [`borg::parse_archives`]) are also what a
-//! restore drill lists snapshots with.
+//! lines are built in `command.rs`, the report and its judgement by age in
+//! `report.rs`, and each tool's output is read in `restic.rs` and `borg.rs` — their
+//! snapshot-list readers (`restic::parse_snapshots`, `borg::parse_archives`) are also
+//! what a restore drill lists snapshots with.
 
 mod command;
 mod report;

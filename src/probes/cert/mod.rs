@@ -1,9 +1,10 @@
 //! TLS endpoints: certificate expiry, name match and chain validity.
 //!
-//! The probe ([`probe`]: connect, STARTTLS in [`starttls`], the TLS handshake) hands
-//! the presented chain to [`evaluate`], which judges it against the trust roots
-//! ([`trust`]) with the leaf's fields read in [`x509`]; the result is a [`CertReport`]
-//! ([`report`]). This file holds the declared endpoint and the entry points.
+//! The probe (`probe.rs`: connect, STARTTLS in `starttls.rs`, the TLS handshake)
+//! hands the presented chain to `evaluate.rs`, which judges it against the trust roots
+//! (`trust.rs`) with the leaf's fields read in `x509.rs`; the result is a
+//! [`CertReport`] (`report.rs`). This file holds the declared endpoint and the entry
+//! points.
 
 mod evaluate;
 mod probe;

@@ -3,11 +3,11 @@
 //!
 //! One exec of `DETECT_COMMAND` (as root, or through `sudo -n`) dumps whatever of
 //! nftables, ufw and iptables the host has, in marked sections; `parse_detection`
-//! ([`detect`]) normalizes the active one into an `ObservedPolicy`, `drift` ([`drift`])
-//! compares it with the declared policy and `report` does both. Everything but the
-//! command is pure. This file holds the model (declared and observed) and the entry
-//! points; each tool's reader has its own file ([`nft`], [`iptables`], [`ufw`]) and
-//! they share the rule walk in [`rules`].
+//! (`detect.rs`) normalizes the active one into an `ObservedPolicy`, `drift`
+//! (`drift.rs`) compares it with the declared policy and `report` does both.
+//! Everything but the command is pure. This file holds the model (declared and
+//! observed) and the entry points; each tool's reader has its own file (`nft.rs`,
+//! `iptables.rs`, `ufw.rs`) and they share the rule walk in `rules.rs`.
 
 mod detect;
 mod drift;
