@@ -4,11 +4,9 @@
 //! on a command line, in fleetdeck's memory, or in a report.
 
 use serde::Deserialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::core::deploy::shell::Output;
-use crate::probes::backup::{BackupKind, BackupRepo};
+use crate::probes::backup::{BackupKind, BackupRepo, ListedSnapshot, borg, restic};
 use crate::probes::drill::SnapshotInfo;
 use crate::sanitize;
 use crate::util::shell::quote;
@@ -198,103 +196,55 @@ pub fn complaint(tool: &str, out: &Output) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct ResticSnapshot {
-    time: String,
-    #[serde(default)]
-    hostname: Option<String>,
-    #[serde(default)]
-    paths: Vec<String>,
-    id: String,
-    #[serde(default)]
-    short_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct BorgList {
-    archives: Vec<BorgArchive>,
-}
-
-#[derive(Deserialize)]
-struct BorgArchive {
-    name: String,
-    #[serde(default)]
-    id: String,
-    #[serde(default)]
-    start: Option<String>,
-    #[serde(default)]
-    time: Option<String>,
-}
-
-/// borg 1.x prints times without an offset, in the borg process's local time: the
-/// drill's commands set `TZ=UTC0`, so they are UTC. A time with an offset is read
-/// with it.
-fn parse_borg_time(raw: &str) -> Option<OffsetDateTime> {
-    if let Ok(t) = OffsetDateTime::parse(raw, &Rfc3339) {
-        return Some(t);
-    }
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
-    );
-    time::PrimitiveDateTime::parse(raw, &fmt)
-        .ok()
-        .map(|t| t.assume_utc())
-}
-
-/// Every snapshot of a listing, newest first. Text from the host is sanitized.
+/// Every snapshot of a listing, newest first. Read by the status probe's own readers
+/// (`probes::backup::{restic, borg}`), so a drill and a status check agree on what is
+/// in a repository; text from the host is sanitized there.
 pub fn parse_list(kind: BackupKind, stdout: &[u8]) -> Result<Vec<SnapshotInfo>, String> {
-    let mut list = match kind {
-        BackupKind::Restic => {
-            let raw: Vec<ResticSnapshot> = serde_json::from_slice(stdout)
-                .map_err(|e| format!("restic's snapshot list is not the JSON expected: {e}"))?;
-            raw.into_iter()
-                .map(|s| {
-                    let time = OffsetDateTime::parse(&s.time, &Rfc3339)
-                        .map_err(|e| format!("snapshot time {:?}: {e}", sanitize::line(&s.time)))?;
-                    let full_id = sanitize::line(&s.id);
-                    Ok(SnapshotInfo {
-                        id: s
-                            .short_id
-                            .map(|i| sanitize::line(&i))
-                            .unwrap_or_else(|| full_id.chars().take(8).collect()),
-                        full_id,
-                        time,
-                        host: s.hostname.map(|h| sanitize::line(&h)),
-                        paths: s.paths.iter().map(|p| sanitize::line(p)).collect(),
-                        size_bytes: None,
-                        entries: None,
-                    })
-                })
-                .collect::<Result<Vec<_>, String>>()?
-        }
-        BackupKind::Borg => {
-            let raw: BorgList = serde_json::from_slice(stdout)
-                .map_err(|e| format!("borg's archive list is not the JSON expected: {e}"))?;
-            raw.archives
-                .into_iter()
-                .map(|a| {
-                    let when = a.start.or(a.time).unwrap_or_default();
-                    let time = parse_borg_time(&when).ok_or_else(|| {
-                        format!("archive time {:?} not understood", sanitize::line(&when))
-                    })?;
-                    Ok(SnapshotInfo {
-                        id: sanitize::line(&a.name),
-                        full_id: sanitize::line(&a.id),
-                        time,
-                        host: None,
-                        paths: Vec::new(),
-                        size_bytes: None,
-                        entries: None,
-                    })
-                })
-                .collect::<Result<Vec<_>, String>>()?
-        }
+    let listed = match kind {
+        BackupKind::Restic => restic::parse_snapshots(stdout)?,
+        BackupKind::Borg => borg::parse_archives(stdout)?,
     };
+    let mut list = listed
+        .into_iter()
+        .map(|s| snapshot_info(kind, s))
+        .collect::<Result<Vec<_>, String>>()?;
     // Both tools list oldest first; reversed before a stable sort, of two snapshots in
     // the same second (borg lists whole seconds) the one listed later comes first.
     list.reverse();
     list.sort_by_key(|s| std::cmp::Reverse(s.time));
     Ok(list)
+}
+
+/// A listed snapshot as a drill names it: restic by its ids, borg by its archive name
+/// (what `borg extract REPO::NAME` takes). A drill needs that name to restore, so a
+/// snapshot without one is an error here, where the status probe only counts it.
+fn snapshot_info(kind: BackupKind, s: ListedSnapshot) -> Result<SnapshotInfo, String> {
+    let (id, full_id) = match kind {
+        BackupKind::Restic => {
+            let full_id = s
+                .full_id
+                .ok_or_else(|| "a restic snapshot in the list has no id".to_owned())?;
+            let id = s
+                .short_id
+                .unwrap_or_else(|| full_id.chars().take(8).collect());
+            (id, full_id)
+        }
+        BackupKind::Borg => {
+            let name = s
+                .name
+                .ok_or_else(|| "a borg archive in the list has no name".to_owned())?;
+            (name, s.full_id.unwrap_or_default())
+        }
+    };
+    Ok(SnapshotInfo {
+        id,
+        full_id,
+        time: s.time,
+        host: s.host,
+        paths: s.paths,
+        size_bytes: None,
+        entries: None,
+    })
 }
 
 #[derive(Deserialize)]
