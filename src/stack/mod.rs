@@ -24,6 +24,7 @@
 //!   before starting it (engines before API 1.44 take one network at creation).
 
 mod docker;
+pub mod labels;
 mod parse;
 mod template;
 mod values;
