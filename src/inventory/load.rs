@@ -74,19 +74,6 @@ struct Builder {
     bad_values: HashSet<(PathBuf, Mark)>,
 }
 
-fn problem(file: &Path, mark: Mark, message: impl Into<String>) -> InventoryError {
-    InventoryError {
-        file: file.to_path_buf(),
-        line: mark.line,
-        column: mark.column,
-        message: message.into(),
-    }
-}
-
-fn whole_file(file: &Path, message: impl Into<String>) -> InventoryError {
-    problem(file, Mark::default(), message)
-}
-
 pub(super) fn load(path: &Path) -> Result<Inventory, InventoryErrors> {
     let mut b = Builder {
         inv: Inventory {
@@ -107,7 +94,7 @@ pub(super) fn load(path: &Path) -> Result<Inventory, InventoryErrors> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {
-            return Err(InventoryErrors(vec![whole_file(
+            return Err(InventoryErrors(vec![InventoryError::whole(
                 path,
                 format!("cannot read the inventory: {e}"),
             )]));
@@ -149,7 +136,9 @@ fn has_yaml_extension(name: &str) -> bool {
 
 impl Builder {
     fn warn(&mut self, file: &Path, mark: Mark, message: impl Into<String>) {
-        self.inv.warnings.push(problem(file, mark, message));
+        self.inv
+            .warnings
+            .push(InventoryError::at(file, mark, message));
     }
 
     /// Every entry in name order; hidden files, `group_vars`, `host_vars` and ignored
@@ -161,8 +150,10 @@ impl Builder {
                 .map(|e| e.file_name())
                 .collect::<Vec<_>>(),
             Err(e) => {
-                self.errors
-                    .push(whole_file(dir, format!("cannot list the directory: {e}")));
+                self.errors.push(InventoryError::whole(
+                    dir,
+                    format!("cannot list the directory: {e}"),
+                ));
                 return;
             }
         };
@@ -213,12 +204,13 @@ impl Builder {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(t) => t,
                 Err(_) => {
-                    self.errors.push(whole_file(file, "not UTF-8 text"));
+                    self.errors
+                        .push(InventoryError::whole(file, "not UTF-8 text"));
                     return None;
                 }
             },
             Err(message) => {
-                self.errors.push(whole_file(file, message));
+                self.errors.push(InventoryError::whole(file, message));
                 return None;
             }
         };
@@ -235,8 +227,11 @@ impl Builder {
                 } else {
                     ""
                 };
-                self.errors
-                    .push(problem(file, e.mark, format!("{}{hint}", e.describe())));
+                self.errors.push(InventoryError::at(
+                    file,
+                    e.mark,
+                    format!("{}{hint}", e.describe()),
+                ));
                 None
             }
         }
@@ -249,14 +244,15 @@ impl Builder {
         };
         let Some(doc) = doc else {
             if only_source {
-                self.errors.push(whole_file(file, "the inventory is empty"));
+                self.errors
+                    .push(InventoryError::whole(file, "the inventory is empty"));
             } else {
                 self.warn(file, Mark::default(), "skipped: empty file");
             }
             return;
         };
         let Some(pairs) = doc.as_map() else {
-            self.errors.push(problem(
+            self.errors.push(InventoryError::at(
                 file,
                 doc.mark,
                 format!(
@@ -268,7 +264,7 @@ impl Builder {
             return;
         };
         if pairs.iter().any(|(k, _)| k.as_str() == Some("plugin")) {
-            self.errors.push(problem(
+            self.errors.push(InventoryError::at(
                 file,
                 doc.mark,
                 "an inventory plugin configuration, not a YAML inventory (plugins are not supported)",
@@ -281,7 +277,7 @@ impl Builder {
                 Some(name) => {
                     self.parse_group(&file, name, key.mark, value);
                 }
-                None => self.errors.push(problem(
+                None => self.errors.push(InventoryError::at(
                     &file,
                     key.mark,
                     format!("a group name must be a string, found a {}", key.type_name()),
@@ -345,7 +341,7 @@ impl Builder {
                 Value::Null => continue,
                 Value::Map(_) => {}
                 _ if is_section => {
-                    self.errors.push(problem(
+                    self.errors.push(InventoryError::at(
                         file,
                         value.mark,
                         format!(
@@ -377,7 +373,7 @@ impl Builder {
                 "children" => {
                     for (k, v) in entries {
                         let Some(child_name) = k.as_str() else {
-                            self.errors.push(problem(
+                            self.errors.push(InventoryError::at(
                                 file,
                                 k.mark,
                                 format!("a group name must be a string, found a {}", k.type_name()),
@@ -408,7 +404,7 @@ impl Builder {
 
     fn parse_host_entry(&mut self, file: &Arc<Path>, g: usize, key: &Node, vars: &Node) {
         let Some(pattern) = key.as_str() else {
-            self.errors.push(problem(
+            self.errors.push(InventoryError::at(
                 file,
                 key.mark,
                 format!(
@@ -421,7 +417,8 @@ impl Builder {
         let (names, port) = match expand_host_pattern(pattern) {
             Ok(x) => x,
             Err(message) => {
-                self.errors.push(problem(file, key.mark, message));
+                self.errors
+                    .push(InventoryError::at(file, key.mark, message));
                 return;
             }
         };
@@ -429,7 +426,7 @@ impl Builder {
             Value::Null => &[][..],
             Value::Map(pairs) => pairs.as_slice(),
             _ => {
-                self.errors.push(problem(
+                self.errors.push(InventoryError::at(
                     file,
                     vars.mark,
                     format!(
@@ -472,7 +469,7 @@ impl Builder {
     /// A variable's name, with fleetdeck's own variables checked.
     fn var_name(&mut self, file: &Path, key: &Node, value: &Node) -> Option<String> {
         let Some(name) = key.key_string() else {
-            self.errors.push(problem(
+            self.errors.push(InventoryError::at(
                 file,
                 key.mark,
                 format!(
@@ -487,7 +484,8 @@ impl Builder {
         {
             self.bad_values.insert((file.to_path_buf(), value.mark));
             for p in problems {
-                self.errors.push(problem(file, p.mark, p.message));
+                self.errors
+                    .push(InventoryError::at(file, p.mark, p.message));
             }
         }
         Some(name)
@@ -506,7 +504,7 @@ impl Builder {
             };
             match priority {
                 Some(p) => self.inv.groups[g].priority = p,
-                None => self.errors.push(problem(
+                None => self.errors.push(InventoryError::at(
                     file,
                     value.mark,
                     format!(
@@ -555,7 +553,7 @@ impl Builder {
     fn add_child(&mut self, file: &Path, mark: Mark, parent: usize, child: usize) {
         if parent == child {
             let name = &self.inv.groups[child].name;
-            self.errors.push(problem(
+            self.errors.push(InventoryError::at(
                 file,
                 mark,
                 format!("group {name} cannot be a child of itself"),
@@ -564,7 +562,7 @@ impl Builder {
         }
         if self.is_ancestor(child, parent) {
             let (c, p) = (&self.inv.groups[child].name, &self.inv.groups[parent].name);
-            self.errors.push(problem(
+            self.errors.push(InventoryError::at(
                 file,
                 mark,
                 format!(
@@ -646,7 +644,7 @@ impl Builder {
         let source = self.inv.source.clone();
         for host in &self.inv.hosts {
             if self.inv.group_index.contains_key(&host.name) {
-                self.inv.warnings.push(whole_file(
+                self.inv.warnings.push(InventoryError::whole(
                     &source,
                     format!("Found both group and host with same name: {}", host.name),
                 ));
@@ -700,7 +698,7 @@ impl Builder {
             return;
         };
         let Some(pairs) = doc.as_map() else {
-            self.errors.push(problem(
+            self.errors.push(InventoryError::at(
                 file,
                 doc.mark,
                 format!(
@@ -797,7 +795,8 @@ impl Builder {
                 Ok(s) => self.inv.hosts[h].settings = s,
                 Err(problems) => {
                     for (var, p) in problems {
-                        self.errors.push(problem(&var.file, p.mark, p.message));
+                        self.errors
+                            .push(InventoryError::at(&var.file, p.mark, p.message));
                     }
                 }
             }
@@ -893,7 +892,7 @@ impl Walk {
         let meta = match std::fs::metadata(dir) {
             Ok(m) => m,
             Err(e) => {
-                errors.push(whole_file(dir, format!("cannot read: {e}")));
+                errors.push(InventoryError::whole(dir, format!("cannot read: {e}")));
                 return false;
             }
         };
@@ -902,7 +901,7 @@ impl Walk {
             let target = std::fs::read_link(dir)
                 .map(|t| format!(" (a link to {})", t.display()))
                 .unwrap_or_default();
-            errors.push(whole_file(
+            errors.push(InventoryError::whole(
                 dir,
                 format!(
                     "a directory link cycle{target}: this directory contains itself; not followed"
@@ -922,7 +921,7 @@ impl Walk {
     fn count(&mut self, file: &Path, errors: &mut Vec<InventoryError>) -> bool {
         self.files += 1;
         if self.files == MAX_WALK_FILES + 1 {
-            errors.push(whole_file(
+            errors.push(InventoryError::whole(
                 file,
                 format!(
                     "more than {MAX_WALK_FILES} files in one directory walk (links that multiply \
@@ -967,7 +966,10 @@ fn dir_vars_files(
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
-            errors.push(whole_file(dir, format!("cannot list the directory: {e}")));
+            errors.push(InventoryError::whole(
+                dir,
+                format!("cannot list the directory: {e}"),
+            ));
             return;
         }
     };
@@ -986,13 +988,13 @@ fn dir_vars_files(
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
             Err(e) => {
-                errors.push(whole_file(&path, format!("cannot read: {e}")));
+                errors.push(InventoryError::whole(&path, format!("cannot read: {e}")));
                 continue;
             }
         };
         if meta.is_dir() {
             if has_ext {
-                errors.push(whole_file(
+                errors.push(InventoryError::whole(
                     &path,
                     "a directory named like a variables file: Ansible skips it without a word, \
                      so its variables would count for neither tool; rename it without the \
@@ -1004,7 +1006,7 @@ fn dir_vars_files(
             }
         } else if has_yaml_extension(n) {
             if !meta.is_file() {
-                errors.push(whole_file(
+                errors.push(InventoryError::whole(
                     &path,
                     format!(
                         "not a regular file ({}): only regular files are read",

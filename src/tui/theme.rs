@@ -6,56 +6,16 @@
 //! complaint names file, line and column) and the lookup of a name or path in the
 //! user's configuration directory before the embedded defaults.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::inventory::yaml::{self, Mark, Node, Value};
+use crate::util::diag::Positioned;
 
 /// A problem in a theme or keymap file: the file, 1-based line and column (0 when the
 /// problem is the file as a whole, such as a missing file), and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ConfigFileError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl ConfigFileError {
-    pub(crate) fn at(file: &Path, mark: Mark, message: impl Into<String>) -> ConfigFileError {
-        ConfigFileError {
-            file: file.to_path_buf(),
-            line: mark.line,
-            column: mark.column,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn whole(file: &Path, message: impl Into<String>) -> ConfigFileError {
-        ConfigFileError::at(file, Mark::default(), message)
-    }
-}
-
-impl fmt::Display for ConfigFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            )
-        }
-    }
-}
-
-impl std::error::Error for ConfigFileError {}
+pub type ConfigFileError = Positioned;
 
 /// fleetdeck's configuration directory, `$XDG_CONFIG_HOME/fleetdeck` (or
 /// `~/.config/fleetdeck`): the `config_dir` that [`Theme::load`] and
