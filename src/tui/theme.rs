@@ -12,6 +12,7 @@ use ratatui::style::{Color, Modifier, Style};
 
 use crate::inventory::yaml::{self, Mark, Node, Value};
 use crate::util::diag::Positioned;
+use crate::util::suggest::{self, Nearness};
 
 /// A problem in a theme or keymap file: the file, 1-based line and column (0 when the
 /// problem is the file as a whole, such as a missing file), and what is wrong.
@@ -196,44 +197,15 @@ pub(crate) fn extends_name<'a>(
     ))
 }
 
-/// ` (did you mean "x"?)` for the closest candidate within a small edit distance, or
-/// nothing.
+/// ` (did you mean "x"?)` for the nearest candidate a person may have meant, or
+/// nothing. Themes and keymaps quote names as `"x"` in their messages.
 pub(crate) fn did_you_mean<'a>(
     given: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> String {
-    let given_l = given.to_ascii_lowercase();
-    let limit = (given.chars().count() / 3).max(1) + 1;
-    candidates
-        .into_iter()
-        .map(|c| {
-            let c_l = c.to_ascii_lowercase();
-            let d = if c_l.starts_with(&given_l) || given_l.starts_with(&c_l) {
-                // `warn` for `warning`: a truncation is a near miss whatever its length.
-                1
-            } else {
-                edit_distance(&given_l, &c_l)
-            };
-            (d, c)
-        })
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+    suggest::closest(given, candidates, Nearness::Typed)
+        .map(|c| format!(" (did you mean {c:?}?)"))
         .unwrap_or_default()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// What a piece of the screen means. Components style text by role; themes decide
@@ -680,6 +652,7 @@ fn parse_modifiers(source: &Source, role: &str, node: &Node) -> Result<Modifier,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::suggest::edit_distance;
 
     /// Parses over no base, so each test sees only what it wrote.
     fn parse(text: &str) -> Result<Theme, ConfigFileError> {

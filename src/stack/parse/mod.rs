@@ -26,6 +26,10 @@ use super::template::Templater;
 use super::values;
 use super::{DEFAULT_GATE_TIMEOUT, DEFAULT_NETWORK, NetworkSpec, Service, Stack, StackPolicy};
 use crate::inventory::yaml::{self, Mark, Node, Value};
+use crate::util::suggest::{Nearness, did_you_mean};
+
+/// How near a misspelled compose key must be to a known one to be suggested.
+const STACK_NEARNESS: Nearness = Nearness::Edits(2);
 
 pub(super) type Problems = Vec<(Mark, String)>;
 
@@ -91,7 +95,7 @@ pub(super) fn parse(
                 format!(
                     "unknown fleetdeck extension `{key}`: at the top level only `x-fleetdeck` \
                      exists{}",
-                    values::did_you_mean(key, ["x-fleetdeck"])
+                    did_you_mean(key, ["x-fleetdeck"], STACK_NEARNESS)
                 ),
             ),
             _ if key.starts_with("x-") => {}
@@ -105,7 +109,7 @@ pub(super) fn parse(
                 format!(
                     "unsupported top-level key `{key}`: a stack has services, networks, volumes, \
                      secrets, x-fleetdeck and x-* extension keys{}",
-                    values::did_you_mean(key, TOP_KEYS.iter().copied())
+                    did_you_mean(key, TOP_KEYS.iter().copied(), STACK_NEARNESS)
                 ),
             ),
         }

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use super::STACK_NEARNESS;
 use super::{Cx, kind};
 use crate::inventory::yaml::{Mark, Node, Value};
-use crate::stack::values;
+use crate::util::suggest::did_you_mean;
 
 impl Cx<'_> {
     pub(super) fn err(&mut self, mark: Mark, message: impl Into<String>) {
@@ -19,7 +20,7 @@ impl Cx<'_> {
             format!(
                 "unsupported key `{path}`: supported here: {}{}",
                 supported.join(", "),
-                values::did_you_mean(name, supported.iter().copied())
+                did_you_mean(name, supported.iter().copied(), STACK_NEARNESS)
             ),
         );
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::STACK_NEARNESS;
 use super::{Cx, Declared, Parsed, kind};
 use crate::inventory::yaml::{Mark, Node, Value};
 use crate::stack::values::{self, Pin};
@@ -10,6 +11,7 @@ use crate::stack::{
     DEFAULT_NETWORK, Limits, NetworkMode, RESERVED_LABEL_PREFIX, RestartPolicy, Service,
     ServiceNetwork,
 };
+use crate::util::suggest::did_you_mean;
 
 const SERVICE_KEYS: &[&str] = &[
     "image",
@@ -176,7 +178,11 @@ impl Cx<'_> {
                     format!(
                         "unknown fleetdeck extension `{key}`: services take x-fleetdeck-probe and \
                          x-fleetdeck-secret-env{}",
-                        values::did_you_mean(key, ["x-fleetdeck-probe", "x-fleetdeck-secret-env"])
+                        did_you_mean(
+                            key,
+                            ["x-fleetdeck-probe", "x-fleetdeck-secret-env"],
+                            STACK_NEARNESS
+                        )
                     ),
                 ),
                 _ if key.starts_with("x-") => {}
@@ -398,7 +404,7 @@ fn unsupported_service_key(key: &str, service: &str) -> String {
         _ => format!(
             "fleetdeck supports {}{}",
             SERVICE_KEYS.join(", "),
-            values::did_you_mean(key, SERVICE_KEYS.iter().copied())
+            did_you_mean(key, SERVICE_KEYS.iter().copied(), STACK_NEARNESS)
         ),
     };
     format!("unsupported key `{key}` in service `{service}`: {why}")
