@@ -19,6 +19,7 @@ pub mod probes;
 pub mod sanitize;
 pub mod secrets;
 pub mod ssh;
+pub mod stack;
 pub mod tty;
 pub mod tui;
 pub mod util;

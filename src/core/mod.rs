@@ -8,7 +8,6 @@ pub mod containers;
 pub mod deploy;
 pub mod drill;
 pub mod interrupt;
-pub mod stack;
 
 use std::fmt;
 use std::io;

@@ -13,9 +13,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::core::stack::RestartPolicy;
 use crate::probes::Severity;
 use crate::sanitize;
+use crate::stack::RestartPolicy;
 
 /// Inspections in flight at once per host: enough to hide the round trip over SSH,
 /// few enough not to flood a small engine.
@@ -193,7 +193,7 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
 /// The order containers are listed in: by name, with the revisions a deploy keeps
 /// for rollback (`NAME.prev`, `NAME.old`) after every live container.
 pub fn listing_order(a: &ContainerReport, b: &ContainerReport) -> std::cmp::Ordering {
-    use crate::core::deploy::plan::is_kept_revision_name as kept;
+    use crate::stack::labels::is_kept_revision_name as kept;
     kept(&a.name)
         .cmp(&kept(&b.name))
         .then_with(|| a.name.cmp(&b.name))
@@ -202,7 +202,7 @@ pub fn listing_order(a: &ContainerReport, b: &ContainerReport) -> std::cmp::Orde
 /// A previous revision the deployment core keeps, stopped, for an instant rollback
 /// (`NAME.prev`, or `NAME.old` while a deploy decides): its exit is no incident.
 fn is_kept_revision(details: &ContainerInspectResponse) -> bool {
-    use crate::core::deploy::plan::{APP_LABEL, is_kept_revision_name};
+    use crate::stack::labels::{APP_LABEL, is_kept_revision_name};
     let managed = details
         .config
         .as_ref()

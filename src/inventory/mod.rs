@@ -24,6 +24,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::util::diag::{self, Positioned};
 pub use pattern::PatternError;
 pub use settings::{DEFAULT_DOCKER_SOCKET, HostSettings};
 use yaml::Node;
@@ -36,30 +37,7 @@ pub const ANSIBLE_LIST_PROFILE: &str = "inventory_legacy";
 
 /// One problem in an inventory: file, 1-based line and column (0 when the problem is
 /// the file as a whole), and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct InventoryError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for InventoryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            )
-        }
-    }
-}
+pub type InventoryError = Positioned;
 
 /// Every problem found while loading, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,20 +45,7 @@ pub struct InventoryErrors(pub Vec<InventoryError>);
 
 impl fmt::Display for InventoryErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
-        writeln!(
-            f,
-            "the inventory has {n} error{}:",
-            if n == 1 { "" } else { "s" }
-        )?;
-        for (i, e) in self.0.iter().enumerate() {
-            if i + 1 < n {
-                writeln!(f, "  {e}")?;
-            } else {
-                write!(f, "  {e}")?;
-            }
-        }
-        Ok(())
+        diag::write_list(f, "inventory", &self.0)
     }
 }
 

@@ -16,6 +16,7 @@ use crate::probes::cert::CertEndpoint;
 use crate::probes::drill::spec::{self as drill_spec, Drills};
 use crate::probes::firewall::DeclaredPolicy;
 use crate::ssh::session::InventorySsh;
+use crate::util::suggest::{self, Nearness};
 
 /// Where Docker listens on a host when the inventory does not say.
 pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -152,9 +153,7 @@ pub fn check(name: &str, key_mark: Mark, value: &Node) -> Result<(), Problem> {
 /// Like [`check`], with every problem of the value, each at its own node.
 pub fn check_all(name: &str, key_mark: Mark, value: &Node) -> Result<(), Vec<Problem>> {
     let Some((_, expected)) = KNOWN.iter().find(|(n, _)| *n == name) else {
-        let hint = closest(name)
-            .map(|c| format!(" (did you mean `{c}`?)"))
-            .unwrap_or_default();
+        let hint = suggest::did_you_mean(name, KNOWN.iter().map(|(k, _)| *k), Nearness::Edits(3));
         return Err(vec![Problem {
             mark: key_mark,
             message: format!("unknown fleetdeck variable `{name}`{hint}"),
@@ -395,30 +394,6 @@ fn expand_tilde(s: &str) -> PathBuf {
         _ if s == "~" => std::env::var_os("HOME").map_or_else(|| PathBuf::from(s), PathBuf::from),
         _ => PathBuf::from(s),
     }
-}
-
-/// The known name nearest to a misspelled one, if any is near.
-fn closest(name: &str) -> Option<&'static str> {
-    KNOWN
-        .iter()
-        .map(|(k, _)| (*k, edit_distance(name, k)))
-        .filter(|(_, d)| *d <= 3)
-        .min_by_key(|(_, d)| *d)
-        .map(|(k, _)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// How long one setting's string may get once its variables are substituted.

@@ -4,30 +4,17 @@
 //! name its line and column.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-/// Where a node starts: 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Mark {
-    pub line: usize,
-    pub column: usize,
-}
+pub use crate::util::diag::Mark;
 
-impl Mark {
-    fn from_marker(m: &Marker) -> Mark {
-        Mark {
-            line: m.line(),
-            column: m.col() + 1,
-        }
-    }
-}
-
-impl fmt::Display for Mark {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
+/// Where a node starts, from the parser's 0-based column.
+fn mark_of(m: &Marker) -> Mark {
+    Mark {
+        line: m.line(),
+        column: m.col() + 1,
     }
 }
 
@@ -259,7 +246,7 @@ pub fn load(text: &str) -> Result<(Option<Node>, Vec<YamlWarning>), YamlError> {
             Event::DocumentStart => {
                 if doc.is_some() {
                     return Err(YamlError {
-                        mark: Mark::from_marker(&marker),
+                        mark: mark_of(&marker),
                         message: "expected a single document in the stream, found another".into(),
                         limit: false,
                     });
@@ -297,7 +284,7 @@ pub fn check_bounds(text: &str) -> Result<(), YamlError> {
     let mut open: Vec<(usize, Size)> = Vec::new();
     loop {
         let (event, marker) = parser.next_token().map_err(|e| scan_error(&e))?;
-        let mark = Mark::from_marker(&marker);
+        let mark = mark_of(&marker);
         let (anchor, size) = match event {
             Event::StreamEnd => return Ok(()),
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -347,7 +334,7 @@ pub fn check_bounds(text: &str) -> Result<(), YamlError> {
 /// yaml-rust2's own bound (255 nested flow collections, met while it scans ahead) is
 /// reported as ours.
 fn scan_error(e: &yaml_rust2::ScanError) -> YamlError {
-    let mark = Mark::from_marker(e.marker());
+    let mark = mark_of(e.marker());
     if e.info() == "recursion limit exceeded" {
         return YamlError {
             mark,
@@ -385,7 +372,7 @@ impl Loader<'_> {
 
     /// A node and what it holds (aliases expanded).
     fn node(&mut self, event: Event, marker: Marker) -> Result<(Node, Size), YamlError> {
-        let mark = Mark::from_marker(&marker);
+        let mark = mark_of(&marker);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let size = Size {

@@ -587,7 +587,7 @@ mod tests {
     /// `app`'s stack as the deployment core reads it for `host` in a lab of `n` hosts:
     /// the rendered inventory loaded by the inventory loader, the stack templated
     /// with the host's variables.
-    fn lab_stack(n: usize, host: &str, app: &str) -> crate::core::stack::Stack {
+    fn lab_stack(n: usize, host: &str, app: &str) -> crate::stack::Stack {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = LabPlan::new(dir.path(), n, [10, 89, 7]).expect("plan");
         let file = dir.path().join("inventory.yml");
@@ -604,14 +604,14 @@ mod tests {
             .into_iter()
             .find(|(f, _)| *f == name)
             .expect("the app's stack");
-        let policy = crate::core::stack::StackPolicy {
+        let policy = crate::stack::StackPolicy {
             allow_unpinned: false,
         };
-        crate::core::stack::parse_str(&text, &dir.path().join(name), app, host, &vars, &policy)
+        crate::stack::parse_str(&text, &dir.path().join(name), app, host, &vars, &policy)
             .unwrap_or_else(|e| panic!("{app} stack: {e}"))
     }
 
-    fn interval(stack: &crate::core::stack::Stack) -> std::time::Duration {
+    fn interval(stack: &crate::stack::Stack) -> std::time::Duration {
         stack.services[0]
             .healthcheck
             .as_ref()

@@ -13,9 +13,9 @@ use std::str::FromStr;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::{Action, View};
-use super::theme::{
-    ConfigFileError, Source, builtin_path, did_you_mean, extends_name, find_source, key_text,
-    parse_yaml, top_map, yaml_type,
+use super::config_file::{
+    ConfigFileError, Kind, Source, did_you_mean, extends_name, key_text, parse_yaml, top_map,
+    yaml_type,
 };
 use crate::inventory::yaml::{Mark, Node, Value};
 
@@ -305,6 +305,13 @@ pub const BUILTIN_KEYMAPS: &[(&str, &str)] = &[
 /// The keymap used when none is named.
 pub const DEFAULT_KEYMAP: &str = "default";
 
+/// Keymap files: `keymaps/` in the configuration directory, then the embedded ones.
+const KEYMAPS: Kind = Kind {
+    dir: "keymaps",
+    builtins: BUILTIN_KEYMAPS,
+    default: DEFAULT_KEYMAP,
+};
+
 /// Bindings for every view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keymap {
@@ -330,38 +337,15 @@ impl Keymap {
     /// empty). Its bindings win: a base binding in the same section whose chord equals,
     /// begins or extends a user chord is dropped. `action: none` only unbinds.
     pub fn load(name_or_path: Option<&str>, config_dir: &Path) -> Result<Keymap, ConfigFileError> {
-        let name_or_path = name_or_path.unwrap_or(DEFAULT_KEYMAP);
-        let source = find_source("keymaps", name_or_path, config_dir, BUILTIN_KEYMAPS)?;
-        let name = source.name.clone().unwrap_or_else(|| {
-            Path::new(name_or_path).file_stem().map_or_else(
-                || name_or_path.to_string(),
-                |s| s.to_string_lossy().into_owned(),
-            )
-        });
-        if source.builtin {
-            return parse_keymap(&source, &name, None);
-        }
-        let base = match source.name.as_deref() {
-            Some(n) if BUILTIN_KEYMAPS.iter().any(|(b, _)| *b == n) => n,
-            _ => DEFAULT_KEYMAP,
-        };
-        parse_keymap(&source, &name, Some(base))
+        let file = KEYMAPS.load(name_or_path.unwrap_or(DEFAULT_KEYMAP), config_dir)?;
+        parse_keymap(&file.source, &file.name, file.base)
     }
 
     /// A keymap from YAML text, read as a user file given by path: extending
     /// `default`, or what its `extends:` names. `path` is what errors name.
     pub fn parse(text: &str, path: &Path) -> Result<Keymap, ConfigFileError> {
-        let source = Source {
-            path: path.to_path_buf(),
-            text: text.to_string(),
-            name: None,
-            builtin: false,
-        };
-        let name = path.file_stem().map_or_else(
-            || "custom".to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        );
-        parse_keymap(&source, &name, Some(DEFAULT_KEYMAP))
+        let file = KEYMAPS.given(text, path);
+        parse_keymap(&file.source, &file.name, file.base)
     }
 
     /// The keymap's name: its file name without extension.
@@ -473,18 +457,7 @@ impl Keymap {
 }
 
 fn builtin(name: &str) -> Result<Keymap, ConfigFileError> {
-    let text = BUILTIN_KEYMAPS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, t)| *t)
-        .unwrap_or_default();
-    let source = Source {
-        path: builtin_path("keymaps", name),
-        text: text.to_string(),
-        name: Some(name.to_string()),
-        builtin: true,
-    };
-    parse_keymap(&source, name, None)
+    parse_keymap(&KEYMAPS.builtin(name), name, None)
 }
 
 const BINDING_FIELDS: [&str; 3] = ["keys", "action", "desc"];

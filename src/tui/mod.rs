@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod app;
+mod config_file;
 pub mod keymap;
 pub mod prompt;
 pub mod run;

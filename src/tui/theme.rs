@@ -1,61 +1,19 @@
 //! Themes: components ask for a semantic [`Role`] (`critical`, `selection`, …) and
 //! never name a colour, so a theme — `themes/*.yaml`, embedded, or a user file — can
 //! recolour the whole console, and `NO_COLOR` can drop colour without losing meaning.
-//!
-//! This module also holds what themes and keymaps share: [`ConfigFileError`] (every
-//! complaint names file, line and column) and the lookup of a name or path in the
-//! user's configuration directory before the embedded defaults.
+//! Theme files are found and read by the loader themes and keymaps share
+//! (`config_file`); this module reads what they say.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::inventory::yaml::{self, Mark, Node, Value};
+use super::config_file::{
+    Kind, Source, did_you_mean, extends_name, key_text, parse_yaml, top_map, yaml_type,
+};
+use crate::inventory::yaml::{Mark, Node, Value};
 
-/// A problem in a theme or keymap file: the file, 1-based line and column (0 when the
-/// problem is the file as a whole, such as a missing file), and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ConfigFileError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl ConfigFileError {
-    pub(crate) fn at(file: &Path, mark: Mark, message: impl Into<String>) -> ConfigFileError {
-        ConfigFileError {
-            file: file.to_path_buf(),
-            line: mark.line,
-            column: mark.column,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn whole(file: &Path, message: impl Into<String>) -> ConfigFileError {
-        ConfigFileError::at(file, Mark::default(), message)
-    }
-}
-
-impl fmt::Display for ConfigFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            )
-        }
-    }
-}
-
-impl std::error::Error for ConfigFileError {}
+pub use super::config_file::ConfigFileError;
 
 /// fleetdeck's configuration directory, `$XDG_CONFIG_HOME/fleetdeck` (or
 /// `~/.config/fleetdeck`): the `config_dir` that [`Theme::load`] and
@@ -67,213 +25,6 @@ pub fn default_config_dir() -> PathBuf {
 /// Whether the user asked for no colour: `NO_COLOR` set and not empty (no-color.org).
 pub fn no_color_requested() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-}
-
-/// A configuration file's text and the path errors should name.
-pub(crate) struct Source {
-    pub path: PathBuf,
-    pub text: String,
-    /// The name it was looked up by (`None` for a path given directly).
-    pub name: Option<String>,
-    /// Whether it is one of the embedded defaults.
-    pub builtin: bool,
-}
-
-/// A name (`dark`) or a path (`./mine.yaml`): anything with a path separator or a
-/// YAML extension is a path.
-fn is_path(name_or_path: &str) -> bool {
-    name_or_path.contains('/')
-        || name_or_path.contains(std::path::MAIN_SEPARATOR)
-        || name_or_path.ends_with(".yaml")
-        || name_or_path.ends_with(".yml")
-}
-
-/// Where an embedded file claims to come from, so errors in it still name something.
-pub(crate) fn builtin_path(kind: &str, name: &str) -> PathBuf {
-    PathBuf::from(format!("<built-in>/{kind}/{name}.yaml"))
-}
-
-/// Finds `name_or_path`: a path is read as given; a name is looked up first in
-/// `config_dir/KIND/NAME.yaml` (then `.yml`), then among the embedded files.
-pub(crate) fn find_source(
-    kind: &str,
-    name_or_path: &str,
-    config_dir: &Path,
-    builtins: &[(&str, &str)],
-) -> Result<Source, ConfigFileError> {
-    if is_path(name_or_path) {
-        let path = PathBuf::from(name_or_path);
-        let text = read(&path)?;
-        return Ok(Source {
-            path,
-            text,
-            name: None,
-            builtin: false,
-        });
-    }
-    let dir = config_dir.join(kind);
-    for ext in ["yaml", "yml"] {
-        let path = dir.join(format!("{name_or_path}.{ext}"));
-        if path.exists() {
-            let text = read(&path)?;
-            return Ok(Source {
-                path,
-                text,
-                name: Some(name_or_path.to_string()),
-                builtin: false,
-            });
-        }
-    }
-    if let Some((_, text)) = builtins.iter().find(|(n, _)| *n == name_or_path) {
-        return Ok(Source {
-            path: builtin_path(kind, name_or_path),
-            text: (*text).to_string(),
-            name: Some(name_or_path.to_string()),
-            builtin: true,
-        });
-    }
-    let names: Vec<&str> = builtins.iter().map(|(n, _)| *n).collect();
-    let singular = kind.trim_end_matches('s');
-    Err(ConfigFileError::whole(
-        &dir.join(format!("{name_or_path}.yaml")),
-        format!(
-            "no {singular} named {name_or_path:?}{}: built in are {}; or create this file",
-            did_you_mean(name_or_path, names.iter().copied()),
-            names.join(", ")
-        ),
-    ))
-}
-
-fn read(path: &Path) -> Result<String, ConfigFileError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| ConfigFileError::whole(path, format!("cannot read the file: {e}")))
-}
-
-/// Parses YAML keeping positions. The loader's warnings (a duplicate key silently
-/// dropping the first value) are errors here: a configuration file should mean one
-/// thing.
-pub(crate) fn parse_yaml(source: &Source) -> Result<Option<Node>, ConfigFileError> {
-    let (doc, warnings) = yaml::load(&source.text)
-        .map_err(|e| ConfigFileError::at(&source.path, e.mark, e.message))?;
-    if let Some(w) = warnings.first() {
-        return Err(ConfigFileError::at(&source.path, w.mark, w.message.clone()));
-    }
-    Ok(doc)
-}
-
-/// The top-level mapping of a configuration file (empty for an empty file).
-pub(crate) fn top_map<'a>(
-    source: &Source,
-    doc: &'a Option<Node>,
-    what: &str,
-) -> Result<&'a [(Node, Node)], ConfigFileError> {
-    match doc {
-        None => Ok(&[]),
-        Some(node) => node.as_map().ok_or_else(|| {
-            ConfigFileError::at(
-                &source.path,
-                node.mark,
-                format!("expected a mapping of {what}, found a {}", yaml_type(node)),
-            )
-        }),
-    }
-}
-
-/// How a YAML node's type reads in a message.
-pub(crate) fn yaml_type(node: &Node) -> &'static str {
-    match node.value {
-        Value::Null => "null (an empty value)",
-        Value::Bool(_) => "boolean",
-        Value::Int(_) => "number",
-        Value::Float(_) => "number",
-        Value::Str(_) => "string",
-        Value::Seq(_) => "list",
-        Value::Map(_) => "mapping",
-    }
-}
-
-/// A mapping key as text; configuration keys are always plain strings.
-pub(crate) fn key_text<'a>(source: &Source, key: &'a Node) -> Result<&'a str, ConfigFileError> {
-    key.as_str().ok_or_else(|| {
-        ConfigFileError::at(
-            &source.path,
-            key.mark,
-            format!("expected a name as key, found a {}", yaml_type(key)),
-        )
-    })
-}
-
-/// `extends: NAME` names an embedded file (or `none`); the base a file's settings
-/// apply on top of.
-pub(crate) fn extends_name<'a>(
-    source: &Source,
-    value: &'a Node,
-    builtins: &[(&str, &str)],
-) -> Result<Option<&'a str>, ConfigFileError> {
-    let Some(name) = value.as_str() else {
-        return Err(ConfigFileError::at(
-            &source.path,
-            value.mark,
-            format!("extends: expected a name, found a {}", yaml_type(value)),
-        ));
-    };
-    if name == "none" {
-        return Ok(None);
-    }
-    if builtins.iter().any(|(n, _)| *n == name) {
-        return Ok(Some(name));
-    }
-    let mut names: Vec<&str> = builtins.iter().map(|(n, _)| *n).collect();
-    names.push("none");
-    Err(ConfigFileError::at(
-        &source.path,
-        value.mark,
-        format!(
-            "extends: unknown built-in {name:?}{}; expected one of {}",
-            did_you_mean(name, names.iter().copied()),
-            names.join(", ")
-        ),
-    ))
-}
-
-/// ` (did you mean "x"?)` for the closest candidate within a small edit distance, or
-/// nothing.
-pub(crate) fn did_you_mean<'a>(
-    given: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> String {
-    let given_l = given.to_ascii_lowercase();
-    let limit = (given.chars().count() / 3).max(1) + 1;
-    candidates
-        .into_iter()
-        .map(|c| {
-            let c_l = c.to_ascii_lowercase();
-            let d = if c_l.starts_with(&given_l) || given_l.starts_with(&c_l) {
-                // `warn` for `warning`: a truncation is a near miss whatever its length.
-                1
-            } else {
-                edit_distance(&given_l, &c_l)
-            };
-            (d, c)
-        })
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
-        .unwrap_or_default()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// What a piece of the screen means. Components style text by role; themes decide
@@ -365,6 +116,13 @@ pub const BUILTIN_THEMES: &[(&str, &str)] = &[
     ("no-color", include_str!("../../themes/no-color.yaml")),
 ];
 
+/// Theme files: `themes/` in the configuration directory, then the embedded ones.
+const THEMES: Kind = Kind {
+    dir: "themes",
+    builtins: BUILTIN_THEMES,
+    default: DEFAULT_THEME,
+};
+
 /// The theme used when none is named.
 pub const DEFAULT_THEME: &str = "dark";
 
@@ -411,17 +169,8 @@ impl Theme {
     /// A theme from YAML text, read as a user file given by path: on top of `dark`,
     /// or what its `extends:` names. `path` is what errors name.
     pub fn parse(text: &str, path: &Path) -> Result<Theme, ConfigFileError> {
-        let source = Source {
-            path: path.to_path_buf(),
-            text: text.to_string(),
-            name: None,
-            builtin: false,
-        };
-        let name = path.file_stem().map_or_else(
-            || "custom".to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        );
-        parse_theme(&source, &name, Some(DEFAULT_THEME))
+        let file = THEMES.given(text, path);
+        parse_theme(&file.source, &file.name, file.base)
     }
 
     /// The theme's name: its file name without extension.
@@ -454,37 +203,13 @@ impl Theme {
 }
 
 fn builtin(name: &str) -> Result<Theme, ConfigFileError> {
-    let text = BUILTIN_THEMES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, t)| *t)
-        .unwrap_or_default();
-    let source = Source {
-        path: builtin_path("themes", name),
-        text: text.to_string(),
-        name: Some(name.to_string()),
-        builtin: true,
-    };
-    parse_theme(&source, name, None)
+    parse_theme(&THEMES.builtin(name), name, None)
 }
 
+/// A user file sits on the embedded theme it is named after, or dark.
 fn load_named(name_or_path: &str, config_dir: &Path) -> Result<Theme, ConfigFileError> {
-    let source = find_source("themes", name_or_path, config_dir, BUILTIN_THEMES)?;
-    let name = source.name.clone().unwrap_or_else(|| {
-        Path::new(name_or_path).file_stem().map_or_else(
-            || name_or_path.to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        )
-    });
-    if source.builtin {
-        return parse_theme(&source, &name, None);
-    }
-    // A user file sits on the embedded theme it is named after, or dark.
-    let base = match source.name.as_deref() {
-        Some(n) if BUILTIN_THEMES.iter().any(|(b, _)| *b == n) => n,
-        _ => DEFAULT_THEME,
-    };
-    parse_theme(&source, &name, Some(base))
+    let file = THEMES.load(name_or_path, config_dir)?;
+    parse_theme(&file.source, &file.name, file.base)
 }
 
 /// Reads a theme file. The embedded themes (`source.builtin`) are complete on their
@@ -720,6 +445,7 @@ fn parse_modifiers(source: &Source, role: &str, node: &Node) -> Result<Modifier,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::suggest::edit_distance;
 
     /// Parses over no base, so each test sees only what it wrote.
     fn parse(text: &str) -> Result<Theme, ConfigFileError> {
@@ -805,12 +531,6 @@ mod tests {
         let e = parse("ok: green\nok: red\n").expect_err("duplicate");
         assert_eq!(e.line, 2);
         assert_eq!(e.to_string().split(':').next(), Some("t.yaml"));
-    }
-
-    #[test]
-    fn names_and_paths_are_told_apart() {
-        assert!(is_path("./x.yaml") && is_path("x.yml") && is_path("/etc/t"));
-        assert!(!is_path("dark") && !is_path("high-contrast"));
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! Small helpers every layer may use: time formatting, shell words. They depend on
+//! Small helpers every layer may use: time formatting, shell words,
+//! positioned errors, did-you-mean. They depend on
 //! nothing else in the crate, so any module can reach them without an upward import.
 
+pub mod diag;
 pub mod shell;
+pub mod suggest;
 pub mod time;

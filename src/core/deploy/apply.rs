@@ -25,16 +25,17 @@ use time::OffsetDateTime;
 
 use super::gate::{self, GateSpec, Probe};
 use super::lock::{self, Holder, HostLock, JournalEntry};
-use super::plan::{
-    self, APP_LABEL, Change, DEPLOYED_AT_LABEL, DEPLOYED_BY_LABEL, Desired, DesiredApp, HASH_LABEL,
-    HostPlan, NEXT_SUFFIX, OLDEST_SUFFIX, PREVIOUS_SUFFIX, SERVICE_LABEL, ServicePlan,
-};
+use super::plan::{self, Change, Desired, DesiredApp, HostPlan, ServicePlan};
 use super::shell::HostShell;
 use crate::audit::{self, AuditRecord, AuditResult};
 use crate::core::Core;
 use crate::core::interrupt::{Interrupt, Signal};
-use crate::core::stack::{Service, Stack};
 use crate::sanitize;
+use crate::stack::labels::{
+    APP_LABEL, DEPLOYED_AT_LABEL, DEPLOYED_BY_LABEL, HASH_LABEL, NEXT_SUFFIX, OLDEST_SUFFIX,
+    PREVIOUS_SUFFIX, SERVICE_LABEL,
+};
+use crate::stack::{Service, Stack};
 use crate::util::shell::quote;
 
 /// How long a stopping container gets before SIGKILL (Docker's default).
@@ -1503,7 +1504,7 @@ fn declares_healthcheck(service: &Service) -> bool {
         .healthcheck
         .as_ref()
         .and_then(|h| h.test.as_ref())
-        .is_some_and(|t| !matches!(t, crate::core::stack::HealthTest::Disabled))
+        .is_some_and(|t| !matches!(t, crate::stack::HealthTest::Disabled))
 }
 
 async fn has_healthcheck(docker: &Docker, container: &str) -> bool {

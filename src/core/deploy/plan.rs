@@ -13,30 +13,11 @@ use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use serde::Serialize;
 
-use crate::core::stack::{self, Service, Stack, StackPolicy};
 use crate::inventory::HostSettings;
 use crate::sanitize;
 use crate::secrets::{self, SecretValue};
-
-/// Labels the core puts on every container it creates, and plans from.
-pub const APP_LABEL: &str = "fleetdeck.app";
-pub const SERVICE_LABEL: &str = "fleetdeck.service";
-pub const HASH_LABEL: &str = "fleetdeck.config-hash";
-pub const DEPLOYED_AT_LABEL: &str = "fleetdeck.deployed-at";
-pub const DEPLOYED_BY_LABEL: &str = "fleetdeck.deployed-by";
-
-/// Suffix of the stopped previous revision kept for instant rollback.
-pub const PREVIOUS_SUFFIX: &str = ".prev";
-/// Suffix of a revision being brought up (only exists during a deploy).
-pub const NEXT_SUFFIX: &str = ".next";
-/// Suffix of the revision before `.prev` while a deploy is deciding between them.
-pub const OLDEST_SUFFIX: &str = ".old";
-
-/// Whether `name` is a revision a deploy keeps stopped for rollback (`NAME.prev`, or
-/// `NAME.old` while a deploy decides between them).
-pub fn is_kept_revision_name(name: &str) -> bool {
-    name.ends_with(PREVIOUS_SUFFIX) || name.ends_with(OLDEST_SUFFIX)
-}
+use crate::stack::labels::{APP_LABEL, HASH_LABEL, NEXT_SUFFIX, OLDEST_SUFFIX};
+use crate::stack::{self, Service, Stack, StackPolicy};
 
 /// A host as the deployment core needs it.
 #[derive(Debug, Clone)]

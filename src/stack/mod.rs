@@ -24,6 +24,7 @@
 //!   before starting it (engines before API 1.44 take one network at creation).
 
 mod docker;
+pub mod labels;
 mod parse;
 mod template;
 mod values;
@@ -37,6 +38,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::util::diag::{self, Positioned};
 
 /// Where secret files are mounted unless a `target` says otherwise.
 pub const SECRETS_DIR: &str = "/run/secrets";
@@ -58,43 +61,7 @@ pub struct StackPolicy {
 
 /// One problem in a stack file: 1-based line and column (0 when the problem is the file
 /// as a whole), and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct StackError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl StackError {
-    fn whole(file: &Path, message: impl Into<String>) -> StackError {
-        StackError {
-            file: file.to_path_buf(),
-            line: 0,
-            column: 0,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for StackError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            )
-        }
-    }
-}
-
-impl std::error::Error for StackError {}
+pub type StackError = Positioned;
 
 /// Every problem found in a stack file, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,20 +69,7 @@ pub struct StackErrors(pub Vec<StackError>);
 
 impl fmt::Display for StackErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
-        writeln!(
-            f,
-            "the stack has {n} error{}:",
-            if n == 1 { "" } else { "s" }
-        )?;
-        for (i, e) in self.0.iter().enumerate() {
-            if i + 1 < n {
-                writeln!(f, "  {e}")?;
-            } else {
-                write!(f, "  {e}")?;
-            }
-        }
-        Ok(())
+        diag::write_list(f, "stack", &self.0)
     }
 }
 
@@ -416,12 +370,7 @@ pub fn parse_str(
     parse::parse(text, path, app, host, vars, policy).map_err(|problems| {
         let mut errors: Vec<StackError> = problems
             .into_iter()
-            .map(|(mark, message)| StackError {
-                file: path.to_path_buf(),
-                line: mark.line,
-                column: mark.column,
-                message,
-            })
+            .map(|(mark, message)| StackError::at(path, mark, message))
             .collect();
         errors.sort_by_key(|e| (e.line, e.column));
         errors.dedup();
