@@ -10,5 +10,6 @@ pub mod terminal;
 pub mod theme;
 pub mod ui;
 pub mod wizards;
+pub mod worker;
 
 pub use theme::ConfigFileError;
