@@ -11,13 +11,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::containers::{self, ContainerUpdate};
-use super::facts::{self, HostFacts};
-use super::model::HostState;
+use super::facts::{self};
+/// The events are the model's input: they live with it, and keep this path.
+pub use super::model::HostEvent;
 use super::probe;
 use super::status::Target;
-use crate::probes::backup::BackupReport;
-use crate::probes::cert::CertReport;
-use crate::probes::firewall::FirewallReport;
 use crate::sanitize;
 use crate::ssh::link::{Backoff, Link, LinkState};
 use crate::ssh::session::{ConnectContext, Session};
@@ -29,52 +27,6 @@ pub const BACKUP_INTERVAL: Duration = Duration::from_secs(300);
 pub const FIREWALL_INTERVAL: Duration = Duration::from_secs(60);
 /// Certificates change on renewal; their thresholds are in days.
 pub const CERT_INTERVAL: Duration = Duration::from_secs(3600);
-
-/// What a host actor reports.
-#[derive(Debug, Clone)]
-pub enum HostEvent {
-    Up {
-        at: OffsetDateTime,
-    },
-    Down {
-        cause: String,
-    },
-    Containers(ContainerUpdate),
-    Backups(Vec<BackupReport>, OffsetDateTime),
-    Firewall(Box<FirewallReport>, OffsetDateTime),
-    Certs(Vec<CertReport>, OffsetDateTime),
-    /// A `/_ping` round trip over the session, or why it failed (sanitized).
-    Rtt(Result<Duration, String>, OffsetDateTime),
-    /// The host's facts, read once per connection, or why they could not be.
-    Facts(Result<Box<HostFacts>, String>, OffsetDateTime),
-    /// The last successful restore drills, from the local drill history.
-    LastDrill(Box<crate::core::drill::LastDrill>, OffsetDateTime),
-}
-
-impl HostState {
-    pub fn apply(&mut self, event: HostEvent) {
-        match event {
-            HostEvent::Up { at } => {
-                self.reachable = Some(true);
-                self.error = None;
-                self.last_contact = Some(at);
-            }
-            HostEvent::Down { cause } => {
-                self.reachable = Some(false);
-                self.error = Some(cause);
-            }
-            HostEvent::Containers(update) => self.apply_containers(update),
-            HostEvent::Backups(reports, at) => self.backups.set(reports, at),
-            HostEvent::Firewall(report, at) => self.firewall.set(*report, at),
-            HostEvent::Certs(reports, at) => self.certs.set(reports, at),
-            HostEvent::Rtt(Ok(rtt), at) => self.rtt.set(rtt, at),
-            HostEvent::Rtt(Err(error), _) => self.rtt.fail(error),
-            HostEvent::Facts(Ok(facts), at) => self.facts.set(*facts, at),
-            HostEvent::Facts(Err(error), _) => self.facts.fail(error),
-            HostEvent::LastDrill(drill, at) => self.last_drill.set(*drill, at),
-        }
-    }
-}
 
 /// A running host actor; dropping it stops every task and closes the session.
 pub struct HostActor {
@@ -451,65 +403,4 @@ pub fn spawn_local(
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::probes::backup::{BackupKind, BackupRepo, BackupState};
-    use crate::probes::firewall::FirewallReport;
-    use time::macros::datetime;
-
-    /// The reducer keeps the last backups and firewall when the host goes down (the
-    /// probes send nothing for a round the link dropped under): the values survive,
-    /// marked stale with their age, and only the host's own error says why.
-    #[test]
-    fn a_disconnect_keeps_the_last_values_and_marks_them_stale() {
-        let repo = BackupRepo {
-            name: "app-data".into(),
-            kind: BackupKind::Restic,
-            repository: "/srv/backup/repo".into(),
-            password_file: None,
-            paths: vec![],
-            warning_hours: 26,
-            critical_hours: 48,
-        };
-        let measured = datetime!(2027-01-01 10:00 UTC);
-        let mut host = HostState::new(
-            "web1",
-            vec![],
-            super::super::model::Expectations {
-                backups: true,
-                certs: false,
-                firewall: true,
-            },
-        );
-        host.apply(HostEvent::Up { at: measured });
-        let backup = BackupReport::failed(&repo, BackupState::NoSnapshots, "none yet");
-        host.apply(HostEvent::Backups(vec![backup.clone()], measured));
-        host.apply(HostEvent::Firewall(
-            Box::new(FirewallReport::failed("nft: permission denied")),
-            measured,
-        ));
-        host.apply(HostEvent::Down {
-            cause: "keepalive timeout".into(),
-        });
-        let json = serde_json::to_value(host.to_json(measured + time::Duration::minutes(3)))
-            .expect("json");
-        assert_eq!(json["reachable"], false);
-        assert_eq!(json["backups"][0]["state"], "no_snapshots", "{json}");
-        assert_eq!(
-            json["firewall"]["error"], "nft: permission denied",
-            "{json}"
-        );
-        for signal in ["backups", "firewall"] {
-            let s = &json["signals"][signal];
-            assert_eq!(
-                (&s["stale"], &s["age_seconds"]),
-                (&true.into(), &180.into()),
-                "{s}"
-            );
-            assert!(s["error"].is_null(), "{s}");
-        }
-    }
 }

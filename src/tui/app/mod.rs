@@ -26,7 +26,7 @@ mod wizard;
 
 pub use messages::{Command, Msg};
 pub use passphrase::{PASSPHRASE_MAX_BYTES, PassphrasePrompts, PassphraseRequest};
-pub use timeline::{TimelineEntry, TimelineKind, TimelineState, changes};
+pub use timeline::{TimelineEntry, TimelineKind, TimelineState, entries};
 
 /// Timeline entries kept; older ones are dropped (the console is not an archive).
 pub const TIMELINE_CAPACITY: usize = 5_000;

@@ -1,7 +1,7 @@
 //! The fleet timeline: its entries, their filters, and the entries a host's changes
-//! make.
+//! (as `HostState::apply` reports them) make.
 
-use crate::fleet::model::HostState;
+use crate::fleet::model::HostChange;
 use crate::probes::Severity;
 use std::collections::VecDeque;
 use time::OffsetDateTime;
@@ -68,97 +68,71 @@ impl TimelineState {
 }
 
 /// What changed on a host, as timeline entries.
-pub fn changes(before: &HostState, after: &HostState, now: OffsetDateTime) -> Vec<TimelineEntry> {
-    let mut out = Vec::new();
-    let entry = |severity, kind, text: String| TimelineEntry {
-        at: now,
-        host: after.name.clone(),
-        severity,
-        kind,
-        text,
-    };
-    if before.reachable != after.reachable {
-        match after.reachable {
-            Some(true) => out.push(entry(
-                Severity::Ok,
-                TimelineKind::Connection,
-                "connected".to_owned(),
-            )),
-            Some(false) => out.push(entry(
-                Severity::Critical,
-                TimelineKind::Connection,
-                format!(
-                    "unreachable: {}",
-                    after.error.as_deref().unwrap_or("no answer")
+pub fn entries(host: &str, changes: Vec<HostChange>, now: OffsetDateTime) -> Vec<TimelineEntry> {
+    changes
+        .into_iter()
+        .map(|change| {
+            let (severity, kind, text) = match change {
+                HostChange::Connected => (
+                    Severity::Ok,
+                    TimelineKind::Connection,
+                    "connected".to_owned(),
                 ),
-            )),
-            None => {}
-        }
-    }
-    if let Some(new) = &after.containers.value {
-        let old = before.containers.value.as_deref().unwrap_or_default();
-        let first_listing = before.containers.value.is_none();
-        for container in new {
-            let previous = old.iter().find(|c| c.id == container.id);
-            let changed = match previous {
-                None => !first_listing,
-                Some(p) => p.state != container.state || p.health != container.health,
-            };
-            if changed {
-                let state = match &container.health {
-                    Some(health) => format!("{} ({health})", container.state),
-                    None => container.state.clone(),
-                };
-                out.push(entry(
-                    container.severity,
+                HostChange::Unreachable { cause } => (
+                    Severity::Critical,
+                    TimelineKind::Connection,
+                    format!("unreachable: {cause}"),
+                ),
+                HostChange::Container {
+                    name,
+                    state,
+                    health,
+                    severity,
+                } => {
+                    let state = match health {
+                        Some(health) => format!("{state} ({health})"),
+                        None => state,
+                    };
+                    (
+                        severity,
+                        TimelineKind::Container,
+                        format!("{name}: {state}"),
+                    )
+                }
+                HostChange::ContainerRemoved { name } => (
+                    Severity::Ok,
                     TimelineKind::Container,
-                    format!("{}: {state}", container.name),
-                ));
+                    format!("{name}: removed"),
+                ),
+                HostChange::Backups(severity) => (
+                    severity,
+                    TimelineKind::Backup,
+                    format!("backups {}", severity.as_str()),
+                ),
+                HostChange::Certificates(severity) => (
+                    severity,
+                    TimelineKind::Certificate,
+                    format!("certificates {}", severity.as_str()),
+                ),
+                HostChange::Firewall {
+                    severity,
+                    differences,
+                } => {
+                    let text = if differences == 0 {
+                        "firewall as declared".to_owned()
+                    } else {
+                        format!("firewall drift: {differences} difference(s)")
+                    };
+                    (severity, TimelineKind::Firewall, text)
+                }
+            };
+            TimelineEntry {
+                at: now,
+                host: host.to_owned(),
+                severity,
+                kind,
+                text,
             }
-        }
-        for gone in old.iter().filter(|c| !new.iter().any(|n| n.id == c.id)) {
-            out.push(entry(
-                Severity::Ok,
-                TimelineKind::Container,
-                format!("{}: removed", gone.name),
-            ));
-        }
-    }
-    let b_before = worst_of(before.backups.value.as_ref(), |b| b.severity);
-    let b_after = worst_of(after.backups.value.as_ref(), |b| b.severity);
-    if let Some(severity) = b_after.filter(|_| b_before != b_after) {
-        out.push(entry(
-            severity,
-            TimelineKind::Backup,
-            format!("backups {}", severity.as_str()),
-        ));
-    }
-    let c_before = worst_of(before.certs.value.as_ref(), |c| c.severity);
-    let c_after = worst_of(after.certs.value.as_ref(), |c| c.severity);
-    if let Some(severity) = c_after.filter(|_| c_before != c_after) {
-        out.push(entry(
-            severity,
-            TimelineKind::Certificate,
-            format!("certificates {}", severity.as_str()),
-        ));
-    }
-    let drift = |h: &HostState| {
-        h.firewall
-            .value
-            .as_ref()
-            .map(|f| (f.severity, f.drift.len()))
-    };
-    if let (Some((severity, count)), true) = (drift(after), drift(before) != drift(after)) {
-        let text = if count == 0 {
-            "firewall as declared".to_owned()
-        } else {
-            format!("firewall drift: {count} difference(s)")
-        };
-        out.push(entry(severity, TimelineKind::Firewall, text));
-    }
-    out
-}
-
-fn worst_of<T>(list: Option<&Vec<T>>, severity: impl Fn(&T) -> Severity) -> Option<Severity> {
-    list.map(|l| Severity::worst(l.iter().map(&severity)))
+        })
+        .collect()
 }

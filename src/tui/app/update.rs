@@ -1,7 +1,7 @@
 //! `App::update`: one message in, new state and the commands for the event loop out.
 
 use super::{
-    App, Command, Input, LOG_CAPACITY, Msg, STATS_SAMPLES, Screen, TIMELINE_CAPACITY, changes,
+    App, Command, Input, LOG_CAPACITY, Msg, STATS_SAMPLES, Screen, TIMELINE_CAPACITY, entries,
 };
 use crate::fleet::actor::HostEvent;
 use crate::tui::action::View;
@@ -109,11 +109,9 @@ impl App {
         let Some(host) = self.hosts.get_mut(index) else {
             return;
         };
-        let before = host.clone();
-        host.apply(event);
-        let after = host.clone();
+        let changes = host.apply(event);
         let now = OffsetDateTime::now_utc();
-        for entry in changes(&before, &after, now) {
+        for entry in entries(&host.name, changes, now) {
             if self.timeline.entries.len() >= TIMELINE_CAPACITY {
                 self.timeline.entries.pop_front();
             }
