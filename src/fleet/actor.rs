@@ -10,8 +10,9 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::containers::{self, ContainerUpdate};
-use super::facts::{self};
+use super::containers;
+use super::engine_events::{EngineAt, EngineUpdate, follow_engine};
+use super::facts;
 /// The events are the model's input: they live with it, and keep this path.
 pub use super::model::HostEvent;
 use super::probe;
@@ -60,24 +61,15 @@ pub fn spawn(
 
     tasks.spawn(report_link(link.watch(), index, out.clone()));
 
-    let (container_tx, mut container_rx) = mpsc::channel(64);
+    // The watcher's updates go straight to `out`, tagged, with no task in between.
     tasks.spawn(containers::watch(
-        link.watch(),
-        target.settings.docker_socket.clone(),
-        container_tx,
+        EngineAt::Remote {
+            link: link.watch(),
+            socket: target.settings.docker_socket.clone(),
+        },
+        out.clone(),
+        move |update| (index, HostEvent::Containers(update)),
     ));
-    let forward = out.clone();
-    tasks.spawn(async move {
-        while let Some(update) = container_rx.recv().await {
-            if forward
-                .send((index, HostEvent::Containers(update)))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
 
     tasks.spawn(engine(
         link.watch(),
@@ -332,75 +324,58 @@ async fn certificates(
 }
 
 /// The local engine when there is no inventory (the embedded default): its containers
-/// from the local socket, kept current by its event stream, retried while it is down.
+/// from the one container watcher, kept current by the engine's event stream; up and
+/// down, and the engine's facts, from an event feed of its own. Retried while the
+/// engine is down.
 pub fn spawn_local(
     socket: std::path::PathBuf,
     index: usize,
     out: mpsc::Sender<(usize, HostEvent)>,
 ) -> tokio::task::JoinHandle<()> {
-    use futures_util::StreamExt;
+    let engine = EngineAt::Local { socket };
     tokio::spawn(async move {
-        let mut cursor = crate::docker::events::EventCursor::new();
-        loop {
-            let opener = Arc::new(crate::docker::transport::LocalSocket::new(&socket));
-            let docker = match crate::docker::transport::connect_negotiated(opener, 30).await {
-                Ok(docker) => docker,
-                Err(error) => {
-                    let cause = sanitize::line(&format!("{}: {error}", socket.display()));
-                    if out.send((index, HostEvent::Down { cause })).await.is_err() {
-                        return;
+        let mut tasks = JoinSet::new();
+        tasks.spawn(containers::watch(
+            engine.clone(),
+            out.clone(),
+            move |update| (index, HostEvent::Containers(update)),
+        ));
+        tasks.spawn(local_engine(engine, index, out));
+        while tasks.join_next().await.is_some() {}
+    })
+}
+
+/// The local engine's up (with its facts) on every connection, and down, with why,
+/// whenever it refuses one.
+async fn local_engine(engine: EngineAt, index: usize, out: mpsc::Sender<(usize, HostEvent)>) {
+    let (feed_tx, mut feed) = mpsc::channel(64);
+    let _stop_feed = containers::AbortOnDrop(tokio::spawn(follow_engine(engine.clone(), feed_tx)));
+    while let Some(update) = feed.recv().await {
+        let events = match update {
+            EngineUpdate::Following { .. } => {
+                let up = HostEvent::Up {
+                    at: OffsetDateTime::now_utc(),
+                };
+                let facts = match engine.current_route() {
+                    Some(route) => {
+                        match crate::docker::transport::connect_negotiated(route.opener, 30).await {
+                            Ok(docker) => facts::collect(&docker, None).await.map(Box::new),
+                            Err(error) => Err(sanitize::line(&engine.unreachable(&error))),
+                        }
                     }
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    continue;
-                }
-            };
-            let now = OffsetDateTime::now_utc();
-            if out.send((index, HostEvent::Up { at: now })).await.is_err() {
-                return;
+                    None => continue,
+                };
+                vec![up, HostEvent::Facts(facts, OffsetDateTime::now_utc())]
             }
-            let facts = facts::collect(&docker, None).await.map(Box::new);
-            let event = HostEvent::Facts(facts, OffsetDateTime::now_utc());
+            EngineUpdate::Unreachable { cause } => vec![HostEvent::Down {
+                cause: sanitize::line(&cause),
+            }],
+            _ => continue,
+        };
+        for event in events {
             if out.send((index, event)).await.is_err() {
                 return;
             }
-            let update = match containers::collect(&docker, now).await {
-                Ok(all) => ContainerUpdate::All(all, now),
-                Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
-            };
-            if out
-                .send((index, HostEvent::Containers(update)))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let mut events = crate::docker::events::follow(&docker, cursor, None);
-            while let Some(Ok(event)) = events.next().await {
-                let Some(id) = event.actor.as_ref().and_then(|a| a.id.clone()) else {
-                    continue;
-                };
-                if event.typ != Some(bollard::models::EventMessageTypeEnum::CONTAINER) {
-                    continue;
-                }
-                let now = OffsetDateTime::now_utc();
-                let update = match containers::inspect(&docker, &id, now).await {
-                    Ok(Some(report)) => ContainerUpdate::Changed(Box::new(report), now),
-                    Ok(None) => ContainerUpdate::Gone {
-                        id: id.chars().take(12).collect(),
-                        at: now,
-                    },
-                    Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
-                };
-                if out
-                    .send((index, HostEvent::Containers(update)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            cursor = events.into_cursor();
-            tokio::time::sleep(Duration::from_secs(2)).await;
         }
-    })
+    }
 }
