@@ -765,7 +765,7 @@ fn mask_times(screen: &str) -> String {
 
 #[test]
 fn passphrase_modal_masks_the_input_and_answers_the_asker() {
-    use fleetdeck::tui::prompt::PassphraseRequest;
+    use fleetdeck::tui::app::PassphraseRequest;
     let mut app = app(false);
     let key = std::path::Path::new("/root/.ssh/id_ed25519");
     let (request, mut answer) = PassphraseRequest::new(1, key, false);

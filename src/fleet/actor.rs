@@ -10,14 +10,13 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::containers::{self, ContainerUpdate};
-use super::facts::{self, HostFacts};
-use super::model::HostState;
+use super::containers;
+use super::engine_events::{EngineAt, EngineUpdate, follow_engine};
+use super::facts;
+/// The events are the model's input: they live with it, and keep this path.
+pub use super::model::HostEvent;
 use super::probe;
 use super::status::Target;
-use crate::probes::backup::BackupReport;
-use crate::probes::cert::CertReport;
-use crate::probes::firewall::FirewallReport;
 use crate::sanitize;
 use crate::ssh::link::{Backoff, Link, LinkState};
 use crate::ssh::session::{ConnectContext, Session};
@@ -29,52 +28,6 @@ pub const BACKUP_INTERVAL: Duration = Duration::from_secs(300);
 pub const FIREWALL_INTERVAL: Duration = Duration::from_secs(60);
 /// Certificates change on renewal; their thresholds are in days.
 pub const CERT_INTERVAL: Duration = Duration::from_secs(3600);
-
-/// What a host actor reports.
-#[derive(Debug, Clone)]
-pub enum HostEvent {
-    Up {
-        at: OffsetDateTime,
-    },
-    Down {
-        cause: String,
-    },
-    Containers(ContainerUpdate),
-    Backups(Vec<BackupReport>, OffsetDateTime),
-    Firewall(Box<FirewallReport>, OffsetDateTime),
-    Certs(Vec<CertReport>, OffsetDateTime),
-    /// A `/_ping` round trip over the session, or why it failed (sanitized).
-    Rtt(Result<Duration, String>, OffsetDateTime),
-    /// The host's facts, read once per connection, or why they could not be.
-    Facts(Result<Box<HostFacts>, String>, OffsetDateTime),
-    /// The last successful restore drills, from the local drill history.
-    LastDrill(Box<crate::probes::drill::LastDrill>, OffsetDateTime),
-}
-
-impl HostState {
-    pub fn apply(&mut self, event: HostEvent) {
-        match event {
-            HostEvent::Up { at } => {
-                self.reachable = Some(true);
-                self.error = None;
-                self.last_contact = Some(at);
-            }
-            HostEvent::Down { cause } => {
-                self.reachable = Some(false);
-                self.error = Some(cause);
-            }
-            HostEvent::Containers(update) => self.apply_containers(update),
-            HostEvent::Backups(reports, at) => self.backups.set(reports, at),
-            HostEvent::Firewall(report, at) => self.firewall.set(*report, at),
-            HostEvent::Certs(reports, at) => self.certs.set(reports, at),
-            HostEvent::Rtt(Ok(rtt), at) => self.rtt.set(rtt, at),
-            HostEvent::Rtt(Err(error), _) => self.rtt.fail(error),
-            HostEvent::Facts(Ok(facts), at) => self.facts.set(*facts, at),
-            HostEvent::Facts(Err(error), _) => self.facts.fail(error),
-            HostEvent::LastDrill(drill, at) => self.last_drill.set(*drill, at),
-        }
-    }
-}
 
 /// A running host actor; dropping it stops every task and closes the session.
 pub struct HostActor {
@@ -108,24 +61,15 @@ pub fn spawn(
 
     tasks.spawn(report_link(link.watch(), index, out.clone()));
 
-    let (container_tx, mut container_rx) = mpsc::channel(64);
+    // The watcher's updates go straight to `out`, tagged, with no task in between.
     tasks.spawn(containers::watch(
-        link.watch(),
-        target.settings.docker_socket.clone(),
-        container_tx,
+        EngineAt::Remote {
+            link: link.watch(),
+            socket: target.settings.docker_socket.clone(),
+        },
+        out.clone(),
+        move |update| (index, HostEvent::Containers(update)),
     ));
-    let forward = out.clone();
-    tasks.spawn(async move {
-        while let Some(update) = container_rx.recv().await {
-            if forward
-                .send((index, HostEvent::Containers(update)))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
 
     tasks.spawn(engine(
         link.watch(),
@@ -380,136 +324,58 @@ async fn certificates(
 }
 
 /// The local engine when there is no inventory (the embedded default): its containers
-/// from the local socket, kept current by its event stream, retried while it is down.
+/// from the one container watcher, kept current by the engine's event stream; up and
+/// down, and the engine's facts, from an event feed of its own. Retried while the
+/// engine is down.
 pub fn spawn_local(
     socket: std::path::PathBuf,
     index: usize,
     out: mpsc::Sender<(usize, HostEvent)>,
 ) -> tokio::task::JoinHandle<()> {
-    use futures_util::StreamExt;
+    let engine = EngineAt::Local { socket };
     tokio::spawn(async move {
-        let mut cursor = crate::docker::events::EventCursor::new();
-        loop {
-            let opener = Arc::new(crate::docker::transport::LocalSocket::new(&socket));
-            let docker = match crate::docker::transport::connect_negotiated(opener, 30).await {
-                Ok(docker) => docker,
-                Err(error) => {
-                    let cause = sanitize::line(&format!("{}: {error}", socket.display()));
-                    if out.send((index, HostEvent::Down { cause })).await.is_err() {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    continue;
-                }
-            };
-            let now = OffsetDateTime::now_utc();
-            if out.send((index, HostEvent::Up { at: now })).await.is_err() {
-                return;
-            }
-            let facts = facts::collect(&docker, None).await.map(Box::new);
-            let event = HostEvent::Facts(facts, OffsetDateTime::now_utc());
-            if out.send((index, event)).await.is_err() {
-                return;
-            }
-            let update = match containers::collect(&docker, now).await {
-                Ok(all) => ContainerUpdate::All(all, now),
-                Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
-            };
-            if out
-                .send((index, HostEvent::Containers(update)))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let mut events = crate::docker::events::follow(&docker, cursor, None);
-            while let Some(Ok(event)) = events.next().await {
-                let Some(id) = event.actor.as_ref().and_then(|a| a.id.clone()) else {
-                    continue;
-                };
-                if event.typ != Some(bollard::models::EventMessageTypeEnum::CONTAINER) {
-                    continue;
-                }
-                let now = OffsetDateTime::now_utc();
-                let update = match containers::inspect(&docker, &id, now).await {
-                    Ok(Some(report)) => ContainerUpdate::Changed(Box::new(report), now),
-                    Ok(None) => ContainerUpdate::Gone {
-                        id: id.chars().take(12).collect(),
-                        at: now,
-                    },
-                    Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
-                };
-                if out
-                    .send((index, HostEvent::Containers(update)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            cursor = events.into_cursor();
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
+        let mut tasks = JoinSet::new();
+        tasks.spawn(containers::watch(
+            engine.clone(),
+            out.clone(),
+            move |update| (index, HostEvent::Containers(update)),
+        ));
+        tasks.spawn(local_engine(engine, index, out));
+        while tasks.join_next().await.is_some() {}
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::probes::backup::{BackupKind, BackupRepo, BackupState};
-    use crate::probes::firewall::FirewallReport;
-    use time::macros::datetime;
-
-    /// The reducer keeps the last backups and firewall when the host goes down (the
-    /// probes send nothing for a round the link dropped under): the values survive,
-    /// marked stale with their age, and only the host's own error says why.
-    #[test]
-    fn a_disconnect_keeps_the_last_values_and_marks_them_stale() {
-        let repo = BackupRepo {
-            name: "app-data".into(),
-            kind: BackupKind::Restic,
-            repository: "/srv/backup/repo".into(),
-            password_file: None,
-            paths: vec![],
-            warning_hours: 26,
-            critical_hours: 48,
+/// The local engine's up (with its facts) on every connection, and down, with why,
+/// whenever it refuses one.
+async fn local_engine(engine: EngineAt, index: usize, out: mpsc::Sender<(usize, HostEvent)>) {
+    let (feed_tx, mut feed) = mpsc::channel(64);
+    let _stop_feed = containers::AbortOnDrop(tokio::spawn(follow_engine(engine.clone(), feed_tx)));
+    while let Some(update) = feed.recv().await {
+        let events = match update {
+            EngineUpdate::Following { .. } => {
+                let up = HostEvent::Up {
+                    at: OffsetDateTime::now_utc(),
+                };
+                let facts = match engine.current_route() {
+                    Some(route) => {
+                        match crate::docker::transport::connect_negotiated(route.opener, 30).await {
+                            Ok(docker) => facts::collect(&docker, None).await.map(Box::new),
+                            Err(error) => Err(sanitize::line(&engine.unreachable(&error))),
+                        }
+                    }
+                    None => continue,
+                };
+                vec![up, HostEvent::Facts(facts, OffsetDateTime::now_utc())]
+            }
+            EngineUpdate::Unreachable { cause } => vec![HostEvent::Down {
+                cause: sanitize::line(&cause),
+            }],
+            _ => continue,
         };
-        let measured = datetime!(2027-01-01 10:00 UTC);
-        let mut host = HostState::new(
-            "web1",
-            vec![],
-            super::super::model::Expectations {
-                backups: true,
-                certs: false,
-                firewall: true,
-            },
-        );
-        host.apply(HostEvent::Up { at: measured });
-        let backup = BackupReport::failed(&repo, BackupState::NoSnapshots, "none yet");
-        host.apply(HostEvent::Backups(vec![backup.clone()], measured));
-        host.apply(HostEvent::Firewall(
-            Box::new(FirewallReport::failed("nft: permission denied")),
-            measured,
-        ));
-        host.apply(HostEvent::Down {
-            cause: "keepalive timeout".into(),
-        });
-        let json = serde_json::to_value(host.to_json(measured + time::Duration::minutes(3)))
-            .expect("json");
-        assert_eq!(json["reachable"], false);
-        assert_eq!(json["backups"][0]["state"], "no_snapshots", "{json}");
-        assert_eq!(
-            json["firewall"]["error"], "nft: permission denied",
-            "{json}"
-        );
-        for signal in ["backups", "firewall"] {
-            let s = &json["signals"][signal];
-            assert_eq!(
-                (&s["stale"], &s["age_seconds"]),
-                (&true.into(), &180.into()),
-                "{s}"
-            );
-            assert!(s["error"].is_null(), "{s}");
+        for event in events {
+            if out.send((index, event)).await.is_err() {
+                return;
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::engine_events::{EngineAt, EngineUpdate, follow_engine};
 use crate::probes::Severity;
 use crate::sanitize;
 use crate::stack::RestartPolicy;
@@ -179,7 +180,7 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
         restart_count,
         exit_code,
         oom_killed,
-        started_at: started.and_then(|t| t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok()),
+        started_at: started.and_then(crate::util::time::try_rfc3339),
         uptime_seconds: started
             .filter(|_| running)
             .map(|t| (now - t).whole_seconds().max(0)),
@@ -356,40 +357,52 @@ pub enum ContainerUpdate {
 /// safety net under the event stream.
 pub const RELIST_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Keeps a host's container list current while its link is up: a full listing when the
-/// event feed (re)starts, one inspection per container event, a full listing every
-/// [`RELIST_INTERVAL`]. Runs until `out` is closed.
-pub async fn watch(
-    mut link: tokio::sync::watch::Receiver<crate::ssh::link::LinkState>,
-    socket: String,
-    out: tokio::sync::mpsc::Sender<ContainerUpdate>,
+/// Keeps an engine's container list current while it can be reached: a full listing
+/// when the event feed (re)starts, one inspection per container event, a full listing
+/// every [`RELIST_INTERVAL`]. Each update goes to `out` as `wrap` makes it, so it
+/// reaches its reader directly. Runs until `out` is closed (or the host's link ends).
+pub async fn watch<T>(
+    mut engine: EngineAt,
+    out: tokio::sync::mpsc::Sender<T>,
+    wrap: impl Fn(ContainerUpdate) -> T,
 ) {
-    use super::engine_events::{EngineUpdate, follow_engine_events};
     let (events_tx, mut events) = tokio::sync::mpsc::channel(256);
-    let feed = tokio::spawn(follow_engine_events(
-        link.clone(),
-        socket.clone(),
-        events_tx,
-    ));
+    let feed = tokio::spawn(follow_engine(engine.clone(), events_tx));
     let _stop_feed = AbortOnDrop(feed);
-    let mut client: Option<(crate::ssh::session::Session, Docker)> = None;
+    // The client of the current route (its session; `None` for the local socket).
+    let mut client: Option<(Option<crate::ssh::session::Session>, Docker)> = None;
     let mut relist = tokio::time::interval(RELIST_INTERVAL);
     relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A host's engine is asked while its link is up. The local engine is not asked
+    // from losing its feed until following it again: the feed reports it down, as a
+    // host's link does.
+    let local = matches!(engine, EngineAt::Local { .. });
+    let mut local_engine_lost = false;
     loop {
         let wanted = tokio::select! {
             update = events.recv() => match update {
                 None => return,
-                Some(EngineUpdate::Following { .. } | EngineUpdate::PossibleGap) => Wanted::All,
+                Some(EngineUpdate::Following { .. } | EngineUpdate::PossibleGap) => {
+                    local_engine_lost = false;
+                    Wanted::All
+                }
                 Some(EngineUpdate::Event(event)) => match container_event(&event) {
                     Some((id, true)) => Wanted::Gone(id),
                     Some((id, false)) => Wanted::One(id),
                     None => Wanted::Nothing,
                 },
-                Some(EngineUpdate::Interrupted { .. }) => Wanted::Nothing,
+                Some(EngineUpdate::Interrupted { .. } | EngineUpdate::Unreachable { .. }) => {
+                    if local {
+                        // Its next connection may be to a restarted engine.
+                        local_engine_lost = true;
+                        client = None;
+                    }
+                    Wanted::Nothing
+                }
             },
             _ = relist.tick() => Wanted::All,
-            changed = link.changed() => {
-                if changed.is_err() {
+            ended = engine.link_changed() => {
+                if ended {
                     return;
                 }
                 Wanted::Nothing
@@ -401,7 +414,7 @@ pub async fn watch(
         let now = OffsetDateTime::now_utc();
         if let Wanted::Gone(id) = wanted {
             if out
-                .send(ContainerUpdate::Gone { id, at: now })
+                .send(wrap(ContainerUpdate::Gone { id, at: now }))
                 .await
                 .is_err()
             {
@@ -409,25 +422,24 @@ pub async fn watch(
             }
             continue;
         }
-        let Some(session) = link.borrow().session().cloned() else {
+        let Some(route) = engine.current_route().filter(|_| !local_engine_lost) else {
             continue;
         };
         let docker = match &client {
-            Some((current, docker)) if current.same_connection(&session) => docker.clone(),
-            _ => match crate::docker::transport::connect_negotiated(
-                session.docker_socket(&socket),
-                30,
-            )
-            .await
-            {
+            Some((current, docker)) if same_route(current.as_ref(), route.session.as_ref()) => {
+                docker.clone()
+            }
+            _ => match crate::docker::transport::connect_negotiated(route.opener, 30).await {
                 Ok(docker) => {
-                    client = Some((session.clone(), docker.clone()));
+                    client = Some((route.session, docker.clone()));
                     docker
                 }
+                // The local engine's own feed reports it unreachable (the host down).
+                Err(_) if route.session.is_none() => continue,
                 Err(error) => {
-                    let message = sanitize::line(&format!("Docker API at {socket}: {error}"));
+                    let message = sanitize::line(&engine.unreachable(&error));
                     if out
-                        .send(ContainerUpdate::Failed(message, now))
+                        .send(wrap(ContainerUpdate::Failed(message, now)))
                         .await
                         .is_err()
                     {
@@ -448,9 +460,26 @@ pub async fn watch(
                 Err(error) => ContainerUpdate::Failed(sanitize::line(&error.to_string()), now),
             },
         };
-        if out.send(update).await.is_err() {
+        if matches!(update, ContainerUpdate::Failed(..)) && matches!(engine, EngineAt::Local { .. })
+        {
+            // The local engine may have restarted: connect afresh next time.
+            client = None;
+        }
+        if out.send(wrap(update)).await.is_err() {
             return;
         }
+    }
+}
+
+/// Whether two routes are the same connection (the local socket is always one).
+fn same_route(
+    a: Option<&crate::ssh::session::Session>,
+    b: Option<&crate::ssh::session::Session>,
+) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.same_connection(b),
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -461,7 +490,8 @@ enum Wanted {
     Gone(String),
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Aborts the task when dropped, so a feed never outlives its reader.
+pub(super) struct AbortOnDrop(pub(super) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -1,5 +1,8 @@
-//! The console. Only terminal lifecycle lives here so far: entering and leaving the
-//! alternate screen, and making sure every exit path — panics included — restores it.
+//! The console: `app/` its state and the one `update` function, `ui/` one file per
+//! panel, `run` the event loop, `worker` the wizards' worker thread, `prompt` the
+//! SSH passphrase asker, `terminal` entering and leaving the alternate screen (every
+//! exit path, panics included, restores it), `action`, `keymap` and `theme` the
+//! operator's keys and colours.
 
 pub mod action;
 pub mod app;
@@ -11,5 +14,6 @@ pub mod terminal;
 pub mod theme;
 pub mod ui;
 pub mod wizards;
+pub mod worker;
 
 pub use theme::ConfigFileError;

@@ -9,71 +9,14 @@
 //! `Debug` or `Display` over it.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex as StdMutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::{mpsc, oneshot};
-use zeroize::Zeroizing;
+use tokio::sync::mpsc;
 
-use super::app::Msg;
+use super::app::{Msg, PassphraseRequest};
 use crate::ssh::auth::{PassphrasePrompt, PromptFuture};
-
-/// A key's passphrase, asked of the operator. Answer it exactly once with
-/// [`PassphraseRequest::answer`]; dropping it unanswered counts as cancelled.
-pub struct PassphraseRequest {
-    /// Ties a withdrawal ([`Msg::PassphraseWithdrawn`]) to its request.
-    pub id: u64,
-    pub key_file: PathBuf,
-    /// The previous passphrase for this key was wrong ("try again").
-    pub previous_was_wrong: bool,
-    reply: oneshot::Sender<Option<Zeroizing<String>>>,
-}
-
-impl PassphraseRequest {
-    /// A request and the receiver its answer arrives on (for tests and the prompt).
-    pub fn new(
-        id: u64,
-        key_file: &Path,
-        previous_was_wrong: bool,
-    ) -> (
-        PassphraseRequest,
-        oneshot::Receiver<Option<Zeroizing<String>>>,
-    ) {
-        let (reply, answer) = oneshot::channel();
-        (
-            PassphraseRequest {
-                id,
-                key_file: key_file.to_path_buf(),
-                previous_was_wrong,
-                reply,
-            },
-            answer,
-        )
-    }
-
-    /// `Some` unlocks the key, `None` cancels. The asker may have given up already
-    /// (its authentication timed out); then the passphrase is dropped, and wiped.
-    pub fn answer(self, passphrase: Option<Zeroizing<String>>) {
-        let _ = self.reply.send(passphrase);
-    }
-
-    /// Whether the asker still waits for an answer.
-    pub fn is_waiting(&self) -> bool {
-        !self.reply.is_closed()
-    }
-}
-
-impl fmt::Debug for PassphraseRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PassphraseRequest")
-            .field("id", &self.id)
-            .field("key_file", &self.key_file)
-            .field("previous_was_wrong", &self.previous_was_wrong)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The console's [`PassphrasePrompt`]: asks the UI loop. A key whose prompt was
 /// cancelled is not asked for again in this run (the host's reconnect attempts would

@@ -22,7 +22,8 @@ use super::prompt::ConsolePrompt;
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::ui;
-use super::wizards::{CanaryWizard, OpenWizard, WizardOutput};
+use super::wizards::{CanaryWizard, OpenWizard};
+use super::worker::{WizardWorker, spawn_drill_worker, spawn_wizard_worker};
 use crate::audit::AuditLog;
 use crate::cli::Cli;
 use crate::core::{ConfirmedAction, Core};
@@ -30,10 +31,9 @@ use crate::fleet::actor::{self, HostActor, HostEvent};
 use crate::fleet::model::{Expectations, HostState};
 use crate::fleet::status::{Contexts, Target};
 use crate::sanitize;
-use crate::wizard::canary::{self as canary_wizard, CanaryOutput, CanaryRunner};
-use crate::wizard::deploy::{self as deploy_wizard, DeployOutput, DeployRunner, Selection};
-use crate::wizard::drill::{self as drill_wizard, DrillOutput, DrillRunner};
-use crate::wizard::{Answers, OpRequest, Runner};
+use crate::wizard::canary::{self as canary_wizard, CanaryRunner};
+use crate::wizard::deploy::{self as deploy_wizard, DeployRunner, Selection};
+use crate::wizard::drill::{self as drill_wizard, DrillRunner};
 
 /// The shortest time between two frames.
 const FRAME_INTERVAL: Duration = Duration::from_millis(16);
@@ -530,123 +530,10 @@ fn save_logs(app: &App) -> String {
 
 /// `RFC3339 text`: the form the logs view stores (it hides the time unless asked).
 fn log_text(line: &crate::docker::logs::LogLine) -> String {
-    let at = line.at.and_then(|t| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    });
-    match at {
+    match line.at.and_then(crate::util::time::try_rfc3339) {
         Some(at) => format!("{at} {}", line.text),
         None => line.text.clone(),
     }
-}
-
-/// A wizard's worker: a thread with its own runtime, where the wizard's operations
-/// run one after another (the core's parallel host futures cannot be spawned onto
-/// the console's runtime, not being `Send`). The SSH sessions a plan opens live on
-/// this runtime, which keeps running between operations, so they stay up while the
-/// operator reads the plan. Dropping it ends the thread.
-enum WizardWorker {
-    Deploy(mpsc::UnboundedSender<(OpRequest, Answers<DeployOutput>)>),
-    Canary(mpsc::UnboundedSender<(OpRequest, Answers<CanaryOutput>)>),
-    /// With its thread, which finishes a drill under way when the channel closes.
-    Drill(
-        mpsc::UnboundedSender<(OpRequest, Answers<DrillOutput>)>,
-        std::thread::JoinHandle<()>,
-    ),
-}
-
-fn spawn_wizard_worker<O, R>(
-    mut runner: R,
-    ui: mpsc::Sender<Msg>,
-) -> std::result::Result<mpsc::UnboundedSender<(OpRequest, Answers<O>)>, String>
-where
-    O: Send + 'static,
-    R: Runner<O> + Send + 'static,
-    WizardOutput: From<O>,
-{
-    let (ops, mut requests) = mpsc::unbounded_channel::<(OpRequest, Answers<O>)>();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting its runtime: {e}"))?;
-    std::thread::Builder::new()
-        .name("fleetdeck-wizard".to_owned())
-        .spawn(move || {
-            runtime.block_on(async move {
-                while let Some((op, answers)) = requests.recv().await {
-                    let wizard = op.wizard;
-                    let (progress, mut events) = mpsc::unbounded_channel();
-                    let run = runner.run(&op, &answers, progress);
-                    let forward = async {
-                        while let Some(event) = events.recv().await {
-                            let _ = ui.send(Msg::WizardProgress { wizard, event }).await;
-                        }
-                    };
-                    let (result, ()) = tokio::join!(run, forward);
-                    let result = result.map(WizardOutput::from);
-                    if ui.send(Msg::WizardDone { op, result }).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        })
-        .map_err(|e| format!("starting its thread: {e}"))?;
-    Ok(ops)
-}
-
-/// The drill wizard's worker: as [`spawn_wizard_worker`], and when the wizard is
-/// closed (its channel dropped) a drill that wrote on its host is finished there —
-/// scratch data removed, lock released, report saved — and the result noted.
-fn spawn_drill_worker(
-    mut runner: DrillRunner,
-    ui: mpsc::Sender<Msg>,
-) -> std::result::Result<WizardWorker, String> {
-    let (ops, mut requests) = mpsc::unbounded_channel::<(OpRequest, Answers<DrillOutput>)>();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting its runtime: {e}"))?;
-    let thread = std::thread::Builder::new()
-        .name("fleetdeck-drill".to_owned())
-        .spawn(move || {
-            runtime.block_on(async move {
-                while let Some((op, answers)) = requests.recv().await {
-                    let wizard = op.wizard;
-                    let (progress, mut events) = mpsc::unbounded_channel();
-                    let run = runner.run(&op, &answers, progress);
-                    let forward = async {
-                        while let Some(event) = events.recv().await {
-                            let _ = ui.send(Msg::WizardProgress { wizard, event }).await;
-                        }
-                    };
-                    let (result, ()) = tokio::join!(run, forward);
-                    let result = result.map(WizardOutput::from);
-                    if ui.send(Msg::WizardDone { op, result }).await.is_err() {
-                        break;
-                    }
-                }
-                if let Some(done) = runner.close().await {
-                    let r = &done.report;
-                    let saved = match &done.saved {
-                        Ok((_, md)) => format!("report: {}", md.display()),
-                        Err(e) => format!("the report could not be saved: {e}"),
-                    };
-                    let removed = if r.cleanup.removed {
-                        "scratch data removed"
-                    } else {
-                        "SCRATCH DATA LEFT"
-                    };
-                    let _ = ui
-                        .send(Msg::Notice(crate::sanitize::line(&format!(
-                            "drill on {} ended ({:?}): {removed}; {saved}",
-                            r.host, r.result
-                        ))))
-                        .await;
-                }
-            });
-        })
-        .map_err(|e| format!("starting its thread: {e}"))?;
-    Ok(WizardWorker::Drill(ops, thread))
 }
 
 /// Shows a wizard that opened (its worker takes the slot), or says why it did not.

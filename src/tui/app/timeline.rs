@@ -1,0 +1,138 @@
+//! The fleet timeline: its entries, their filters, and the entries a host's changes
+//! (as `HostState::apply` reports them) make.
+
+use crate::fleet::model::HostChange;
+use crate::probes::Severity;
+use std::collections::VecDeque;
+use time::OffsetDateTime;
+
+/// One entry of the fleet timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub at: OffsetDateTime,
+    pub host: String,
+    pub severity: Severity,
+    pub kind: TimelineKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimelineKind {
+    Connection,
+    Container,
+    Backup,
+    Certificate,
+    Firewall,
+}
+
+impl TimelineKind {
+    pub const ALL: [TimelineKind; 5] = [
+        TimelineKind::Connection,
+        TimelineKind::Container,
+        TimelineKind::Backup,
+        TimelineKind::Certificate,
+        TimelineKind::Firewall,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TimelineKind::Connection => "connection",
+            TimelineKind::Container => "container",
+            TimelineKind::Backup => "backup",
+            TimelineKind::Certificate => "certificate",
+            TimelineKind::Firewall => "firewall",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TimelineState {
+    pub entries: VecDeque<TimelineEntry>,
+    pub selected: usize,
+    pub host: Option<String>,
+    pub min_severity: Option<Severity>,
+    pub kind: Option<TimelineKind>,
+}
+
+impl TimelineState {
+    /// Newest first, filtered.
+    pub fn visible(&self) -> Vec<&TimelineEntry> {
+        self.entries
+            .iter()
+            .rev()
+            .filter(|e| self.host.as_ref().is_none_or(|h| &e.host == h))
+            .filter(|e| self.min_severity.is_none_or(|s| e.severity >= s))
+            .filter(|e| self.kind.is_none_or(|k| e.kind == k))
+            .collect()
+    }
+}
+
+/// What changed on a host, as timeline entries.
+pub fn entries(host: &str, changes: Vec<HostChange>, now: OffsetDateTime) -> Vec<TimelineEntry> {
+    changes
+        .into_iter()
+        .map(|change| {
+            let (severity, kind, text) = match change {
+                HostChange::Connected => (
+                    Severity::Ok,
+                    TimelineKind::Connection,
+                    "connected".to_owned(),
+                ),
+                HostChange::Unreachable { cause } => (
+                    Severity::Critical,
+                    TimelineKind::Connection,
+                    format!("unreachable: {cause}"),
+                ),
+                HostChange::Container {
+                    name,
+                    state,
+                    health,
+                    severity,
+                } => {
+                    let state = match health {
+                        Some(health) => format!("{state} ({health})"),
+                        None => state,
+                    };
+                    (
+                        severity,
+                        TimelineKind::Container,
+                        format!("{name}: {state}"),
+                    )
+                }
+                HostChange::ContainerRemoved { name } => (
+                    Severity::Ok,
+                    TimelineKind::Container,
+                    format!("{name}: removed"),
+                ),
+                HostChange::Backups(severity) => (
+                    severity,
+                    TimelineKind::Backup,
+                    format!("backups {}", severity.as_str()),
+                ),
+                HostChange::Certificates(severity) => (
+                    severity,
+                    TimelineKind::Certificate,
+                    format!("certificates {}", severity.as_str()),
+                ),
+                HostChange::Firewall {
+                    severity,
+                    differences,
+                } => {
+                    let text = if differences == 0 {
+                        "firewall as declared".to_owned()
+                    } else {
+                        format!("firewall drift: {differences} difference(s)")
+                    };
+                    (severity, TimelineKind::Firewall, text)
+                }
+            };
+            TimelineEntry {
+                at: now,
+                host: host.to_owned(),
+                severity,
+                kind,
+                text,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,270 @@
+//! The host detail: its panes (containers, backups, certificates, firewall, facts).
+
+use super::backups::draw_backups;
+use super::block;
+use super::facts::draw_facts;
+use super::overview::reach_cell;
+use super::severity_role;
+use crate::docker::stats::sparkline;
+use crate::fleet::table::age_text;
+use crate::tui::app::{App, Pane};
+use crate::tui::theme::{Role, Theme};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use time::OffsetDateTime;
+
+pub(super) fn draw_host(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    index: usize,
+    now: OffsetDateTime,
+) {
+    let Some(host) = app.hosts.get(index) else {
+        return;
+    };
+    let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
+    let mut spans = vec![Span::styled(
+        format!(" {} ", host.name),
+        theme.style(severity_role(host.severity())),
+    )];
+    let (reach, role) = reach_cell(host);
+    spans.push(Span::styled(format!("{reach} "), theme.style(role)));
+    if let (Some(false), Some(error)) = (host.reachable, &host.error) {
+        spans.push(Span::styled(
+            format!("({error}) "),
+            theme.style(Role::Critical),
+        ));
+    }
+    if !app.read_only && app.is_read_only(Some(index)) {
+        spans.push(Span::styled("read-only ", theme.style(Role::Accent)));
+    }
+    for pane in Pane::ALL {
+        let style = if pane == app.pane {
+            theme.style(Role::Selection)
+        } else {
+            theme.style(Role::Muted)
+        };
+        spans.push(Span::styled(format!(" {} ", pane.title()), style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
+    let stale = host.reachable == Some(false);
+    let title = |name: &str, measured: Option<OffsetDateTime>| {
+        let age = measured.map(|at| age_text((now - at).whole_seconds().max(0)));
+        match (stale, age) {
+            (true, Some(age)) => format!(" {name} — stale, measured {age} ago "),
+            (false, Some(age)) => format!(" {name} — {age} ago "),
+            (_, None) => format!(" {name} — not measured yet "),
+        }
+    };
+    let selected = Some(app.pane_selected);
+    match app.pane {
+        Pane::Containers => {
+            let rows: Vec<Row> = host
+                .containers
+                .value
+                .iter()
+                .flatten()
+                .map(|c| {
+                    let samples = app.stats.get(&c.id);
+                    let recent = |f: &dyn Fn(&crate::docker::stats::Sample) -> f64| {
+                        samples
+                            .map(|s| s.iter().rev().take(8).rev().map(f).collect::<Vec<f64>>())
+                            .unwrap_or_default()
+                    };
+                    let cpu = recent(&|s| s.cpu_percent);
+                    let mem = recent(&|s| s.memory_bytes as f64);
+                    let cpu_cell = match cpu.last() {
+                        Some(now) => {
+                            format!("{} {now:.0}%", sparkline(cpu.iter().copied(), Some(100.0)))
+                        }
+                        None => "-".to_owned(),
+                    };
+                    let mem_cell = match mem.last() {
+                        Some(now) => format!(
+                            "{} {}",
+                            sparkline(mem.iter().copied(), None),
+                            crate::docker::stats::bytes_text(*now as u64)
+                        ),
+                        None => "-".to_owned(),
+                    };
+                    Row::new(vec![
+                        Cell::from(c.name.clone()),
+                        Cell::from(c.image.clone()),
+                        Cell::from(c.state.clone()),
+                        Cell::from(c.health.clone().unwrap_or_else(|| "-".to_owned())),
+                        Cell::from(
+                            c.uptime_seconds
+                                .map(age_text)
+                                .unwrap_or_else(|| "-".to_owned()),
+                        ),
+                        Cell::from(c.restart_count.to_string()),
+                        Cell::from(cpu_cell),
+                        Cell::from(mem_cell),
+                        Cell::from(c.problem.clone().unwrap_or_default()),
+                    ])
+                    .style(theme.style(severity_role(c.severity)))
+                })
+                .collect();
+            let table = Table::new(
+                rows,
+                [
+                    Constraint::Length(18),
+                    Constraint::Length(22),
+                    Constraint::Length(10),
+                    Constraint::Length(9),
+                    Constraint::Length(7),
+                    Constraint::Length(8),
+                    Constraint::Length(13),
+                    Constraint::Length(13),
+                    Constraint::Min(10),
+                ],
+            )
+            .header(
+                Row::new([
+                    "NAME", "IMAGE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "CPU", "MEMORY",
+                    "PROBLEM",
+                ])
+                .style(theme.style(Role::Header)),
+            )
+            .row_highlight_style(theme.style(Role::Selection))
+            .block(block(
+                title("Containers", host.containers.measured_at),
+                theme,
+            ));
+            frame.render_stateful_widget(
+                table,
+                body,
+                &mut TableState::default().with_selected(selected),
+            );
+        }
+        Pane::Backups => draw_backups(
+            frame,
+            body,
+            app,
+            theme,
+            host,
+            &title("Backups", host.backups.measured_at),
+            now,
+        ),
+        Pane::Certificates => {
+            let rows: Vec<Row> = host
+                .certs
+                .value
+                .iter()
+                .flatten()
+                .map(|c| {
+                    let days = c
+                        .lifetime()
+                        .map(|l| l.signed())
+                        .unwrap_or_else(|| "?".to_owned());
+                    Row::new(vec![
+                        Cell::from(c.endpoint.clone()),
+                        Cell::from(format!("{}:{}", c.host, c.port)),
+                        Cell::from(days),
+                        Cell::from(if c.chain_valid { "valid" } else { "INVALID" }),
+                        Cell::from(c.issuer.clone().unwrap_or_default()),
+                        Cell::from(c.error.clone().unwrap_or_default()),
+                    ])
+                    .style(theme.style(severity_role(c.severity)))
+                })
+                .collect();
+            let table = Table::new(
+                rows,
+                [
+                    Constraint::Length(10),
+                    Constraint::Length(20),
+                    Constraint::Length(5),
+                    Constraint::Length(8),
+                    Constraint::Length(20),
+                    Constraint::Min(10),
+                ],
+            )
+            .header(
+                Row::new(["ENDPOINT", "ADDRESS", "DAYS", "CHAIN", "ISSUER", "ERROR"])
+                    .style(theme.style(Role::Header)),
+            )
+            .row_highlight_style(theme.style(Role::Selection))
+            .block(block(title("Certificates", host.certs.measured_at), theme));
+            frame.render_stateful_widget(
+                table,
+                body,
+                &mut TableState::default().with_selected(selected),
+            );
+        }
+        Pane::Firewall => {
+            let mut lines = Vec::new();
+            match &host.firewall.value {
+                None => lines.push(Line::from(Span::styled(
+                    "no firewall policy declared or not measured yet",
+                    theme.style(Role::Muted),
+                ))),
+                Some(f) => {
+                    if let Some(observed) = &f.observed {
+                        lines.push(Line::from(
+                            format!(
+                                "backend {:?}, input policy {:?}",
+                                observed.backend, observed.input_policy
+                            )
+                            .to_lowercase(),
+                        ));
+                        for open in &observed.open {
+                            let from = if open.sources.is_empty() {
+                                "anywhere".to_owned()
+                            } else {
+                                open.sources.join(", ")
+                            };
+                            lines.push(Line::from(Span::styled(
+                                format!("  open {} from {from}", open.ports_label()),
+                                theme.style(Role::Text),
+                            )));
+                        }
+                    }
+                    if let Some(error) = &f.error {
+                        lines.push(Line::from(Span::styled(
+                            error.clone(),
+                            theme.style(Role::Unknown),
+                        )));
+                    }
+                    if f.drift.is_empty() && f.error.is_none() {
+                        lines.push(Line::from(Span::styled(
+                            "as declared",
+                            theme.style(Role::Ok),
+                        )));
+                    }
+                    for (i, drift) in f.drift.iter().enumerate() {
+                        let mut style = theme.style(severity_role(drift.severity));
+                        if i == app.pane_selected {
+                            style = style.patch(theme.style(Role::Selection));
+                        }
+                        lines.push(Line::from(Span::styled(
+                            format!("drift: {}", drift.message),
+                            style,
+                        )));
+                    }
+                    for unknown in &f.unknown {
+                        lines.push(Line::from(Span::styled(
+                            format!("not understood: {unknown}"),
+                            theme.style(Role::Unknown),
+                        )));
+                    }
+                }
+            }
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .block(block(title("Firewall", host.firewall.measured_at), theme)),
+                body,
+            );
+        }
+        Pane::Facts => draw_facts(
+            frame,
+            body,
+            theme,
+            host,
+            &title("Facts", host.facts.measured_at),
+        ),
+    }
+}
