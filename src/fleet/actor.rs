@@ -14,7 +14,7 @@ use super::containers::{self, ContainerUpdate};
 use super::facts::{self, HostFacts};
 use super::model::HostState;
 use super::probe;
-use super::status::Target;
+use super::target::Target;
 use crate::probes::backup::BackupReport;
 use crate::probes::cert::CertReport;
 use crate::probes::firewall::FirewallReport;

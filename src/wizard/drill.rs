@@ -24,11 +24,11 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::Runner;
 use super::engine::{
     Answers, ChoiceOption, ConfirmKind, OpRequest, ProgressEvent, ProgressSender, ReviewLine, Step,
     StepId, StepKind, Tone, Wizard,
 };
-use super::headless::Runner;
 use crate::core::Core;
 use crate::core::drill::report::{CheckRecord, Outcome, human_duration};
 use crate::core::drill::run::{self, DrillEvent};

@@ -14,7 +14,7 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 use serde::Serialize;
 
 use crate::core::stack::{self, Service, Stack, StackPolicy};
-use crate::inventory::HostSettings;
+use crate::fleet::target::Target;
 use crate::sanitize;
 use crate::secrets::{self, SecretValue};
 
@@ -36,35 +36,6 @@ pub const OLDEST_SUFFIX: &str = ".old";
 /// `NAME.old` while a deploy decides between them).
 pub fn is_kept_revision_name(name: &str) -> bool {
     name.ends_with(PREVIOUS_SUFFIX) || name.ends_with(OLDEST_SUFFIX)
-}
-
-/// A host as the deployment core needs it.
-#[derive(Debug, Clone)]
-pub struct DeployTarget {
-    pub name: String,
-    pub settings: HostSettings,
-    /// The host's inventory variables (unrendered, as Ansible holds them).
-    pub vars: serde_json::Map<String, serde_json::Value>,
-    /// Relative stack and secret paths are taken from here.
-    pub inventory_dir: PathBuf,
-}
-
-impl DeployTarget {
-    pub fn stacks_dir(&self) -> PathBuf {
-        let dir = self
-            .settings
-            .stacks_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("stacks"));
-        self.inventory_dir.join(dir)
-    }
-
-    pub fn secrets_file(&self) -> Option<PathBuf> {
-        self.settings
-            .secrets
-            .as_ref()
-            .map(|p| self.inventory_dir.join(p))
-    }
 }
 
 /// Age identities, loaded once per identity file (hosts may name their own with
@@ -127,7 +98,7 @@ pub fn container_name(prefix: &str, app: &str, service: &str) -> String {
 /// variables plus `extra_vars` (which win, as Ansible's `-e`), and reads their
 /// secrets. Every problem is collected, each naming its file.
 pub fn desired(
-    target: &DeployTarget,
+    target: &Target,
     only: &[String],
     extra_vars: &serde_json::Map<String, serde_json::Value>,
     identities: &mut IdentityCache,
