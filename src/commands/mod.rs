@@ -8,6 +8,7 @@
 //! and the inventory loaded once with its warnings printed.
 
 pub mod canary;
+pub mod completions;
 pub mod console;
 pub mod deploy;
 pub mod drill;
@@ -15,6 +16,7 @@ mod ending;
 pub mod headless;
 pub mod inventory;
 pub mod lab;
+pub mod man;
 pub mod rollback;
 pub mod secrets;
 pub mod status;
@@ -151,5 +153,7 @@ pub async fn run(ctx: &Context, command: Option<&Command>) -> Result<ExitCode> {
         Command::Rollback(args) => rollback::run(ctx, args).await,
         Command::Canary(args) => canary::run(ctx, args).await,
         Command::Drill(args) => drill::run(ctx, args).await,
+        Command::Completions(args) => completions::run(ctx, args).await,
+        Command::Man => man::run(ctx, &()).await,
     }
 }
