@@ -4,7 +4,7 @@
 //! (or offer), and run-an-operation-with-progress. [`WizardState`] walks them as a pure
 //! state machine (current step, answers, next / back / cancel, what to draw, which
 //! operation to start); a [`Runner`] carries out the operations; the console renders
-//! the state and the command line's headless driver (`crate::commands::headless`)
+//! the state and the command line's headless driver (`commands::headless`)
 //! answers the same steps from flags.
 //! See `docs/architecture.md`, "Wizards".
 

@@ -13,7 +13,7 @@ pub(crate) enum Out {
     Done(Vec<String>),
 }
 
-/// Also walked by the headless driver's tests (`crate::commands::headless`).
+/// Also walked by the headless driver's tests (`commands::headless`).
 pub(crate) fn wizard() -> Wizard<Out> {
     Wizard {
         name: "Test".to_owned(),
