@@ -141,6 +141,31 @@ pub enum Command {
     /// which step and why); 2: nothing done (bad input, refused, not confirmed);
     /// 130/143: stopped by SIGINT/SIGTERM (scratch data removed, lock released).
     Drill(DrillArgs),
+
+    /// Print a shell completion script for bash, zsh or fish on stdout.
+    ///
+    /// bash: `fleetdeck completions bash > ~/.local/share/bash-completion/completions/fleetdeck`;
+    /// zsh: into a directory of `$fpath` as `_fleetdeck`; fish:
+    /// `fleetdeck completions fish > ~/.config/fish/completions/fleetdeck.fish`.
+    Completions(CompletionsArgs),
+
+    /// Print the manual page (roff) on stdout: `fleetdeck man | man -l -`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells `fleetdeck completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,14 @@
+//! The binary: error hooks, argument parsing, logging, the configuration file and the
+//! runtime, then dispatch to `fleetdeck::commands`.
+
 use std::process::ExitCode;
 
 use clap::Parser;
 use color_eyre::eyre::Result;
 
-use fleetdeck::cli::{Cli, Command, LabCommand};
-use fleetdeck::{lab, logging, tui};
+use fleetdeck::cli::Cli;
+use fleetdeck::commands::{self, Context};
+use fleetdeck::{logging, tui};
 
 fn main() -> ExitCode {
     if let Err(e) = tui::terminal::install_hooks() {
@@ -22,7 +26,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(mut cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli) -> Result<ExitCode> {
     // A log we cannot open (read-only home, another user's state dir) must not stop an
     // operator mid-incident: say so once and carry on without it.
     match logging::init(cli.log_file.as_deref(), &cli.log_level) {
@@ -48,66 +52,10 @@ fn run(mut cli: Cli) -> Result<ExitCode> {
     // can switch it on, never off).
     let config = fleetdeck::config::load(&fleetdeck::config::path())
         .map_err(|e| color_eyre::eyre::eyre!(e))?;
-    cli.read_only = cli.read_only || config.read_only;
+    let ctx = Context::new(&cli, &config);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let Some(command) = cli.command.take() else {
-        let options = tui::run::ConsoleOptions {
-            theme: cli.theme.clone().or(config.theme),
-            keymap: cli.keymap.clone().or(config.keymap),
-            read_only: cli.read_only,
-        };
-        let code = runtime.block_on(tui::run::run(&cli, options))?;
-        return Ok(ExitCode::from(code));
-    };
-    match command {
-        Command::Lab(LabCommand::Up(args)) => {
-            let dir = lab::resolve_dir(args.dir.dir);
-            runtime.block_on(lab::up(&dir, args.hosts))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Lab(LabCommand::Status(args)) => {
-            let dir = lab::resolve_dir(args.dir.dir);
-            let code = runtime.block_on(lab::status(&dir, args.json))?;
-            Ok(ExitCode::from(code))
-        }
-        Command::Lab(LabCommand::Rekey(args)) => {
-            let dir = lab::resolve_dir(args.dir.dir);
-            runtime.block_on(lab::rekey(&dir, &args.host))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Inventory(args) => Ok(ExitCode::from(fleetdeck::inventory::command::run(
-            cli.inventory.as_deref(),
-            cli.limit.as_deref(),
-            &args,
-        ))),
-        Command::Secrets(cmd) => Ok(ExitCode::from(fleetdeck::secrets::command::run(
-            &cmd, cli.batch,
-        ))),
-        Command::Status(args) => Ok(ExitCode::from(
-            runtime.block_on(fleetdeck::fleet::command::status(&cli, &args)),
-        )),
-        Command::Watch(_) => Ok(ExitCode::from(
-            runtime.block_on(fleetdeck::fleet::command::watch(&cli)),
-        )),
-        Command::Deploy(args) => Ok(ExitCode::from(
-            runtime.block_on(fleetdeck::core::deploy::command::deploy(&cli, &args)),
-        )),
-        Command::Rollback(args) => Ok(ExitCode::from(
-            runtime.block_on(fleetdeck::core::deploy::command::rollback(&cli, &args)),
-        )),
-        Command::Canary(args) => Ok(ExitCode::from(
-            runtime.block_on(fleetdeck::core::canary::command::canary(&cli, &args)),
-        )),
-        Command::Drill(args) => Ok(ExitCode::from(
-            runtime.block_on(fleetdeck::core::drill::command::drill(&cli, &args)),
-        )),
-        Command::Lab(LabCommand::Down(args)) => {
-            let dir = lab::resolve_dir(args.dir);
-            runtime.block_on(lab::down(&dir))?;
-            Ok(ExitCode::SUCCESS)
-        }
-    }
+    runtime.block_on(commands::run(&ctx, cli.command.as_ref()))
 }

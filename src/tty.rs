@@ -44,3 +44,20 @@ pub fn read_hidden_line(prompt: &str, retry: Option<&str>) -> io::Result<Zeroizi
         line.trim_end_matches(['\r', '\n']).to_owned(),
     ))
 }
+
+/// The y/N question, asked on stderr and answered on stdin; only "y" or "yes" goes
+/// ahead. Without a terminal on stdin nothing can be asked: `Err` says to pass `--yes`.
+pub fn ask_yes_no(question: &str) -> Result<bool, String> {
+    use std::io::IsTerminal as _;
+    if !io::stdin().is_terminal() {
+        return Err("not confirmed: stdin is not a terminal; pass --yes to go ahead".into());
+    }
+    eprint!("{question} [y/N] ");
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}

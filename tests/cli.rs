@@ -282,3 +282,89 @@ fn deploy_help_says_the_old_container_stops_before_the_new_one_starts() {
     );
     assert!(help.contains("130/143"), "{help}");
 }
+
+/// Every subcommand, as a completion script and the manual page must name it.
+const SUBCOMMANDS: &[&str] = &[
+    "lab",
+    "inventory",
+    "secrets",
+    "status",
+    "watch",
+    "deploy",
+    "rollback",
+    "canary",
+    "drill",
+    "completions",
+    "man",
+];
+
+/// Runs `program` with `args`, `input` on its stdin; `None` when it is not installed.
+fn run_with_input(program: &str, args: &[&str], input: &[u8]) -> Option<std::process::Output> {
+    use std::io::Write as _;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()
+        .expect("stdin piped")
+        .write_all(input)
+        .expect("write the input");
+    Some(child.wait_with_output().expect("wait"))
+}
+
+#[test]
+fn completions_are_generated_for_bash_zsh_and_fish_naming_every_subcommand() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for shell in ["bash", "zsh", "fish"] {
+        let out = fleetdeck(&["completions", shell], &tmp.path().join("log"));
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        for sub in SUBCOMMANDS {
+            assert!(script.contains(sub), "{shell} script lacks {sub}: {script}");
+        }
+        assert!(script.contains("log-file"), "{shell}: {script}");
+        // Where the shell is installed, it must accept the script's syntax.
+        let check = match shell {
+            "bash" => run_with_input("bash", &["-n"], script.as_bytes()),
+            "zsh" => run_with_input("zsh", &["-n"], script.as_bytes()),
+            _ => run_with_input("fish", &["--no-execute"], script.as_bytes()),
+        };
+        if let Some(check) = check {
+            assert!(
+                check.status.success(),
+                "{shell} rejects the script: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+    }
+    let bad = fleetdeck(&["completions", "tcsh"], &tmp.path().join("log"));
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}
+
+#[test]
+fn the_man_page_is_generated_and_names_every_subcommand() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = fleetdeck(&["man"], &tmp.path().join("log"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.starts_with(".ie"), "roff: {page}");
+    assert!(page.contains(".TH fleetdeck"), "{page}");
+    for sub in SUBCOMMANDS {
+        assert!(page.contains(sub), "the man page lacks {sub}: {page}");
+    }
+    // Where groff is installed, it must format the page without a warning.
+    if let Some(formatted) =
+        run_with_input("groff", &["-k", "-man", "-Tutf8", "-ww"], page.as_bytes())
+    {
+        assert!(formatted.status.success());
+        let text = String::from_utf8_lossy(&formatted.stdout);
+        assert!(text.contains("fleetdeck"), "{text}");
+        let warnings = String::from_utf8_lossy(&formatted.stderr);
+        assert!(warnings.trim().is_empty(), "groff: {warnings}");
+    }
+}

@@ -16,7 +16,7 @@ use super::facts;
 /// The events are the model's input: they live with it, and keep this path.
 pub use super::model::HostEvent;
 use super::probe;
-use super::status::Target;
+use super::target::Target;
 use crate::sanitize;
 use crate::ssh::link::{Backoff, Link, LinkState};
 use crate::ssh::session::{ConnectContext, Session};

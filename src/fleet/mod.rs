@@ -2,7 +2,6 @@
 //! messages for the console and the CLI.
 
 pub mod actor;
-pub mod command;
 pub mod containers;
 pub mod engine_events;
 pub mod facts;
@@ -10,3 +9,4 @@ pub mod model;
 pub mod probe;
 pub mod status;
 pub mod table;
+pub mod target;

@@ -2,8 +2,6 @@
 //! signal once, each host bounded by its own deadline so one slow host cannot hold up
 //! the answer for the others.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,112 +9,18 @@ use time::OffsetDateTime;
 
 use super::containers;
 use super::facts;
-use super::model::{Expectations, HostState};
+use super::model::HostState;
 use super::probe;
+use super::target::{Contexts, Target};
 use crate::docker::transport::connect_negotiated;
-use crate::inventory::{Host, HostSettings};
+use crate::inventory::HostSettings;
 use crate::sanitize;
-use crate::ssh::auth::PassphrasePrompt;
-use crate::ssh::config::ConfigError;
 use crate::ssh::session::{ConnectContext, Session};
-use crate::ssh::setup::{self, SshOptions};
+use crate::ssh::setup::SshOptions;
 
 /// How long one host may take to connect and be measured, by default. Backups are the
 /// slow part (restic reads the repository index).
 pub const DEFAULT_HOST_DEADLINE: Duration = Duration::from_secs(60);
-
-/// A host as the fleet code needs it, independent of the inventory's lifetime.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub name: String,
-    pub groups: Vec<String>,
-    pub settings: HostSettings,
-}
-
-impl Target {
-    pub fn from_inventory(host: &Host) -> Target {
-        Target {
-            name: host.name().to_owned(),
-            groups: host.group_names().to_vec(),
-            settings: host.settings().clone(),
-        }
-    }
-
-    /// The SSH configuration for this host: ssh_config with the inventory's
-    /// connection variables on top, and `fleetdeck_known_hosts` read after the
-    /// configured known_hosts files.
-    pub fn resolve(&self, ctx: &ConnectContext) -> crate::ssh::config::ResolvedHost {
-        let mut resolved = ctx.resolve(&self.settings.ssh);
-        if let Some(extra) = &self.settings.known_hosts
-            && !resolved.user_known_hosts_files.contains(extra)
-        {
-            resolved.user_known_hosts_files.push(extra.clone());
-        }
-        resolved
-    }
-
-    /// Which signals the inventory declares for this host.
-    pub fn expectations(&self) -> Expectations {
-        Expectations {
-            backups: !self.settings.backups.is_empty(),
-            certs: !self.settings.certificates.is_empty(),
-            firewall: self.settings.firewall.is_some(),
-        }
-    }
-}
-
-/// One connection context per ssh_config in use: `-F` for everyone, else each host's
-/// `fleetdeck_ssh_config` (or the user's own configuration when it has none).
-pub struct Contexts {
-    by_config: HashMap<Option<PathBuf>, Arc<ConnectContext>>,
-    /// Unsupported-directive notices, once per configuration.
-    pub notices: Vec<String>,
-}
-
-impl Contexts {
-    pub fn prepare(options: &SshOptions, targets: &[Target]) -> Result<Contexts, ConfigError> {
-        Contexts::prepare_with_prompt(options, targets, None)
-    }
-
-    /// As [`Contexts::prepare`], asking for passphrases with `prompt` (unless
-    /// `--batch`); `None` asks on the terminal.
-    pub fn prepare_with_prompt(
-        options: &SshOptions,
-        targets: &[Target],
-        prompt: Option<Arc<dyn PassphrasePrompt>>,
-    ) -> Result<Contexts, ConfigError> {
-        let mut by_config = HashMap::new();
-        let mut notices = Vec::new();
-        for target in targets {
-            let key = config_key(options, target);
-            if by_config.contains_key(&key) {
-                continue;
-            }
-            let prepared = setup::prepare(
-                &SshOptions {
-                    config_file: key.clone(),
-                    ..options.clone()
-                },
-                prompt.clone(),
-            )?;
-            notices.extend(prepared.notices);
-            by_config.insert(key, prepared.context);
-        }
-        Ok(Contexts { by_config, notices })
-    }
-
-    pub fn for_target(&self, options: &SshOptions, target: &Target) -> Option<Arc<ConnectContext>> {
-        self.by_config.get(&config_key(options, target)).cloned()
-    }
-}
-
-/// The ssh_config a target is connected with: `-F` for everyone, else its own.
-fn config_key(options: &SshOptions, target: &Target) -> Option<PathBuf> {
-    match &options.config_file {
-        Some(file) => Some(file.clone()),
-        None => target.settings.ssh_config.clone(),
-    }
-}
 
 /// Measures every target once, all at the same time; the result keeps the targets'
 /// order.

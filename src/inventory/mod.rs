@@ -12,7 +12,6 @@
 //! Loading is all or nothing: every problem of every file is collected, each with its
 //! file, line and column, and no partial inventory is returned.
 
-pub mod command;
 mod de;
 mod load;
 pub mod pattern;

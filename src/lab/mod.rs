@@ -15,7 +15,6 @@ pub mod sys;
 pub mod teardown;
 pub mod tls;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,12 +34,12 @@ pub fn resolve_dir(dir: Option<PathBuf>) -> PathBuf {
     dir.unwrap_or_else(|| crate::paths::state_home().join("fleetdeck").join("lab"))
 }
 
-fn progress(msg: impl AsRef<str>) {
-    let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
-}
+/// Where the lab's progress lines go: the caller prints them (the command line, on
+/// stderr). Called from the lab's parallel tasks.
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Creates the lab, or completes/repairs the one already in `dir`.
-pub async fn up(dir: &Path, hosts: Option<usize>) -> Result<()> {
+pub async fn up(dir: &Path, hosts: Option<usize>, progress: Progress) -> Result<()> {
     sys::check_prerequisites()?;
     let created_dir = !dir.exists();
     std::fs::create_dir_all(dir)
@@ -74,7 +73,7 @@ pub async fn up(dir: &Path, hosts: Option<usize>) -> Result<()> {
     state.save()?;
 
     let started = Instant::now();
-    progress(format!(
+    progress(&format!(
         "lab {}: {} hosts on {} in {}",
         state.plan.id,
         state.plan.hosts.len(),
@@ -83,14 +82,14 @@ pub async fn up(dir: &Path, hosts: Option<usize>) -> Result<()> {
     ));
     let plan = Arc::new(state.plan.clone());
     let outcome = tokio::select! {
-        r = build(plan.clone()) => r,
+        r = build(plan.clone(), progress.clone()) => r,
         _ = tokio::signal::ctrl_c() => Err(eyre!("interrupted")),
     };
     match outcome {
         Ok(()) => {
             state.complete = true;
             state.save()?;
-            progress(format!(
+            progress(&format!(
                 "lab up in {:.1}s. Try:\n  ssh -F {dir}/ssh_config client-alpha docker ps\n  fleetdeck lab status --dir {dir}",
                 started.elapsed().as_secs_f64(),
                 dir = dir.display()
@@ -98,7 +97,7 @@ pub async fn up(dir: &Path, hosts: Option<usize>) -> Result<()> {
             Ok(())
         }
         Err(e) if fresh => {
-            progress(format!(
+            progress(&format!(
                 "lab up failed: {e:#}\nremoving what it had created…"
             ));
             match teardown::down_state(&state).await {
@@ -116,7 +115,7 @@ pub async fn up(dir: &Path, hosts: Option<usize>) -> Result<()> {
     }
 }
 
-async fn build(plan: Arc<LabPlan>) -> Result<()> {
+async fn build(plan: Arc<LabPlan>, progress: Progress) -> Result<()> {
     let now = time::OffsetDateTime::now_utc();
     write_keys(&plan).await?;
     net::ensure_bridge(&plan).await?;
@@ -131,10 +130,11 @@ async fn build(plan: Arc<LabPlan>) -> Result<()> {
     let engines: Vec<_> = stream::iter(plan.engines.clone())
         .map(|engine| {
             let plan = plan.clone();
+            let progress = progress.clone();
             async move {
                 let docker = engine::ensure_engine(&engine).await?;
                 engine::ensure_images(&docker, &engine::image_dir(&plan)).await?;
-                progress(format!("  engine e{} ready", engine.index));
+                progress(&format!("  engine e{} ready", engine.index));
                 Ok::<_, color_eyre::Report>(docker)
             }
         })
@@ -155,8 +155,9 @@ async fn build(plan: Arc<LabPlan>) -> Result<()> {
             let plan = plan.clone();
             let docker = engines[host.engine].clone();
             let deployments = deployments.clone();
+            let progress = progress.clone();
             async move {
-                let key = build_host(&plan, &host, &docker, &deployments, now)
+                let key = build_host(&plan, &host, &docker, &deployments, now, &progress)
                     .await
                     .wrap_err_with(|| format!("setting up lab host {}", host.name))?;
                 Ok::<_, color_eyre::Report>(key)
@@ -195,6 +196,7 @@ async fn build_host(
     docker: &bollard::Docker,
     deployments: &LabDeployments,
     now: time::OffsetDateTime,
+    progress: &Progress,
 ) -> Result<String> {
     let started = Instant::now();
     net::ensure_host_network(plan, host).await?;
@@ -208,7 +210,7 @@ async fn build_host(
     deploy_apps(deployments, host, docker).await?;
     services::ensure_https(plan, host).await?;
     services::ensure_http(plan, host).await?;
-    progress(format!(
+    progress(&format!(
         "  {:<16} {:<15} ready in {:.1}s",
         host.name,
         host.addr,
@@ -265,10 +267,7 @@ fn write_secrets(plan: &LabPlan) -> Result<()> {
 /// deploy` would build it.
 struct LabDeployments {
     core: crate::core::Core,
-    hosts: Vec<(
-        crate::core::deploy::DeployTarget,
-        crate::core::deploy::Desired,
-    )>,
+    hosts: Vec<(crate::fleet::target::Target, crate::core::deploy::Desired)>,
 }
 
 fn lab_deployments(plan: &LabPlan) -> Result<LabDeployments> {
@@ -436,29 +435,12 @@ pub async fn collect_status(state: &LabState) -> LabStatus {
     }
 }
 
-/// Prints the lab's status; returns the exit code (0 up, 1 degraded, 3 no lab).
-pub async fn status(dir: &Path, json: bool) -> Result<u8> {
+/// The lab's status, or `None` when there is no lab in `dir`.
+pub async fn status(dir: &Path) -> Result<Option<LabStatus>> {
     let Some(state) = LabState::load(dir)? else {
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({ "dir": dir, "up": false, "hosts": [] })
-            );
-        } else {
-            println!(
-                "no lab in {} (create one with `fleetdeck lab up`)",
-                dir.display()
-            );
-        }
-        return Ok(3);
+        return Ok(None);
     };
-    let status = collect_status(&state).await;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
-    } else {
-        print!("{}", format_status(&status));
-    }
-    Ok(if status.up { 0 } else { 1 })
+    Ok(Some(collect_status(&state).await))
 }
 
 pub fn format_status(s: &LabStatus) -> String {
@@ -516,7 +498,7 @@ pub fn format_status(s: &LabStatus) -> String {
 /// `lab rekey HOST`: the host gets a new SSH host key that no known_hosts file has, as
 /// after a reinstall — or an impostor. Practice for "host key changed"; `lab up`
 /// rewrites the lab's known_hosts and so trusts the new key.
-pub async fn rekey(dir: &Path, host_name: &str) -> Result<()> {
+pub async fn rekey(dir: &Path, host_name: &str, progress: Progress) -> Result<()> {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let state = LabState::load(&dir)?.ok_or_else(|| eyre!("no lab in {}", dir.display()))?;
     sys::check_root()?;
@@ -533,7 +515,7 @@ pub async fn rekey(dir: &Path, host_name: &str) -> Result<()> {
     let fingerprint = russh::keys::PublicKey::from_openssh(&public)
         .map(|key| crate::ssh::known_hosts::fingerprint(&key))
         .unwrap_or_else(|_| public.clone());
-    progress(format!(
+    progress(&format!(
         "{host_name} now presents a new host key ({fingerprint}); {} still has the old one, \
          so ssh and fleetdeck will refuse it. `fleetdeck lab up --dir {}` trusts the new key.",
         dir.join("known_hosts").display(),
@@ -542,15 +524,15 @@ pub async fn rekey(dir: &Path, host_name: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn down(dir: &Path) -> Result<()> {
+pub async fn down(dir: &Path, progress: Progress) -> Result<()> {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let Some(state) = LabState::load(&dir)? else {
-        progress(format!("no lab in {}: nothing to remove", dir.display()));
+        progress(&format!("no lab in {}: nothing to remove", dir.display()));
         return Ok(());
     };
     sys::check_root()?;
     teardown::down_state(&state).await?;
-    progress(format!(
+    progress(&format!(
         "lab {} removed from {}",
         state.plan.id,
         dir.display()

@@ -8,10 +8,9 @@
 //! module logs a value.
 
 pub mod cli;
-pub mod command;
-mod fleetdeck;
+pub(crate) mod fleetdeck;
 mod identity;
-mod interrupt;
+pub(crate) mod interrupt;
 pub mod scratch;
 mod sops;
 mod tree;
@@ -329,7 +328,7 @@ pub fn decrypt_text(
 }
 
 /// Which format a parsed document is in.
-fn detect(doc: &serde_yaml::Mapping) -> Result<FileFormat, SecretsError> {
+pub(crate) fn detect(doc: &serde_yaml::Mapping) -> Result<FileFormat, SecretsError> {
     if doc.contains_key("sops") {
         Ok(FileFormat::Sops)
     } else if doc.contains_key(fleetdeck::VERSION_KEY) {

@@ -25,12 +25,13 @@ use super::ui;
 use super::wizards::{CanaryWizard, OpenWizard};
 use super::worker::{WizardWorker, spawn_drill_worker, spawn_wizard_worker};
 use crate::audit::AuditLog;
-use crate::cli::Cli;
 use crate::core::{ConfirmedAction, Core};
 use crate::fleet::actor::{self, HostActor, HostEvent};
 use crate::fleet::model::{Expectations, HostState};
-use crate::fleet::status::{Contexts, Target};
+use crate::fleet::target::{Contexts, Target};
+use crate::inventory::Inventory;
 use crate::sanitize;
+use crate::ssh::setup::SshOptions;
 use crate::wizard::canary::{self as canary_wizard, CanaryRunner};
 use crate::wizard::deploy::{self as deploy_wizard, DeployRunner, Selection};
 use crate::wizard::drill::{self as drill_wizard, DrillRunner};
@@ -54,25 +55,32 @@ pub struct ConsoleOptions {
     pub theme: Option<String>,
     pub keymap: Option<String>,
     pub read_only: bool,
+    /// `--limit`, for the wizards' own selection.
+    pub limit: Option<String>,
+    pub ssh: SshOptions,
+    /// The inventory, loaded once by the caller; `None`: this machine's own engine.
+    pub fleet: Option<ConsoleFleet>,
 }
 
-/// Runs the console until the operator quits. Returns the exit code.
-pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
-    use std::io::IsTerminal as _;
-    if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
-        eprintln!(
-            "fleetdeck: the console needs a terminal. For scripts and pipes use \
-             `fleetdeck status [--json]` or `fleetdeck watch --json` (see `fleetdeck --help`)."
-        );
-        return Ok(2);
-    }
+/// The inventory the console watches: its selected hosts, and the source of every
+/// wizard the console opens (loaded once, not again per wizard).
+pub struct ConsoleFleet {
+    /// As given on the command line.
+    pub path: PathBuf,
+    pub inventory: Inventory,
+    /// The hosts `--limit` selects.
+    pub targets: Vec<Target>,
+}
+
+/// Runs the console until the operator quits (the caller has made sure stdin and
+/// stdout are a terminal). Returns the exit code.
+pub async fn run(options: ConsoleOptions) -> Result<u8> {
     let config_dir = crate::paths::config_home().join("fleetdeck");
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme =
         Theme::load(options.theme.as_deref(), &config_dir, no_color).map_err(|e| eyre!("{e}"))?;
     let keymap = Keymap::load(options.keymap.as_deref(), &config_dir).map_err(|e| eyre!("{e}"))?;
-    let targets = crate::fleet::command::targets(cli.inventory.as_deref(), cli.limit.as_deref())
-        .map_err(|e| eyre!("{e}"))?;
+    let targets = options.fleet.as_ref().map(|fleet| &fleet.targets);
 
     let (fleet_tx, mut fleet_rx) = mpsc::channel::<(usize, HostEvent)>(4096);
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(4096);
@@ -99,12 +107,12 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
             host_read_only.push(false);
         }
         Some(targets) => {
-            let ssh = crate::fleet::command::ssh_options(cli);
+            let ssh = &options.ssh;
             // Passphrases are asked in a modal of the console (never on the terminal
             // underneath it); `--batch` still never asks.
             let prompt: Arc<dyn crate::ssh::auth::PassphrasePrompt> =
                 Arc::new(ConsolePrompt::new(msg_tx.clone()));
-            let contexts = Contexts::prepare_with_prompt(&ssh, &targets, Some(prompt))
+            let contexts = Contexts::prepare_with_prompt(ssh, targets, Some(prompt))
                 .map_err(|e| eyre!("{e}"))?;
             for (index, target) in targets.iter().enumerate() {
                 hosts.push(HostState::new(
@@ -113,7 +121,7 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                     target.expectations(),
                 ));
                 let ctx = contexts
-                    .for_target(&ssh, target)
+                    .for_target(ssh, target)
                     .ok_or_else(|| eyre!("no SSH configuration for {}", target.name))?;
                 let actor = actor::spawn(ctx, Target::clone(target), index, fleet_tx.clone());
                 sources.push(Source::Remote {
@@ -241,21 +249,24 @@ pub async fn run(cli: &Cli, options: ConsoleOptions) -> Result<u8> {
                 Command::OpenDeployWizard { preselect } => {
                     let id = next_wizard_id;
                     next_wizard_id += 1;
-                    let opened = open_deploy_wizard(cli, &base_core, preselect, id, msg_tx.clone());
+                    let opened =
+                        open_deploy_wizard(&options, &base_core, preselect, id, msg_tx.clone());
                     commands.extend(show_wizard(&mut app, &mut wizard_worker, "deploy", opened));
                     dirty = true;
                 }
                 Command::OpenCanaryWizard { preselect } => {
                     let id = next_wizard_id;
                     next_wizard_id += 1;
-                    let opened = open_canary_wizard(cli, &base_core, preselect, id, msg_tx.clone());
+                    let opened =
+                        open_canary_wizard(&options, &base_core, preselect, id, msg_tx.clone());
                     commands.extend(show_wizard(&mut app, &mut wizard_worker, "canary", opened));
                     dirty = true;
                 }
                 Command::OpenDrillWizard { preselect } => {
                     let id = next_wizard_id;
                     next_wizard_id += 1;
-                    let opened = open_drill_wizard(cli, &base_core, preselect, id, msg_tx.clone());
+                    let opened =
+                        open_drill_wizard(&options, &base_core, preselect, id, msg_tx.clone());
                     commands.extend(show_wizard(&mut app, &mut wizard_worker, "drill", opened));
                     dirty = true;
                 }
@@ -555,19 +566,19 @@ fn show_wizard(
     }
 }
 
-/// Loads the inventory, builds the restore-drill wizard (the hosts that declare
+/// Builds the restore-drill wizard on the console's inventory (the hosts that declare
 /// drills, `preselect` chosen when it is one of them) and starts its worker.
 fn open_drill_wizard(
-    cli: &Cli,
+    options: &ConsoleOptions,
     core: &Core,
     preselect: Option<String>,
     id: u64,
     ui: mpsc::Sender<Msg>,
 ) -> std::result::Result<(OpenWizard, WizardWorker), String> {
-    let Some(path) = cli.inventory.as_deref() else {
+    let Some(fleet) = &options.fleet else {
         return Err("a drill needs an inventory (-i PATH)".to_owned());
     };
-    let inventory = crate::inventory::Inventory::load(path).map_err(|e| e.to_string())?;
+    let inventory = fleet.inventory.clone();
     let setup = drill_wizard::Setup::from_inventory(&inventory, preselect);
     if setup.hosts.is_empty() {
         return Err(
@@ -576,7 +587,7 @@ fn open_drill_wizard(
     }
     let ssh = crate::ssh::setup::SshOptions {
         batch: true,
-        ..crate::fleet::command::ssh_options(cli)
+        ..options.ssh.clone()
     };
     let runner = DrillRunner::new(
         inventory,
@@ -603,28 +614,28 @@ impl crate::secrets::PassphrasePrompt for NoPromptInConsole {
     }
 }
 
-/// Loads the inventory, builds the deploy wizard with `preselect` checked and starts
-/// its worker.
+/// Builds the deploy wizard on the console's inventory with `preselect` checked and
+/// starts its worker.
 fn open_deploy_wizard(
-    cli: &Cli,
+    options: &ConsoleOptions,
     core: &Core,
     preselect: Vec<String>,
     id: u64,
     ui: mpsc::Sender<Msg>,
 ) -> std::result::Result<(OpenWizard, WizardWorker), String> {
-    let Some(path) = cli.inventory.as_deref() else {
+    let Some(fleet) = &options.fleet else {
         return Err("deploying needs an inventory (-i PATH)".to_owned());
     };
-    let inventory = crate::inventory::Inventory::load(path).map_err(|e| e.to_string())?;
+    let inventory = fleet.inventory.clone();
     // Nothing may be asked on the terminal under the console: keys not in an agent
     // fail with a reason (the SSH modal serves the fleet's own sessions).
     let ssh = crate::ssh::setup::SshOptions {
         batch: true,
-        ..crate::fleet::command::ssh_options(cli)
+        ..options.ssh.clone()
     };
     let runner = DeployRunner::new(
         inventory,
-        cli.limit.clone(),
+        options.limit.clone(),
         ssh,
         core.clone(),
         Box::new(|| Box::new(NoPromptInConsole)),
@@ -646,30 +657,31 @@ fn open_deploy_wizard(
     Ok((OpenWizard::Deploy(Box::new(state)), worker))
 }
 
-/// Loads the inventory, builds the canary wizard with `preselect` checked (offering
-/// an unfinished rollout of the same inventory for resuming) and starts its worker.
+/// Builds the canary wizard on the console's inventory with `preselect` checked
+/// (offering an unfinished rollout of the same inventory for resuming) and starts its
+/// worker.
 /// The board's updates and go / no-go questions reach the console as
 /// [`Msg::CanaryBoard`].
 fn open_canary_wizard(
-    cli: &Cli,
+    options: &ConsoleOptions,
     core: &Core,
     preselect: Vec<String>,
     id: u64,
     ui: mpsc::Sender<Msg>,
 ) -> std::result::Result<(OpenWizard, WizardWorker), String> {
-    let Some(path) = cli.inventory.as_deref() else {
+    let Some(fleet) = &options.fleet else {
         return Err("a rollout needs an inventory (-i PATH)".to_owned());
     };
     // The journal records the canonical path; `--resume` looks it up by that.
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let inventory = crate::inventory::Inventory::load(&path).map_err(|e| e.to_string())?;
+    let path = std::fs::canonicalize(&fleet.path).unwrap_or_else(|_| fleet.path.clone());
+    let inventory = fleet.inventory.clone();
     let ssh = crate::ssh::setup::SshOptions {
         batch: true,
-        ..crate::fleet::command::ssh_options(cli)
+        ..options.ssh.clone()
     };
     let (updates, mut board) = mpsc::unbounded_channel();
     let runner = CanaryRunner::new(
-        Selection::new(inventory, cli.limit.clone())?,
+        Selection::new(inventory, options.limit.clone())?,
         path,
         ssh,
         core.clone(),

@@ -9,20 +9,21 @@ use futures_util::StreamExt as _;
 
 use time::OffsetDateTime;
 
+use super::Runner;
 use super::engine::{
     Answers, ChoiceOption, ConfirmKind, OpRequest, ProgressEvent, ProgressSender, ReviewLine, Step,
     StepId, StepKind, Tone, Wizard,
 };
-use super::headless::Runner;
 use super::words;
 use crate::core::Core;
 use crate::core::deploy::apply::{self, RollbackScope};
-use crate::core::deploy::command::summary_lines;
-use crate::core::deploy::plan::{self, DeployTarget, HostPlan, IdentityCache};
+use crate::core::deploy::plan::{self, HostPlan, IdentityCache};
+use crate::core::deploy::summary::summary_lines;
 use crate::core::deploy::{
     self as deploy_core, ApplyOptions, DeployEvent, HostOutcome, HostResult, Planned, Request,
     ServiceResult,
 };
+use crate::fleet::target::Target;
 use crate::inventory::Inventory;
 use crate::sanitize;
 use crate::secrets::PassphrasePrompt;
@@ -77,7 +78,7 @@ pub struct TargetInfo {
 }
 
 impl TargetInfo {
-    pub fn from_targets(targets: &[DeployTarget]) -> Vec<TargetInfo> {
+    pub fn from_targets(targets: &[Target]) -> Vec<TargetInfo> {
         targets
             .iter()
             .map(|t| TargetInfo {
@@ -485,8 +486,10 @@ pub struct Selection {
 
 impl Selection {
     pub fn new(inventory: Inventory, limit: Option<String>) -> Result<Selection, String> {
-        let targets =
-            TargetInfo::from_targets(&deploy_core::targets(&inventory, limit.as_deref())?);
+        let targets = TargetInfo::from_targets(&crate::fleet::target::nonempty_targets(
+            &inventory,
+            limit.as_deref(),
+        )?);
         Ok(Selection {
             inventory,
             limit,
@@ -508,7 +511,7 @@ impl Selection {
             return Ok(self.limit.clone());
         }
         let pattern = hosts.join(",");
-        let selected = deploy_core::targets(&self.inventory, Some(&pattern))?;
+        let selected = crate::fleet::target::nonempty_targets(&self.inventory, Some(&pattern))?;
         let exact =
             selected.len() == hosts.len() && selected.iter().all(|t| hosts.contains(&t.name));
         if exact {

@@ -4,14 +4,15 @@
 //! (or offer), and run-an-operation-with-progress. [`WizardState`] walks them as a pure
 //! state machine (current step, answers, next / back / cancel, what to draw, which
 //! operation to start); a [`Runner`] carries out the operations; the console renders
-//! the state and [`headless::drive`] answers the same steps from command-line flags.
+//! the state and the command line's headless driver (`commands::headless`)
+//! answers the same steps from flags.
 //! See `docs/architecture.md`, "Wizards".
 
 pub mod canary;
 pub mod deploy;
 pub mod drill;
 mod engine;
-pub mod headless;
+mod runner;
 pub mod words;
 
 pub use engine::{
@@ -19,7 +20,7 @@ pub use engine::{
     ProgressEvent, ProgressItem, ProgressSender, ReviewLine, Step, StepId, StepKind, StepView,
     Tone, Validator, Wizard, WizardState,
 };
-pub use headless::{Given, Headless, Outcome, Runner};
+pub use runner::Runner;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::engine::*;
-use super::headless::{Given, Headless, Runner, drive};
 
 #[derive(Debug, Clone, PartialEq)]
-enum Out {
+pub(crate) enum Out {
     Count(usize),
     Done(Vec<String>),
 }
 
-fn wizard() -> Wizard<Out> {
+/// Also walked by the headless driver's tests (`commands::headless`).
+pub(crate) fn wizard() -> Wizard<Out> {
     Wizard {
         name: "Test".to_owned(),
         steps: vec![
@@ -143,7 +143,7 @@ fn started(effect: Effect) -> OpRequest {
     }
 }
 
-fn at() -> OffsetDateTime {
+pub(crate) fn at() -> OffsetDateTime {
     time::macros::datetime!(2026-11-23 12:00:00 UTC)
 }
 
@@ -364,132 +364,6 @@ fn cancel_after_a_change_closes_rather_than_cancels() {
     w.on_done(&change, Ok(Out::Done(vec![])));
     assert_eq!(step(&w), "summary");
     assert_eq!(w.back(), Effect::Ended(Ending::Closed));
-}
-
-/// A runner that records what it was asked and reports one progress event.
-struct Recorder {
-    ops: Vec<&'static str>,
-    failed: Vec<String>,
-}
-
-impl Runner<Out> for Recorder {
-    fn run(
-        &mut self,
-        op: &OpRequest,
-        answers: &Answers<Out>,
-        progress: ProgressSender,
-    ) -> impl std::future::Future<Output = Result<Out, Vec<String>>> {
-        self.ops.push(op.op);
-        let result = match op.op {
-            "count" => Ok(Out::Count(answers.chosen("hosts").map_or(0, |c| c.len()))),
-            _ => Ok(Out::Done(self.failed.clone())),
-        };
-        let _ = progress.send(ProgressEvent {
-            item: "a".into(),
-            label: "web".into(),
-            step: op.op.into(),
-            detail: "now".into(),
-            tone: Tone::Normal,
-            at: at(),
-        });
-        async move { result }
-    }
-}
-
-async fn headless(
-    headless: &mut Headless,
-    failed: Vec<String>,
-) -> (
-    super::headless::Outcome<Out>,
-    Vec<&'static str>,
-    String,
-    String,
-) {
-    let mut runner = Recorder {
-        ops: vec![],
-        failed,
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let outcome = drive(wizard(), &mut runner, headless, &mut out, &mut err).await;
-    (
-        outcome,
-        runner.ops,
-        String::from_utf8_lossy(&out).into_owned(),
-        String::from_utf8_lossy(&err).into_owned(),
-    )
-}
-
-#[tokio::test]
-async fn headless_answers_from_flags_and_yes_passes_the_gate() {
-    let mut h = Headless::new(true);
-    h.given.insert("hosts", Given::Chosen(vec!["b".into()]));
-    h.given.insert("name", Given::Text("web1".into()));
-    h.ask = Box::new(|_| panic!("--yes never asks"));
-    let (outcome, ops, out, err) = headless(&mut h, vec!["b".into()]).await;
-    assert_eq!(outcome.ending, Ending::Completed);
-    assert_eq!(
-        ops,
-        ["count", "change"],
-        "the undo offer is declined headless"
-    );
-    assert_eq!(outcome.answers.text("name"), Some("web1"));
-    assert_eq!(out, "1 hosts\nb FAILED\n");
-    assert_eq!(err, "a web: count now\na web: change now\n");
-}
-
-#[tokio::test]
-async fn headless_without_yes_asks_and_a_refusal_changes_nothing() {
-    let mut h = Headless::new(false);
-    h.ask = Box::new(|question| {
-        assert_eq!(question, "Change n2?");
-        Err("not confirmed: stdin is not a terminal; pass --yes to go ahead".into())
-    });
-    let (outcome, ops, _, _) = headless(&mut h, vec![]).await;
-    assert_eq!(outcome.ending, Ending::Refused { step: "go" });
-    assert_eq!(ops, ["count"]);
-    assert!(outcome.message.is_some_and(|m| m.contains("pass --yes")));
-
-    let mut h = Headless::new(false);
-    h.ask = Box::new(|_| Ok(false));
-    let (outcome, ops, _, _) = headless(&mut h, vec![]).await;
-    assert_eq!(outcome.ending, Ending::Refused { step: "go" });
-    assert_eq!(ops, ["count"]);
-    assert_eq!(
-        outcome.message.as_deref(),
-        Some("not confirmed: nothing was changed")
-    );
-}
-
-#[tokio::test]
-async fn headless_stops_after_a_review_and_rejects_bad_answers() {
-    let mut h = Headless::new(true);
-    h.stop_after = Some("review");
-    let (outcome, ops, out, _) = headless(&mut h, vec![]).await;
-    assert_eq!(outcome.ending, Ending::Stopped { step: "review" });
-    assert_eq!(ops, ["count"]);
-    assert_eq!(out, "2 hosts\n");
-
-    let mut h = Headless::new(true);
-    h.print_reviews = false;
-    h.given.insert("name", Given::Text("not a name".into()));
-    let (outcome, ops, out, _) = headless(&mut h, vec![]).await;
-    assert_eq!(
-        outcome.ending,
-        Ending::Failed {
-            step: "name",
-            problems: vec!["\"not a name\" is not a name".into()]
-        }
-    );
-    assert!(ops.is_empty() && out.is_empty());
-
-    let mut h = Headless::new(true);
-    h.given.insert("hosts", Given::Chosen(vec!["ro".into()]));
-    let (outcome, ops, _, _) = headless(&mut h, vec![]).await;
-    assert!(matches!(
-        outcome.ending,
-        Ending::Failed { step: "hosts", .. }
-    ));
-    assert!(ops.is_empty());
 }
 
 mod deploy_rollback_offer {

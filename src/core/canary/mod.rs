@@ -9,8 +9,8 @@
 //! that was running (its hosts converge: a host already deployed finds nothing to do)
 //! and never starts a passed wave again.
 
-pub mod command;
 pub mod soak;
+pub mod summary;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -24,10 +24,10 @@ use crate::audit;
 use crate::core::Core;
 use crate::core::deploy::apply::{self, RollbackScope};
 use crate::core::deploy::{
-    ApplyOptions, Change, DeployTarget, Desired, Events, HostResult, Planned, Prepared,
-    ServiceResult,
+    ApplyOptions, Change, Desired, Events, HostResult, Planned, Prepared, ServiceResult,
 };
 use crate::core::interrupt::Interrupt;
+use crate::fleet::target::Target;
 use crate::inventory::Inventory;
 use crate::ssh::setup::SshOptions;
 
@@ -409,7 +409,7 @@ pub async fn run_interruptible(
         }
         let _ = events.send(CanaryEvent::Board(Box::new(r.clone())));
     };
-    let mut by_host: BTreeMap<String, (DeployTarget, Desired)> = prepared
+    let mut by_host: BTreeMap<String, (Target, Desired)> = prepared
         .hosts
         .drain(..)
         .map(|(t, d)| (t.name.clone(), (t, d)))
@@ -710,7 +710,10 @@ async fn roll_back(
             return;
         }
     };
-    let targets = match crate::core::deploy::targets(&inventory, rollout.request.limit.as_deref()) {
+    let targets = match crate::fleet::target::nonempty_targets(
+        &inventory,
+        rollout.request.limit.as_deref(),
+    ) {
         Ok(t) => t,
         Err(e) => {
             tracing::warn!("rollback: {e}");

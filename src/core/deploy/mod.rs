@@ -9,15 +9,15 @@
 //!    here, before any host is contacted.
 //! 2. [`connect_and_plan`]: one SSH session per host, its containers listed, its plan.
 //! 3. [`apply_all`] / [`rollback_all`]: hosts in parallel, each under its own lock.
+//!
+//! [`summary::summary_lines`] words the outcomes for people.
 
 pub mod apply;
-pub mod command;
 pub mod gate;
 pub mod lock;
 pub mod plan;
 pub mod shell;
-
-use std::path::{Path, PathBuf};
+pub mod summary;
 
 use futures_util::StreamExt as _;
 
@@ -25,11 +25,11 @@ pub use apply::{
     ApplyOptions, DeployEvent, Events, HostAccess, HostOutcome, HostResult, ServiceOutcome,
     ServiceResult,
 };
-pub use plan::{Change, DeployTarget, Desired, HostPlan, IdentityCache};
+pub use plan::{Change, Desired, HostPlan, IdentityCache};
 
 use crate::core::Core;
 use crate::docker::transport::connect_negotiated;
-use crate::fleet::status::{Contexts, Target};
+use crate::fleet::target::{self, Contexts, Target};
 use crate::inventory::Inventory;
 use crate::sanitize;
 use crate::ssh::session::Session;
@@ -56,42 +56,7 @@ pub struct Request {
 
 /// Every selected host with the state it should reach.
 pub struct Prepared {
-    pub hosts: Vec<(DeployTarget, Desired)>,
-}
-
-/// The inventory's directory (relative stack and secret paths start here).
-fn inventory_dir(inventory: &Inventory) -> PathBuf {
-    let source = inventory.source();
-    if source.is_dir() {
-        source.to_path_buf()
-    } else {
-        source
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-    }
-}
-
-/// The selected hosts as deployment targets.
-pub fn targets(inventory: &Inventory, limit: Option<&str>) -> Result<Vec<DeployTarget>, String> {
-    let dir = inventory_dir(inventory);
-    let selected = inventory
-        .select(limit)
-        .map_err(|e| format!("--limit {}: {e}", limit.unwrap_or_default()))?;
-    if selected.is_empty() {
-        return Err(format!(
-            "--limit {} selects no host",
-            limit.unwrap_or("all")
-        ));
-    }
-    Ok(selected
-        .into_iter()
-        .map(|host| DeployTarget {
-            name: host.name().to_owned(),
-            settings: host.settings().clone(),
-            vars: host.vars().clone(),
-            inventory_dir: dir.clone(),
-        })
-        .collect())
+    pub hosts: Vec<(Target, Desired)>,
 }
 
 /// Step 1: the desired state of every selected host, or every problem found.
@@ -100,7 +65,8 @@ pub fn prepare(
     request: &Request,
     identities: &mut IdentityCache,
 ) -> Result<Prepared, Vec<String>> {
-    let targets = targets(inventory, request.limit.as_deref()).map_err(|e| vec![e])?;
+    let targets =
+        target::nonempty_targets(inventory, request.limit.as_deref()).map_err(|e| vec![e])?;
     let mut hosts = Vec::new();
     let mut problems = Vec::new();
     for target in targets {
@@ -136,7 +102,7 @@ pub fn prepare(
 
 /// A host after step 2.
 pub struct Planned {
-    pub target: DeployTarget,
+    pub target: Target,
     pub desired: Desired,
     /// The connection and the plan, or why there is none.
     pub reached: Result<(HostAccess, HostPlan), String>,
@@ -155,27 +121,19 @@ pub async fn connect_and_plan(
     options: &SshOptions,
     prepared: Prepared,
 ) -> Result<Vec<Planned>, String> {
-    let fleet_targets: Vec<Target> = prepared
-        .hosts
-        .iter()
-        .map(|(t, _)| Target {
-            name: t.name.clone(),
-            groups: vec![],
-            settings: t.settings.clone(),
-        })
-        .collect();
-    let contexts = Contexts::prepare(options, &fleet_targets).map_err(|e| e.to_string())?;
+    let targets: Vec<Target> = prepared.hosts.iter().map(|(t, _)| t.clone()).collect();
+    let contexts = Contexts::prepare(options, &targets).map_err(|e| e.to_string())?;
     for notice in &contexts.notices {
         tracing::info!("{notice}");
     }
     let contexts = &contexts;
-    let planned = futures_util::stream::iter(prepared.hosts.into_iter().zip(fleet_targets))
-        .map(|((target, desired), fleet_target)| async move {
+    let planned = futures_util::stream::iter(prepared.hosts)
+        .map(|(target, desired)| async move {
             let connected = async {
                 let ctx = contexts
-                    .for_target(options, &fleet_target)
+                    .for_target(options, &target)
                     .ok_or_else(|| "no SSH configuration prepared for this host".to_owned())?;
-                let resolved = fleet_target.resolve(&ctx);
+                let resolved = target.resolve(&ctx);
                 let session =
                     Session::connect(&ctx, &resolved, target.settings.ssh.host_key_pin.clone())
                         .await
@@ -275,7 +233,7 @@ where
 /// commands run locally.
 pub async fn apply_local(
     core: &Core,
-    target: &DeployTarget,
+    target: &Target,
     desired: &Desired,
     docker: bollard::Docker,
     options: &ApplyOptions,
@@ -299,17 +257,5 @@ pub fn apps_target(apps: &[String]) -> String {
         "every app".to_owned()
     } else {
         apps.join(", ")
-    }
-}
-
-/// Shared by the summary printers: the worst result decides the exit code.
-pub fn exit_code(outcomes: &[HostOutcome]) -> u8 {
-    if outcomes
-        .iter()
-        .all(|o| matches!(o.result, HostResult::Unchanged | HostResult::Deployed))
-    {
-        0
-    } else {
-        1
     }
 }

@@ -13,40 +13,11 @@ use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use serde::Serialize;
 
-use crate::inventory::HostSettings;
+use crate::fleet::target::Target;
 use crate::sanitize;
 use crate::secrets::{self, SecretValue};
 use crate::stack::labels::{APP_LABEL, HASH_LABEL, NEXT_SUFFIX, OLDEST_SUFFIX};
 use crate::stack::{self, Service, Stack, StackPolicy};
-
-/// A host as the deployment core needs it.
-#[derive(Debug, Clone)]
-pub struct DeployTarget {
-    pub name: String,
-    pub settings: HostSettings,
-    /// The host's inventory variables (unrendered, as Ansible holds them).
-    pub vars: serde_json::Map<String, serde_json::Value>,
-    /// Relative stack and secret paths are taken from here.
-    pub inventory_dir: PathBuf,
-}
-
-impl DeployTarget {
-    pub fn stacks_dir(&self) -> PathBuf {
-        let dir = self
-            .settings
-            .stacks_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("stacks"));
-        self.inventory_dir.join(dir)
-    }
-
-    pub fn secrets_file(&self) -> Option<PathBuf> {
-        self.settings
-            .secrets
-            .as_ref()
-            .map(|p| self.inventory_dir.join(p))
-    }
-}
 
 /// Age identities, loaded once per identity file (hosts may name their own with
 /// `fleetdeck_age_identity`), so a passphrase is asked at most once per file.
@@ -108,7 +79,7 @@ pub fn container_name(prefix: &str, app: &str, service: &str) -> String {
 /// variables plus `extra_vars` (which win, as Ansible's `-e`), and reads their
 /// secrets. Every problem is collected, each naming its file.
 pub fn desired(
-    target: &DeployTarget,
+    target: &Target,
     only: &[String],
     extra_vars: &serde_json::Map<String, serde_json::Value>,
     identities: &mut IdentityCache,

@@ -7,7 +7,6 @@
 //! by one; `fleetdeck drill` walks them headless ([`command`]). A drill takes the
 //! host's deploy lock: no deploy or other drill runs on the host meanwhile.
 
-pub mod command;
 pub mod overlap;
 pub mod run;
 pub mod tool;

@@ -15,7 +15,8 @@
 //!
 //! `fleetdeck drill` does not walk this wizard: its contract (confirmation before
 //! anything is written, `--snapshot` by id prefix or `latest`, its own progress lines)
-//! predates it; both call the same core steps (`core::drill::command`).
+//! predates it; both call the same core steps (`core::drill::run`; the command is
+//! `commands/drill.rs`).
 
 mod review;
 mod runner;

@@ -15,8 +15,8 @@ use crate::probes::drill::report::Outcome;
 use crate::probes::drill::{DrillResult, History, SnapshotInfo, Step as DrillStep};
 use crate::sanitize;
 use crate::ssh::setup::SshOptions;
+use crate::wizard::Runner;
 use crate::wizard::engine::{Answers, OpRequest, ProgressEvent, ProgressSender, Tone};
-use crate::wizard::headless::Runner;
 
 use super::{APP, DrillOutput, Finished, HOST, Listed, SNAPSHOT, Stage, first};
 

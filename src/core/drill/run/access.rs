@@ -27,8 +27,8 @@ pub async fn connect(
     let host = inventory
         .host(&plan.host)
         .ok_or_else(|| format!("no host {:?} in the inventory", plan.host))?;
-    let target = crate::fleet::status::Target::from_inventory(host);
-    let contexts = crate::fleet::status::Contexts::prepare(options, std::slice::from_ref(&target))
+    let target = crate::fleet::target::Target::from_inventory(inventory, host);
+    let contexts = crate::fleet::target::Contexts::prepare(options, std::slice::from_ref(&target))
         .map_err(|e| e.to_string())?;
     let ctx = contexts
         .for_target(options, &target)

@@ -4,22 +4,23 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use super::{
-    AlwaysGo, CanaryEvent, GoNoGo, HostStage, Rollout, RolloutRequest, RolloutStatus, WaveSize,
+use color_eyre::eyre::Result;
+
+use super::Context;
+use super::ending::{abandoned_exit, nothing_done};
+use crate::cli::CanaryArgs;
+use crate::core::canary::summary::{summary_lines, wave_name};
+use crate::core::canary::{
+    self, AlwaysGo, CanaryEvent, GoNoGo, HostStage, Rollout, RolloutRequest, RolloutStatus,
+    WaveSize,
 };
-use crate::audit::AuditLog;
-use crate::cli::{CanaryArgs, Cli};
-use crate::core::Core;
 use crate::core::deploy::{self, IdentityCache, Request, plan};
-use crate::fleet::command::ssh_options;
-use crate::inventory::{INVENTORY_ENV, Inventory};
 use crate::sanitize;
 use crate::secrets::{NeverAsk, PassphrasePrompt, TerminalPrompt};
-use crate::wizard::headless::ask_on_terminal;
-
-const NOTHING_DONE: u8 = 2;
+use crate::tty::ask_yes_no;
 
 /// Asks on the terminal between waves.
 struct AskOnTerminal;
@@ -48,7 +49,7 @@ impl GoNoGo for AskOnTerminal {
         };
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                ask_on_terminal(&format!(
+                ask_yes_no(&format!(
                     "wave {wave} passed its gate{with}. Go on to wave {} ({next})?",
                     wave + 1
                 ))
@@ -57,26 +58,6 @@ impl GoNoGo for AskOnTerminal {
             .await
             .unwrap_or(false)
         })
-    }
-}
-
-fn wave_name(index: usize) -> String {
-    if index == 0 {
-        "wave 0 (canary)".to_owned()
-    } else {
-        format!("wave {index}")
-    }
-}
-
-fn stage_word(stage: HostStage) -> &'static str {
-    match stage {
-        HostStage::Pending => "pending",
-        HostStage::Deploying => "deploying",
-        HostStage::Soaking => "soaking",
-        HostStage::Passed => "passed",
-        HostStage::Failed => "FAILED",
-        HostStage::RolledBack => "rolled back",
-        HostStage::Skipped => "skipped",
     }
 }
 
@@ -96,7 +77,7 @@ fn print_events(
                         }
                         seen.insert(h.name.clone(), h.stage);
                         let mut line =
-                            format!("{}: {} {}", wave_name(h.wave), h.name, stage_word(h.stage));
+                            format!("{}: {} {}", wave_name(h.wave), h.name, h.stage.word());
                         if let Some(e) = &h.error
                             && matches!(h.stage, HostStage::Failed | HostStage::RolledBack)
                         {
@@ -120,68 +101,31 @@ fn print_events(
     })
 }
 
-/// The summary as people read it.
-pub fn summary_lines(rollout: &Rollout) -> Vec<String> {
-    let mut lines = vec![sanitize::line(&format!(
-        "rollout {}: {}",
-        rollout.id,
-        match rollout.status {
-            RolloutStatus::Passed => "PASSED".to_owned(),
-            RolloutStatus::Running => "interrupted (resume with --resume)".to_owned(),
-            RolloutStatus::Halted => format!(
-                "HALTED: {}",
-                rollout.error.as_deref().unwrap_or("a wave failed")
-            ),
-        }
-    ))];
-    for wave in &rollout.waves {
-        for name in &wave.hosts {
-            if let Some(h) = rollout.host(name) {
-                let mut line = format!(
-                    "  {:<16} {:<20} {}",
-                    wave_name(wave.index),
-                    h.name,
-                    stage_word(h.stage)
-                );
-                if let Some(e) = &h.error {
-                    line.push_str(&format!(": {e}"));
-                }
-                lines.push(sanitize::line(&line));
-                for note in &h.notes {
-                    lines.push(sanitize::line(&format!("  {:<16} {:<20} {note}", "", "")));
-                }
-            }
-        }
-    }
-    lines
+/// Runs `fleetdeck canary`. Exit 0: passed; 1: halted; 2: nothing was done; 128 + a
+/// signal's number: interrupted.
+pub async fn run(ctx: &Context, args: &CanaryArgs) -> Result<ExitCode> {
+    Ok(ExitCode::from(canary(ctx, args).await))
 }
 
-/// Runs `fleetdeck canary`; returns the exit code.
-pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
-    let fail = |message: String| {
-        eprintln!("fleetdeck: {message}");
-        NOTHING_DONE
+async fn canary(ctx: &Context, args: &CanaryArgs) -> u8 {
+    let fail = |message: String| nothing_done(&message);
+    let core = ctx.core();
+    let inventory_path = match ctx.inventory_path("a rollout needs an inventory") {
+        Ok(path) => path,
+        Err(e) => return fail(e),
     };
-    let core = Core::new(cli.read_only, AuditLog::at_default_path());
-    let Some(inventory_path) = cli.inventory.as_deref() else {
-        return fail(format!(
-            "a rollout needs an inventory: pass -i PATH or set {INVENTORY_ENV}"
-        ));
-    };
+    // The journal records the canonical path; `--resume` looks it up by that.
     let inventory_path =
         std::fs::canonicalize(inventory_path).unwrap_or_else(|_| inventory_path.to_path_buf());
-    let inventory = match Inventory::load(&inventory_path) {
+    let inventory = match super::load_inventory(&inventory_path) {
         Ok(i) => i,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return fail(e),
     };
-    for warning in inventory.warnings() {
-        eprintln!("fleetdeck: warning: {warning}");
-    }
     if core.read_only {
-        return fail(crate::core::deploy::command::refuse_run(
+        return fail(super::ending::refuse_run(
             &core,
             &inventory,
-            cli,
+            ctx.limit.as_deref(),
             "canary",
             &args.apps,
             args.reason.as_deref(),
@@ -189,13 +133,13 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
     }
 
     let resumed = if args.resume {
-        match super::unfinished(&inventory_path) {
+        match canary::unfinished(&inventory_path) {
             Ok(Some(rollout)) => Some(rollout),
             Ok(None) => {
                 return fail(format!(
                     "--resume: no unfinished rollout of {} in {}",
                     inventory_path.display(),
-                    super::rollouts_dir().display()
+                    canary::rollouts_dir().display()
                 ));
             }
             Err(e) => return fail(format!("--resume: reading the rollout journals: {e}")),
@@ -216,7 +160,7 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
             };
             RolloutRequest {
                 inventory: inventory_path.clone(),
-                limit: cli.limit.clone(),
+                limit: ctx.limit.clone(),
                 apps: args.apps.clone(),
                 extra_vars,
                 canary: args.canary.clone(),
@@ -229,7 +173,7 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
             }
         }
     };
-    let prompt: Box<dyn PassphrasePrompt + Send + Sync> = if cli.batch {
+    let prompt: Box<dyn PassphrasePrompt + Send + Sync> = if ctx.batch() {
         Box::new(NeverAsk)
     } else {
         Box::new(TerminalPrompt)
@@ -255,7 +199,7 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
             let passed: Vec<String> = r
                 .waves
                 .iter()
-                .filter(|w| w.stage == super::WaveStage::Passed)
+                .filter(|w| w.stage == canary::WaveStage::Passed)
                 .map(|w| wave_name(w.index))
                 .collect();
             eprintln!(
@@ -283,7 +227,7 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
             r.error = None;
             r
         }
-        None => match super::plan_rollout(&inventory, request, &prepared) {
+        None => match canary::plan_rollout(&inventory, request, &prepared) {
             Ok(r) => r,
             Err(e) => return fail(e),
         },
@@ -298,7 +242,7 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
             rollout.hosts.len(),
             rollout.request.soak_seconds
         );
-        match ask_on_terminal(&question) {
+        match ask_yes_no(&question) {
             Ok(true) => {}
             Ok(false) => return fail("not confirmed: nothing was changed".into()),
             Err(e) => return fail(e),
@@ -318,10 +262,9 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let printer = print_events(rx);
     let interrupt = crate::core::interrupt::Interrupt::on_signals();
-    let ssh = ssh_options(cli);
-    let ran = super::run_interruptible(
+    let ran = canary::run_interruptible(
         &core,
-        &ssh,
+        &ctx.ssh,
         &mut rollout,
         prepared,
         gate.as_ref(),
@@ -332,7 +275,7 @@ pub async fn canary(cli: &Cli, args: &CanaryArgs) -> u8 {
     tokio::select! {
         () = ran => {}
         () = interrupt.wait_abandoned() => {
-            return crate::core::deploy::command::abandoned_exit(
+            return abandoned_exit(
                 &interrupt,
                 "canary rollout",
                 "the next deploy, canary --resume or rollback on such a host reports the \

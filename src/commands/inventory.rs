@@ -4,12 +4,25 @@
 
 use std::io::Write as _;
 use std::path::Path;
+use std::process::ExitCode;
 
-use super::{INVENTORY_ENV, Inventory};
+use color_eyre::eyre::Result;
+
+use super::Context;
 use crate::cli::InventoryArgs;
+use crate::inventory::{INVENTORY_ENV, Inventory};
 
-/// Runs the command and returns the process exit code (0 printed, 1 failed).
-pub fn run(inventory: Option<&Path>, limit: Option<&str>, args: &InventoryArgs) -> u8 {
+/// Runs `inventory`: exit 0 printed, 1 failed.
+pub async fn run(ctx: &Context, args: &InventoryArgs) -> Result<ExitCode> {
+    Ok(ExitCode::from(print(
+        ctx.inventory.as_deref(),
+        ctx.limit.as_deref(),
+        args,
+    )))
+}
+
+/// Prints the inventory; returns the exit code.
+fn print(inventory: Option<&Path>, limit: Option<&str>, args: &InventoryArgs) -> u8 {
     match render(inventory, limit, args) {
         Ok(text) => {
             let mut out = std::io::stdout().lock();

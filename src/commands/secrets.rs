@@ -15,18 +15,27 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use super::cli::{DecryptArgs, EditArgs, EncryptArgs, KeygenArgs, SecretsCommand};
-use super::fleetdeck::SecretFile;
-use super::interrupt::{self, CAUGHT, Catch};
-use super::scratch::Scratch;
-use super::{
+use super::Context;
+use crate::secrets::cli::{DecryptArgs, EditArgs, EncryptArgs, KeygenArgs, SecretsCommand};
+use crate::secrets::fleetdeck::SecretFile;
+use crate::secrets::interrupt::{self, CAUGHT, Catch};
+use crate::secrets::scratch::Scratch;
+use crate::secrets::{
     FileFormat, Identities, NeverAsk, Node, PassphrasePrompt, Recipients, SecretsError,
     TerminalPrompt, decrypt_text, encrypt_tree_to_string, generate_identity, parse_plain_yaml,
     read_text,
 };
 
-/// Runs one `secrets` subcommand; `batch` (the global `--batch`) forbids prompting.
-pub fn run(command: &SecretsCommand, batch: bool) -> u8 {
+/// Runs one `secrets` subcommand; the global `--batch` forbids prompting.
+pub async fn run(
+    ctx: &Context,
+    command: &SecretsCommand,
+) -> color_eyre::eyre::Result<std::process::ExitCode> {
+    Ok(std::process::ExitCode::from(secrets(command, ctx.batch())))
+}
+
+/// Runs one `secrets` subcommand; returns the exit code.
+fn secrets(command: &SecretsCommand, batch: bool) -> u8 {
     let prompt: &dyn PassphrasePrompt = if batch { &NeverAsk } else { &TerminalPrompt };
     let result = match command {
         SecretsCommand::Keygen(args) => keygen(args),
@@ -120,14 +129,15 @@ fn encrypt(args: &EncryptArgs) -> Result<(), SecretsError> {
     } else {
         Zeroizing::new(read_text(&args.input)?)
     };
-    let doc = super::parse_yaml_mapping(&text).map_err(|e| e.in_file(&args.input))?;
-    if super::detect(&doc).is_ok() {
+    let doc = crate::secrets::parse_yaml_mapping(&text).map_err(|e| e.in_file(&args.input))?;
+    if crate::secrets::detect(&doc).is_ok() {
         return Err(
             SecretsError::input("already encrypted (a SOPS or fleetdeck secret file)")
                 .in_file(&args.input),
         );
     }
-    let tree = super::fleetdeck::plain_from_mapping(doc).map_err(|e| e.in_file(&args.input))?;
+    let tree =
+        crate::secrets::fleetdeck::plain_from_mapping(doc).map_err(|e| e.in_file(&args.input))?;
     let out = encrypt_tree_to_string(&tree, &recipients).map_err(|e| e.in_file(&args.input))?;
     match &args.output {
         Some(path) if path != Path::new("-") => {
@@ -192,8 +202,8 @@ enum EditEnd {
 fn edit(args: &EditArgs, prompt: &dyn PassphrasePrompt) -> Result<EditEnd, SecretsError> {
     let path = &args.file;
     let text = read_text(path)?;
-    let doc = super::parse_yaml_mapping(&text).map_err(|e| e.in_file(path))?;
-    if super::detect(&doc).map_err(|e| e.in_file(path))? == FileFormat::Sops {
+    let doc = crate::secrets::parse_yaml_mapping(&text).map_err(|e| e.in_file(path))?;
+    if crate::secrets::detect(&doc).map_err(|e| e.in_file(path))? == FileFormat::Sops {
         return Err(SecretsError::input("a SOPS file: edit it with `sops FILE`").in_file(path));
     }
     let file = SecretFile::from_mapping(doc).map_err(|e| e.in_file(path))?;

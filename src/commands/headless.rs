@@ -4,26 +4,11 @@
 //! console walks.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::io::{BufRead as _, IsTerminal as _, Write};
+use std::io::Write;
 
-use super::engine::{
-    Answers, ConfirmKind, Effect, Ending, OpRequest, ProgressSender, StepId, StepKind, Wizard,
-    WizardState,
+use crate::wizard::{
+    Answers, ConfirmKind, Effect, Ending, Runner, StepId, StepKind, StepView, Wizard, WizardState,
 };
-
-/// What carries out a wizard's operations. One runner serves one wizard instance and
-/// keeps what its operations share (connections, plans) between them. The futures need
-/// not be `Send`: the console runs them on a wizard's own worker thread (the core's
-/// parallel host futures are not provably `Send`).
-pub trait Runner<O> {
-    fn run(
-        &mut self,
-        op: &OpRequest,
-        answers: &Answers<O>,
-        progress: ProgressSender,
-    ) -> impl Future<Output = Result<O, Vec<String>>>;
-}
 
 /// An answer given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,24 +40,9 @@ impl Headless {
             yes,
             stop_after: None,
             print_reviews: true,
-            ask: Box::new(ask_on_terminal),
+            ask: Box::new(crate::tty::ask_yes_no),
         }
     }
-}
-
-/// The y/N question on a terminal; without one, nothing can be asked.
-pub fn ask_on_terminal(question: &str) -> Result<bool, String> {
-    if !std::io::stdin().is_terminal() {
-        return Err("not confirmed: stdin is not a terminal; pass --yes to go ahead".into());
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| format!("reading the answer: {e}"))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// How a headless run ended.
@@ -148,7 +118,7 @@ pub async fn drive<O: Clone, R: Runner<O>>(
             }
             StepKind::Review { .. } => {
                 if headless.print_reviews
-                    && let super::engine::StepView::Review { lines, .. } = state.view()
+                    && let StepView::Review { lines, .. } = state.view()
                 {
                     for line in lines {
                         let _ = writeln!(out, "{}", line.text);
@@ -169,7 +139,7 @@ pub async fn drive<O: Clone, R: Runner<O>>(
                 ..
             } => {
                 let question = match state.view() {
-                    super::engine::StepView::Confirm { question, .. } => question.to_owned(),
+                    StepView::Confirm { question, .. } => question.to_owned(),
                     _ => String::new(),
                 };
                 let answer = if headless.yes {
@@ -192,5 +162,133 @@ pub async fn drive<O: Clone, R: Runner<O>>(
             }
             StepKind::Run { .. } => Effect::None,
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wizard::tests::{Out, at, wizard};
+    use crate::wizard::{OpRequest, ProgressEvent, ProgressSender, Tone};
+
+    /// A runner that records what it was asked and reports one progress event.
+    struct Recorder {
+        ops: Vec<&'static str>,
+        failed: Vec<String>,
+    }
+
+    impl Runner<Out> for Recorder {
+        fn run(
+            &mut self,
+            op: &OpRequest,
+            answers: &Answers<Out>,
+            progress: ProgressSender,
+        ) -> impl std::future::Future<Output = Result<Out, Vec<String>>> {
+            self.ops.push(op.op);
+            let result = match op.op {
+                "count" => Ok(Out::Count(answers.chosen("hosts").map_or(0, |c| c.len()))),
+                _ => Ok(Out::Done(self.failed.clone())),
+            };
+            let _ = progress.send(ProgressEvent {
+                item: "a".into(),
+                label: "web".into(),
+                step: op.op.into(),
+                detail: "now".into(),
+                tone: Tone::Normal,
+                at: at(),
+            });
+            async move { result }
+        }
+    }
+
+    async fn headless(
+        headless: &mut Headless,
+        failed: Vec<String>,
+    ) -> (Outcome<Out>, Vec<&'static str>, String, String) {
+        let mut runner = Recorder {
+            ops: vec![],
+            failed,
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let outcome = drive(wizard(), &mut runner, headless, &mut out, &mut err).await;
+        (
+            outcome,
+            runner.ops,
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn headless_answers_from_flags_and_yes_passes_the_gate() {
+        let mut h = Headless::new(true);
+        h.given.insert("hosts", Given::Chosen(vec!["b".into()]));
+        h.given.insert("name", Given::Text("web1".into()));
+        h.ask = Box::new(|_| panic!("--yes never asks"));
+        let (outcome, ops, out, err) = headless(&mut h, vec!["b".into()]).await;
+        assert_eq!(outcome.ending, Ending::Completed);
+        assert_eq!(
+            ops,
+            ["count", "change"],
+            "the undo offer is declined headless"
+        );
+        assert_eq!(outcome.answers.text("name"), Some("web1"));
+        assert_eq!(out, "1 hosts\nb FAILED\n");
+        assert_eq!(err, "a web: count now\na web: change now\n");
+    }
+
+    #[tokio::test]
+    async fn headless_without_yes_asks_and_a_refusal_changes_nothing() {
+        let mut h = Headless::new(false);
+        h.ask = Box::new(|question| {
+            assert_eq!(question, "Change n2?");
+            Err("not confirmed: stdin is not a terminal; pass --yes to go ahead".into())
+        });
+        let (outcome, ops, _, _) = headless(&mut h, vec![]).await;
+        assert_eq!(outcome.ending, Ending::Refused { step: "go" });
+        assert_eq!(ops, ["count"]);
+        assert!(outcome.message.is_some_and(|m| m.contains("pass --yes")));
+
+        let mut h = Headless::new(false);
+        h.ask = Box::new(|_| Ok(false));
+        let (outcome, ops, _, _) = headless(&mut h, vec![]).await;
+        assert_eq!(outcome.ending, Ending::Refused { step: "go" });
+        assert_eq!(ops, ["count"]);
+        assert_eq!(
+            outcome.message.as_deref(),
+            Some("not confirmed: nothing was changed")
+        );
+    }
+
+    #[tokio::test]
+    async fn headless_stops_after_a_review_and_rejects_bad_answers() {
+        let mut h = Headless::new(true);
+        h.stop_after = Some("review");
+        let (outcome, ops, out, _) = headless(&mut h, vec![]).await;
+        assert_eq!(outcome.ending, Ending::Stopped { step: "review" });
+        assert_eq!(ops, ["count"]);
+        assert_eq!(out, "2 hosts\n");
+
+        let mut h = Headless::new(true);
+        h.print_reviews = false;
+        h.given.insert("name", Given::Text("not a name".into()));
+        let (outcome, ops, out, _) = headless(&mut h, vec![]).await;
+        assert_eq!(
+            outcome.ending,
+            Ending::Failed {
+                step: "name",
+                problems: vec!["\"not a name\" is not a name".into()]
+            }
+        );
+        assert!(ops.is_empty() && out.is_empty());
+
+        let mut h = Headless::new(true);
+        h.given.insert("hosts", Given::Chosen(vec!["ro".into()]));
+        let (outcome, ops, _, _) = headless(&mut h, vec![]).await;
+        assert!(matches!(
+            outcome.ending,
+            Ending::Failed { step: "hosts", .. }
+        ));
+        assert!(ops.is_empty());
     }
 }

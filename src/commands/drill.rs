@@ -2,17 +2,18 @@
 //! (Markdown, or JSON with `--json`) to stdout, and both are saved in the history.
 //! Exit 0 passed, 1 failed, 2 nothing done (bad input, refused, not confirmed).
 
-use super::run::{self, Drill, PlanError, RunStop};
-use crate::audit::AuditLog;
-use crate::cli::{Cli, DrillArgs};
-use crate::core::Core;
+use std::process::ExitCode;
+
+use color_eyre::eyre::Result;
+
+use super::Context;
+use super::ending::{NOTHING_DONE, abandoned_exit};
+use crate::cli::DrillArgs;
+use crate::core::drill::run::{self, Drill, PlanError, RunStop};
 use crate::core::interrupt::Interrupt;
-use crate::fleet::command::ssh_options;
-use crate::inventory::{INVENTORY_ENV, Inventory};
+use crate::probes::drill::report::Outcome;
 use crate::probes::drill::{DrillReport, DrillResult, History, Step};
 use crate::sanitize;
-
-const NOTHING_DONE: u8 = 2;
 
 fn emit(
     report: &DrillReport,
@@ -37,30 +38,36 @@ fn emit(
     }
 }
 
-/// Runs `fleetdeck drill`; returns the exit code.
-pub async fn drill(cli: &Cli, args: &DrillArgs) -> u8 {
-    drill_with(cli, args, &History::default_location()).await
+/// Runs `fleetdeck drill`. Exit 0: passed; 1: failed; 2: nothing done; 128 + a
+/// signal's number: interrupted.
+pub async fn run(ctx: &Context, args: &DrillArgs) -> Result<ExitCode> {
+    Ok(ExitCode::from(
+        drill_with(ctx, args, &History::default_location()).await,
+    ))
 }
 
-/// As [`drill`], keeping reports in `history`.
-pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
+/// A drill's exit code from its result.
+fn exit_code(result: DrillResult) -> u8 {
+    match result {
+        DrillResult::Passed => 0,
+        DrillResult::Failed => 1,
+        DrillResult::Refused => NOTHING_DONE,
+    }
+}
+
+/// Runs the drill, keeping reports in `history`; returns the exit code.
+async fn drill_with(ctx: &Context, args: &DrillArgs, history: &History) -> u8 {
     let fail = |message: &str| {
         eprintln!("fleetdeck: {}", sanitize::line(message));
         NOTHING_DONE
     };
-    let core = Core::new(cli.read_only, AuditLog::at_default_path());
-    let Some(path) = cli.inventory.as_deref() else {
-        return fail(&format!(
-            "a drill needs an inventory (fleetdeck_drills comes from it): pass -i PATH or set {INVENTORY_ENV}"
-        ));
-    };
-    let inventory = match Inventory::load(path) {
+    let core = ctx.core();
+    let inventory = match ctx
+        .require_inventory("a drill needs an inventory (fleetdeck_drills comes from it)")
+    {
         Ok(i) => i,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(&e),
     };
-    for warning in inventory.warnings() {
-        eprintln!("fleetdeck: warning: {warning}");
-    }
     let early = |result: DrillResult, step: Step, check: &str, why: &str| {
         Drill::early_report(
             &core, &inventory, &args.host, &args.app, result, step, check, why,
@@ -82,7 +89,7 @@ pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
     if let Some(refused) = run::refuse_read_only(&core, &plan, &args.snapshot) {
         return fail(&refused);
     }
-    let access = match run::connect(&ssh_options(cli), &inventory, &plan).await {
+    let access = match run::connect(&ctx.ssh, &inventory, &plan).await {
         Ok(a) => a,
         Err(e) => {
             let why = format!("{} unreachable: {e}", plan.host);
@@ -117,7 +124,7 @@ pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
             Ok(true)
         } else {
             let snap = d.chosen().map_or("-".to_owned(), |s| s.id.clone());
-            crate::wizard::headless::ask_on_terminal(&format!(
+            crate::tty::ask_yes_no(&format!(
                 "Restore snapshot {snap} of {} into {} on {} (then verify and remove it)?",
                 d.plan().repo.name,
                 d.target_dir(),
@@ -157,7 +164,7 @@ pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
     let (report, saved) = tokio::select! {
         finished = drill.finish(history) => finished,
         () = interrupt.wait_abandoned() => {
-            return crate::core::deploy::command::abandoned_exit(
+            return abandoned_exit(
                 &interrupt,
                 "drill",
                 "remove it by hand, or run the drill again",
@@ -168,7 +175,6 @@ pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
     let _ = printer.await;
     emit(&report, saved, args.json);
     if let Some(signal) = interrupt.requested() {
-        use crate::probes::drill::report::Outcome;
         let cleaned = !report
             .steps
             .iter()
@@ -192,5 +198,5 @@ pub async fn drill_with(cli: &Cli, args: &DrillArgs, history: &History) -> u8 {
         );
         return signal.exit_code();
     }
-    report.exit_code()
+    exit_code(report.result)
 }

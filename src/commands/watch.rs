@@ -1,0 +1,139 @@
+//! `fleetdeck watch --json`: the fleet followed, one JSON line per change of a host.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use color_eyre::eyre::Result;
+use time::OffsetDateTime;
+
+use super::Context;
+use crate::cli::WatchArgs;
+use crate::fleet::actor;
+use crate::fleet::model::{Expectations, HostState};
+use crate::fleet::target::Contexts;
+use crate::probes::Severity;
+
+/// Runs `watch`.
+pub async fn run(ctx: &Context, _args: &WatchArgs) -> Result<ExitCode> {
+    Ok(ExitCode::from(watch(ctx).await))
+}
+
+/// Runs `watch --json`: one actor per host; after each change to a host, one JSON line
+/// `{"time": …, "host": {…}}` with the host as `status --json` shows it. Changes in
+/// ages alone (a clock ticking) are not changes. Without an inventory it watches this
+/// machine's own engine, as `status` and the console do. Runs until interrupted.
+async fn watch(ctx: &Context) -> u8 {
+    let unknown = Severity::Unknown.exit_code();
+    let targets = match ctx.selected_targets() {
+        Ok(targets) => targets,
+        Err(message) => {
+            eprintln!("fleetdeck: {message}");
+            return unknown;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let mut hosts = Vec::new();
+    let mut actors = Vec::new();
+    // The local engine's task; it ends with the process.
+    let mut _local = None;
+    match targets {
+        None => {
+            let socket = crate::docker::transport::default_local_socket();
+            hosts.push(HostState::new(
+                "localhost",
+                Vec::new(),
+                Expectations::default(),
+            ));
+            _local = Some(actor::spawn_local(socket, 0, tx.clone()));
+        }
+        Some(targets) => {
+            let options = &ctx.ssh;
+            let contexts = match Contexts::prepare(options, &targets) {
+                Ok(contexts) => contexts,
+                Err(error) => {
+                    eprintln!("fleetdeck: {error}");
+                    return unknown;
+                }
+            };
+            for notice in &contexts.notices {
+                eprintln!("fleetdeck: {notice}");
+            }
+            for (index, target) in targets.iter().enumerate() {
+                hosts.push(HostState::new(
+                    &target.name,
+                    target.groups.clone(),
+                    target.expectations(),
+                ));
+                if let Some(ctx) = contexts.for_target(options, target) {
+                    actors.push(actor::spawn(ctx, target.clone(), index, tx.clone()));
+                }
+            }
+        }
+    }
+    drop(tx);
+    let mut printed: Vec<Option<serde_json::Value>> = vec![None; hosts.len()];
+    let mut out = std::io::stdout();
+    loop {
+        let Some((index, event)) = rx.recv().await else {
+            return unknown;
+        };
+        let mut touched = vec![index];
+        hosts[index].apply(event);
+        // Drain whatever else is already waiting, then print once per changed host.
+        while let Ok((index, event)) = rx.try_recv() {
+            hosts[index].apply(event);
+            touched.push(index);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let now = OffsetDateTime::now_utc();
+        for index in touched {
+            // Nothing is said about a host before its first connection attempt ends:
+            // "reachable": false would be a guess.
+            if hosts[index].reachable.is_none() {
+                continue;
+            }
+            let Ok(value) = serde_json::to_value(hosts[index].to_json(now)) else {
+                continue;
+            };
+            let comparable = without_clock(value.clone());
+            if printed[index].as_ref() == Some(&comparable) {
+                continue;
+            }
+            printed[index] = Some(comparable);
+            let line =
+                serde_json::json!({ "time": crate::util::time::rfc3339(now), "host": value });
+            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                // The reader went away (a closed pipe): stop quietly.
+                return 0;
+            }
+        }
+    }
+}
+
+/// The host JSON without the fields that move with the clock alone, so that only real
+/// changes print a line.
+fn without_clock(mut value: serde_json::Value) -> serde_json::Value {
+    const CLOCK: &[&str] = &[
+        // A round trip varies with every ping; its value is current in each line
+        // printed, but its jitter alone is not news.
+        "rtt_ms",
+        "age_seconds",
+        "uptime_seconds",
+        "measured_at",
+        "last_contact",
+        "checked_at",
+    ];
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.retain(|key, _| !CLOCK.contains(&key.as_str()));
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut value);
+    value
+}
