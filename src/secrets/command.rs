@@ -17,13 +17,14 @@ use zeroize::Zeroizing;
 
 use super::cli::{DecryptArgs, EditArgs, EncryptArgs, KeygenArgs, SecretsCommand};
 use super::fleetdeck::SecretFile;
-use super::interrupt::{self, CAUGHT, Catch};
 use super::scratch::Scratch;
 use super::{
     FileFormat, Identities, NeverAsk, Node, PassphrasePrompt, Recipients, SecretsError,
     TerminalPrompt, decrypt_text, encrypt_tree_to_string, generate_identity, parse_plain_yaml,
     read_text,
 };
+use crate::util::signals;
+use crate::util::signals::catch::{CAUGHT, Catch};
 
 /// Runs one `secrets` subcommand; `batch` (the global `--batch`) forbids prompting.
 pub fn run(command: &SecretsCommand, batch: bool) -> u8 {
@@ -38,9 +39,9 @@ pub fn run(command: &SecretsCommand, batch: bool) -> u8 {
                 eprintln!(
                     "fleetdeck secrets: {}: interrupted by {}: left unchanged; the editor was ended and the plaintext copy overwritten with zeros and removed",
                     args.file.display(),
-                    interrupt::name(sig)
+                    signals::name(sig)
                 );
-                return 128u8.saturating_add(u8::try_from(sig).unwrap_or(0));
+                return signals::exit_code(sig);
             }
             Err(e) => Err(e),
         },

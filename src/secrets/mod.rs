@@ -11,7 +11,6 @@ pub mod cli;
 pub mod command;
 mod fleetdeck;
 mod identity;
-mod interrupt;
 pub mod scratch;
 mod sops;
 mod tree;

@@ -1,5 +1,6 @@
-//! Small helpers every layer may use: time formatting, shell words. They depend on
-//! nothing else in the crate, so any module can reach them without an upward import.
+//! Small helpers every layer may use: time formatting, shell words, signals. They
+//! depend on nothing else in the crate, so any module can reach them without an upward import.
 
 pub mod shell;
+pub mod signals;
 pub mod time;
