@@ -21,7 +21,6 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt as _;
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use super::gate::{self, GateSpec, Probe};
 use super::lock::{self, Holder, HostLock, JournalEntry};
@@ -30,7 +29,7 @@ use super::plan::{
     HostPlan, NEXT_SUFFIX, OLDEST_SUFFIX, PREVIOUS_SUFFIX, SERVICE_LABEL, ServicePlan,
 };
 use super::shell::HostShell;
-use crate::audit::{self, AuditRecord, AuditResult};
+use crate::audit::{AuditRecord, AuditResult};
 use crate::core::Core;
 use crate::core::interrupt::{Interrupt, Signal};
 use crate::core::stack::{Service, Stack};
@@ -266,7 +265,7 @@ impl HostRun<'_> {
         error: Option<&str>,
     ) -> Result<(), String> {
         let record = AuditRecord {
-            time: audit::timestamp(OffsetDateTime::now_utc()),
+            time: crate::util::time::now_rfc3339(),
             id: self.lock.holder().id.clone(),
             operator: self.core.operator.clone(),
             host: self.access.name.clone(),
@@ -578,7 +577,7 @@ impl HostRun<'_> {
                 (HASH_LABEL.to_owned(), sp.hash.clone()),
                 (
                     DEPLOYED_AT_LABEL.to_owned(),
-                    audit::timestamp(OffsetDateTime::now_utc()),
+                    crate::util::time::now_rfc3339(),
                 ),
                 (DEPLOYED_BY_LABEL.to_owned(), self.core.operator.clone()),
             ]);

@@ -609,7 +609,7 @@ impl Drill {
             self.chosen.as_ref().map_or("-", |s| s.id.as_str()),
         );
         let record = AuditRecord {
-            time: audit::timestamp(OffsetDateTime::now_utc()),
+            time: crate::util::time::rfc3339(OffsetDateTime::now_utc()),
             id: self.report.id.clone(),
             operator: self.core.operator.clone(),
             host: self.plan.host.clone(),
