@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::sanitize;
 
@@ -182,13 +181,6 @@ impl AuditLog {
         }
         Ok(records)
     }
-}
-
-/// Now, as the audit log writes it.
-pub fn timestamp(now: OffsetDateTime) -> String {
-    now.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 /// A fresh id for an action's pair of lines: unique per process and across processes

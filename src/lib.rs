@@ -5,6 +5,8 @@
 //! state. This release ships the foundation: the CLI, logging, terminal safety, and the
 //! practice fleet (`fleetdeck lab`) that every other part is built and tested against.
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod audit;
 pub mod cli;
 pub mod commands;

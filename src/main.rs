@@ -1,5 +1,6 @@
 //! The binary: error hooks, argument parsing, logging, the configuration file and the
 //! runtime, then dispatch to `fleetdeck::commands`.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 use std::process::ExitCode;
 

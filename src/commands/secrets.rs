@@ -18,13 +18,14 @@ use zeroize::Zeroizing;
 use super::Context;
 use crate::secrets::cli::{DecryptArgs, EditArgs, EncryptArgs, KeygenArgs, SecretsCommand};
 use crate::secrets::fleetdeck::SecretFile;
-use crate::secrets::interrupt::{self, CAUGHT, Catch};
 use crate::secrets::scratch::Scratch;
 use crate::secrets::{
     FileFormat, Identities, NeverAsk, Node, PassphrasePrompt, Recipients, SecretsError,
     TerminalPrompt, decrypt_text, encrypt_tree_to_string, generate_identity, parse_plain_yaml,
     read_text,
 };
+use crate::util::signals;
+use crate::util::signals::catch::{CAUGHT, Catch};
 
 /// Runs one `secrets` subcommand; the global `--batch` forbids prompting.
 pub async fn run(
@@ -47,9 +48,9 @@ fn secrets(command: &SecretsCommand, batch: bool) -> u8 {
                 eprintln!(
                     "fleetdeck secrets: {}: interrupted by {}: left unchanged; the editor was ended and the plaintext copy overwritten with zeros and removed",
                     args.file.display(),
-                    interrupt::name(sig)
+                    signals::name(sig)
                 );
-                return 128u8.saturating_add(u8::try_from(sig).unwrap_or(0));
+                return signals::exit_code(sig);
             }
             Err(e) => Err(e),
         },

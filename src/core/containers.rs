@@ -256,7 +256,7 @@ impl Core {
     ) -> Result<ActionOutcome, CoreError> {
         let pending = confirmed.0;
         let record = AuditRecord {
-            time: audit::timestamp(OffsetDateTime::now_utc()),
+            time: crate::util::time::rfc3339(OffsetDateTime::now_utc()),
             id: audit::new_action_id(),
             operator: self.operator.clone(),
             host: pending.host.clone(),
@@ -332,7 +332,7 @@ async fn run_and_record(
     };
     let took = started.elapsed();
     let closing = AuditRecord {
-        time: audit::timestamp(OffsetDateTime::now_utc()),
+        time: crate::util::time::rfc3339(OffsetDateTime::now_utc()),
         result: if result.is_ok() {
             AuditResult::Ok
         } else {

@@ -12,52 +12,16 @@
 //! prints. Front ends read [`Interrupt::requested`] afterwards and exit with
 //! [`Signal::exit_code`] (128 + the signal's number: 130, 143, 129).
 //!
-//! Signals are only caught once [`Interrupt::listen`] has been called (the core does
-//! so when it starts changing hosts): before that, Ctrl-C at a prompt or during the
-//! plan ends the process as usual, and nothing has been changed.
+//! The signals themselves are caught in [`crate::util::signals`], and only once
+//! [`Interrupt::listen`] has been called (the core does so when it starts changing
+//! hosts): before that, Ctrl-C at a prompt or during the plan ends the process as
+//! usual, and nothing has been changed.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
-
-/// The signals a terminal or a supervisor sends to stop a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Signal {
-    #[serde(rename = "SIGINT")]
-    Int,
-    #[serde(rename = "SIGTERM")]
-    Term,
-    #[serde(rename = "SIGHUP")]
-    Hup,
-}
-
-impl Signal {
-    pub fn name(self) -> &'static str {
-        match self {
-            Signal::Int => "SIGINT",
-            Signal::Term => "SIGTERM",
-            Signal::Hup => "SIGHUP",
-        }
-    }
-
-    /// 128 + the signal's number, as a shell reports a process the signal ended.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Signal::Int => 130,
-            Signal::Term => 143,
-            Signal::Hup => 129,
-        }
-    }
-}
-
-impl std::fmt::Display for Signal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::util::signals::Signal;
 
 struct Inner {
     /// Signals received so far (0, 1: stop safely, 2+: abandon), and the first one.
@@ -105,24 +69,8 @@ impl Interrupt {
         if inner.listening.swap(true, Ordering::SeqCst) {
             return;
         }
-        use tokio::signal::unix::{SignalKind, signal};
-        for (kind, which) in [
-            (SignalKind::interrupt(), Signal::Int),
-            (SignalKind::terminate(), Signal::Term),
-            (SignalKind::hangup(), Signal::Hup),
-        ] {
-            match signal(kind) {
-                Ok(mut stream) => {
-                    let me = self.clone();
-                    tokio::spawn(async move {
-                        while stream.recv().await.is_some() {
-                            me.trigger(which);
-                        }
-                    });
-                }
-                Err(e) => tracing::warn!("cannot catch {which}: {e}"),
-            }
-        }
+        let me = self.clone();
+        crate::util::signals::listen(move |signal| me.trigger(signal));
     }
 
     /// Records a signal, as the listener does.

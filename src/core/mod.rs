@@ -66,7 +66,7 @@ impl Core {
         why: &str,
     ) -> io::Result<()> {
         let record = audit::AuditRecord {
-            time: audit::timestamp(time::OffsetDateTime::now_utc()),
+            time: crate::util::time::rfc3339(time::OffsetDateTime::now_utc()),
             id: audit::new_action_id(),
             operator: self.operator.clone(),
             host: host.to_owned(),

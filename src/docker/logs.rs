@@ -290,10 +290,7 @@ impl LogLine {
     pub fn display(&self, with_time: bool) -> String {
         let mut out = String::with_capacity(self.text.len() + 40);
         if with_time {
-            match self
-                .at
-                .and_then(|at| at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok())
-            {
+            match self.at.and_then(crate::util::time::try_rfc3339) {
                 Some(at) => out.push_str(&at),
                 None => out.push('-'),
             }

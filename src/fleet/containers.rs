@@ -99,7 +99,9 @@ pub async fn inspect(
     }
 }
 
-/// The report for one inspected container (pure).
+/// The report for one inspected container (pure). `details` come from
+/// [`crate::docker::clean::inspect_container`], so names and image are already clean;
+/// only the health output is folded onto one line here.
 pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> ContainerReport {
     let state = details.state.clone().unwrap_or_default();
     let status = state.status.unwrap_or(ContainerStateStatusEnum::EMPTY);
@@ -141,7 +143,6 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
         .as_ref()
         .and_then(|c| c.image.clone())
         .or_else(|| details.image.clone())
-        .map(|i| sanitize::line(&i))
         .unwrap_or_default();
     let stopped = matches!(
         status,
@@ -162,13 +163,12 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
         )
     };
     ContainerReport {
-        name: sanitize::line(
-            details
-                .name
-                .as_deref()
-                .unwrap_or("")
-                .trim_start_matches('/'),
-        ),
+        name: details
+            .name
+            .as_deref()
+            .unwrap_or("")
+            .trim_start_matches('/')
+            .to_owned(),
         id: details
             .id
             .as_deref()

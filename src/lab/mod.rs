@@ -328,23 +328,12 @@ async fn write_keys(plan: &LabPlan) -> Result<()> {
     std::fs::write(plan.dir.join("authorized_keys"), public)?;
     let age_key = plan.dir.join("age.key");
     if !age_key.exists() {
-        sys::write_private(&age_key, &age_identity_file())?;
+        // An X25519 identity in the format `age-keygen` writes.
+        let (identity, _recipient) =
+            crate::secrets::generate_identity(&crate::util::time::now_rfc3339());
+        sys::write_private(&age_key, &identity)?;
     }
     Ok(())
-}
-
-/// An X25519 age identity in the format `age-keygen` writes.
-fn age_identity_file() -> String {
-    use age::secrecy::ExposeSecret;
-    let identity = age::x25519::Identity::generate();
-    let created = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    format!(
-        "# created: {created}\n# public key: {}\n{}\n",
-        identity.to_public(),
-        identity.to_string().expose_secret()
-    )
 }
 
 // ---- status -------------------------------------------------------------------------

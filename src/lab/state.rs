@@ -64,9 +64,7 @@ impl LabState {
             .map(PathBuf::from)
             .filter(|p| !p.exists())
             .collect();
-        let created_at = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let created_at = crate::util::time::now_rfc3339();
         LabState {
             format: FORMAT,
             created_at,

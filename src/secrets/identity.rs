@@ -1,10 +1,9 @@
 //! age X25519 identities (plain or passphrase-protected files) and recipients.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Mutex;
 
 use age::secrecy::{ExposeSecret, SecretString};
 use age::x25519;
@@ -39,26 +38,24 @@ impl PassphrasePrompt for NeverAsk {
 }
 
 /// Asks on the controlling terminal (`/dev/tty`) with echo off, so it works with stdin
-/// and stdout redirected (`fleetdeck secrets decrypt f.yml > out`).
+/// and stdout redirected (`fleetdeck secrets decrypt f.yml > out`). One question at a
+/// time, across every prompt in the process ([`crate::tty`]).
 pub struct TerminalPrompt;
-
-static TERMINAL: Mutex<()> = Mutex::new(());
 
 impl PassphrasePrompt for TerminalPrompt {
     fn ask(&self, identity_file: &Path, previous_was_wrong: bool) -> Option<Zeroizing<String>> {
-        let _one_at_a_time = TERMINAL.lock().unwrap_or_else(|p| p.into_inner());
-        read_tty_passphrase(identity_file, previous_was_wrong).ok()
+        crate::tty::ask_passphrase(
+            &format!(
+                "Enter passphrase for age identity '{}': ",
+                identity_file.display()
+            ),
+            "Wrong passphrase, try again.",
+            previous_was_wrong,
+        )
     }
     fn declined_reason(&self) -> &'static str {
         "it is passphrase-protected and no passphrase was entered (no terminal, or cancelled)"
     }
-}
-
-fn read_tty_passphrase(file: &Path, previous_was_wrong: bool) -> io::Result<Zeroizing<String>> {
-    crate::tty::read_hidden_line(
-        &format!("Enter passphrase for age identity '{}': ", file.display()),
-        previous_was_wrong.then_some("Wrong passphrase, try again."),
-    )
 }
 
 /// The age identities fleetdeck decrypts with, and the files they came from.
@@ -377,6 +374,7 @@ fn parse_recipient(text: &str) -> Result<x25519::Recipient, String> {
 mod tests {
     use super::*;
     use std::io::Write as _;
+    use std::sync::Mutex;
 
     struct Answers(Mutex<Vec<&'static str>>, Mutex<Vec<bool>>);
 

@@ -10,7 +10,6 @@
 pub mod cli;
 pub(crate) mod fleetdeck;
 mod identity;
-pub(crate) mod interrupt;
 pub mod scratch;
 mod sops;
 mod tree;

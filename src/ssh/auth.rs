@@ -8,7 +8,7 @@ use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 
 use russh::client::{self, AuthResult};
 use russh::keys::agent::AgentIdentity;
@@ -46,18 +46,20 @@ impl PassphrasePrompt for NeverAsk {
 }
 
 /// Asks on the controlling terminal (`/dev/tty`) with echo off, like `ssh` does, so it
-/// works even when stdin and stdout are redirected. One question at a time.
+/// works even when stdin and stdout are redirected. One question at a time, across
+/// every prompt in the process ([`crate::tty`]).
 pub struct TerminalPrompt;
-
-static TERMINAL: StdMutex<()> = StdMutex::new(());
 
 impl PassphrasePrompt for TerminalPrompt {
     fn ask<'a>(&'a self, key_file: &'a Path, previous_was_wrong: bool) -> PromptFuture<'a> {
         let key_file = key_file.to_path_buf();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let _one_at_a_time = TERMINAL.lock().unwrap_or_else(|p| p.into_inner());
-                read_tty_passphrase(&key_file, previous_was_wrong).ok()
+                crate::tty::ask_passphrase(
+                    &format!("Enter passphrase for key '{}': ", key_file.display()),
+                    "Bad passphrase, try again.",
+                    previous_was_wrong,
+                )
             })
             .await
             .ok()
@@ -67,13 +69,6 @@ impl PassphrasePrompt for TerminalPrompt {
     fn declined_reason(&self) -> &'static str {
         "passphrase-protected and no passphrase was entered (no terminal, or cancelled)"
     }
-}
-
-fn read_tty_passphrase(key_file: &Path, previous_was_wrong: bool) -> io::Result<Zeroizing<String>> {
-    crate::tty::read_hidden_line(
-        &format!("Enter passphrase for key '{}': ", key_file.display()),
-        previous_was_wrong.then_some("Bad passphrase, try again."),
-    )
 }
 
 /// One identity file's decrypted key, once someone has unlocked it. Locked while its

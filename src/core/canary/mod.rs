@@ -20,7 +20,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::audit;
 use crate::core::Core;
 use crate::core::deploy::apply::{self, RollbackScope};
 use crate::core::deploy::{
@@ -321,7 +320,7 @@ pub fn plan_rollout(
         ));
     }
     let waves = waves(&selected, &canary, request.wave_size);
-    let now = audit::timestamp(OffsetDateTime::now_utc());
+    let now = crate::util::time::rfc3339(OffsetDateTime::now_utc());
     let hosts = waves
         .iter()
         .enumerate()
@@ -629,7 +628,7 @@ pub async fn run_interruptible(
                 stop_remaining(rollout, index + 1);
                 rollout.status = RolloutStatus::Halted;
                 rollout.error = Some(why);
-                rollout.finished = Some(audit::timestamp(OffsetDateTime::now_utc()));
+                rollout.finished = Some(crate::util::time::rfc3339(OffsetDateTime::now_utc()));
                 board(rollout);
                 return;
             }
@@ -638,7 +637,7 @@ pub async fn run_interruptible(
         board(rollout);
     }
     rollout.status = RolloutStatus::Passed;
-    rollout.finished = Some(audit::timestamp(OffsetDateTime::now_utc()));
+    rollout.finished = Some(crate::util::time::rfc3339(OffsetDateTime::now_utc()));
     board(rollout);
 }
 
@@ -683,7 +682,7 @@ async fn halt(
         }
     }
     rollout.waves[index].stage = WaveStage::RolledBack;
-    rollout.finished = Some(audit::timestamp(OffsetDateTime::now_utc()));
+    rollout.finished = Some(crate::util::time::rfc3339(OffsetDateTime::now_utc()));
 }
 
 /// Returns `hosts` to what ran before this rollout: exactly the containers it

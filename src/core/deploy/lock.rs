@@ -45,7 +45,7 @@ impl Holder {
             operator: audit::local_operator(),
             machine: audit::local_hostname().unwrap_or_else(|| "unknown-host".to_owned()),
             pid: std::process::id(),
-            since: audit::timestamp(OffsetDateTime::now_utc()),
+            since: crate::util::time::now_rfc3339(),
             action: action.to_owned(),
             reason: reason.map(str::to_owned),
             id: audit::new_action_id(),
@@ -317,7 +317,7 @@ impl HostLock {
         revision: Option<&str>,
     ) -> Result<(), String> {
         let entry = JournalEntry {
-            time: audit::timestamp(OffsetDateTime::now_utc()),
+            time: crate::util::time::now_rfc3339(),
             app: app.to_owned(),
             service: service.to_owned(),
             step: step.to_owned(),

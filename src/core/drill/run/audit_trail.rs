@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::{Drill, DrillPlan};
-use crate::audit::{self, AuditRecord, AuditResult};
+use crate::audit::{AuditRecord, AuditResult};
 use crate::core::deploy::lock;
 
 /// A drill's audit `target`: `app-data from REPO snapshot ID`.
@@ -23,7 +23,7 @@ impl Drill {
             self.chosen.as_ref().map_or("-", |s| s.id.as_str()),
         );
         let record = AuditRecord {
-            time: audit::timestamp(OffsetDateTime::now_utc()),
+            time: crate::util::time::rfc3339(OffsetDateTime::now_utc()),
             id: self.report.id.clone(),
             operator: self.core.operator.clone(),
             host: self.plan.host.clone(),

@@ -1,6 +1,7 @@
-//! The signals a terminal can send (INT, TERM, HUP, QUIT) while `secrets edit` has a
-//! plaintext copy on disk: caught, so the copy is zeroed and removed before fleetdeck
-//! exits, instead of the process dying with the file left behind.
+//! Catching the signals a terminal can send (INT, TERM, HUP, QUIT) without a Tokio
+//! runtime, with `sigaction`: while `secrets edit` has a plaintext copy on disk, so the
+//! copy is zeroed and removed before fleetdeck exits, instead of the process dying with
+//! the file left behind.
 //!
 //! The handler only writes the signal number, and whether the terminal sent it, to a
 //! pipe (async-signal-safe); the editing code reads the pipe where it waits.
@@ -172,17 +173,5 @@ impl Drop for Catch {
             libc::close(self.read);
             libc::close(self.write);
         }
-    }
-}
-
-/// The signal's name, for messages.
-pub(crate) fn name(sig: libc::c_int) -> &'static str {
-    match sig {
-        libc::SIGINT => "SIGINT",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGKILL => "SIGKILL",
-        _ => "a signal",
     }
 }
