@@ -46,6 +46,38 @@ pub fn lines(text: &str) -> String {
     clean(text, true)
 }
 
+/// Several lines of a tool's output as one: each trimmed, blank ones dropped, joined
+/// with ` / ` and cleaned, for an error note or a report's detail.
+pub fn joined(text: &str) -> String {
+    let joined = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    line(&joined)
+}
+
+/// The first `max` characters of `text`, `…` marking a cut.
+pub fn head(text: String, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text;
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}…")
+}
+
+/// The last `max` characters of `text` (where a tool says what went wrong), `…` marking
+/// a cut.
+pub fn tail(text: String, max: usize) -> String {
+    let chars = text.chars().count();
+    if chars <= max {
+        return text;
+    }
+    let kept: String = text.chars().skip(chars - max).collect();
+    format!("…{kept}")
+}
+
 type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
 
 fn skip_escape(chars: &mut Chars<'_>) {

@@ -271,20 +271,7 @@ pub(super) fn with_detail(head: &str, detail: &str) -> String {
 
 /// The last `MAX_ERROR_CHARS` characters of `text` on one line, sanitized.
 fn excerpt(text: &str) -> String {
-    let joined = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" / ");
-    let clean = sanitize::line(&joined);
-    let chars = clean.chars().count();
-    if chars <= MAX_ERROR_CHARS {
-        clean
-    } else {
-        let tail: String = clean.chars().skip(chars - MAX_ERROR_CHARS).collect();
-        format!("…{tail}")
-    }
+    sanitize::tail(sanitize::joined(text), MAX_ERROR_CHARS)
 }
 
 /// `rest:https://user:secret@host/` → `rest:https://user:***@host/`: a repository URL

@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::iptables::{merge_iptables, parse_iptables_save};
 use super::nft::parse_nft;
 use super::ufw::parse_ufw;
-use super::{ObservedBackend, ObservedPolicy, Verdict};
-use crate::sanitize;
+use super::{ObservedBackend, ObservedPolicy, Verdict, excerpt};
 
 /// One tool's section of the detection output.
 #[derive(Debug, Default)]
@@ -191,24 +190,5 @@ fn with_stderr(message: String, stderr: &[u8]) -> String {
         message
     } else {
         format!("{message}: {err}")
-    }
-}
-
-const MAX_TEXT_CHARS: usize = 400;
-
-/// `text` on one line, sanitized, at most `MAX_TEXT_CHARS` characters.
-pub(super) fn excerpt(text: &str) -> String {
-    let joined = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" / ");
-    let clean = sanitize::line(&joined);
-    if clean.chars().count() <= MAX_TEXT_CHARS {
-        clean
-    } else {
-        let cut: String = clean.chars().take(MAX_TEXT_CHARS).collect();
-        format!("{cut}…")
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::detect::excerpt;
+use super::excerpt;
 use super::nft::TableKey;
 use super::rules::{
     Action, Chain, Match, Rule, Walk, is_anywhere, normalize_open, parse_port_list, proto_of,

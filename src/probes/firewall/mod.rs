@@ -16,6 +16,14 @@ mod nft;
 mod rules;
 mod ufw;
 
+/// The most of a tool's text a note or error quotes.
+const MAX_TEXT_CHARS: usize = 400;
+
+/// `text` on one line, sanitized, at most `MAX_TEXT_CHARS` characters.
+fn excerpt(text: &str) -> String {
+    crate::sanitize::head(crate::sanitize::joined(text), MAX_TEXT_CHARS)
+}
+
 #[cfg(test)]
 mod tests;
 

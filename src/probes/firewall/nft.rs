@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::detect::excerpt;
+use super::excerpt;
 use super::rules::{Action, Chain, Match, Rule, Walk, normalize_open, proto_of, set_protos};
 use super::{ObservedBackend, ObservedPolicy, OpenPort, Protocol, Verdict};
 use crate::sanitize;

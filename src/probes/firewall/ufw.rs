@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::detect::excerpt;
+use super::excerpt;
 use super::rules::{Action, Chain, Match, Rule, Walk, normalize_open, parse_port_list};
 use super::{ObservedBackend, ObservedPolicy, Protocol, Verdict};
 

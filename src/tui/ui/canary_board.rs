@@ -1,9 +1,9 @@
 //! The canary wizard's rollout board: waves, hosts, live health.
 
 use super::block;
+use super::elapsed_text;
 use super::severity_role;
 use super::tone_role;
-use super::wizard::elapsed_text;
 use crate::core::canary::{RolloutHost, RolloutStatus, Wave, WaveStage};
 use crate::probes::Severity;
 use crate::sanitize;

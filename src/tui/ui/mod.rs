@@ -115,3 +115,13 @@ pub(super) fn tone_role(tone: Tone) -> Role {
         Tone::Muted => Role::Muted,
     }
 }
+
+/// `42s`, `3m05s`.
+fn elapsed_text(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    if seconds < 60 {
+        format!("{seconds}s")
+    } else {
+        format!("{}m{:02}s", seconds / 60, seconds % 60)
+    }
+}

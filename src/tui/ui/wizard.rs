@@ -2,7 +2,7 @@
 
 use super::block;
 use super::canary_board::draw_board;
-use super::tone_role;
+use super::{elapsed_text, tone_role};
 use crate::tui::action::Action;
 use crate::tui::action::View;
 use crate::tui::app::App;
@@ -13,16 +13,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use time::OffsetDateTime;
-
-/// `42s`, `3m05s`.
-pub(super) fn elapsed_text(seconds: i64) -> String {
-    let seconds = seconds.max(0);
-    if seconds < 60 {
-        format!("{seconds}s")
-    } else {
-        format!("{}m{:02}s", seconds / 60, seconds % 60)
-    }
-}
 
 /// The open wizard, full screen: the step's title, its widget, the keys that work.
 pub(super) fn draw_wizard(
