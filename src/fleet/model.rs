@@ -4,7 +4,6 @@
 //! actors' reports ([`HostEvent`]) are applied here by [`HostState::apply`], which
 //! says what changed ([`HostChange`]) for the console's timeline.
 
-use crate::core::Core as _ScratchUpward;
 use serde::Serialize;
 use time::OffsetDateTime;
 
