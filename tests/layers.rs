@@ -97,7 +97,7 @@ fn paths_after(line: &str, prefix: &str) -> Vec<String> {
         if rest[end..].starts_with('{') {
             let group = rest[end + 1..].split('}').next().unwrap_or_default();
             for item in group.split(',') {
-                let item = item.trim().split(|c: char| c == ' ' || c == '{').next();
+                let item = item.trim().split([' ', '{']).next();
                 match item {
                     Some(item) if !item.is_empty() && item != "self" => {
                         found.push(format!("{head}{item}"));

@@ -7,7 +7,6 @@
 //! `Debug` and `Display`, readable only through [`SecretValue::expose`]. Nothing in this
 //! module logs a value.
 
-pub mod cli;
 pub(crate) mod fleetdeck;
 mod identity;
 pub mod scratch;
