@@ -32,7 +32,11 @@ pub async fn run(
     ctx: &Context,
     command: &SecretsCommand,
 ) -> color_eyre::eyre::Result<std::process::ExitCode> {
-    Ok(std::process::ExitCode::from(secrets(command, ctx.batch())))
+    let code = secrets(command, ctx.batch());
+    for failure in crate::secrets::scratch::take_removal_failures() {
+        eprintln!("fleetdeck secrets: warning: {failure}");
+    }
+    Ok(std::process::ExitCode::from(code))
 }
 
 /// Runs one `secrets` subcommand; returns the exit code.

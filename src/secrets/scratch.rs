@@ -44,13 +44,29 @@ impl Scratch {
     }
 }
 
+/// Scratch directories that could not be removed, with why. `Drop` cannot return an
+/// error, and plaintext left behind must still be reported: the command takes these
+/// after its work ([`take_removal_failures`]) and says so.
+static REMOVAL_FAILURES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The removal failures since the last call, for the command to report.
+pub fn take_removal_failures() -> Vec<String> {
+    std::mem::take(
+        &mut *REMOVAL_FAILURES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    )
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         if let Err(e) = zero_and_remove(&self.dir) {
-            eprintln!(
-                "fleetdeck secrets: warning: could not remove {}: {e}",
-                self.dir.display()
-            );
+            let failure = format!("could not remove {}: {e}", self.dir.display());
+            tracing::warn!("{failure}");
+            REMOVAL_FAILURES
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(failure);
         }
     }
 }
