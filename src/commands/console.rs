@@ -34,6 +34,10 @@ pub async fn run(ctx: &Context, _args: &()) -> Result<ExitCode> {
         ssh: ctx.ssh.clone(),
         fleet,
     };
-    let code = crate::tui::run::run(options).await?;
-    Ok(ExitCode::from(code))
+    let end = crate::tui::run::run(options).await?;
+    if end.drills_pending() {
+        eprintln!("fleetdeck: finishing a restore drill (removing its scratch data)…");
+    }
+    end.wait();
+    Ok(ExitCode::SUCCESS)
 }

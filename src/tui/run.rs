@@ -73,8 +73,8 @@ pub struct ConsoleFleet {
 }
 
 /// Runs the console until the operator quits (the caller has made sure stdin and
-/// stdout are a terminal). Returns the exit code.
-pub async fn run(options: ConsoleOptions) -> Result<u8> {
+/// stdout are a terminal), and gives the terminal back.
+pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
     let config_dir = crate::paths::config_home().join("fleetdeck");
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme =
@@ -158,7 +158,7 @@ pub async fn run(options: ConsoleOptions) -> Result<u8> {
     let mut next_wizard_id: u64 = 1;
     let mut dirty = true;
     let mut last_frame = tokio::time::Instant::now() - FRAME_INTERVAL;
-    loop {
+    'console: loop {
         if dirty {
             let wait = FRAME_INTERVAL.saturating_sub(last_frame.elapsed());
             if wait.is_zero() {
@@ -207,11 +207,9 @@ pub async fn run(options: ConsoleOptions) -> Result<u8> {
         let mut commands = std::collections::VecDeque::from(commands);
         while let Some(command) = commands.pop_front() {
             match command {
-                Command::Quit => {
-                    drop(terminal);
-                    drop(guard);
-                    return Ok(0);
-                }
+                // Leaving by the loop's end, so that a drill still finishing is waited
+                // for: returning here would end the process under it.
+                Command::Quit => break 'console,
                 Command::FollowLogs { host, container_id } => {
                     if let Some(task) = log_task.take() {
                         task.abort();
@@ -302,15 +300,31 @@ pub async fn run(options: ConsoleOptions) -> Result<u8> {
     }
     drop(terminal);
     drop(guard);
-    // A drill closed just before quitting is still being finished: its scratch data
-    // removed, the host's lock released, the report saved.
-    for thread in closing_drills {
-        if !thread.is_finished() {
-            eprintln!("fleetdeck: finishing a restore drill (removing its scratch data)…");
-        }
-        let _ = thread.join();
+    Ok(ConsoleEnd {
+        finishing_drills: closing_drills,
+    })
+}
+
+/// What is left when the console has closed and given the terminal back: drills of
+/// wizards closed just before quitting, still being finished (scratch data removed,
+/// the host's lock released, the report saved). The caller waits for them.
+pub struct ConsoleEnd {
+    finishing_drills: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl ConsoleEnd {
+    /// Whether a drill is still being finished (worth telling the operator why the
+    /// prompt has not come back yet).
+    pub fn drills_pending(&self) -> bool {
+        self.finishing_drills.iter().any(|t| !t.is_finished())
     }
-    Ok(0)
+
+    /// Waits until every closed drill is finished.
+    pub fn wait(self) {
+        for thread in self.finishing_drills {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// The host's Docker client right now, if it is reachable.
