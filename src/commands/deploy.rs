@@ -18,8 +18,9 @@ use crate::cli::DeployArgs;
 use crate::core::deploy::{ApplyOptions, HostPlan};
 use crate::core::interrupt::Interrupt;
 use crate::secrets::{NeverAsk, TerminalPrompt};
+use crate::util::shell;
+use crate::wizard::Ending;
 use crate::wizard::deploy::{self as wizard_deploy, DeployOutput, DeployRunner, Setup};
-use crate::wizard::{Ending, words};
 
 #[derive(Serialize)]
 struct PlanJson<'a> {
@@ -115,7 +116,7 @@ async fn deploy(ctx: &Context, args: &DeployArgs) -> u8 {
     }
     driver.given.insert(
         wizard_deploy::VARS,
-        Given::Text(words::join(&args.extra_vars)),
+        Given::Text(shell::join_words(&args.extra_vars)),
     );
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();

@@ -88,6 +88,20 @@ pub fn split_words(text: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// Words joined into one line that [`split_words`] gives back: each word bare when it
+/// is safe, otherwise single-quoted (the deploy wizard's `-e` answers, shown and
+/// edited as one line).
+pub fn join_words<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            let w = w.as_ref();
+            quote_if_needed(w).unwrap_or_else(|| quote(w))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +166,34 @@ mod tests {
         );
         assert_eq!(quote_if_needed("-rf").as_deref(), Some("-rf"));
         assert_eq!(quote_if_needed("a\0b"), None);
+    }
+
+    #[test]
+    fn splits_on_whitespace_with_quotes() {
+        assert_eq!(
+            split_words("  a=1 b=\"two words\"  c='x y' d=e\\ f").as_deref(),
+            Ok(&["a=1", "b=two words", "c=x y", "d=e f"].map(String::from)[..])
+        );
+        assert_eq!(split_words("").map(|w| w.len()), Ok(0));
+        assert!(split_words("a=\"open").is_err());
+        assert!(split_words("a='open").is_err());
+    }
+
+    #[test]
+    fn join_round_trips() {
+        let words = [
+            "web_version=1.1",
+            "motd=hello world",
+            "q=\"quoted\"",
+            "b=back\\slash",
+            "",
+            "tab=a\tb",
+            "it's=fine",
+        ];
+        assert_eq!(
+            split_words(&join_words(&words)),
+            Ok(words.map(String::from).to_vec())
+        );
+        assert_eq!(join_words(&["a=1", "b=2"]), "a=1 b=2");
     }
 }

@@ -14,7 +14,6 @@ use super::engine::{
     Answers, ChoiceOption, ConfirmKind, OpRequest, ProgressEvent, ProgressSender, ReviewLine, Step,
     StepId, StepKind, Tone, Wizard,
 };
-use super::words;
 use crate::core::Core;
 use crate::core::deploy::apply::{self, RollbackScope};
 use crate::core::deploy::plan::{self, HostPlan, IdentityCache};
@@ -28,6 +27,7 @@ use crate::inventory::Inventory;
 use crate::sanitize;
 use crate::secrets::PassphrasePrompt;
 use crate::ssh::setup::SshOptions;
+use crate::util::shell;
 
 pub const TARGETS: StepId = "targets";
 pub const APPS: StepId = "apps";
@@ -125,7 +125,7 @@ pub fn chosen_hosts<O>(targets: &[TargetInfo], answers: &Answers<O>) -> Vec<Stri
 
 /// `-e` words as variables.
 pub fn parse_vars(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    plan::extra_vars(&words::split(text)?)
+    plan::extra_vars(&shell::split_words(text)?)
 }
 
 fn plan_of(answers: &Answers<DeployOutput>) -> &[PlannedHost] {

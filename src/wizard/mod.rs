@@ -13,7 +13,6 @@ pub mod deploy;
 pub mod drill;
 mod engine;
 mod runner;
-pub mod words;
 
 pub use engine::{
     Answer, Answers, ChoiceOption, ConfirmKind, Derived, Effect, Ending, OpRequest, Phase,
