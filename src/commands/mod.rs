@@ -31,7 +31,7 @@ use crate::audit::AuditLog;
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::core::Core;
-use crate::fleet::target::{self, Target};
+use crate::fleet::target::{self, Contexts, Target};
 use crate::inventory::{INVENTORY_ENV, Inventory};
 use crate::ssh::setup::SshOptions;
 
@@ -91,6 +91,23 @@ impl Context {
     /// The inventory, required: loaded once, its warnings printed.
     pub fn require_inventory(&self, needed_for: &str) -> Result<Inventory, String> {
         load_inventory(self.inventory_path(needed_for)?)
+    }
+
+    /// The selected hosts' SSH contexts (ssh_config read once for all of them), with
+    /// its notices printed; `None` after printing why they cannot be made.
+    pub fn connect_contexts(&self, targets: &[Target]) -> Option<Contexts> {
+        match Contexts::prepare(&self.ssh, targets) {
+            Ok(contexts) => {
+                for notice in &contexts.notices {
+                    eprintln!("fleetdeck: {notice}");
+                }
+                Some(contexts)
+            }
+            Err(error) => {
+                eprintln!("fleetdeck: {error}");
+                None
+            }
+        }
     }
 
     /// The inventory, optional, and the hosts `--limit` selects from it: loaded once,

@@ -12,7 +12,6 @@ use super::Context;
 use crate::cli::StatusArgs;
 use crate::fleet::model::{self, Expectations, HostState};
 use crate::fleet::status;
-use crate::fleet::target::Contexts;
 use crate::fleet::{containers, table};
 use crate::probes::Severity;
 use crate::sanitize;
@@ -36,16 +35,9 @@ async fn status(ctx: &Context, args: &StatusArgs) -> u8 {
         None => vec![local_host().await],
         Some(targets) => {
             let options = &ctx.ssh;
-            let contexts = match Contexts::prepare(options, &targets) {
-                Ok(contexts) => contexts,
-                Err(error) => {
-                    eprintln!("fleetdeck: {error}");
-                    return unknown;
-                }
+            let Some(contexts) = ctx.connect_contexts(&targets) else {
+                return unknown;
             };
-            for notice in &contexts.notices {
-                eprintln!("fleetdeck: {notice}");
-            }
             let deadline = Duration::from_secs(args.timeout.max(1));
             status::snapshot(options, &contexts, &targets, deadline).await
         }

@@ -10,7 +10,6 @@ use super::Context;
 use crate::cli::WatchArgs;
 use crate::fleet::actor;
 use crate::fleet::model::{Expectations, HostState};
-use crate::fleet::target::Contexts;
 use crate::probes::Severity;
 
 /// Runs `watch`.
@@ -48,16 +47,9 @@ async fn watch(ctx: &Context) -> u8 {
         }
         Some(targets) => {
             let options = &ctx.ssh;
-            let contexts = match Contexts::prepare(options, &targets) {
-                Ok(contexts) => contexts,
-                Err(error) => {
-                    eprintln!("fleetdeck: {error}");
-                    return unknown;
-                }
+            let Some(contexts) = ctx.connect_contexts(&targets) else {
+                return unknown;
             };
-            for notice in &contexts.notices {
-                eprintln!("fleetdeck: {notice}");
-            }
             for (index, target) in targets.iter().enumerate() {
                 hosts.push(HostState::new(
                     &target.name,
