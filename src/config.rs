@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::util::diag::{Mark, Positioned};
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -38,18 +40,14 @@ pub fn load(path: &Path) -> Result<Config, String> {
     }
     // The inventory's YAML bounds first (nesting, what aliases copy), in one linear
     // pass: serde_yaml takes seconds over deep nesting before refusing it.
-    crate::inventory::yaml::check_bounds(&text).map_err(|e| {
-        format!(
-            "{}:{}:{}: {}",
-            path.display(),
-            e.mark.line,
-            e.mark.column,
-            e.describe()
-        )
-    })?;
-    serde_yaml::from_str(&text).map_err(|error| match error.location() {
-        Some(at) => format!("{}:{}:{}: {error}", path.display(), at.line(), at.column()),
-        None => format!("{}: {error}", path.display()),
+    crate::inventory::yaml::check_bounds(&text)
+        .map_err(|e| Positioned::at(path, e.mark, e.describe()).to_string())?;
+    serde_yaml::from_str(&text).map_err(|error| {
+        let at = error.location().map_or_else(Mark::default, |at| Mark {
+            line: at.line(),
+            column: at.column(),
+        });
+        Positioned::at(path, at, error.to_string()).to_string()
     })
 }
 

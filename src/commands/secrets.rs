@@ -69,11 +69,11 @@ fn secrets(command: &SecretsCommand, batch: bool) -> u8 {
 }
 
 fn keygen(args: &KeygenArgs) -> Result<(), SecretsError> {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let now = crate::util::time::rfc3339(
+        time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+    );
     let (identity, recipient) = generate_identity(&now);
     let path = args
         .output
