@@ -65,8 +65,16 @@ fn production_lines(path: &Path) -> Vec<(usize, String)> {
     while i < lines.len() {
         let line = lines[i];
         if line.trim() == "#[cfg(test)]" {
-            let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or_default();
-            if next.starts_with("mod ") && next.ends_with('{') {
+            // The item it marks, past any further attributes and comments.
+            let next = lines[i + 1..]
+                .iter()
+                .map(|l| l.trim())
+                .find(|l| !l.starts_with("#[") && !l.starts_with("//"))
+                .unwrap_or_default();
+            let item = next
+                .trim_start_matches("pub(crate) ")
+                .trim_start_matches("pub ");
+            if item.starts_with("mod ") && item.ends_with('{') {
                 break; // the inline test module runs to the end of the file
             }
             i += 2; // `#[cfg(test)] mod tests;` or one test-only item's first line
