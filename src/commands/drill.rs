@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use color_eyre::eyre::Result;
 
 use super::Context;
-use super::ending::{NOTHING_DONE, abandoned_exit};
+use super::ending::{ExitCodeOf, NOTHING_DONE, abandoned_exit};
 use crate::cli::DrillArgs;
 use crate::core::drill::run::{self, Drill, PlanError, RunStop};
 use crate::core::interrupt::Interrupt;
@@ -44,15 +44,6 @@ pub async fn run(ctx: &Context, args: &DrillArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(
         drill_with(ctx, args, &History::default_location()).await,
     ))
-}
-
-/// A drill's exit code from its result.
-fn exit_code(result: DrillResult) -> u8 {
-    match result {
-        DrillResult::Passed => 0,
-        DrillResult::Failed => 1,
-        DrillResult::Refused => NOTHING_DONE,
-    }
 }
 
 /// Runs the drill, keeping reports in `history`; returns the exit code.
@@ -198,5 +189,5 @@ async fn drill_with(ctx: &Context, args: &DrillArgs, history: &History) -> u8 {
         );
         return signal.exit_code();
     }
-    exit_code(report.result)
+    report.result.exit_code()
 }

@@ -9,9 +9,58 @@ use crate::core::deploy::summary::summary_lines;
 use crate::core::deploy::{self, HostOutcome, HostResult};
 use crate::core::interrupt::Interrupt;
 use crate::inventory::Inventory;
+use crate::probes::Severity;
+use crate::probes::drill::{DrillReport, DrillResult};
+use crate::secrets::{ErrorKind, SecretsError};
 
 /// Exit code when nothing was done: bad input, refused, or not confirmed.
 pub const NOTHING_DONE: u8 = 2;
+
+/// The exit code a typed outcome stands for. Outcomes live with what produces them;
+/// which number a shell sees is the command line's choice, so it is made here.
+pub trait ExitCodeOf {
+    fn exit_code(&self) -> u8;
+}
+
+/// The monitoring-plugin exit codes (`status`, `watch`): 0 OK, 1 WARNING,
+/// 2 CRITICAL, 3 UNKNOWN.
+impl ExitCodeOf for Severity {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Severity::Ok => 0,
+            Severity::Warning => 1,
+            Severity::Critical => 2,
+            Severity::Unknown => 3,
+        }
+    }
+}
+
+/// `fleetdeck secrets`: 1 for decryption and integrity failures, 2 for everything else.
+impl ExitCodeOf for SecretsError {
+    fn exit_code(&self) -> u8 {
+        match self.kind() {
+            ErrorKind::Crypto => 1,
+            ErrorKind::Input => NOTHING_DONE,
+        }
+    }
+}
+
+/// `fleetdeck drill`: 0 passed, 1 failed, 2 refused (nothing done).
+impl ExitCodeOf for DrillResult {
+    fn exit_code(&self) -> u8 {
+        match self {
+            DrillResult::Passed => 0,
+            DrillResult::Failed => 1,
+            DrillResult::Refused => NOTHING_DONE,
+        }
+    }
+}
+
+impl ExitCodeOf for DrillReport {
+    fn exit_code(&self) -> u8 {
+        self.result.exit_code()
+    }
+}
 
 /// Prints `message` as fleetdeck's own line on stderr; returns [`NOTHING_DONE`].
 pub fn nothing_done(message: &str) -> u8 {

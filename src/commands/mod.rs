@@ -12,7 +12,7 @@ pub mod completions;
 pub mod console;
 pub mod deploy;
 pub mod drill;
-mod ending;
+pub mod ending;
 pub mod headless;
 pub mod inventory;
 pub mod lab;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use super::Context;
+use super::ending::ExitCodeOf;
 use crate::cli::{DecryptArgs, EditArgs, EncryptArgs, KeygenArgs, SecretsCommand};
 use crate::secrets::fleetdeck::SecretFile;
 use crate::secrets::scratch::Scratch;

@@ -9,6 +9,7 @@ use color_eyre::eyre::Result;
 use time::OffsetDateTime;
 
 use super::Context;
+use super::ending::ExitCodeOf;
 use crate::cli::StatusArgs;
 use crate::fleet::model::{self, Expectations, HostState};
 use crate::fleet::status;

@@ -7,6 +7,7 @@ use color_eyre::eyre::Result;
 use time::OffsetDateTime;
 
 use super::Context;
+use super::ending::ExitCodeOf;
 use crate::cli::WatchArgs;
 use crate::fleet::actor;
 use crate::fleet::model::{Expectations, HostState};

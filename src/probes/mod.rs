@@ -22,16 +22,6 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// The monitoring-plugin exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Severity::Ok => 0,
-            Severity::Warning => 1,
-            Severity::Critical => 2,
-            Severity::Unknown => 3,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Ok => "ok",
@@ -50,6 +40,7 @@ impl Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::ending::ExitCodeOf;
 
     #[test]
     fn worst_orders_critical_over_unknown_over_warning() {

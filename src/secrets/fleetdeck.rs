@@ -378,6 +378,7 @@ pub fn encrypt_tree_to_string(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::ending::ExitCodeOf;
     use crate::secrets::{FileFormat, decrypt_text};
     use age::x25519;
 

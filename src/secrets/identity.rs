@@ -373,6 +373,7 @@ fn parse_recipient(text: &str) -> Result<x25519::Recipient, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::ending::ExitCodeOf;
     use std::io::Write as _;
     use std::sync::Mutex;
 

@@ -168,7 +168,7 @@ impl SecretMap {
 }
 
 /// Whether an error means "the file is wrong or unusable" or "decryption or integrity
-/// failed"; the CLI maps them to exit codes 2 and 1.
+/// failed"; the command line maps them to exit codes 2 and 1 (`commands::ending`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// Usage, a missing or malformed file, an unsupported feature: exit 2.
@@ -240,14 +240,6 @@ impl SecretsError {
 
     pub fn field(&self) -> Option<&str> {
         self.field.as_deref()
-    }
-
-    /// 1 for decryption and integrity failures, 2 for everything else.
-    pub fn exit_code(&self) -> u8 {
-        match self.kind {
-            ErrorKind::Crypto => 1,
-            ErrorKind::Input => 2,
-        }
     }
 }
 
@@ -372,6 +364,7 @@ pub(crate) fn parse_yaml_mapping(text: &str) -> Result<serde_yaml::Mapping, Secr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::ending::ExitCodeOf;
 
     #[test]
     fn values_are_masked_and_digested() {

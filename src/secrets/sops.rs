@@ -516,6 +516,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::commands::ending::ExitCodeOf;
     use crate::secrets::decrypt_text;
     use age::x25519;
 

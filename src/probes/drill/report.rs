@@ -315,20 +315,12 @@ impl DrillReport {
         }
         md
     }
-
-    /// The exit code of `fleetdeck drill`: 0 passed, 1 failed, 2 refused.
-    pub fn exit_code(&self) -> u8 {
-        match self.result {
-            DrillResult::Passed => 0,
-            DrillResult::Failed => 1,
-            DrillResult::Refused => 2,
-        }
-    }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::commands::ending::ExitCodeOf;
     use time::macros::datetime;
 
     pub(crate) fn sample(result: DrillResult) -> DrillReport {
