@@ -7,6 +7,7 @@ FLEETDECK_PACKAGES=(
   iproute2 openssh-server openssh-client docker.io restic nftables openssl
   busybox-static util-linux tar procps tmux age borgbackup
   time bc  # scripts/bench-status.sh
+  zsh fish groff-base  # tests/cli.rs: completions and the man page checked by the real tools
 )
 
 ensure_packages() {
