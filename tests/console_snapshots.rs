@@ -3,9 +3,9 @@
 //! colours are asserted where they carry meaning.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use fleetdeck::fleet::actor::HostEvent;
 use fleetdeck::fleet::containers::{ContainerReport, ContainerUpdate, Pinning};
 use fleetdeck::fleet::facts::HostFacts;
+use fleetdeck::fleet::model::HostEvent;
 use fleetdeck::fleet::model::{Expectations, HostState};
 use fleetdeck::probes::Severity;
 use fleetdeck::probes::backup::{BackupKind, BackupReport, BackupState, SnapshotEntry};

@@ -13,7 +13,7 @@ use bollard::models::{ContainerCreateBody, EventMessage};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use common::client::{context_from_text, host_block, pub_of, resolve};
 use common::sshd::{SshdOptions, TestSshd, public_key_line};
-use fleetdeck::fleet::engine_events::{EngineUpdate, follow_engine_events};
+use fleetdeck::fleet::engine_events::{EngineAt, EngineUpdate, follow_engine};
 use fleetdeck::ssh::auth::NeverAsk;
 use fleetdeck::ssh::link::{Backoff, Link, LinkState, STABLE_AFTER};
 use tokio::sync::{mpsc, watch};
@@ -150,7 +150,13 @@ async fn dead_host_is_reported_in_time_and_events_of_the_gap_arrive_once_it_is_b
     .await
     .expect("local engine");
     let (tx, mut updates) = mpsc::channel(1024);
-    let feed = tokio::spawn(follow_engine_events(link.watch(), socket, tx));
+    let feed = tokio::spawn(follow_engine(
+        EngineAt::Remote {
+            link: link.watch(),
+            socket,
+        },
+        tx,
+    ));
 
     wait_for(
         &mut states,

@@ -13,8 +13,7 @@ use tokio::task::JoinSet;
 use super::containers;
 use super::engine_events::{EngineAt, EngineUpdate, follow_engine};
 use super::facts;
-/// The events are the model's input: they live with it, and keep this path.
-pub use super::model::HostEvent;
+use super::model::HostEvent;
 use super::probe;
 use super::target::Target;
 use crate::sanitize;

@@ -131,16 +131,6 @@ pub enum EngineUpdate {
     PossibleGap,
 }
 
-/// The feed of a host's engine over its link. Runs until `out` is closed or the
-/// link ends. `socket` is the Docker socket path on the host.
-pub async fn follow_engine_events(
-    link: watch::Receiver<LinkState>,
-    socket: String,
-    out: mpsc::Sender<EngineUpdate>,
-) {
-    follow_engine(EngineAt::Remote { link, socket }, out).await
-}
-
 /// The feed of any engine. Runs until `out` is closed (or the host's link ends).
 pub async fn follow_engine(mut engine: EngineAt, out: mpsc::Sender<EngineUpdate>) {
     let mut cursor = EventCursor::new();

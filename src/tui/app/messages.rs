@@ -3,7 +3,7 @@
 
 use super::{PassphraseRequest, Refusal};
 use crate::core::ConfirmedAction;
-use crate::fleet::actor::HostEvent;
+use crate::fleet::model::HostEvent;
 use crate::tui::wizards::{OpenWizard, WizardOutput};
 use crate::wizard::canary::BoardUpdate;
 use crate::wizard::{OpRequest, ProgressEvent};

@@ -3,7 +3,7 @@
 use super::{
     App, Command, Input, LOG_CAPACITY, Msg, STATS_SAMPLES, Screen, TIMELINE_CAPACITY, entries,
 };
-use crate::fleet::actor::HostEvent;
+use crate::fleet::model::HostEvent;
 use crate::tui::action::View;
 use crate::tui::keymap::{Key, Resolution};
 use crate::wizard::{Effect, StepView};
