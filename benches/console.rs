@@ -61,6 +61,10 @@ fn fleet(now: OffsetDateTime) -> Vec<HostState> {
                         severity,
                         problem: (severity != Severity::Ok)
                             .then(|| "unhealthy: probe failed".to_owned()),
+                        app: None,
+                        service: None,
+                        config_hash: None,
+                        findings: Vec::new(),
                     }
                 })
                 .collect();

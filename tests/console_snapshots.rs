@@ -47,6 +47,10 @@ fn container(
         image_pinned: Pinning::Tag,
         severity,
         problem: problem.map(str::to_owned),
+        app: None,
+        service: None,
+        config_hash: None,
+        findings: Vec::new(),
     }
 }
 
@@ -166,6 +170,7 @@ fn host(name: &str, group: &str) -> HostState {
             backups: true,
             certs: true,
             firewall: true,
+            host_round: false,
         },
     );
     h.reachable = Some(true);

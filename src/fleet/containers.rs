@@ -61,6 +61,17 @@ pub struct ContainerReport {
     pub severity: Severity,
     /// One line saying what is wrong, when something is.
     pub problem: Option<String>,
+    /// `fleetdeck.app`: the app fleetdeck deployed it for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// `fleetdeck.service`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// `fleetdeck.config-hash`: what the deploy that created it hashed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+    /// What its configuration allows (docs/status.md, posture), whatever its state.
+    pub findings: Vec<crate::probes::posture::Finding>,
 }
 
 /// Lists every container (running or not) and inspects each.
@@ -188,7 +199,20 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
         image,
         severity,
         problem,
+        app: label(details, crate::stack::labels::APP_LABEL),
+        service: label(details, crate::stack::labels::SERVICE_LABEL),
+        config_hash: label(details, crate::stack::labels::HASH_LABEL),
+        findings: Vec::new(),
     }
+}
+
+fn label(details: &ContainerInspectResponse, key: &str) -> Option<String> {
+    details
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|labels| labels.get(key))
+        .cloned()
 }
 
 /// The order containers are listed in: by name, with the revisions a deploy keeps

@@ -2,6 +2,7 @@
 //! messages for the console and the CLI.
 
 pub mod actor;
+pub mod apps;
 pub mod containers;
 pub mod engine_events;
 pub mod facts;

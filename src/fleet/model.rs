@@ -13,6 +13,8 @@ use crate::probes::Severity;
 use crate::probes::backup::BackupReport;
 use crate::probes::cert::CertReport;
 use crate::probes::firewall::FirewallReport;
+use crate::probes::host::{HostReport, ResourcesReport};
+use crate::probes::posture::{Finding, PosturePolicy};
 
 /// One measured value: the last good value is kept when a measurement fails or the
 /// host stops answering, and is then marked stale with its age — never shown as
@@ -77,6 +79,16 @@ pub struct HostState {
     /// shown with it and does not raise the host's: an overdue drill is hygiene, not
     /// an incident.
     pub last_drill: Signal<crate::probes::drill::LastDrill>,
+    /// Filesystems, memory, load, reboot and updates, from the host round.
+    pub resources: Signal<ResourcesReport>,
+    /// The host's own posture findings (sshd, fail2ban, unattended upgrades), from the
+    /// host round; the containers' findings are on each container.
+    pub host_posture: Signal<Vec<Finding>>,
+    /// `fleetdeck_posture`: thresholds and accepted exceptions.
+    pub posture_policy: std::sync::Arc<PosturePolicy>,
+    /// What a deploy would run now, per declared app; `None` until computed (and for
+    /// the local engine, which has no inventory).
+    pub expected_apps: Option<std::sync::Arc<super::apps::ExpectedApps>>,
     /// Whether these signals were asked for (a host without declared backups has none).
     pub expects: Expectations,
 }
@@ -88,6 +100,8 @@ pub struct Expectations {
     pub backups: bool,
     pub certs: bool,
     pub firewall: bool,
+    /// The host round (resources and host posture): every inventory host.
+    pub host_round: bool,
 }
 
 /// What a host actor reports.
@@ -109,6 +123,8 @@ pub enum HostEvent {
     Facts(Result<Box<HostFacts>, String>, OffsetDateTime),
     /// The last successful restore drills, from the local drill history.
     LastDrill(Box<crate::probes::drill::LastDrill>, OffsetDateTime),
+    /// One host round: resources and the host's own posture.
+    Host(Box<HostReport>, OffsetDateTime),
 }
 
 /// What applying one event changed, in the terms the console's timeline shows
@@ -227,6 +243,14 @@ impl HostState {
             HostEvent::Facts(Ok(facts), at) => self.facts.set(*facts, at),
             HostEvent::Facts(Err(error), _) => self.facts.fail(error),
             HostEvent::LastDrill(drill, at) => self.last_drill.set(*drill, at),
+            HostEvent::Host(report, at) => {
+                let report = *report;
+                self.resources.set(report.resources, at);
+                match report.posture_error {
+                    Some(error) => self.host_posture.fail(error),
+                    None => self.host_posture.set(report.posture, at),
+                }
+            }
         }
         changes
     }
@@ -461,6 +485,7 @@ mod tests {
                 backups: true,
                 certs: false,
                 firewall: true,
+                host_round: true,
             },
         );
         host.apply(HostEvent::Up { at: measured });
@@ -512,6 +537,10 @@ mod tests {
                 Severity::Ok
             },
             problem: None,
+            app: None,
+            service: None,
+            config_hash: None,
+            findings: Vec::new(),
         }
     }
 

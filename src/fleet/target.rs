@@ -112,6 +112,7 @@ impl Target {
             backups: !self.settings.backups.is_empty(),
             certs: !self.settings.certificates.is_empty(),
             firewall: self.settings.firewall.is_some(),
+            host_round: true,
         }
     }
 }

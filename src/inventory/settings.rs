@@ -106,6 +106,8 @@ pub struct HostSettings {
     /// `fleetdeck_container_prefix`: put before every container name fleetdeck
     /// creates on this host (hosts sharing one engine need distinct names).
     pub container_prefix: String,
+    /// `fleetdeck_posture`: disk thresholds and accepted posture exceptions.
+    pub posture: crate::probes::posture::PosturePolicy,
 }
 
 impl HostSettings {
@@ -133,6 +135,7 @@ impl HostSettings {
             state_dir: DEFAULT_STATE_DIR.to_string(),
             allow_unpinned: false,
             container_prefix: String::new(),
+            posture: crate::probes::posture::PosturePolicy::default(),
         }
     }
 }

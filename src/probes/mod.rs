@@ -6,6 +6,8 @@ pub mod backup;
 pub mod cert;
 pub mod drill;
 pub mod firewall;
+pub mod host;
+pub mod posture;
 
 use serde::{Deserialize, Serialize};
 
