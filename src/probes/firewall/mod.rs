@@ -10,6 +10,7 @@
 //! `iptables.rs`, `ufw.rs`) and they share the rule walk in `rules.rs`.
 
 mod detect;
+mod docker;
 mod drift;
 mod iptables;
 mod nft;
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::Severity;
 
 pub use detect::parse_detection;
+pub use docker::{PublishedPort, docker_published_drift, is_all_addresses};
 pub use drift::{drift, network_contains};
 
 /// The declared policy, as in `fleetdeck_firewall`.
@@ -238,6 +240,10 @@ pub enum DriftKind {
     NarrowerSource,
     DefaultPolicy,
     BackendMismatch,
+    /// A port Docker publishes on all addresses that the policy does not allow from
+    /// anywhere: Docker's own chains accept it before the host's filter rules (ufw's
+    /// included) see it, so it is open whatever those say (critical).
+    DockerPublished,
 }
 
 /// The firewall signal of one host, as `fleetdeck status --json` shows it under
