@@ -4,6 +4,8 @@
 //! container watcher already has. The inventory's `fleetdeck_posture` accepts
 //! exceptions (shown with their reason, not counted) and sets disk thresholds.
 
+pub mod containers;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
