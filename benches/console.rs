@@ -65,6 +65,7 @@ fn fleet(now: OffsetDateTime) -> Vec<HostState> {
                         service: None,
                         config_hash: None,
                         findings: Vec::new(),
+                        published: Vec::new(),
                     }
                 })
                 .collect();

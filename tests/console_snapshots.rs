@@ -51,6 +51,7 @@ fn container(
         service: None,
         config_hash: None,
         findings: Vec::new(),
+        published: Vec::new(),
     }
 }
 

@@ -15,6 +15,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::engine_events::{EngineAt, EngineUpdate, follow_engine};
 use crate::probes::Severity;
+use crate::probes::firewall::PublishedPort;
+use crate::probes::posture::containers as posture;
 use crate::sanitize;
 use crate::stack::RestartPolicy;
 
@@ -24,17 +26,7 @@ const INSPECT_CONCURRENCY: usize = 8;
 /// Health-check output is kept to this many characters: enough for an error line.
 const HEALTH_OUTPUT_CHARS: usize = 300;
 
-/// How an image reference pins what runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pinning {
-    /// `name@sha256:…`: exactly one image.
-    Digest,
-    /// `name:tag` with a tag other than `latest`: pinned as long as nobody re-pushes.
-    Tag,
-    /// No tag or `latest`: whatever was pulled last.
-    None,
-}
+pub use crate::probes::posture::containers::{Pinning, pinning};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContainerReport {
@@ -70,8 +62,14 @@ pub struct ContainerReport {
     /// `fleetdeck.config-hash`: what the deploy that created it hashed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_hash: Option<String>,
-    /// What its configuration allows (docs/status.md, posture), whatever its state.
+    /// What its configuration allows (docs/posture.md), whatever its state; none for
+    /// a kept revision (`NAME.prev`, `NAME.old`), a stopped copy of a live one.
     pub findings: Vec<crate::probes::posture::Finding>,
+    /// The ports its configuration publishes (`HostConfig.PortBindings`), whatever its
+    /// state, for the firewall comparison
+    /// ([`crate::probes::firewall::docker_published_drift`]); none for a kept revision,
+    /// whose ports are its live container's.
+    pub published: Vec<PublishedPort>,
 }
 
 /// Lists every container (running or not) and inspects each.
@@ -159,7 +157,8 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
         status,
         ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::CREATED
     );
-    let (severity, problem) = if stopped && is_kept_revision(details) {
+    let kept_revision = is_kept_revision(details);
+    let (severity, problem) = if stopped && kept_revision {
         // Stopped on purpose by a deploy, ready for `fleetdeck rollback`.
         (Severity::Ok, None)
     } else {
@@ -202,8 +201,35 @@ pub fn report(details: &ContainerInspectResponse, now: OffsetDateTime) -> Contai
         app: label(details, crate::stack::labels::APP_LABEL),
         service: label(details, crate::stack::labels::SERVICE_LABEL),
         config_hash: label(details, crate::stack::labels::HASH_LABEL),
-        findings: Vec::new(),
+        findings: if kept_revision {
+            Vec::new()
+        } else {
+            posture::audit(details, &secret_env_marked(details))
+        },
+        published: if kept_revision {
+            Vec::new()
+        } else {
+            posture::published_ports(details)
+                .iter()
+                .filter_map(posture::Binding::firewall_port)
+                .collect()
+        },
     }
+}
+
+/// The variables the deploy put a stack secret in (`x-fleetdeck-secret-env`): the
+/// deployment core names them, never their values, in a label.
+fn secret_env_marked(details: &ContainerInspectResponse) -> Vec<String> {
+    label(details, crate::docker::inspect::SECRET_ENV_LABEL)
+        .map(|names| {
+            names
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn label(details: &ContainerInspectResponse, key: &str) -> Option<String> {
@@ -349,19 +375,6 @@ fn last_output(result: &HealthcheckResult) -> Option<String> {
         short.push('…');
     }
     Some(short)
-}
-
-/// `repo@sha256:…` is a digest; the tag is what follows the last `:` after the last
-/// `/` (a registry port is not a tag).
-pub fn pinning(reference: &str) -> Pinning {
-    if reference.contains("@sha256:") {
-        return Pinning::Digest;
-    }
-    let last_segment = reference.rsplit('/').next().unwrap_or(reference);
-    match last_segment.split_once(':') {
-        Some((_, tag)) if !tag.is_empty() && tag != "latest" => Pinning::Tag,
-        _ => Pinning::None,
-    }
 }
 
 /// What the container watcher reports.
@@ -741,12 +754,50 @@ mod tests {
     }
 
     #[test]
-    fn image_pinning() {
-        assert_eq!(pinning("nginx"), Pinning::None);
-        assert_eq!(pinning("nginx:latest"), Pinning::None);
-        assert_eq!(pinning("nginx:1.25"), Pinning::Tag);
-        assert_eq!(pinning("registry:5000/app"), Pinning::None);
-        assert_eq!(pinning("registry:5000/app:2"), Pinning::Tag);
-        assert_eq!(pinning("app@sha256:abcd"), Pinning::Digest);
+    fn live_containers_are_audited_and_kept_revisions_are_not() {
+        use crate::probes::posture::containers::{NO_MEMORY_LIMIT, SECRET_ENV};
+        use bollard::models::{HostConfig, PortBinding};
+        let mut live = inspected(ContainerStateStatusEnum::CREATED, None);
+        if let Some(config) = live.config.as_mut() {
+            config.env = Some(vec!["SHOP_DSN=postgres://u:pw-value@db/shop".to_owned()]);
+            config.labels = Some(std::collections::HashMap::from([
+                ("fleetdeck.app".to_owned(), "shop".to_owned()),
+                (
+                    "fleetdeck.secret-env".to_owned(),
+                    "SHOP_DSN, OTHER".to_owned(),
+                ),
+            ]));
+        }
+        live.host_config = Some(HostConfig {
+            port_bindings: Some(std::collections::HashMap::from([(
+                "6379/tcp".to_owned(),
+                Some(vec![PortBinding {
+                    host_ip: Some("0.0.0.0".to_owned()),
+                    host_port: Some("6380".to_owned()),
+                }]),
+            )])),
+            ..HostConfig::default()
+        });
+        let audited = report(&live, now());
+        let checks: Vec<&str> = audited.findings.iter().map(|f| f.check.as_str()).collect();
+        assert!(checks.contains(&SECRET_ENV), "{checks:?}");
+        assert!(checks.contains(&NO_MEMORY_LIMIT), "{checks:?}");
+        assert!(!format!("{audited:?}").contains("pw-value"));
+        assert_eq!(
+            audited.published,
+            [PublishedPort {
+                host_ip: "0.0.0.0".to_owned(),
+                host_port: Some(6380),
+                host_port_end: None,
+                container_port: 6379,
+                proto: crate::probes::firewall::Protocol::Tcp,
+            }]
+        );
+
+        // The same configuration kept for rollback: a stopped copy, not counted twice.
+        live.name = Some("/client-alpha-web.prev".to_owned());
+        let kept = report(&live, now());
+        assert_eq!(kept.findings, Vec::new());
+        assert_eq!(kept.published, Vec::new());
     }
 }

@@ -541,6 +541,7 @@ mod tests {
             service: None,
             config_hash: None,
             findings: Vec::new(),
+            published: Vec::new(),
         }
     }
 
