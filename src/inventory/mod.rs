@@ -15,6 +15,7 @@
 mod de;
 mod load;
 pub mod pattern;
+mod posture;
 pub mod settings;
 pub mod yaml;
 

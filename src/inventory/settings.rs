@@ -15,6 +15,7 @@ use crate::probes::backup::BackupRepo;
 use crate::probes::cert::CertEndpoint;
 use crate::probes::drill::spec::{self as drill_spec, Drills};
 use crate::probes::firewall::DeclaredPolicy;
+use crate::probes::posture::PosturePolicy;
 use crate::ssh::session::InventorySsh;
 use crate::util::suggest::{self, Nearness};
 
@@ -61,6 +62,7 @@ pub const KNOWN: &[(&str, &str)] = &[
         "fleetdeck_container_prefix",
         "a string of letters, digits, `_`, `.` or `-`",
     ),
+    ("fleetdeck_posture", super::posture::EXPECTED),
 ];
 
 /// What fleetdeck reads from one host's variables.
@@ -107,7 +109,7 @@ pub struct HostSettings {
     /// creates on this host (hosts sharing one engine need distinct names).
     pub container_prefix: String,
     /// `fleetdeck_posture`: disk thresholds and accepted posture exceptions.
-    pub posture: crate::probes::posture::PosturePolicy,
+    pub posture: PosturePolicy,
 }
 
 impl HostSettings {
@@ -135,7 +137,7 @@ impl HostSettings {
             state_dir: DEFAULT_STATE_DIR.to_string(),
             allow_unpinned: false,
             container_prefix: String::new(),
-            posture: crate::probes::posture::PosturePolicy::default(),
+            posture: PosturePolicy::default(),
         }
     }
 }
@@ -304,6 +306,7 @@ enum Setting {
     Lab(serde_json::Map<String, serde_json::Value>),
     Flag(bool),
     Text(String),
+    Posture(PosturePolicy),
 }
 
 fn typed<T: DeserializeOwned>(node: &Node) -> Result<T, (Option<Mark>, String)> {
@@ -367,6 +370,7 @@ fn convert(name: &str, node: &Node) -> Result<Setting, (Option<Mark>, String)> {
             }
             Setting::Path(expand_tilde(&s))
         }
+        "fleetdeck_posture" => Setting::Posture(super::posture::parse(node)?),
         "fleetdeck_lab" => match node.to_json() {
             serde_json::Value::Object(map) => Setting::Lab(map),
             _ => return Err(here(format!("found a {}", node.type_name()))),
@@ -597,6 +601,7 @@ pub(crate) fn for_host(
                 _ => settings.age_identity = Some(p),
             },
             Ok(Setting::Lab(m)) => settings.lab = Some(m),
+            Ok(Setting::Posture(p)) => settings.posture = p,
             Ok(Setting::Flag(b)) => match name.as_str() {
                 "fleetdeck_read_only" => settings.read_only = b,
                 _ => settings.allow_unpinned = b,

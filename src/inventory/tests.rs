@@ -533,3 +533,129 @@ fn every_problem_of_a_setting_is_reported_at_its_own_node() {
     assert!(errors[4].message.contains("web.scratch_dir"), "{text:#?}");
     assert!(errors[5].message.contains("\"rel\""), "{text:#?}");
 }
+
+#[test]
+fn fleetdeck_posture_is_typed_per_host_with_group_precedence() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "hosts.yml",
+        "all:
+  vars:
+    fleetdeck_posture:
+      disk: {warning: 85}
+  children:
+    proxies:
+      vars:
+        fleetdeck_posture:
+          disk: {warning: 70, critical: 80}
+          mounts:
+            /srv: {critical: 95}
+            /var/lib/docker: {warning: 90, critical: 97}
+          accept:
+            - container: '{{ inventory_hostname }}-socket-proxy'
+              check: docker_socket
+              reason: '  filters the Docker API for traefik '
+      hosts:
+        edge:
+  hosts:
+    plain:
+    untouched:
+      fleetdeck_apps: []
+",
+    );
+    let inv = Inventory::load(&tmp.path().join("hosts.yml")).expect("loads");
+    let edge = &inv.host("edge").expect("edge").settings().posture;
+    use crate::probes::posture::{AcceptedException, DiskThresholds};
+    let t = |warning, critical| DiskThresholds { warning, critical };
+    assert_eq!(edge.disk, t(70, 80));
+    // A mount's missing threshold is the host's.
+    assert_eq!(edge.disk_for("/srv"), t(70, 95));
+    assert_eq!(edge.disk_for("/var/lib/docker"), t(90, 97));
+    assert_eq!(edge.disk_for("/"), t(70, 80));
+    assert_eq!(
+        edge.accept,
+        [AcceptedException {
+            container: "edge-socket-proxy".into(),
+            check: "docker_socket".into(),
+            reason: "filters the Docker API for traefik".into(),
+        }]
+    );
+    // The group's value replaces the whole variable, as Ansible's precedence does.
+    let plain = &inv.host("plain").expect("plain").settings().posture;
+    assert_eq!(plain.disk, t(85, 90));
+    assert!(plain.mounts.is_empty() && plain.accept.is_empty());
+}
+
+#[test]
+fn fleetdeck_posture_problems_are_located_and_explained() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "hosts.yml",
+        "all:
+  hosts:
+    h1:
+      fleetdeck_posture:
+        disk: {warning: 95, critical: 90}
+        mounts:
+          srv: {warning: 50}
+          /data: {critcal: 99}
+          /big: {warning: 0}
+        accept:
+          - container: proxy
+            check: dokcer_socket
+            reason: needed
+          - container: backup
+            check: host_path
+            reason: '  '
+          - container: x
+            check: privileged
+            reason: a test
+            why: no
+        acept: []
+",
+    );
+    let errors = errors_of(&tmp.path().join("hosts.yml"));
+    let at: Vec<(usize, usize)> = errors.iter().map(|e| (e.line, e.column)).collect();
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        at,
+        [
+            (5, 25),
+            (7, 11),
+            (8, 19),
+            (9, 27),
+            (12, 20),
+            (16, 21),
+            (20, 13),
+            (21, 9)
+        ],
+        "{text:#?}"
+    );
+    let has = |i: usize, needle: &str| {
+        assert!(errors[i].message.contains(needle), "{i}: {text:#?}");
+        assert!(errors[i].file.ends_with("hosts.yml"), "{text:#?}");
+    };
+    has(0, "disk: warning (95 %) must be below critical (90 %)");
+    has(1, "\"srv\" is not a mount point");
+    has(
+        2,
+        "unknown key `critcal` in `mounts./data` (did you mean `critical`?)",
+    );
+    has(
+        3,
+        "mounts./big.warning: 0 is not a percentage from 1 to 100",
+    );
+    has(
+        4,
+        "unknown check `dokcer_socket` (did you mean `docker_socket`?)",
+    );
+    has(4, "privileged, docker_socket, host_path");
+    has(5, "needs a reason");
+    has(6, "unknown key `why` in `accept`");
+    has(7, "unknown key `acept` (did you mean `accept`?)");
+    for e in &errors {
+        assert!(e.message.contains("`fleetdeck_posture`"), "{text:#?}");
+    }
+}
