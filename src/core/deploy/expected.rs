@@ -8,6 +8,7 @@
 //! it takes to hash them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::plan::{
     IdentityCache, Renderer, SecretsProblem, container_name, load_secrets, stack_secrets,
@@ -61,6 +62,26 @@ pub fn expected_apps(target: &Target, identities: &mut IdentityCache) -> Expecte
     }
 }
 
+/// [`expected_apps`] for every target, in their order, on a blocking thread: stacks
+/// are read and secrets decrypted there, never on the async runtime's workers (the
+/// console's render loop, the hosts' actors). Empty if that thread failed, which is
+/// logged: the hosts then show no apps signal.
+pub async fn expected_fleet(targets: Vec<Target>) -> Vec<Arc<ExpectedApps>> {
+    let computed = tokio::task::spawn_blocking(move || {
+        // One cache: hosts naming the same identity file read it once.
+        let mut identities = IdentityCache::unattended();
+        targets
+            .iter()
+            .map(|target| Arc::new(expected_apps(target, &mut identities)))
+            .collect()
+    })
+    .await;
+    computed.unwrap_or_else(|error| {
+        tracing::warn!("computing what a deploy would run failed: {error}");
+        Vec::new()
+    })
+}
+
 /// Secret name → digest for `stack`'s secrets; the values are dropped here.
 fn digests(
     target: &Target,
@@ -71,7 +92,8 @@ fn digests(
         .as_ref()
         .map_err(|problem| one_line(&[problem.message()]))?;
     stack_secrets(target, stack, map)
-        .map(|(_values, digests)| digests)
+        // The values are dropped here, once hashed.
+        .map(|found| found.digests)
         .map_err(|missing| one_line(&missing))
 }
 

@@ -26,7 +26,7 @@ pub use apply::{
     ApplyOptions, DeployEvent, Events, HostAccess, HostOutcome, HostResult, ServiceOutcome,
     ServiceResult,
 };
-pub use expected::expected_apps;
+pub use expected::{expected_apps, expected_fleet};
 pub use plan::{Change, Desired, HostPlan, IdentityCache};
 
 use crate::core::Core;

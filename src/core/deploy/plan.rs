@@ -183,7 +183,7 @@ pub fn desired(
     };
     let mut apps = Vec::new();
     for stack in stacks {
-        let (values, digests) = match &secret_map {
+        let found = match &secret_map {
             Some(map) => match stack_secrets(target, &stack, map) {
                 Ok(found) => found,
                 Err(missing) => {
@@ -191,12 +191,15 @@ pub fn desired(
                     continue;
                 }
             },
-            None => (BTreeMap::new(), BTreeMap::new()),
+            None => StackSecrets {
+                values: BTreeMap::new(),
+                digests: BTreeMap::new(),
+            },
         };
         apps.push(DesiredApp {
             stack,
-            secrets: values,
-            digests,
+            secrets: found.values,
+            digests: found.digests,
         });
     }
     if problems.is_empty() {
@@ -311,14 +314,19 @@ pub(super) fn load_secrets(
     secrets::load_file(&path, ids).map_err(|e| SecretsProblem::Unreadable(e.to_string()))
 }
 
+/// The secrets one stack uses, by the stack's names for them.
+pub(super) struct StackSecrets {
+    pub(super) values: BTreeMap<String, SecretValue>,
+    pub(super) digests: BTreeMap<String, String>,
+}
+
 /// The values of the secrets `stack` uses, and their digests; or each one missing
 /// from the file.
-#[allow(clippy::type_complexity)]
 pub(super) fn stack_secrets(
     target: &Target,
     stack: &Stack,
     map: &secrets::SecretMap,
-) -> Result<(BTreeMap<String, SecretValue>, BTreeMap<String, String>), Vec<String>> {
+) -> Result<StackSecrets, Vec<String>> {
     let mut values = BTreeMap::new();
     let mut digests = BTreeMap::new();
     let mut missing = Vec::new();
@@ -339,7 +347,7 @@ pub(super) fn stack_secrets(
         }
     }
     if missing.is_empty() {
-        Ok((values, digests))
+        Ok(StackSecrets { values, digests })
     } else {
         Err(missing)
     }
