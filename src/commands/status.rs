@@ -40,7 +40,15 @@ async fn status(ctx: &Context, args: &StatusArgs) -> u8 {
                 return unknown;
             };
             let deadline = Duration::from_secs(args.timeout.max(1));
-            status::snapshot(options, &contexts, &targets, deadline).await
+            // What a deploy would run is read from local files while the hosts answer.
+            let (mut hosts, expected) = tokio::join!(
+                status::snapshot(options, &contexts, &targets, deadline),
+                crate::core::deploy::expected_fleet(targets.clone())
+            );
+            for (host, expected) in hosts.iter_mut().zip(expected) {
+                host.expected_apps = Some(expected);
+            }
+            hosts
         }
     };
     let now = OffsetDateTime::now_utc();

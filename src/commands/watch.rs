@@ -51,12 +51,16 @@ async fn watch(ctx: &Context) -> u8 {
             let Some(contexts) = ctx.connect_contexts(&targets) else {
                 return unknown;
             };
+            // Before the first line, so every host's first line already compares its
+            // apps (read from local files, on a blocking thread).
+            let mut expected = crate::core::deploy::expected_fleet(targets.clone())
+                .await
+                .into_iter();
             for (index, target) in targets.iter().enumerate() {
-                hosts.push(HostState::new(
-                    &target.name,
-                    target.groups.clone(),
-                    target.expectations(),
-                ));
+                let mut host =
+                    HostState::new(&target.name, target.groups.clone(), target.expectations());
+                host.expected_apps = expected.next();
+                hosts.push(host);
                 if let Some(ctx) = contexts.for_target(options, target) {
                     actors.push(actor::spawn(ctx, target.clone(), index, tx.clone()));
                 }

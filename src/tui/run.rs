@@ -132,6 +132,14 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
                 cores.push(Arc::new(base_core.for_host(&target.settings)));
                 host_read_only.push(target.settings.read_only);
             }
+            // Stacks are read and secrets decrypted on a blocking thread; the hosts
+            // show their apps once it is done.
+            let expected_tx = msg_tx.clone();
+            let expected_targets = targets.clone();
+            tokio::spawn(async move {
+                let expected = crate::core::deploy::expected_fleet(expected_targets).await;
+                let _ = expected_tx.send(Msg::ExpectedApps(expected)).await;
+            });
             for notice in &contexts.notices {
                 tracing::warn!("{notice}");
             }

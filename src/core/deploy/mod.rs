@@ -13,6 +13,7 @@
 //! [`summary::summary_lines`] words the outcomes for people.
 
 pub mod apply;
+pub mod expected;
 pub mod gate;
 pub mod lock;
 pub mod plan;
@@ -25,6 +26,7 @@ pub use apply::{
     ApplyOptions, DeployEvent, Events, HostAccess, HostOutcome, HostResult, ServiceOutcome,
     ServiceResult,
 };
+pub use expected::{expected_apps, expected_fleet};
 pub use plan::{Change, Desired, HostPlan, IdentityCache};
 
 use crate::core::Core;

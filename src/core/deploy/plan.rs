@@ -6,7 +6,10 @@
 //! whole run before any host is touched.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bollard::Docker;
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
@@ -23,24 +26,83 @@ use crate::stack::{self, Service, Stack, StackPolicy};
 /// `fleetdeck_age_identity`), so a passphrase is asked at most once per file.
 pub struct IdentityCache {
     prompt: Box<dyn secrets::PassphrasePrompt + Send + Sync>,
-    loaded: BTreeMap<Option<PathBuf>, Result<secrets::Identities, String>>,
+    /// For a cache that never asks ([`IdentityCache::unattended`]): raised by its
+    /// prompt when an identity file turned out to need a passphrase.
+    declined: Option<Arc<AtomicBool>>,
+    loaded: BTreeMap<Option<PathBuf>, Result<secrets::Identities, IdentityError>>,
+}
+
+/// Why no identity could be loaded.
+#[derive(Debug, Clone)]
+pub struct IdentityError {
+    pub message: String,
+    /// The identity file is passphrase-protected and the cache may not ask.
+    pub needs_passphrase: bool,
+}
+
+impl fmt::Display for IdentityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The prompt of an unattended cache: never asks, and remembers that it was asked.
+struct Unattended {
+    declined: Arc<AtomicBool>,
+}
+
+impl secrets::PassphrasePrompt for Unattended {
+    fn ask(&self, _: &Path, _: bool) -> Option<zeroize::Zeroizing<String>> {
+        self.declined.store(true, Ordering::Relaxed);
+        None
+    }
+    fn declined_reason(&self) -> &'static str {
+        "it is passphrase-protected and a passphrase cannot be asked for here"
+    }
 }
 
 impl IdentityCache {
     pub fn new(prompt: Box<dyn secrets::PassphrasePrompt + Send + Sync>) -> IdentityCache {
         IdentityCache {
             prompt,
+            declined: None,
             loaded: BTreeMap::new(),
         }
     }
 
-    fn get(&mut self, explicit: Option<&Path>) -> Result<&secrets::Identities, String> {
+    /// A cache that never asks for a passphrase (the console's and `status`'s
+    /// comparisons, which run with nobody to answer): a passphrase-protected identity
+    /// fails with [`IdentityError::needs_passphrase`] set.
+    pub fn unattended() -> IdentityCache {
+        let declined = Arc::new(AtomicBool::new(false));
+        IdentityCache {
+            prompt: Box::new(Unattended {
+                declined: declined.clone(),
+            }),
+            declined: Some(declined),
+            loaded: BTreeMap::new(),
+        }
+    }
+
+    /// Whether loading an identity may ask someone for a passphrase.
+    pub fn may_ask(&self) -> bool {
+        self.declined.is_none()
+    }
+
+    fn get(&mut self, explicit: Option<&Path>) -> Result<&secrets::Identities, IdentityError> {
         let key = explicit.map(Path::to_path_buf);
         let prompt = &*self.prompt;
+        let declined = self.declined.as_deref();
         self.loaded
             .entry(key)
             .or_insert_with(|| {
-                secrets::Identities::discover(explicit, prompt).map_err(|e| e.to_string())
+                if let Some(flag) = declined {
+                    flag.store(false, Ordering::Relaxed);
+                }
+                secrets::Identities::discover(explicit, prompt).map_err(|e| IdentityError {
+                    message: e.to_string(),
+                    needs_passphrase: declined.is_some_and(|f| f.load(Ordering::Relaxed)),
+                })
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -94,18 +156,7 @@ pub fn desired(
             ));
         }
     }
-    let mut vars = target.vars.clone();
-    vars.insert(
-        "inventory_hostname".into(),
-        serde_json::Value::String(target.name.clone()),
-    );
-    for (k, v) in extra_vars {
-        vars.insert(k.clone(), v.clone());
-    }
-    let policy = StackPolicy {
-        allow_unpinned: target.settings.allow_unpinned,
-    };
-    let stacks_dir = target.stacks_dir();
+    let render = Renderer::new(target, extra_vars);
     let mut stacks = Vec::new();
     for app in target
         .settings
@@ -113,70 +164,42 @@ pub fn desired(
         .iter()
         .filter(|a| only.is_empty() || only.contains(a))
     {
-        let file = match stack::stack_file(&stacks_dir, app) {
-            Ok(file) => file,
-            Err(e) => {
-                problems.push(format!("{}: {e}", target.name));
-                continue;
-            }
-        };
-        match stack::load(&file, app, &target.name, &vars, &policy) {
+        match render.stack(app) {
             Ok(stack) => stacks.push(stack),
-            Err(errors) => problems.extend(errors.0.iter().map(ToString::to_string)),
+            Err(errors) => problems.extend(errors),
         }
     }
     let needs_secrets = stacks.iter().any(|s| !s.secrets.is_empty());
-    let secret_map = match (needs_secrets, target.secrets_file()) {
-        (false, _) => None,
-        (true, None) => {
-            problems.push(format!(
-                "{}: its stacks use secrets but it has no fleetdeck_secrets file",
-                target.name
-            ));
-            None
-        }
-        (true, Some(path)) => {
-            match identities
-                .get(target.settings.age_identity.as_deref())
-                .and_then(|ids| secrets::load_file(&path, ids).map_err(|e| e.to_string()))
-            {
-                Ok(map) => Some(map),
-                Err(e) => {
-                    problems.push(format!("{}: {e}", target.name));
-                    None
-                }
+    let secret_map = if needs_secrets {
+        match load_secrets(target, identities) {
+            Ok(map) => Some(map),
+            Err(e) => {
+                problems.push(e.describe(&target.name));
+                None
             }
         }
+    } else {
+        None
     };
     let mut apps = Vec::new();
     for stack in stacks {
-        let mut values = BTreeMap::new();
-        let mut digests = BTreeMap::new();
-        if let Some(map) = &secret_map {
-            for spec in &stack.secrets {
-                match map.get(&spec.key) {
-                    Some(value) => {
-                        digests.insert(spec.name.clone(), value.digest());
-                        values.insert(spec.name.clone(), value.clone());
-                    }
-                    None => problems.push(format!(
-                        "{}: secret `{}` (key `{}`) used by {} is not in {}",
-                        target.name,
-                        spec.name,
-                        spec.key,
-                        stack.file.display(),
-                        target
-                            .secrets_file()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default()
-                    )),
+        let found = match &secret_map {
+            Some(map) => match stack_secrets(target, &stack, map) {
+                Ok(found) => found,
+                Err(missing) => {
+                    problems.extend(missing);
+                    continue;
                 }
-            }
-        }
+            },
+            None => StackSecrets {
+                values: BTreeMap::new(),
+                digests: BTreeMap::new(),
+            },
+        };
         apps.push(DesiredApp {
             stack,
-            secrets: values,
-            digests,
+            secrets: found.values,
+            digests: found.digests,
         });
     }
     if problems.is_empty() {
@@ -187,6 +210,146 @@ pub fn desired(
         })
     } else {
         Err(problems)
+    }
+}
+
+/// Renders one host's stacks: its variables, `inventory_hostname` and extra variables,
+/// under its image policy.
+pub(super) struct Renderer<'a> {
+    target: &'a Target,
+    vars: serde_json::Map<String, serde_json::Value>,
+    policy: StackPolicy,
+    stacks_dir: PathBuf,
+}
+
+impl<'a> Renderer<'a> {
+    pub(super) fn new(
+        target: &'a Target,
+        extra_vars: &serde_json::Map<String, serde_json::Value>,
+    ) -> Renderer<'a> {
+        let mut vars = target.vars.clone();
+        vars.insert(
+            "inventory_hostname".into(),
+            serde_json::Value::String(target.name.clone()),
+        );
+        for (k, v) in extra_vars {
+            vars.insert(k.clone(), v.clone());
+        }
+        Renderer {
+            target,
+            vars,
+            policy: StackPolicy {
+                allow_unpinned: target.settings.allow_unpinned,
+            },
+            stacks_dir: target.stacks_dir(),
+        }
+    }
+
+    /// One app's stack, or every problem with it (each naming its file).
+    pub(super) fn stack(&self, app: &str) -> Result<Stack, Vec<String>> {
+        let file = stack::stack_file(&self.stacks_dir, app)
+            .map_err(|e| vec![format!("{}: {e}", self.target.name)])?;
+        stack::load(&file, app, &self.target.name, &self.vars, &self.policy)
+            .map_err(|errors| errors.0.iter().map(ToString::to_string).collect())
+    }
+}
+
+/// Why a host's secrets file could not be read.
+pub(super) enum SecretsProblem {
+    /// Its stacks use secrets but it names no file.
+    NoFile,
+    /// The identity that decrypts it is passphrase-protected and may not be asked for.
+    NeedsPassphrase(PathBuf),
+    /// No age identity could be loaded (the reason names the identity file).
+    NoIdentity { file: PathBuf, why: String },
+    /// The file could not be read or decrypted (the reason names it).
+    Unreadable(String),
+}
+
+impl SecretsProblem {
+    /// For the host's own report (its name said elsewhere): names the file.
+    pub(super) fn message(&self) -> String {
+        match self {
+            SecretsProblem::NoFile => {
+                "its stacks use secrets but it has no fleetdeck_secrets file".to_owned()
+            }
+            SecretsProblem::NeedsPassphrase(file) => format!(
+                "needs secrets from {}, which cannot be decrypted without a passphrase here",
+                file.display()
+            ),
+            SecretsProblem::NoIdentity { file, why } => {
+                format!("needs secrets from {}: {why}", file.display())
+            }
+            SecretsProblem::Unreadable(why) => why.clone(),
+        }
+    }
+
+    /// For a run over several hosts: names the host too.
+    pub(super) fn describe(&self, host: &str) -> String {
+        match self {
+            SecretsProblem::NoIdentity { why, .. } => format!("{host}: {why}"),
+            other => format!("{host}: {}", other.message()),
+        }
+    }
+}
+
+/// Decrypts `target`'s secrets file.
+pub(super) fn load_secrets(
+    target: &Target,
+    identities: &mut IdentityCache,
+) -> Result<secrets::SecretMap, SecretsProblem> {
+    let path = target.secrets_file().ok_or(SecretsProblem::NoFile)?;
+    let ids = identities
+        .get(target.settings.age_identity.as_deref())
+        .map_err(|e| {
+            if e.needs_passphrase {
+                SecretsProblem::NeedsPassphrase(path.clone())
+            } else {
+                SecretsProblem::NoIdentity {
+                    file: path.clone(),
+                    why: e.message,
+                }
+            }
+        })?;
+    secrets::load_file(&path, ids).map_err(|e| SecretsProblem::Unreadable(e.to_string()))
+}
+
+/// The secrets one stack uses, by the stack's names for them.
+pub(super) struct StackSecrets {
+    pub(super) values: BTreeMap<String, SecretValue>,
+    pub(super) digests: BTreeMap<String, String>,
+}
+
+/// The values of the secrets `stack` uses, and their digests; or each one missing
+/// from the file.
+pub(super) fn stack_secrets(
+    target: &Target,
+    stack: &Stack,
+    map: &secrets::SecretMap,
+) -> Result<StackSecrets, Vec<String>> {
+    let mut values = BTreeMap::new();
+    let mut digests = BTreeMap::new();
+    let mut missing = Vec::new();
+    for spec in &stack.secrets {
+        match map.get(&spec.key) {
+            Some(value) => {
+                digests.insert(spec.name.clone(), value.digest());
+                values.insert(spec.name.clone(), value.clone());
+            }
+            None => missing.push(format!(
+                "{}: secret `{}` (key `{}`) used by {} is not in {}",
+                target.name,
+                spec.name,
+                spec.key,
+                stack.file.display(),
+                map.path().display()
+            )),
+        }
+    }
+    if missing.is_empty() {
+        Ok(StackSecrets { values, digests })
+    } else {
+        Err(missing)
     }
 }
 

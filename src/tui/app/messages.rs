@@ -97,4 +97,7 @@ pub enum Msg {
         wizard: u64,
         update: BoardUpdate,
     },
+    /// What a deploy would run on each host, in the hosts' order (computed once the
+    /// console is up, off its loop).
+    ExpectedApps(Vec<std::sync::Arc<crate::fleet::apps::ExpectedApps>>),
 }

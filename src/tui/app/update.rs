@@ -88,6 +88,12 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::ExpectedApps(expected) => {
+                for (host, expected) in self.hosts.iter_mut().zip(expected) {
+                    host.expected_apps = Some(expected);
+                }
+                Vec::new()
+            }
             Msg::PassphraseWithdrawn(id) => {
                 if let Some(at) = self.passphrase.queue.iter().position(|r| r.id == id) {
                     if at == 0 {
