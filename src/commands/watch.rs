@@ -52,11 +52,7 @@ async fn watch(ctx: &Context) -> u8 {
                 return unknown;
             };
             for (index, target) in targets.iter().enumerate() {
-                hosts.push(HostState::new(
-                    &target.name,
-                    target.groups.clone(),
-                    target.expectations(),
-                ));
+                hosts.push(target.host_state());
                 if let Some(ctx) = contexts.for_target(options, target) {
                     actors.push(actor::spawn(ctx, target.clone(), index, tx.clone()));
                 }
