@@ -382,7 +382,7 @@ impl HostState {
 
     /// When the posture was measured: the older of its sources (the host round and the
     /// container listing), so that everything in it is at least that fresh.
-    fn posture_measured_at(&self) -> Option<OffsetDateTime> {
+    pub fn posture_measured_at(&self) -> Option<OffsetDateTime> {
         [self.host_posture.measured_at, self.containers.measured_at]
             .into_iter()
             .flatten()
