@@ -13,6 +13,11 @@ use fleetdeck::probes::cert::CertReport;
 use fleetdeck::probes::firewall::{
     Drift, DriftKind, FirewallReport, ObservedBackend, ObservedPolicy, OpenPort, Protocol, Verdict,
 };
+use fleetdeck::probes::host::{
+    DockerDiskUse, FilesystemUse, HostReport, LoadUse, MemoryUse, RebootState, ResourcesReport,
+    UpdatesState,
+};
+use fleetdeck::probes::posture::{AcceptedException, Finding, PosturePolicy};
 use fleetdeck::tui::app::{App, Command, Msg, OpenWizard, Screen};
 use fleetdeck::tui::keymap::Keymap;
 use fleetdeck::tui::theme::{Role, Theme};
@@ -197,6 +202,85 @@ fn facts() -> HostFacts {
     }
 }
 
+/// A host round's resources: a root filesystem and a data filesystem at `data_used`
+/// percent (80/90 thresholds), the rest in order.
+fn resources(data_used: u8) -> ResourcesReport {
+    let judge = |used: u8| match used {
+        90.. => Severity::Critical,
+        80.. => Severity::Warning,
+        _ => Severity::Ok,
+    };
+    let filesystem = |mount: &str, source: &str, size: u64, used: u8, inodes: u8| FilesystemUse {
+        mount: mount.to_owned(),
+        source: source.to_owned(),
+        fstype: "ext4".to_owned(),
+        size_bytes: size,
+        used_bytes: size / 100 * u64::from(used),
+        available_bytes: size / 100 * u64::from(100 - used),
+        used_percent: used,
+        inodes_used_percent: Some(inodes),
+        severity: judge(used),
+    };
+    let data = filesystem("/srv/data", "/dev/loop3", 256 << 20, data_used, 2);
+    let findings = match data.severity {
+        Severity::Ok => Vec::new(),
+        severity => vec![Finding::new(
+            "disk",
+            None,
+            severity,
+            format!("/srv/data is {data_used}% full"),
+            "free space or grow the filesystem",
+        )],
+    };
+    ResourcesReport {
+        severity: data.severity,
+        filesystems: vec![filesystem("/", "/dev/vda1", 40 << 30, 38, 11), data],
+        docker_disk: Some(DockerDiskUse {
+            images_bytes: 1_288_490_189,
+            containers_bytes: 12 << 20,
+            volumes_bytes: 300 << 20,
+            build_cache_bytes: 0,
+            reclaimable_bytes: 805_306_368,
+        }),
+        memory: Some(MemoryUse {
+            total_bytes: 24 << 30,
+            available_bytes: 18 << 30,
+            used_percent: 25,
+            swap_total_bytes: 1 << 30,
+            swap_used_bytes: 0,
+        }),
+        load: Some(LoadUse {
+            load1: 0.42,
+            load5: 0.35,
+            load15: 0.3,
+            cpus: 2,
+        }),
+        uptime_seconds: Some(3 * 86_400 + 7200),
+        reboot: RebootState {
+            required: Some(false),
+            why: None,
+        },
+        updates: UpdatesState {
+            pending: Some(4),
+            security: Some(0),
+            unattended_upgrades: Some(true),
+        },
+        clock_synchronized: Some(true),
+        findings,
+        error: None,
+    }
+}
+
+fn finding(
+    check: &str,
+    container: Option<&str>,
+    severity: Severity,
+    reason: &str,
+    fix: &str,
+) -> Finding {
+    Finding::new(check, container, severity, reason, fix)
+}
+
 /// The lab's story: a healthy bastion, an alpha with an unhealthy worker, a stale
 /// backup and a certificate about to expire, a beta with a restarting and a failed
 /// container and firewall drift, and a gamma that stopped answering.
@@ -217,21 +301,69 @@ fn fleet() -> Vec<HostState> {
     bastion.rtt.set(std::time::Duration::from_micros(420), at);
     bastion.certs.set(vec![cert(89, Severity::Ok)], at);
     bastion.firewall.set(firewall(false), at);
+    bastion.resources.set(resources(41), at);
+    bastion.host_posture.set(Vec::new(), at);
 
     let mut alpha = host("client-alpha", "canary");
     alpha.apply_containers(ContainerUpdate::All(
         vec![
-            container("web", "running", Some("healthy"), Severity::Ok, None),
-            container(
-                "worker",
-                "running",
-                Some("unhealthy"),
-                Severity::Critical,
-                Some("unhealthy: dial tcp queue:5672: connection refused"),
-            ),
+            ContainerReport {
+                findings: vec![finding(
+                    "published_all_addresses",
+                    Some("web"),
+                    Severity::Warning,
+                    "publishes 443/tcp on 0.0.0.0",
+                    "publish on one address (-p 10.89.0.11:443:443)",
+                )],
+                ..container("web", "running", Some("healthy"), Severity::Ok, None)
+            },
+            ContainerReport {
+                findings: vec![finding(
+                    "root_user",
+                    Some("worker"),
+                    Severity::Warning,
+                    "runs as root (no USER)",
+                    "set user: in the stack",
+                )],
+                ..container(
+                    "worker",
+                    "running",
+                    Some("unhealthy"),
+                    Severity::Critical,
+                    Some("unhealthy: dial tcp queue:5672: connection refused"),
+                )
+            },
         ],
         at,
     ));
+    alpha.resources.set(resources(85), at);
+    alpha.host_posture.set(
+        vec![
+            finding(
+                "sshd_password_login",
+                None,
+                Severity::Critical,
+                "sshd accepts password logins (passwordauthentication yes)",
+                "PasswordAuthentication no in /etc/ssh/sshd_config",
+            ),
+            finding(
+                "fail2ban",
+                None,
+                Severity::Unknown,
+                "fail2ban is not installed",
+                "install fail2ban with an sshd jail",
+            ),
+        ],
+        at,
+    );
+    alpha.posture_policy = std::sync::Arc::new(PosturePolicy {
+        accept: vec![AcceptedException {
+            container: "web".to_owned(),
+            check: "published_all_addresses".to_owned(),
+            reason: "the public HTTPS entry point; nftables limits who reaches it".to_owned(),
+        }],
+        ..PosturePolicy::default()
+    });
     alpha.backups.set(vec![backup(50, Severity::Critical)], at);
     alpha.certs.set(vec![cert(4, Severity::Critical)], at);
     alpha.firewall.set(firewall(false), at);
@@ -261,6 +393,8 @@ fn fleet() -> Vec<HostState> {
     beta.backups.set(vec![backup(2, Severity::Ok)], at);
     beta.certs.set(vec![cert(-3, Severity::Critical)], at);
     beta.firewall.set(firewall(true), at);
+    beta.resources.set(resources(93), at);
+    beta.host_posture.set(Vec::new(), at);
     beta.rtt
         .fail("Docker /_ping: no answer within 5s".to_owned());
 
@@ -283,6 +417,9 @@ fn fleet() -> Vec<HostState> {
     gamma
         .firewall
         .set(firewall(false), NOW - time::Duration::minutes(5));
+    gamma
+        .resources
+        .set(resources(50), NOW - time::Duration::minutes(5));
     gamma.reachable = Some(false);
     gamma.error = Some("no answer to keepalives for 15s (3 × 5s)".to_owned());
     vec![bastion, alpha, beta, gamma]
@@ -470,6 +607,103 @@ fn host_detail_panes() {
     insta::assert_snapshot!("host_firewall_drift", snapshot(&app, 110, 14));
 }
 
+/// client-alpha's posture: the host's password logins and the worker's root user
+/// count, fail2ban could not be told (listed, not counted) and the web server's
+/// published port is an accepted exception, dimmed with the inventory's reason.
+#[test]
+fn posture_pane_lists_each_finding_with_its_fix_and_the_exceptions() {
+    let mut app = app(false);
+    keys(&mut app, "j\n\t\t\t\t\t\t");
+    let terminal = render(&app, 130, 14);
+    let screen = text(&terminal);
+    for expected in [
+        "Posture: 2 counted, 1 accepted, 1 unknown — 30s ago",
+        "fix: PasswordAuthentication no in /etc/ssh/sshd_config",
+        "accepted: the public HTTPS entry point; nftables limits who reaches it",
+    ] {
+        assert!(screen.contains(expected), "{expected}:\n{screen}");
+    }
+    let order: Vec<usize> = [
+        "sshd_password_login",
+        "root_user",
+        "fail2ban",
+        "published_all",
+    ]
+    .iter()
+    .map(|check| {
+        screen
+            .find(check)
+            .unwrap_or_else(|| panic!("{check}:\n{screen}"))
+    })
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "counted worst first, then unknown, then accepted:\n{screen}"
+    );
+    insta::assert_snapshot!("host_posture", screen);
+    assert_eq!(cell_fg(&terminal, "fail2ban"), fg(Role::Unknown));
+    assert_eq!(cell_fg(&terminal, "published_all"), fg(Role::Muted));
+    assert_eq!(cell_fg(&terminal, "root_user"), fg(Role::Warning));
+
+    // The selection walks the findings.
+    keys(&mut app, "jjjj");
+    assert_eq!(app.pane_selected, 3, "four findings, the last selected");
+}
+
+#[test]
+fn resources_pane_shows_filesystems_against_their_thresholds_and_the_rest() {
+    let mut app = app(false);
+    keys(&mut app, "j\n\t\t\t\t\t");
+    let host = &mut app.hosts[1];
+    host.posture_policy = std::sync::Arc::new(PosturePolicy {
+        mounts: [(
+            "/srv/data".to_owned(),
+            fleetdeck::probes::posture::DiskThresholds {
+                warning: 85,
+                critical: 95,
+            },
+        )]
+        .into(),
+        ..(*host.posture_policy).clone()
+    });
+    if let Some(report) = host.resources.value.as_mut() {
+        report.reboot = RebootState {
+            required: Some(true),
+            why: Some("/var/run/reboot-required is present (linux-image-6.1.0-28)".to_owned()),
+        };
+    }
+    let terminal = render(&app, 110, 20);
+    let screen = text(&terminal);
+    for expected in [
+        "/srv/data",
+        "85%/95%",
+        "80%/90%",
+        "25% in use of 24.0G (18.0G available); swap 0K of 1.0G",
+        "0.42 0.35 0.30 on 2 CPUs",
+        "required: /var/run/reboot-required is present",
+        "4 pending, 0 security",
+        "768M reclaimable",
+        "/srv/data is 85% full — free space or grow the filesystem",
+    ] {
+        assert!(screen.contains(expected), "{expected}:\n{screen}");
+    }
+    insta::assert_snapshot!("host_resources", screen);
+    assert_eq!(cell_fg(&terminal, "/srv/data "), fg(Role::Warning));
+    assert_eq!(cell_fg(&terminal, "required:"), fg(Role::Warning));
+
+    // A host that went away keeps its last reading, said to be stale with its age.
+    keys(&mut app, "\u{1b}jj\n\t\t\t\t\t");
+    let screen = snapshot(&app, 110, 8);
+    assert!(
+        screen.contains("Resources — stale, measured 5m ago"),
+        "{screen}"
+    );
+    // And without declared apps, the apps pane says so.
+    keys(&mut app, "\t\t");
+    let screen = snapshot(&app, 110, 8);
+    assert!(screen.contains("no apps declared"), "{screen}");
+}
+
 #[test]
 fn backups_pane_lists_the_selected_repositorys_snapshots_newest_first() {
     let mut app = app(false);
@@ -637,6 +871,87 @@ fn timeline_help_and_confirm() {
     insta::assert_snapshot!("confirm_stop", snapshot(&app, 100, 16));
     keys(&mut app, "n");
     assert!(app.confirm.is_none());
+}
+
+/// A rogue container with the Docker socket mounted appears on the bastion and is
+/// removed; sshd starts taking passwords there: each finding appears, then clears.
+#[test]
+fn timeline_records_findings_appearing_and_clearing() {
+    let mut app = app(false);
+    let rogue = ContainerReport {
+        findings: vec![
+            finding(
+                "docker_socket",
+                Some("rogue"),
+                Severity::Critical,
+                "mounts /var/run/docker.sock",
+                "mount a filtering socket proxy instead",
+            ),
+            finding(
+                "capability",
+                Some("rogue"),
+                Severity::Critical,
+                "adds capability SYS_ADMIN",
+                "drop cap_add SYS_ADMIN",
+            ),
+        ],
+        ..container("rogue", "running", None, Severity::Ok, None)
+    };
+    let id = rogue.id.clone();
+    app.update(Msg::Fleet(
+        0,
+        HostEvent::Containers(ContainerUpdate::Changed(Box::new(rogue), NOW)),
+    ));
+    let round = |posture: Vec<Finding>| {
+        HostEvent::Host(
+            Box::new(HostReport {
+                resources: resources(41),
+                posture,
+                posture_error: None,
+            }),
+            NOW,
+        )
+    };
+    app.update(Msg::Fleet(
+        0,
+        round(vec![finding(
+            "sshd_password_login",
+            None,
+            Severity::Critical,
+            "sshd accepts password logins",
+            "PasswordAuthentication no",
+        )]),
+    ));
+    app.update(Msg::Fleet(
+        0,
+        HostEvent::Containers(ContainerUpdate::Gone { id, at: NOW }),
+    ));
+    app.update(Msg::Fleet(0, round(Vec::new())));
+    keys(&mut app, "t");
+    let terminal = render(&app, 100, 14);
+    let screen = text(&terminal);
+    for expected in [
+        "rogue: docker_socket critical: mounts /var/run/docker.sock",
+        "rogue: docker_socket cleared (was critical)",
+        "sshd_password_login critical: sshd accepts password logins",
+        "sshd_password_login cleared (was critical)",
+    ] {
+        assert!(screen.contains(expected), "{expected}:\n{screen}");
+    }
+    insta::assert_snapshot!("timeline_findings", mask_times(&screen));
+    assert_eq!(
+        cell_fg(&terminal, "rogue: capability critical"),
+        fg(Role::Critical)
+    );
+    assert_eq!(
+        cell_fg(&terminal, "rogue: capability cleared"),
+        fg(Role::Ok)
+    );
+    // The kind filter knows posture.
+    keys(&mut app, "eeeeeee");
+    let screen = snapshot(&app, 100, 14);
+    assert!(screen.contains("· posture"), "{screen}");
+    assert!(!screen.contains("rogue: running"), "{screen}");
 }
 
 #[test]

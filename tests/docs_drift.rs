@@ -194,6 +194,22 @@ fn every_json_field_in_status_md_is_in_a_lab_status() {
         ("`facts`", each(&object_of("facts"))),
         ("`certs[]`", each(&list_of("certs"))),
         ("`firewall`", each(&object_of("firewall"))),
+        ("`resources`", each(&object_of("resources"))),
+        ("`posture`", each(&object_of("posture"))),
+        (
+            "`findings[]`",
+            each(&|h: &Value| {
+                [&h["posture"]["findings"], &h["resources"]["findings"]]
+                    .into_iter()
+                    .flat_map(|list| list.as_array().cloned().unwrap_or_default())
+                    .collect()
+            }),
+        ),
+        ("`apps`", each(&object_of("apps"))),
+        (
+            "`apps[]`",
+            each(&|h: &Value| h["apps"]["apps"].as_array().cloned().unwrap_or_default()),
+        ),
     ]);
     let documented = documented_json_fields();
     let mut problems = Vec::new();

@@ -57,9 +57,8 @@ async fn watch(ctx: &Context) -> u8 {
                 .await
                 .into_iter();
             for (index, target) in targets.iter().enumerate() {
-                let mut host =
-                    HostState::new(&target.name, target.groups.clone(), target.expectations());
-                host.expected_apps = expected.next();
+                let mut host = target.host_state();
+                host.set_expected_apps(expected.next());
                 hosts.push(host);
                 if let Some(ctx) = contexts.for_target(options, target) {
                     actors.push(actor::spawn(ctx, target.clone(), index, tx.clone()));
@@ -109,8 +108,26 @@ async fn watch(ctx: &Context) -> u8 {
 }
 
 /// The host JSON without the fields that move with the clock alone, so that only real
-/// changes print a line.
+/// changes print a line. The resources' readings (bytes in use, load, memory, Docker's
+/// disk use) move with every round; what they mean — each filesystem's severity, the
+/// findings, the signal's severity — is compared instead.
 fn without_clock(mut value: serde_json::Value) -> serde_json::Value {
+    if let Some(resources) = value
+        .get_mut("resources")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for readings in ["memory", "load", "docker_disk"] {
+            resources.remove(readings);
+        }
+        if let Some(filesystems) = resources
+            .get_mut("filesystems")
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            for filesystem in filesystems.iter_mut().filter_map(|f| f.as_object_mut()) {
+                filesystem.retain(|key, _| matches!(key.as_str(), "mount" | "severity"));
+            }
+        }
+    }
     const CLOCK: &[&str] = &[
         // A round trip varies with every ping; its value is current in each line
         // printed, but its jitter alone is not news.
@@ -133,4 +150,38 @@ fn without_clock(mut value: serde_json::Value) -> serde_json::Value {
     }
     strip(&mut value);
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(load1: f64, used_bytes: u64, findings: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "name": "web1",
+            "resources": {
+                "severity": "ok",
+                "measured_at": "2027-01-01T10:00:00Z",
+                "filesystems": [{"mount": "/", "used_bytes": used_bytes, "used_percent": 41, "severity": "ok"}],
+                "memory": {"available_bytes": used_bytes},
+                "load": {"load1": load1, "cpus": 2},
+                "docker_disk": {"reclaimable_bytes": used_bytes},
+                "uptime_seconds": 600,
+                "findings": [],
+            },
+            "posture": {"severity": "ok", "measured_at": "2027-01-01T10:00:00Z", "findings": findings},
+        })
+    }
+
+    #[test]
+    fn resource_readings_moving_are_no_change_and_a_finding_is() {
+        let quiet = without_clock(host(0.3, 1 << 30, serde_json::json!([])));
+        assert_eq!(
+            quiet,
+            without_clock(host(1.7, 2 << 30, serde_json::json!([]))),
+            "load and bytes in use move every round"
+        );
+        let finding = serde_json::json!([{"check": "docker_socket", "container": "rogue", "severity": "critical"}]);
+        assert_ne!(quiet, without_clock(host(0.3, 1 << 30, finding)));
+    }
 }

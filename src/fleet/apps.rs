@@ -295,6 +295,7 @@ mod tests {
             service: labels.map(|l| l.1.to_owned()),
             config_hash: labels.map(|l| l.2.to_owned()),
             findings: Vec::new(),
+            published: Vec::new(),
         }
     }
 

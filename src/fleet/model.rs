@@ -7,6 +7,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use super::apps::{AppCondition, AppsReport};
 use super::containers::{ContainerReport, ContainerUpdate};
 use super::facts::{self, HostFacts};
 use crate::probes::Severity;
@@ -14,7 +15,7 @@ use crate::probes::backup::BackupReport;
 use crate::probes::cert::CertReport;
 use crate::probes::firewall::FirewallReport;
 use crate::probes::host::{HostReport, ResourcesReport};
-use crate::probes::posture::{Finding, PosturePolicy};
+use crate::probes::posture::{Finding, PosturePolicy, PostureReport};
 
 /// One measured value: the last good value is kept when a measurement fails or the
 /// host stops answering, and is then marked stale with its age — never shown as
@@ -156,6 +157,37 @@ pub enum HostChange {
         severity: Severity,
         differences: usize,
     },
+    /// The resources' severity is now this.
+    Resources(Severity),
+    /// A counted posture finding appeared (accepted and unknown ones do not count).
+    FindingAppeared {
+        check: String,
+        container: Option<String>,
+        severity: Severity,
+        reason: String,
+    },
+    /// A counted posture finding is gone: fixed, accepted, or its container removed.
+    FindingCleared {
+        check: String,
+        container: Option<String>,
+        /// The severity it had.
+        severity: Severity,
+    },
+    /// A declared app (or one of its services) compares differently now.
+    App {
+        app: String,
+        service: Option<String>,
+        condition: AppCondition,
+        severity: Severity,
+    },
+    /// An entry of the apps comparison is gone (an undeclared container removed, a
+    /// missing app now listed per service).
+    AppCleared {
+        app: String,
+        service: Option<String>,
+        /// The condition it had.
+        condition: AppCondition,
+    },
 }
 
 impl HostChange {
@@ -166,6 +198,65 @@ impl HostChange {
             health: report.health.clone(),
             severity: report.severity,
         }
+    }
+}
+
+/// What the timeline compares across an update: the counted posture findings and the
+/// apps comparison, and which sources of findings had been measured.
+struct Watched {
+    host_posture_measured: bool,
+    containers_measured: bool,
+    findings: Vec<Finding>,
+    apps: Option<AppsReport>,
+}
+
+/// The same finding in two measurements: its reason may carry a reading that moves
+/// (a count, a percentage), so it is not part of what makes it the same.
+fn same_finding(a: &Finding, b: &Finding) -> bool {
+    a.check == b.check && a.container == b.container && a.severity == b.severity
+}
+
+/// The entries of the apps comparison (by app and service) whose condition changed,
+/// appeared or went.
+fn app_changes(before: &AppsReport, after: &AppsReport) -> Vec<HostChange> {
+    let mut changes = Vec::new();
+    for entry in &after.apps {
+        let previous = before
+            .apps
+            .iter()
+            .find(|b| b.app == entry.app && b.service == entry.service);
+        if previous.is_none_or(|p| p.condition != entry.condition) {
+            changes.push(HostChange::App {
+                app: entry.app.clone(),
+                service: entry.service.clone(),
+                condition: entry.condition,
+                severity: entry.severity,
+            });
+        }
+    }
+    for gone in before.apps.iter().filter(|b| {
+        !after
+            .apps
+            .iter()
+            .any(|a| a.app == b.app && a.service == b.service)
+    }) {
+        changes.push(HostChange::AppCleared {
+            app: gone.app.clone(),
+            service: gone.service.clone(),
+            condition: gone.condition,
+        });
+    }
+    changes
+}
+
+/// The word `status --json` uses for an apps condition (`missing`, `drifted`, …).
+pub fn condition_word(condition: AppCondition) -> &'static str {
+    match condition {
+        AppCondition::Deployed => "deployed",
+        AppCondition::Missing => "missing",
+        AppCondition::Undeclared => "undeclared",
+        AppCondition::Drifted => "drifted",
+        AppCondition::Unknown => "unknown",
     }
 }
 
@@ -244,20 +335,121 @@ impl HostState {
             HostEvent::Facts(Err(error), _) => self.facts.fail(error),
             HostEvent::LastDrill(drill, at) => self.last_drill.set(*drill, at),
             HostEvent::Host(report, at) => {
+                let before = self.watched();
                 let report = *report;
+                let now = report.resources.severity;
+                if self.resources.value.as_ref().map(|r| r.severity) != Some(now) {
+                    changes.push(HostChange::Resources(now));
+                }
                 self.resources.set(report.resources, at);
                 match report.posture_error {
                     Some(error) => self.host_posture.fail(error),
                     None => self.host_posture.set(report.posture, at),
                 }
+                changes.extend(self.changes_since(before));
             }
+        }
+        changes
+    }
+
+    /// Sets what a deploy would run now and says which apps compare differently (none
+    /// the first time: the first comparison is no news).
+    pub fn set_expected_apps(
+        &mut self,
+        expected: Option<std::sync::Arc<super::apps::ExpectedApps>>,
+    ) -> Vec<HostChange> {
+        let before = self.watched();
+        self.expected_apps = expected;
+        self.changes_since(before)
+    }
+
+    /// The posture signal: the host's own findings and every container's, with
+    /// `fleetdeck_posture`'s exceptions applied; `None` until either was measured.
+    pub fn posture(&self) -> Option<PostureReport> {
+        let host = self.host_posture.value.as_ref();
+        let containers = self.containers.value.as_ref();
+        if host.is_none() && containers.is_none() {
+            return None;
+        }
+        let findings = host
+            .into_iter()
+            .flatten()
+            .chain(containers.into_iter().flatten().flat_map(|c| &c.findings))
+            .cloned()
+            .collect();
+        Some(PostureReport::new(findings, &self.posture_policy))
+    }
+
+    /// When the posture was measured: the older of its sources (the host round and the
+    /// container listing), so that everything in it is at least that fresh.
+    pub fn posture_measured_at(&self) -> Option<OffsetDateTime> {
+        [self.host_posture.measured_at, self.containers.measured_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The declared apps against what runs; `None` when the host has no declared apps
+    /// computed (the local engine) or its containers were not listed yet.
+    pub fn apps(&self) -> Option<AppsReport> {
+        let containers = self.containers.value.as_deref()?;
+        self.expected_apps
+            .as_ref()
+            .map(|expected| super::apps::compare(expected, containers))
+    }
+
+    fn watched(&self) -> Watched {
+        Watched {
+            host_posture_measured: self.host_posture.value.is_some(),
+            containers_measured: self.containers.value.is_some(),
+            findings: self
+                .posture()
+                .map(|p| p.findings.into_iter().filter(Finding::counts).collect())
+                .unwrap_or_default(),
+            apps: self.apps(),
+        }
+    }
+
+    /// The counted findings that appeared or cleared since `before`, and the apps that
+    /// compare differently. Findings of a source measured for the first time are no
+    /// news, as a first container listing is not.
+    fn changes_since(&self, before: Watched) -> Vec<HostChange> {
+        let after = self.watched();
+        let mut changes = Vec::new();
+        let mut previous = before.findings;
+        for finding in after.findings {
+            let source_known = match finding.container {
+                None => before.host_posture_measured,
+                Some(_) => before.containers_measured,
+            };
+            if let Some(index) = previous.iter().position(|p| same_finding(p, &finding)) {
+                previous.remove(index);
+            } else if source_known {
+                changes.push(HostChange::FindingAppeared {
+                    check: finding.check,
+                    container: finding.container,
+                    severity: finding.severity,
+                    reason: finding.reason,
+                });
+            }
+        }
+        changes.extend(previous.into_iter().map(|gone| HostChange::FindingCleared {
+            check: gone.check,
+            container: gone.container,
+            severity: gone.severity,
+        }));
+        if let (Some(before), Some(after)) = (&before.apps, &after.apps) {
+            changes.extend(app_changes(before, after));
         }
         changes
     }
 
     /// Applies a container watcher update; the containers that appeared (not on the
     /// first listing, which is no news), changed state or health, or were removed.
+    /// Their findings appearing or clearing (a removed container's clear), and the apps
+    /// comparison moving, come after.
     pub fn apply_containers(&mut self, update: ContainerUpdate) -> Vec<HostChange> {
+        let before = self.watched();
         let mut changes = Vec::new();
         match update {
             ContainerUpdate::All(all, at) => {
@@ -310,6 +502,7 @@ impl HostState {
             }
             ContainerUpdate::Failed(error, _) => self.containers.fail(error),
         }
+        changes.extend(self.changes_since(before));
         changes
     }
 
@@ -329,12 +522,17 @@ impl HostState {
             .map(|c| c.severity)
             .chain(self.backups.value.iter().flatten().map(|b| b.severity))
             .chain(self.certs.value.iter().flatten().map(|c| c.severity))
-            .chain(self.firewall.value.iter().map(|f| f.severity));
+            .chain(self.firewall.value.iter().map(|f| f.severity))
+            .chain(self.resources.value.iter().map(|r| r.severity))
+            .chain(self.posture().map(|p| p.severity))
+            .chain(self.apps().map(|a| a.severity));
         let gaps = [
             self.containers.gap(true),
             self.backups.gap(self.expects.backups),
             self.certs.gap(self.expects.certs),
             self.firewall.gap(self.expects.firewall),
+            self.resources.gap(self.expects.host_round),
+            self.host_posture.gap(self.expects.host_round),
         ];
         Severity::worst(measured.chain(gaps.into_iter().flatten()))
     }
@@ -348,6 +546,27 @@ impl HostState {
             (Some(true), None) => self.rtt.value.map(facts::rtt_ms),
             _ => None,
         };
+        let posture = self.posture();
+        let posture_at = self.posture_measured_at();
+        let posture_signal = SignalJson::derived(
+            posture_at,
+            posture.is_some(),
+            self.host_posture
+                .error
+                .clone()
+                .or_else(|| self.containers.error.clone()),
+            now,
+            stale,
+        );
+        let apps = self.apps();
+        let apps_at = apps.as_ref().and(self.containers.measured_at);
+        let apps_signal = SignalJson::derived(
+            apps_at,
+            apps.is_some(),
+            apps.as_ref().and(self.containers.error.clone()),
+            now,
+            stale,
+        );
         HostJson {
             name: &self.name,
             groups: &self.groups,
@@ -367,6 +586,18 @@ impl HostState {
                 .as_ref()
                 .filter(|d| !d.apps.is_empty())
                 .map(|d| d.to_json(now)),
+            resources: self.resources.value.as_ref().map(|report| Measured {
+                measured_at: self.resources.measured_at.map(crate::util::time::rfc3339),
+                report,
+            }),
+            posture: posture.map(|report| Measured {
+                measured_at: posture_at.map(crate::util::time::rfc3339),
+                report,
+            }),
+            apps: apps.map(|report| Measured {
+                measured_at: apps_at.map(crate::util::time::rfc3339),
+                report,
+            }),
             signals: SignalsJson {
                 containers: SignalJson::of(&self.containers, now, stale),
                 backups: SignalJson::of(&self.backups, now, stale),
@@ -375,6 +606,9 @@ impl HostState {
                 rtt: SignalJson::of(&self.rtt, now, stale),
                 facts: SignalJson::of(&self.facts, now, stale),
                 last_drill: SignalJson::of(&self.last_drill, now, false),
+                resources: SignalJson::of(&self.resources, now, stale),
+                posture: posture_signal,
+                apps: apps_signal,
             },
         }
     }
@@ -400,7 +634,23 @@ pub struct HostJson<'a> {
     /// The last successful restore drill (docs/status.md); null when the host declares
     /// no drill and has no drill history.
     pub last_drill: Option<crate::probes::drill::history::LastDrillJson>,
+    /// Filesystems, memory, load, reboot and updates (docs/status.md); null when the
+    /// host round is not made (the local engine) or has not answered yet.
+    pub resources: Option<Measured<&'a ResourcesReport>>,
+    /// The host's and its containers' findings, exceptions applied; null before either
+    /// was measured.
+    pub posture: Option<Measured<PostureReport>>,
+    /// `fleetdeck_apps` against what runs; null without declared apps.
+    pub apps: Option<Measured<AppsReport>>,
     pub signals: SignalsJson,
+}
+
+/// A signal's report with when it was measured (RFC 3339) beside its own fields.
+#[derive(Debug, Serialize)]
+pub struct Measured<T> {
+    pub measured_at: Option<String>,
+    #[serde(flatten)]
+    pub report: T,
 }
 
 #[derive(Debug, Serialize)]
@@ -412,6 +662,9 @@ pub struct SignalsJson {
     pub rtt: SignalJson,
     pub facts: SignalJson,
     pub last_drill: SignalJson,
+    pub resources: SignalJson,
+    pub posture: SignalJson,
+    pub apps: SignalJson,
 }
 
 /// When a signal was measured and whether it is current.
@@ -427,13 +680,29 @@ pub struct SignalJson {
 
 impl SignalJson {
     fn of<T>(signal: &Signal<T>, now: OffsetDateTime, host_unreachable: bool) -> SignalJson {
+        SignalJson::derived(
+            signal.measured_at,
+            signal.value.is_some(),
+            signal.error.clone(),
+            now,
+            host_unreachable,
+        )
+    }
+
+    /// For a signal made of others (posture, apps): when, whether it has a value, and
+    /// why its latest measurement failed.
+    fn derived(
+        measured_at: Option<OffsetDateTime>,
+        has_value: bool,
+        error: Option<String>,
+        now: OffsetDateTime,
+        host_unreachable: bool,
+    ) -> SignalJson {
         SignalJson {
-            measured_at: signal.measured_at.map(crate::util::time::rfc3339),
-            age_seconds: signal
-                .measured_at
-                .map(|at| (now - at).whole_seconds().max(0)),
-            stale: signal.value.is_some() && (host_unreachable || signal.error.is_some()),
-            error: signal.error.clone(),
+            measured_at: measured_at.map(crate::util::time::rfc3339),
+            age_seconds: measured_at.map(|at| (now - at).whole_seconds().max(0)),
+            stale: has_value && (host_unreachable || error.is_some()),
+            error,
         }
     }
 }
@@ -702,5 +971,373 @@ mod tests {
             }]
         );
         assert_eq!(host.apply(HostEvent::Firewall(firewall(), AT)), []);
+    }
+
+    fn finding(check: &str, container: Option<&str>, severity: Severity) -> Finding {
+        Finding::new(
+            check,
+            container,
+            severity,
+            format!("{check} found"),
+            format!("fix {check}"),
+        )
+    }
+
+    /// A host round: a data filesystem at `used` percent and the host's findings.
+    fn round(used: u8, posture: Vec<Finding>) -> HostEvent {
+        let severity = match used {
+            90.. => Severity::Critical,
+            80.. => Severity::Warning,
+            _ => Severity::Ok,
+        };
+        let mut resources = ResourcesReport::failed("");
+        resources.error = None;
+        resources.severity = severity;
+        resources.filesystems = vec![crate::probes::host::FilesystemUse {
+            mount: "/srv".into(),
+            source: "/dev/vdb".into(),
+            fstype: "ext4".into(),
+            size_bytes: 100 << 20,
+            used_bytes: u64::from(used) << 20,
+            available_bytes: u64::from(100 - used) << 20,
+            used_percent: used,
+            inodes_used_percent: Some(1),
+            severity,
+        }];
+        if severity != Severity::Ok {
+            resources.findings = vec![finding("disk", None, severity)];
+        }
+        HostEvent::Host(
+            Box::new(HostReport {
+                resources,
+                posture,
+                posture_error: None,
+            }),
+            AT,
+        )
+    }
+
+    fn inventory_host() -> HostState {
+        let mut host = HostState::new(
+            "web1",
+            vec![],
+            Expectations {
+                host_round: true,
+                ..Expectations::default()
+            },
+        );
+        host.apply(HostEvent::Up { at: AT });
+        host
+    }
+
+    #[test]
+    fn posture_joins_the_hosts_and_the_containers_findings_with_the_exceptions_applied() {
+        let mut host = inventory_host();
+        assert_eq!(host.posture(), None, "nothing measured yet");
+        let mut proxy = container("aaa", "socket-proxy", "running", None);
+        proxy.findings = vec![finding(
+            "docker_socket",
+            Some("socket-proxy"),
+            Severity::Critical,
+        )];
+        let mut web = container("bbb", "web", "running", None);
+        web.findings = vec![finding("root_user", Some("web"), Severity::Warning)];
+        host.apply(containers(ContainerUpdate::All(vec![proxy, web], AT)));
+        host.apply(round(
+            40,
+            vec![finding("fail2ban", None, Severity::Unknown)],
+        ));
+        host.posture_policy = std::sync::Arc::new(PosturePolicy {
+            accept: vec![crate::probes::posture::AcceptedException {
+                container: "socket-proxy".into(),
+                check: "docker_socket".into(),
+                reason: "filters the API".into(),
+            }],
+            ..PosturePolicy::default()
+        });
+        let posture = host.posture().expect("measured");
+        let checks: Vec<_> = posture.findings.iter().map(|f| f.check.as_str()).collect();
+        assert_eq!(checks, ["fail2ban", "docker_socket", "root_user"]);
+        assert_eq!(
+            posture.findings[1].accepted.as_deref(),
+            Some("filters the API")
+        );
+        // The accepted socket and the unknown fail2ban do not count; root does.
+        assert_eq!(posture.severity, Severity::Warning);
+        assert_eq!(host.severity(), Severity::Warning);
+    }
+
+    #[test]
+    fn resources_and_posture_raise_the_hosts_severity_and_a_missing_round_is_unknown() {
+        let mut host = inventory_host();
+        host.apply(containers(ContainerUpdate::All(vec![], AT)));
+        assert_eq!(
+            host.severity(),
+            Severity::Unknown,
+            "the host round is expected and has not answered"
+        );
+        host.apply(round(40, vec![]));
+        assert_eq!(host.severity(), Severity::Ok);
+        host.apply(round(85, vec![]));
+        assert_eq!(host.severity(), Severity::Warning);
+        host.apply(round(
+            40,
+            vec![finding("sshd_password_login", None, Severity::Critical)],
+        ));
+        assert_eq!(host.severity(), Severity::Critical);
+        // Host findings that cannot be read leave the last ones, and the gap is unknown.
+        host.apply(round(40, vec![]));
+        host.apply(HostEvent::Host(
+            Box::new(HostReport {
+                posture_error: Some("sshd -T: permission denied".into()),
+                ..match round(40, vec![]) {
+                    HostEvent::Host(report, _) => *report,
+                    _ => unreachable!(),
+                }
+            }),
+            AT,
+        ));
+        assert_eq!(host.severity(), Severity::Unknown);
+
+        // The local engine makes no host round: its absence is no gap.
+        let mut local = HostState::new("localhost", vec![], Expectations::default());
+        local.apply(HostEvent::Up { at: AT });
+        local.apply(containers(ContainerUpdate::All(vec![], AT)));
+        assert_eq!(local.severity(), Severity::Ok);
+        let json = serde_json::to_value(local.to_json(AT)).expect("json");
+        assert!(json["resources"].is_null(), "{json}");
+        assert!(json["apps"].is_null(), "{json}");
+        assert_eq!(json["posture"]["severity"], "ok", "{json}");
+    }
+
+    #[test]
+    fn the_timeline_hears_resources_move_and_findings_appear_and_clear() {
+        let mut host = inventory_host();
+        host.apply(containers(ContainerUpdate::All(vec![], AT)));
+        // The first round says the resources' severity; the findings it finds are the
+        // first measurement of them, no news.
+        assert_eq!(
+            host.apply(round(
+                40,
+                vec![finding(
+                    "sshd_keyboard_interactive",
+                    None,
+                    Severity::Warning
+                )]
+            )),
+            [HostChange::Resources(Severity::Ok)]
+        );
+        assert_eq!(
+            host.apply(round(
+                93,
+                vec![
+                    finding("sshd_keyboard_interactive", None, Severity::Warning),
+                    finding("sshd_password_login", None, Severity::Critical),
+                    finding("fail2ban", None, Severity::Unknown),
+                ]
+            )),
+            [
+                HostChange::Resources(Severity::Critical),
+                HostChange::FindingAppeared {
+                    check: "sshd_password_login".into(),
+                    container: None,
+                    severity: Severity::Critical,
+                    reason: "sshd_password_login found".into(),
+                }
+            ],
+            "an unknown finding is listed but is no news"
+        );
+        assert_eq!(
+            host.apply(round(40, vec![])),
+            [
+                HostChange::Resources(Severity::Ok),
+                HostChange::FindingCleared {
+                    check: "sshd_keyboard_interactive".into(),
+                    container: None,
+                    severity: Severity::Warning,
+                },
+                HostChange::FindingCleared {
+                    check: "sshd_password_login".into(),
+                    container: None,
+                    severity: Severity::Critical,
+                },
+            ]
+        );
+        assert_eq!(host.apply(round(40, vec![])), []);
+    }
+
+    #[test]
+    fn a_containers_findings_appear_with_it_and_clear_when_it_is_removed() {
+        let mut host = inventory_host();
+        let mut web = container("aaa", "web", "running", None);
+        web.findings = vec![finding("no_healthcheck", Some("web"), Severity::Warning)];
+        assert_eq!(
+            host.apply(containers(ContainerUpdate::All(vec![web], AT))),
+            [],
+            "the first listing is no news, findings included"
+        );
+        let mut rogue = container("ccc", "rogue", "running", None);
+        rogue.findings = vec![
+            finding("capability", Some("rogue"), Severity::Critical),
+            finding("docker_socket", Some("rogue"), Severity::Critical),
+            finding("secret_env", Some("rogue"), Severity::Warning),
+        ];
+        let changes = host.apply(containers(ContainerUpdate::Changed(
+            Box::new(rogue.clone()),
+            AT,
+        )));
+        assert_eq!(changes[0], HostChange::container(&rogue));
+        let appeared: Vec<_> = changes[1..]
+            .iter()
+            .map(|c| match c {
+                HostChange::FindingAppeared {
+                    check, container, ..
+                } => (check.as_str(), container.as_deref()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            appeared,
+            [
+                ("capability", Some("rogue")),
+                ("docker_socket", Some("rogue")),
+                ("secret_env", Some("rogue"))
+            ]
+        );
+        // Accepting an exception is not the finding appearing again.
+        host.posture_policy = std::sync::Arc::new(PosturePolicy {
+            accept: vec![crate::probes::posture::AcceptedException {
+                container: "rogue".into(),
+                check: "secret_env".into(),
+                reason: "reviewed".into(),
+            }],
+            ..PosturePolicy::default()
+        });
+        let changes = host.apply(containers(ContainerUpdate::Gone {
+            id: "ccc".into(),
+            at: AT,
+        }));
+        assert_eq!(
+            changes,
+            [
+                HostChange::ContainerRemoved {
+                    name: "rogue".into()
+                },
+                HostChange::FindingCleared {
+                    check: "capability".into(),
+                    container: Some("rogue".into()),
+                    severity: Severity::Critical,
+                },
+                HostChange::FindingCleared {
+                    check: "docker_socket".into(),
+                    container: Some("rogue".into()),
+                    severity: Severity::Critical,
+                },
+            ],
+            "the accepted secret_env no longer counted, so it does not clear"
+        );
+    }
+
+    #[test]
+    fn apps_entries_changing_condition_are_changes() {
+        use crate::fleet::apps::AppEntry;
+        let entry = |app: &str, service: Option<&str>, condition, severity| AppEntry {
+            app: app.into(),
+            service: service.map(str::to_owned),
+            condition,
+            severity,
+            reason: format!("{app} {condition:?}"),
+            running_image: None,
+            expected_image: None,
+        };
+        let report = |apps: Vec<AppEntry>| AppsReport {
+            severity: Severity::worst(apps.iter().map(|a| a.severity)),
+            apps,
+        };
+        let before = report(vec![
+            entry("web", Some("web"), AppCondition::Deployed, Severity::Ok),
+            entry("api", None, AppCondition::Missing, Severity::Critical),
+            entry("old", None, AppCondition::Undeclared, Severity::Warning),
+        ]);
+        assert_eq!(app_changes(&before, &before), []);
+        let after = report(vec![
+            entry("web", Some("web"), AppCondition::Drifted, Severity::Warning),
+            entry("api", Some("api"), AppCondition::Deployed, Severity::Ok),
+        ]);
+        assert_eq!(
+            app_changes(&before, &after),
+            [
+                HostChange::App {
+                    app: "web".into(),
+                    service: Some("web".into()),
+                    condition: AppCondition::Drifted,
+                    severity: Severity::Warning,
+                },
+                HostChange::App {
+                    app: "api".into(),
+                    service: Some("api".into()),
+                    condition: AppCondition::Deployed,
+                    severity: Severity::Ok,
+                },
+                HostChange::AppCleared {
+                    app: "api".into(),
+                    service: None,
+                    condition: AppCondition::Missing,
+                },
+                HostChange::AppCleared {
+                    app: "old".into(),
+                    service: None,
+                    condition: AppCondition::Undeclared,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn resources_posture_and_apps_in_json_carry_their_time_and_stay_with_their_age() {
+        let mut host = inventory_host();
+        let json = serde_json::to_value(host.to_json(AT)).expect("json");
+        for signal in ["resources", "posture", "apps"] {
+            assert!(json[signal].is_null(), "{signal}: {json}");
+            assert!(json["signals"][signal]["measured_at"].is_null(), "{json}");
+        }
+        host.apply(containers(ContainerUpdate::All(vec![], AT)));
+        host.apply(round(
+            93,
+            vec![finding("sshd_password_login", None, Severity::Critical)],
+        ));
+        host.expected_apps = Some(std::sync::Arc::new(
+            crate::fleet::apps::ExpectedApps::default(),
+        ));
+        host.apply(HostEvent::Down {
+            cause: "keepalive timeout".into(),
+        });
+        let later = AT + time::Duration::minutes(2);
+        let json = serde_json::to_value(host.to_json(later)).expect("json");
+        let resources = &json["resources"];
+        assert_eq!(resources["severity"], "critical", "{json}");
+        assert_eq!(resources["measured_at"], "2027-01-01T10:00:00Z", "{json}");
+        assert_eq!(resources["filesystems"][0]["mount"], "/srv", "{json}");
+        assert_eq!(resources["findings"][0]["check"], "disk", "{json}");
+        let posture = &json["posture"];
+        assert_eq!(posture["severity"], "critical", "{json}");
+        assert_eq!(posture["measured_at"], "2027-01-01T10:00:00Z", "{json}");
+        assert_eq!(
+            posture["findings"][0]["check"], "sshd_password_login",
+            "{json}"
+        );
+        assert_eq!(
+            json["apps"]["measured_at"], "2027-01-01T10:00:00Z",
+            "{json}"
+        );
+        assert!(json["apps"]["apps"].is_array(), "{json}");
+        for signal in ["resources", "posture", "apps"] {
+            let s = &json["signals"][signal];
+            assert_eq!(
+                (&s["stale"], &s["age_seconds"]),
+                (&true.into(), &120.into()),
+                "{signal}: {s}"
+            );
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::model::Expectations;
+use super::model::{Expectations, HostState};
 use crate::inventory::{Host, HostSettings, Inventory};
 use crate::ssh::auth::PassphrasePrompt;
 use crate::ssh::config::ConfigError;
@@ -104,6 +104,14 @@ impl Target {
             resolved.user_known_hosts_files.push(extra.clone());
         }
         resolved
+    }
+
+    /// The host as the fleet starts knowing it: its signals expected, its
+    /// `fleetdeck_posture` ready to judge the findings.
+    pub fn host_state(&self) -> HostState {
+        let mut state = HostState::new(&self.name, self.groups.clone(), self.expectations());
+        state.posture_policy = Arc::new(self.settings.posture.clone());
+        state
     }
 
     /// Which signals the inventory declares for this host.

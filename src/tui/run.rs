@@ -116,11 +116,7 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
             let contexts = Contexts::prepare_with_prompt(ssh, targets, Some(prompt))
                 .map_err(|e| eyre!("{e}"))?;
             for (index, target) in targets.iter().enumerate() {
-                hosts.push(HostState::new(
-                    &target.name,
-                    target.groups.clone(),
-                    target.expectations(),
-                ));
+                hosts.push(target.host_state());
                 let ctx = contexts
                     .for_target(ssh, target)
                     .ok_or_else(|| eyre!("no SSH configuration for {}", target.name))?;

@@ -385,7 +385,9 @@ impl App {
                     Pane::Backups => host.backups.value.as_ref().map_or(0, Vec::len),
                     Pane::Certificates => host.certs.value.as_ref().map_or(0, Vec::len),
                     Pane::Firewall => host.firewall.value.as_ref().map_or(0, |f| f.drift.len()),
-                    Pane::Facts => 0,
+                    Pane::Facts | Pane::Resources => 0,
+                    Pane::Posture => host.posture().map_or(0, |p| p.findings.len()),
+                    Pane::Apps => host.apps().map_or(0, |a| a.apps.len()),
                 }
             }
             Screen::Timeline => self.timeline.visible().len(),

@@ -102,15 +102,21 @@ pub enum Pane {
     Certificates,
     Firewall,
     Facts,
+    Resources,
+    Posture,
+    Apps,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Containers,
         Pane::Backups,
         Pane::Certificates,
         Pane::Firewall,
         Pane::Facts,
+        Pane::Resources,
+        Pane::Posture,
+        Pane::Apps,
     ];
 
     pub fn title(self) -> &'static str {
@@ -120,6 +126,9 @@ impl Pane {
             Pane::Certificates => "Certificates",
             Pane::Firewall => "Firewall",
             Pane::Facts => "Facts",
+            Pane::Resources => "Resources",
+            Pane::Posture => "Posture",
+            Pane::Apps => "Apps",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The fleet timeline: its entries, their filters, and the entries a host's changes
 //! (as `HostState::apply` reports them) make.
 
-use crate::fleet::model::HostChange;
+use crate::fleet::model::{HostChange, condition_word};
 use crate::probes::Severity;
 use std::collections::VecDeque;
 use time::OffsetDateTime;
@@ -23,15 +23,21 @@ pub enum TimelineKind {
     Backup,
     Certificate,
     Firewall,
+    Resources,
+    Posture,
+    Apps,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 5] = [
+    pub const ALL: [TimelineKind; 8] = [
         TimelineKind::Connection,
         TimelineKind::Container,
         TimelineKind::Backup,
         TimelineKind::Certificate,
         TimelineKind::Firewall,
+        TimelineKind::Resources,
+        TimelineKind::Posture,
+        TimelineKind::Apps,
     ];
 
     pub fn label(self) -> &'static str {
@@ -41,6 +47,9 @@ impl TimelineKind {
             TimelineKind::Backup => "backup",
             TimelineKind::Certificate => "certificate",
             TimelineKind::Firewall => "firewall",
+            TimelineKind::Resources => "resources",
+            TimelineKind::Posture => "posture",
+            TimelineKind::Apps => "apps",
         }
     }
 }
@@ -64,6 +73,22 @@ impl TimelineState {
             .filter(|e| self.min_severity.is_none_or(|s| e.severity >= s))
             .filter(|e| self.kind.is_none_or(|k| e.kind == k))
             .collect()
+    }
+
+    /// Records what changed on `host`, dropping the oldest entries past `capacity`.
+    pub fn record(
+        &mut self,
+        host: &str,
+        changes: Vec<HostChange>,
+        now: OffsetDateTime,
+        capacity: usize,
+    ) {
+        for entry in entries(host, changes, now) {
+            if self.entries.len() >= capacity {
+                self.entries.pop_front();
+            }
+            self.entries.push_back(entry);
+        }
     }
 }
 
@@ -125,6 +150,61 @@ pub fn entries(host: &str, changes: Vec<HostChange>, now: OffsetDateTime) -> Vec
                     };
                     (severity, TimelineKind::Firewall, text)
                 }
+                HostChange::Resources(severity) => (
+                    severity,
+                    TimelineKind::Resources,
+                    format!("resources {}", severity.as_str()),
+                ),
+                HostChange::FindingAppeared {
+                    check,
+                    container,
+                    severity,
+                    reason,
+                } => (
+                    severity,
+                    TimelineKind::Posture,
+                    format!(
+                        "{}{check} {}: {reason}",
+                        container_prefix(container),
+                        severity.as_str()
+                    ),
+                ),
+                HostChange::FindingCleared {
+                    check,
+                    container,
+                    severity,
+                } => (
+                    Severity::Ok,
+                    TimelineKind::Posture,
+                    format!(
+                        "{}{check} cleared (was {})",
+                        container_prefix(container),
+                        severity.as_str()
+                    ),
+                ),
+                HostChange::App {
+                    app,
+                    service,
+                    condition,
+                    severity,
+                } => (
+                    severity,
+                    TimelineKind::Apps,
+                    format!("{}: {}", app_name(app, service), condition_word(condition)),
+                ),
+                HostChange::AppCleared {
+                    app,
+                    service,
+                    condition,
+                } => (
+                    Severity::Ok,
+                    TimelineKind::Apps,
+                    format!(
+                        "{}: no longer {}",
+                        app_name(app, service),
+                        condition_word(condition)
+                    ),
+                ),
             };
             TimelineEntry {
                 at: now,
@@ -135,4 +215,17 @@ pub fn entries(host: &str, changes: Vec<HostChange>, now: OffsetDateTime) -> Vec
             }
         })
         .collect()
+}
+
+/// `web: ` for a container's finding, nothing for the host's own.
+fn container_prefix(container: Option<String>) -> String {
+    container.map(|c| format!("{c}: ")).unwrap_or_default()
+}
+
+/// `web` or `web/db`.
+fn app_name(app: String, service: Option<String>) -> String {
+    match service {
+        Some(service) => format!("{app}/{service}"),
+        None => app,
+    }
 }

@@ -1,7 +1,7 @@
 //! `App::update`: one message in, new state and the commands for the event loop out.
 
 use super::{
-    App, Command, Input, LOG_CAPACITY, Msg, STATS_SAMPLES, Screen, TIMELINE_CAPACITY, entries,
+    App, Command, Input, LOG_CAPACITY, Msg, STATS_SAMPLES, Screen, TIMELINE_CAPACITY,
 };
 use crate::fleet::model::HostEvent;
 use crate::tui::action::View;
@@ -89,8 +89,11 @@ impl App {
                 Vec::new()
             }
             Msg::ExpectedApps(expected) => {
+                let now = OffsetDateTime::now_utc();
                 for (host, expected) in self.hosts.iter_mut().zip(expected) {
-                    host.expected_apps = Some(expected);
+                    let changes = host.set_expected_apps(Some(expected));
+                    self.timeline
+                        .record(&host.name, changes, now, TIMELINE_CAPACITY);
                 }
                 Vec::new()
             }
@@ -116,13 +119,12 @@ impl App {
             return;
         };
         let changes = host.apply(event);
-        let now = OffsetDateTime::now_utc();
-        for entry in entries(&host.name, changes, now) {
-            if self.timeline.entries.len() >= TIMELINE_CAPACITY {
-                self.timeline.entries.pop_front();
-            }
-            self.timeline.entries.push_back(entry);
-        }
+        self.timeline.record(
+            &host.name,
+            changes,
+            OffsetDateTime::now_utc(),
+            TIMELINE_CAPACITY,
+        );
     }
 
     pub(super) fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {

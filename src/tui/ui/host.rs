@@ -1,9 +1,12 @@
 //! The host detail: its panes (containers, backups, certificates, firewall, facts).
 
+use super::apps::draw_apps;
 use super::backups::draw_backups;
 use super::block;
 use super::facts::draw_facts;
 use super::overview::reach_cell;
+use super::posture::draw_posture;
+use super::resources::draw_resources;
 use super::severity_role;
 use crate::docker::stats::sparkline;
 use crate::fleet::table::age_text;
@@ -257,6 +260,50 @@ pub(super) fn draw_host(
                 Paragraph::new(lines)
                     .block(block(title("Firewall", host.firewall.measured_at), theme)),
                 body,
+            );
+        }
+        Pane::Resources => draw_resources(
+            frame,
+            body,
+            theme,
+            host,
+            &title("Resources", host.resources.measured_at),
+        ),
+        Pane::Posture => {
+            let report = host.posture();
+            let name = match &report {
+                Some(report) => {
+                    let counted = report.findings.iter().filter(|f| f.counts()).count();
+                    let accepted = report
+                        .findings
+                        .iter()
+                        .filter(|f| f.accepted.is_some())
+                        .count();
+                    let unknown = report.findings.len() - counted - accepted;
+                    format!("Posture: {counted} counted, {accepted} accepted, {unknown} unknown")
+                }
+                None => "Posture".to_owned(),
+            };
+            draw_posture(
+                frame,
+                body,
+                theme,
+                report.as_ref(),
+                host.host_posture.error.as_deref(),
+                app.pane_selected,
+                &title(&name, host.posture_measured_at()),
+            );
+        }
+        Pane::Apps => {
+            let report = host.apps();
+            let measured = report.as_ref().and(host.containers.measured_at);
+            draw_apps(
+                frame,
+                body,
+                theme,
+                report.as_ref(),
+                app.pane_selected,
+                &title("Apps", measured),
             );
         }
         Pane::Facts => draw_facts(

@@ -14,6 +14,7 @@ use super::theme::{Role, Theme};
 use crate::probes::Severity;
 use crate::wizard::Tone;
 
+mod apps;
 mod backups;
 mod canary_board;
 mod confirm;
@@ -25,6 +26,8 @@ mod inspect;
 mod logs;
 mod overview;
 mod passphrase;
+mod posture;
+mod resources;
 mod status_bar;
 mod timeline;
 mod wizard;

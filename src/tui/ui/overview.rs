@@ -84,6 +84,43 @@ pub(super) fn firewall_summary(host: &HostState) -> (String, Severity) {
     }
 }
 
+/// The fullest filesystem's use (space or inodes, whichever is fuller): `93%`; `?`
+/// when the host round failed.
+pub(super) fn disk_summary(host: &HostState) -> (String, Severity) {
+    match &host.resources.value {
+        None => ("-".to_owned(), Severity::Ok),
+        Some(r) => match r.fullest() {
+            Some(f) => (
+                format!(
+                    "{}%",
+                    f.used_percent
+                        .max(f.inodes_used_percent.unwrap_or_default())
+                ),
+                f.severity,
+            ),
+            None if r.error.is_some() => ("?".to_owned(), r.severity),
+            None => ("-".to_owned(), Severity::Ok),
+        },
+    }
+}
+
+/// How many posture findings count, with the worst: `ok`, `2 crit`, `1 warn`.
+pub(super) fn posture_summary(host: &HostState) -> (String, Severity) {
+    let Some(report) = host.posture() else {
+        return ("-".to_owned(), Severity::Ok);
+    };
+    match report.findings.iter().filter(|f| f.counts()).count() {
+        0 => ("ok".to_owned(), Severity::Ok),
+        n => {
+            let worst = match report.severity {
+                Severity::Critical => "crit",
+                _ => "warn",
+            };
+            (format!("{n} {worst}"), report.severity)
+        }
+    }
+}
+
 /// The last successful restore drill of the host's worst app (never drilled, else
 /// the oldest): `3d ago`, `never`; `-` when the host declares no drill.
 pub(super) fn drill_summary(host: &HostState, now: OffsetDateTime) -> (String, Severity) {
@@ -102,6 +139,9 @@ pub(super) fn draw_overview(
     now: OffsetDateTime,
 ) {
     let rows = app.overview_rows();
+    // Under 100 columns each column gets only what its usual values need (`50h`,
+    // `drift 1`, `up 12ms`), so that 80 columns still show whole host names.
+    let compact = area.width < 100;
     let stale_style = theme.style(Role::Stale);
     let table_rows: Vec<Row> = rows
         .iter()
@@ -132,27 +172,49 @@ pub(super) fn draw_overview(
                 cell(backup_summary(host)),
                 cell(cert_summary(host)),
                 cell(firewall_summary(host)),
-                cell(drill_summary(host, now)),
+                cell(disk_summary(host)),
+                cell(posture_summary(host)),
+                cell(match drill_summary(host, now) {
+                    (text, severity) if compact => {
+                        (text.trim_end_matches(" ago").to_owned(), severity)
+                    }
+                    summary => summary,
+                }),
             ]);
             Row::new(cells)
         })
         .collect();
+    let width = |wide: u16, narrow: u16| Constraint::Length(if compact { narrow } else { wide });
     let mut header = vec!["HOST"];
-    let mut widths = vec![Constraint::Length(16)];
+    let mut widths = vec![width(16, 12)];
     if app.group_by_group {
         header.push("GROUP");
         widths.push(Constraint::Length(11));
     }
-    header.extend(["REACH", "CONTAINERS", "BACKUP", "CERT", "FIREWALL", "DRILL"]);
+    header.extend([
+        "REACH",
+        "CONTAINERS",
+        "BACKUP",
+        "CERT",
+        "FIREWALL",
+        "DISK",
+        "POSTURE",
+        "DRILL",
+    ]);
     widths.extend([
-        Constraint::Length(10),
-        Constraint::Min(13),
-        Constraint::Length(10),
+        width(10, 8),
+        Constraint::Min(if compact { 10 } else { 13 }),
+        width(10, 6),
         // `expired 9d`, `89d`.
         Constraint::Length(10),
-        Constraint::Length(10),
-        // `41d ago`, `never` (the space CERT gave up, so 80 columns keep host names).
+        width(10, 8),
+        // `93%`, `100%`.
+        Constraint::Length(4),
+        // `2 crit`, `ok`.
         Constraint::Length(7),
+        // `41d ago`, `never` (the space CERT gave up, so 80 columns keep host names);
+        // `41d` when compact, as BACKUP shows ages.
+        width(7, 5),
     ]);
     let mut title = format!(" Fleet — sorted by {} ", app.sort.label());
     if app.problems_first {
