@@ -101,7 +101,9 @@ pub struct PendingUpdates {
 /// rounds ([`RoundMemo`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fail2banState {
-    Running { jails: Vec<String> },
+    Running {
+        jails: Vec<String>,
+    },
     /// Installed, but its server did not answer (not running, hung): why.
     NotAnswering(String),
     NotInstalled,

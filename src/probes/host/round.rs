@@ -280,7 +280,9 @@ fn filesystems(sections: &Sections, policy: &PosturePolicy) -> Result<Vec<Filesy
         if size == 0 {
             continue;
         }
-        let used_percent = line.percent.unwrap_or_else(|| percent_of(used, used + available));
+        let used_percent = line
+            .percent
+            .unwrap_or_else(|| percent_of(used, used + available));
         let inodes_used_percent = inodes
             .iter()
             .find(|i| i.mount == line.mount)
@@ -644,7 +646,13 @@ fn unattended(sections: &Sections) -> Result<bool, String> {
     let section = printed(sections, "unattended")?;
     let setting = section.lines().find_map(|l| {
         let value = l.strip_prefix("APT::Periodic::Unattended-Upgrade ")?;
-        Some(value.trim().trim_end_matches(';').trim_matches('"').to_owned())
+        Some(
+            value
+                .trim()
+                .trim_end_matches(';')
+                .trim_matches('"')
+                .to_owned(),
+        )
     });
     let program = section.lines().any(|l| l == "program present");
     Ok(program && setting.is_some_and(|v| !v.is_empty() && v != "0"))
@@ -724,8 +732,8 @@ fn sshd(sections: &Sections) -> Vec<Finding> {
     };
     let root = setting("permitrootlogin");
     let password = setting("passwordauthentication");
-    let keyboard =
-        setting("kbdinteractiveauthentication").or_else(|| setting("challengeresponseauthentication"));
+    let keyboard = setting("kbdinteractiveauthentication")
+        .or_else(|| setting("challengeresponseauthentication"));
     let tries = setting("maxauthtries");
     if root.is_none() && password.is_none() && keyboard.is_none() && tries.is_none() {
         return cannot_tell(format!(
@@ -818,7 +826,10 @@ fn fail2ban(sections: &Sections, now: OffsetDateTime, memo: &mut RoundMemo) -> F
     } else {
         let body = &section.body;
         let text = excerpt(body);
-        if body.contains("sudo:") || body.contains("Permission denied") || body.contains("must be root") {
+        if body.contains("sudo:")
+            || body.contains("Permission denied")
+            || body.contains("must be root")
+        {
             Fail2banState::CannotTell(text)
         } else {
             Fail2banState::NotAnswering(failed(section))

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Fail2banState, PendingUpdates};
+use super::{DockerDiskUse, Fail2banState, PendingUpdates};
 
 /// The whole round's time on the host; each tool inside it has 10 s (`timeout`).
 pub const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,6 +71,9 @@ pub fn is_pseudo(fstype: &str) -> bool {
 pub struct RoundMemo {
     pub updates: Option<Remembered<PendingUpdates>>,
     pub fail2ban: Option<Remembered<Fail2banState>>,
+    /// Docker's disk use and when it was read: the engine walks every volume and
+    /// container layer to answer, so it is asked less often than the round runs.
+    pub docker_disk: Option<(DockerDiskUse, OffsetDateTime)>,
 }
 
 /// One part's answer and the host state it was computed from.

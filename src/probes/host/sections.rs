@@ -16,7 +16,10 @@ impl Section {
     }
 
     pub fn lines(&self) -> impl Iterator<Item = &str> {
-        self.body.lines().map(str::trim_end).filter(|l| !l.is_empty())
+        self.body
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty())
     }
 }
 

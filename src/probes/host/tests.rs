@@ -19,7 +19,14 @@ macro_rules! fixture {
 const NOW: time::OffsetDateTime = datetime!(2026-12-03 16:00 UTC);
 
 fn read(stdout: &str, memo: &mut RoundMemo) -> HostReport {
-    report(&PosturePolicy::default(), Some(0), stdout.as_bytes(), b"", NOW, memo)
+    report(
+        &PosturePolicy::default(),
+        Some(0),
+        stdout.as_bytes(),
+        b"",
+        NOW,
+        memo,
+    )
 }
 
 fn fresh(stdout: &str) -> HostReport {
@@ -70,10 +77,19 @@ fn this_machine_as_root_reads_whole() {
     let resources = &report.resources;
     assert_eq!(resources.error, None);
     // Only the ext4 root: devtmpfs, tmpfs and the engines' overlays are left out.
-    assert_eq!(resources.filesystems.len(), 1, "{:?}", resources.filesystems);
+    assert_eq!(
+        resources.filesystems.len(),
+        1,
+        "{:?}",
+        resources.filesystems
+    );
     let root = &resources.filesystems[0];
     assert_eq!(
-        (root.mount.as_str(), root.source.as_str(), root.fstype.as_str()),
+        (
+            root.mount.as_str(),
+            root.source.as_str(),
+            root.fstype.as_str()
+        ),
         ("/", "/dev/vda", "ext4")
     );
     assert_eq!(root.size_bytes, 270_553_174_016);
@@ -121,7 +137,8 @@ fn this_machine_as_root_reads_whole() {
     );
     let fail2ban = finding(&report.posture, "fail2ban").expect("fail2ban");
     assert!(
-        fail2ban.reason.contains("does not answer") && fail2ban.reason.contains("Is fail2ban running?"),
+        fail2ban.reason.contains("does not answer")
+            && fail2ban.reason.contains("Is fail2ban running?"),
         "{}",
         fail2ban.reason
     );
@@ -163,7 +180,11 @@ fn a_user_without_sudo_cannot_tell_sshd_or_fail2ban() {
         checks(&report.posture),
         [("sshd", Severity::Unknown), ("fail2ban", Severity::Unknown)]
     );
-    assert!(report.posture[0].reason.contains("exit 126"), "{}", report.posture[0].reason);
+    assert!(
+        report.posture[0].reason.contains("exit 126"),
+        "{}",
+        report.posture[0].reason
+    );
     assert_eq!(severity_of(&report.posture), Severity::Ok);
     // The resources do not need root.
     assert_eq!(report.resources.filesystems.len(), 1);
@@ -201,11 +222,22 @@ fn a_nearly_full_filesystem_is_critical_and_named() {
     assert_eq!(data.severity, Severity::Critical);
     let disk = finding(&resources.findings, "disk").expect("disk");
     assert_eq!(disk.severity, Severity::Critical);
-    assert!(disk.reason.starts_with("/srv/data is 93 % full"), "{}", disk.reason);
-    assert!(disk.reason.contains("critical from 90 %"), "{}", disk.reason);
+    assert!(
+        disk.reason.starts_with("/srv/data is 93 % full"),
+        "{}",
+        disk.reason
+    );
+    assert!(
+        disk.reason.contains("critical from 90 %"),
+        "{}",
+        disk.reason
+    );
     assert!(disk.fix.contains("/srv/data"));
     assert_eq!(resources.severity, Severity::Critical);
-    assert_eq!(resources.fullest().map(|f| f.mount.as_str()), Some("/srv/data"));
+    assert_eq!(
+        resources.fullest().map(|f| f.mount.as_str()),
+        Some("/srv/data")
+    );
 
     let report = fresh(&with_data_filesystem(82, 12));
     let disk = finding(&report.resources.findings, "disk").expect("disk");
@@ -263,7 +295,11 @@ fn inodes_running_out_are_a_finding_of_their_own() {
 #[test]
 fn sshd_settings_each_have_their_severity() {
     let sshd = "maxauthtries 10\npermitrootlogin yes\npasswordauthentication no\nkbdinteractiveauthentication yes";
-    let report = fresh(&with_section(fixture!("root.stdout"), "sshd", Some((sshd, 0))));
+    let report = fresh(&with_section(
+        fixture!("root.stdout"),
+        "sshd",
+        Some((sshd, 0)),
+    ));
     let sshd: Vec<_> = checks(&report.posture)
         .into_iter()
         .filter(|(c, _)| c.starts_with("sshd"))
@@ -278,7 +314,11 @@ fn sshd_settings_each_have_their_severity() {
     );
     // A safe configuration, as an older OpenSSH names keyboard-interactive.
     let safe = "maxauthtries 3\npermitrootlogin prohibit-password\npasswordauthentication no\nchallengeresponseauthentication no";
-    let report = fresh(&with_section(fixture!("root.stdout"), "sshd", Some((safe, 0))));
+    let report = fresh(&with_section(
+        fixture!("root.stdout"),
+        "sshd",
+        Some((safe, 0)),
+    ));
     assert!(
         !report.posture.iter().any(|f| f.check.starts_with("sshd")),
         "{:?}",
@@ -325,7 +365,10 @@ fn fail2ban_running_with_and_without_an_sshd_jail() {
     let report = fresh(&without);
     let fail2ban = finding(&report.posture, "fail2ban").expect("no jail");
     assert_eq!(fail2ban.severity, Severity::Warning);
-    assert_eq!(fail2ban.reason, "fail2ban runs without an sshd jail (jails: recidive)");
+    assert_eq!(
+        fail2ban.reason,
+        "fail2ban runs without an sshd jail (jails: recidive)"
+    );
 
     let stopped = format!("key \n{}", fixture!("fail2ban-stopped.stderr"));
     let report = fresh(&with_section(
@@ -369,7 +412,11 @@ fn missing_tools_are_unknown_not_problems() {
 #[test]
 fn unattended_upgrades_need_the_setting_and_the_program() {
     let off = "APT::Periodic::Unattended-Upgrade \"0\";\nprogram present";
-    let report = fresh(&with_section(fixture!("root.stdout"), "unattended", Some((off, 0))));
+    let report = fresh(&with_section(
+        fixture!("root.stdout"),
+        "unattended",
+        Some((off, 0)),
+    ));
     assert_eq!(report.resources.updates.unattended_upgrades, Some(false));
     let finding = finding(&report.posture, "unattended_upgrades").expect("off");
     assert_eq!(finding.severity, Severity::Warning);
@@ -385,7 +432,11 @@ fn unattended_upgrades_need_the_setting_and_the_program() {
 #[test]
 fn a_pending_reboot_says_why() {
     let marker = "marker 1788220800\npackage linux-image-6.1.0-28-amd64\npackage libc6\nrunning 6.1.0-28-amd64";
-    let report = fresh(&with_section(fixture!("root.stdout"), "reboot", Some((marker, 0))));
+    let report = fresh(&with_section(
+        fixture!("root.stdout"),
+        "reboot",
+        Some((marker, 0)),
+    ));
     let reboot = &report.resources.reboot;
     assert_eq!(reboot.required, Some(true));
     assert_eq!(
@@ -398,14 +449,22 @@ fn a_pending_reboot_says_why() {
     assert_eq!(finding.severity, Severity::Warning);
 
     let newer = "running 6.1.0-25-amd64\ninstalled 6.1.0-25-amd64\ninstalled 6.1.0-28-amd64\ninstalled 6.1.0-9-cloud-amd64";
-    let report = fresh(&with_section(fixture!("root.stdout"), "reboot", Some((newer, 0))));
+    let report = fresh(&with_section(
+        fixture!("root.stdout"),
+        "reboot",
+        Some((newer, 0)),
+    ));
     assert_eq!(
         report.resources.reboot.why.as_deref(),
         Some("running kernel 6.1.0-25-amd64 is older than installed 6.1.0-28-amd64")
     );
     // Another flavour of the same version is not newer.
     let same = "running 6.1.0-28-amd64\ninstalled 6.1.0-28-cloud-amd64\ninstalled 6.1.0-28-amd64";
-    let report = fresh(&with_section(fixture!("root.stdout"), "reboot", Some((same, 0))));
+    let report = fresh(&with_section(
+        fixture!("root.stdout"),
+        "reboot",
+        Some((same, 0)),
+    ));
     assert_eq!(report.resources.reboot.required, Some(false));
 }
 
@@ -417,8 +476,14 @@ fn memory_swap_and_load_thresholds() {
     let stdout = with_section(&stdout, "load", Some((busy, 0)));
     let report = fresh(&stdout);
     let findings = &report.resources.findings;
-    assert_eq!(finding(findings, "memory").map(|f| f.severity), Some(Severity::Critical));
-    assert_eq!(finding(findings, "swap").map(|f| f.severity), Some(Severity::Warning));
+    assert_eq!(
+        finding(findings, "memory").map(|f| f.severity),
+        Some(Severity::Critical)
+    );
+    assert_eq!(
+        finding(findings, "swap").map(|f| f.severity),
+        Some(Severity::Warning)
+    );
     let load = finding(findings, "load").expect("load");
     assert_eq!(load.severity, Severity::Warning);
     assert_eq!(load.reason, "15-minute load 10.00 on 2 CPUs (5.0 per CPU)");
@@ -438,7 +503,13 @@ fn a_round_cut_short_fails_whole() {
         &mut RoundMemo::default(),
     );
     assert_eq!(report.resources.severity, Severity::Unknown);
-    assert!(report.resources.error.as_deref().is_some_and(|e| e.contains("cut short")));
+    assert!(
+        report
+            .resources
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("cut short"))
+    );
     assert!(report.posture_error.is_some());
 
     let report = super::report(
@@ -482,6 +553,7 @@ fn keys_the_host_printed_go_back_only_when_harmless() {
             at: NOW,
         }),
         fail2ban: None,
+        docker_disk: None,
     };
     assert!(command(&memo, NOW).starts_with("set -- '' ''\n"));
 }
@@ -499,4 +571,61 @@ fn the_script_leaves_out_exactly_the_pseudo_filesystems() {
         .collect();
     assert_eq!(listed, PSEUDO_FILESYSTEMS);
     assert!(is_pseudo("fuse.lxcfs") && is_pseudo("tmpfs") && !is_pseudo("ext4"));
+}
+
+#[test]
+fn the_round_over_ssh_on_a_lab_host_reads_as_locally() {
+    // `ssh -F LAB/ssh_config client-alpha "$SCRIPT"` on a 3-host lab (root login).
+    let report = fresh(fixture!("lab-alpha.stdout"));
+    assert_eq!(report.resources.error, None);
+    assert_eq!(report.resources.filesystems.len(), 1);
+    assert!(report.resources.memory.is_some() && report.resources.load.is_some());
+    assert_eq!(
+        finding(&report.posture, "sshd_password_login").map(|f| f.severity),
+        Some(Severity::Critical)
+    );
+}
+
+#[test]
+fn docker_disk_use_as_an_api_1_41_engine_lists_it() {
+    // `curl --unix-socket ENGINE http://d/system/df` on a lab engine (dockerd
+    // 20.10.24): three images of 1.98 MB, one used by both running containers. The
+    // figures are those `docker system df` printed for it: 5.953 MB of images,
+    // 3.968 MB of them reclaimable, no container layers, volumes or build cache.
+    let usage = docker_disk_use(fixture!("system-df-api1.41.json").as_bytes()).expect("reads");
+    assert_eq!(
+        usage,
+        DockerDiskUse {
+            images_bytes: 5_952_622,
+            containers_bytes: 0,
+            volumes_bytes: 0,
+            build_cache_bytes: 0,
+            reclaimable_bytes: 5_952_622 - 1_984_179,
+        }
+    );
+}
+
+#[test]
+fn docker_disk_use_as_an_api_1_52_engine_sums_it() {
+    // The summarised form of API 1.52 and later, with the fields bollard's API 1.53
+    // types name; no engine of that version runs here.
+    let json = br#"{
+        "ImageUsage": {"ActiveCount": 2, "TotalCount": 5, "Reclaimable": 300, "TotalSize": 1000, "Items": []},
+        "ContainerUsage": {"ActiveCount": 1, "TotalCount": 2, "Reclaimable": 20, "TotalSize": 50},
+        "VolumeUsage": {"ActiveCount": 1, "TotalCount": 1, "Reclaimable": 0, "TotalSize": 4000},
+        "BuildCacheUsage": {"ActiveCount": 0, "TotalCount": 3, "Reclaimable": 70, "TotalSize": 70}
+    }"#;
+    let usage = docker_disk_use(json).expect("reads");
+    assert_eq!(
+        usage,
+        DockerDiskUse {
+            images_bytes: 1000,
+            containers_bytes: 50,
+            volumes_bytes: 4000,
+            build_cache_bytes: 70,
+            reclaimable_bytes: 390,
+        }
+    );
+    assert!(docker_disk_use(b"{}").is_err());
+    assert!(docker_disk_use(b"<html>").is_err());
 }
