@@ -835,12 +835,15 @@ fn fail2ban(sections: &Sections, now: OffsetDateTime, memo: &mut RoundMemo) -> F
             Fail2banState::NotAnswering(failed(section))
         }
     };
+    // A stopped server is remembered too: starting it writes a new pid, a new key.
     memo.fail2ban = match (&state, key) {
-        (Fail2banState::Running { .. }, Some(key)) => Some(Remembered {
-            key,
-            value: state.clone(),
-            at: now,
-        }),
+        (Fail2banState::Running { .. } | Fail2banState::NotAnswering(_), Some(key)) => {
+            Some(Remembered {
+                key,
+                value: state.clone(),
+                at: now,
+            })
+        }
         _ => None,
     };
     state

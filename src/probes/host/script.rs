@@ -21,7 +21,8 @@ pub const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
 /// dozen.
 pub const MAX_OUTPUT_BYTES: usize = 256 * 1024;
 /// A remembered fail2ban answer is asked again after this long even when its key
-/// did not change: a jail stopped at run time changes no file.
+/// (the server's process and start time, the jail files' times) did not change: a
+/// jail stopped at run time, or a server that hangs, changes neither.
 pub const FAIL2BAN_REASK: Duration = Duration::from_secs(600);
 
 /// Filesystem types that are not storage a host can fill: memory-backed, kernel
@@ -209,13 +210,14 @@ else
 fi
 if have fail2ban-client; then
   begin fail2ban
-  key=
+  server=0
   pid=$(cat /var/run/fail2ban/fail2ban.pid 2>/dev/null)
   case "$pid" in
     ''|*[!0-9]*) ;;
     *) started=$(awk '{ print $22 }' "/proc/$pid/stat" 2>/dev/null)
-       [ -n "$started" ] && key="$pid.$started-$(stat -c %Y /etc/fail2ban /etc/fail2ban/jail.conf /etc/fail2ban/jail.local /etc/fail2ban/jail.d /etc/fail2ban/jail.d/* 2>/dev/null | tr '\n' '-')" ;;
+       [ -n "$started" ] && server="$pid.$started" ;;
   esac
+  key="$server-$(stat -c %Y /etc/fail2ban /etc/fail2ban/jail.conf /etc/fail2ban/jail.local /etc/fail2ban/jail.d /etc/fail2ban/jail.d/* 2>/dev/null | tr '\n' '-')"
   echo "key $key"
   if [ -n "$key" ] && [ "$key" = "$2" ]; then
     echo unchanged
