@@ -218,6 +218,64 @@ pub async fn connect_negotiated(
     docker_over(opener, timeout_secs)?.negotiate_version().await
 }
 
+/// The raw answer of `GET path` (e.g. `/system/df`) from the engine behind `opener`,
+/// on a connection of its own, for an answer whose form differs between API versions
+/// (bollard's types know only the newest). At most `max_bytes` are read; the whole
+/// request is bounded by `limit`.
+pub async fn get_raw(
+    opener: Arc<dyn StreamOpener>,
+    path: &str,
+    limit: Duration,
+    max_bytes: usize,
+) -> Result<Vec<u8>, Error> {
+    use http_body_util::BodyExt;
+    let what = opener.describe();
+    let client: Client<Connector, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(Connector { opener });
+    let request = http::Request::get(format!("{CLIENT_ADDR}{path}"))
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| Error::IOError {
+            err: io::Error::other(format!("GET {path}: {e}")),
+        })?;
+    let exchange = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| with_context(&what, &e))?;
+        let status = response.status();
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| with_context(&what, &e))?;
+            if let Some(data) = frame.data_ref() {
+                if bytes.len() + data.len() > max_bytes {
+                    return Err(Error::IOError {
+                        err: io::Error::other(format!(
+                            "Docker engine at {what}: GET {path} answered more than {max_bytes} bytes"
+                        )),
+                    });
+                }
+                bytes.extend_from_slice(data);
+            }
+        }
+        if !status.is_success() {
+            return Err(Error::DockerResponseServerError {
+                status_code: status.as_u16(),
+                message: crate::sanitize::head(
+                    crate::sanitize::line(&String::from_utf8_lossy(&bytes)),
+                    300,
+                ),
+            });
+        }
+        Ok(bytes)
+    };
+    match tokio::time::timeout(limit, exchange).await {
+        Ok(answer) => answer,
+        Err(_) => Err(no_answer(&what, &format!("GET {path}"), limit)),
+    }
+}
+
 /// bollard's request body (its own alias is private); identical, so requests pass
 /// through unchanged.
 type Body = Either<

@@ -8,6 +8,8 @@ use time::OffsetDateTime;
 use crate::probes::backup::{self, BackupRepo, BackupReport, BackupState};
 use crate::probes::cert::{self, CertEndpoint, CertReport, CertVia};
 use crate::probes::firewall::{self, DeclaredPolicy, FirewallReport};
+use crate::probes::host::{self, HostReport, RoundMemo};
+use crate::probes::posture::PosturePolicy;
 use crate::sanitize;
 use crate::ssh::session::{ExecError, ExecLimits, ExecOutput, Exit, Session};
 
@@ -129,6 +131,82 @@ pub async fn firewall(session: &Session, declared: &DeclaredPolicy) -> Probed<Fi
         Err(ExecError::Timeout { after, .. }) => FirewallReport::timed_out(after),
         Err(error) => FirewallReport::failed(sanitize::line(&error.to_string())),
     })
+}
+
+/// How often Docker's disk use is read again. The engine computes `/system/df` by
+/// walking every volume and container layer, which on a host with large volumes is
+/// seconds of disk reads; the filesystems' own use, read every round, is what warns
+/// of a filling disk.
+pub const DOCKER_DISK_INTERVAL: Duration = Duration::from_secs(600);
+
+/// One host round: the round's script on one exec channel and, when due, the
+/// engine's `/system/df` beside it. `memo` carries what the last round of this host
+/// left (the costly parts' answers, Docker's disk use); nothing when the link went
+/// away.
+pub async fn host_round(
+    session: &Session,
+    docker_socket: &str,
+    policy: &PosturePolicy,
+    memo: &mut RoundMemo,
+) -> Probed<HostReport> {
+    let started = OffsetDateTime::now_utc();
+    let limits = ExecLimits {
+        timeout: host::ROUND_TIMEOUT,
+        max_output: host::MAX_OUTPUT_BYTES,
+    };
+    let command = host::command(memo, started);
+    let docker_disk_due = memo
+        .docker_disk
+        .as_ref()
+        .is_none_or(|(_, at)| started - *at >= DOCKER_DISK_INTERVAL);
+    let docker_disk = async {
+        if !docker_disk_due {
+            return None;
+        }
+        let answer = crate::docker::transport::get_raw(
+            session.docker_socket(docker_socket),
+            "/system/df",
+            host::ROUND_TIMEOUT,
+            host::MAX_SYSTEM_DF_BYTES,
+        )
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|json| host::docker_disk_use(&json));
+        Some(answer)
+    };
+    let (result, docker_disk) = tokio::join!(session.exec(&command, &limits), docker_disk);
+    if let Err(error) = &result
+        && link_lost(session, error).await
+    {
+        return Probed::LinkLost;
+    }
+    let mut report = match result {
+        Ok(output) => host::report(
+            policy,
+            exit_code(&output),
+            &output.stdout.bytes,
+            &output.stderr.bytes,
+            OffsetDateTime::now_utc(),
+            memo,
+        ),
+        Err(ExecError::Timeout { after, .. }) => HostReport::failed(format!(
+            "the host round did not finish within {}s",
+            after.as_secs()
+        )),
+        Err(error) => HostReport::failed(sanitize::line(&error.to_string())),
+    };
+    match docker_disk {
+        Some(Ok(usage)) => memo.docker_disk = Some((usage, started)),
+        Some(Err(error)) => {
+            tracing::debug!(host = %session.label(), error = %sanitize::line(&error), "Docker disk use not read");
+            memo.docker_disk = None;
+        }
+        None => {}
+    }
+    if report.resources.error.is_none() {
+        report.resources.docker_disk = memo.docker_disk.as_ref().map(|(usage, _)| usage.clone());
+    }
+    Probed::Measured(report)
 }
 
 /// Endpoints checked from where fleetdeck runs (no session needed).

@@ -60,7 +60,7 @@ pub async fn measure_host(
             .await
             .map_err(|e| sanitize::line(&e.to_string()))?;
         tracing::debug!(host = %target.name, elapsed = ?started.elapsed(), "connected");
-        let measured = measure_over(&session, settings).await;
+        let measured = measure_over(&session, settings, &target.expectations()).await;
         tracing::debug!(host = %target.name, elapsed = ?started.elapsed(), "measured");
         Ok::<_, String>(measured)
     };
@@ -97,6 +97,20 @@ pub async fn measure_host(
                     }
                     probe::Probed::LinkLost => state.backups.fail(LINK_LOST.to_owned()),
                 }
+            }
+            match measured.host {
+                Some(probe::Probed::Measured(report)) => {
+                    state.resources.set(report.resources, measured.host_at);
+                    match report.posture_error {
+                        Some(error) => state.host_posture.fail(error),
+                        None => state.host_posture.set(report.posture, measured.host_at),
+                    }
+                }
+                Some(probe::Probed::LinkLost) => {
+                    state.resources.fail(LINK_LOST.to_owned());
+                    state.host_posture.fail(LINK_LOST.to_owned());
+                }
+                None => {}
             }
             certs.extend(measured.host_certs);
         }
@@ -156,11 +170,17 @@ struct Measured {
     firewall_at: OffsetDateTime,
     backups: probe::Probed<Vec<crate::probes::backup::BackupReport>>,
     backups_at: OffsetDateTime,
+    host: Option<probe::Probed<crate::probes::host::HostReport>>,
+    host_at: OffsetDateTime,
     host_certs: Vec<crate::probes::cert::CertReport>,
 }
 
 /// Everything measured over the session, concurrently (each on its own channel).
-async fn measure_over(session: &Session, settings: &HostSettings) -> Measured {
+async fn measure_over(
+    session: &Session,
+    settings: &HostSettings,
+    expects: &super::model::Expectations,
+) -> Measured {
     let contact = OffsetDateTime::now_utc();
     // The engine: a round trip first (on the connection the version negotiation just
     // opened), then its facts and its containers.
@@ -202,8 +222,23 @@ async fn measure_over(session: &Session, settings: &HostSettings) -> Measured {
     };
     let backups = probe::backups(session, &settings.backups);
     let host_certs = probe::host_certs(session, &settings.certificates);
-    let ((containers, rtt, facts), firewall, backups, host_certs) =
-        tokio::join!(engine, firewall, backups, host_certs);
+    let host = async {
+        if !expects.host_round {
+            return None;
+        }
+        let mut memo = crate::probes::host::RoundMemo::default();
+        Some(
+            probe::host_round(
+                session,
+                &settings.docker_socket,
+                &settings.posture,
+                &mut memo,
+            )
+            .await,
+        )
+    };
+    let ((containers, rtt, facts), firewall, backups, host, host_certs) =
+        tokio::join!(engine, firewall, backups, host, host_certs);
     let done = OffsetDateTime::now_utc();
     Measured {
         contact,
@@ -214,6 +249,8 @@ async fn measure_over(session: &Session, settings: &HostSettings) -> Measured {
         firewall_at: done,
         backups,
         backups_at: done,
+        host,
+        host_at: done,
         host_certs,
     }
 }

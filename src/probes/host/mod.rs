@@ -3,10 +3,27 @@
 //! (sshd, fail2ban, unattended upgrades); Docker's disk use comes from the Engine
 //! API on the same session. No agent on the host.
 
+mod docker_disk;
+mod round;
+mod script;
+mod sections;
+#[cfg(test)]
+mod tests;
+
 use serde::Serialize;
 
 use super::Severity;
 use super::posture::Finding;
+
+pub use docker_disk::{MAX_SYSTEM_DF_BYTES, docker_disk_use};
+pub use round::{
+    LOAD_CRITICAL_PER_CPU, LOAD_WARNING_PER_CPU, MAX_AUTH_TRIES, MEMORY_CRITICAL_PERCENT,
+    MEMORY_WARNING_PERCENT, SWAP_WARNING_PERCENT, report,
+};
+pub use script::{
+    FAIL2BAN_REASK, MAX_OUTPUT_BYTES, PSEUDO_FILESYSTEMS, ROUND_TIMEOUT, Remembered, RoundMemo,
+    command, is_pseudo,
+};
 
 /// One filesystem's use.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,6 +87,28 @@ pub struct UpdatesState {
     pub pending: Option<u32>,
     pub security: Option<u32>,
     pub unattended_upgrades: Option<bool>,
+}
+
+/// Pending package updates as apt counts them: a costly answer, remembered between
+/// rounds ([`RoundMemo`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingUpdates {
+    pub pending: u32,
+    pub security: u32,
+}
+
+/// What `fail2ban-client status` said; the running answer is remembered between
+/// rounds ([`RoundMemo`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fail2banState {
+    Running {
+        jails: Vec<String>,
+    },
+    /// Installed, but its server did not answer (not running, hung): why.
+    NotAnswering(String),
+    NotInstalled,
+    /// Not permitted, or an answer not understood: why.
+    CannotTell(String),
 }
 
 /// The resources signal of one host, as `status --json` shows it under `resources`.
