@@ -151,16 +151,35 @@ fn the_planted_host_problems_show_with_their_severities_and_nothing_else_is_flag
             "client-gamma" => (set(&[("reboot_required", "", "warning")]), set(&[])),
             _ => (set(&[]), set(&[])),
         };
-        assert_eq!(counted(resources), want_resources, "{}: {resources}", plan.name);
+        assert_eq!(
+            counted(resources),
+            want_resources,
+            "{}: {resources}",
+            plan.name
+        );
         assert_eq!(counted(posture), want_posture, "{}: {posture}", plan.name);
         let severity = |want: &BTreeSet<(String, String, String)>| {
             want.iter()
                 .map(|(_, _, s)| s.clone())
-                .max_by_key(|s| ["ok", "warning", "unknown", "critical"].iter().position(|x| x == s))
+                .max_by_key(|s| {
+                    ["ok", "warning", "unknown", "critical"]
+                        .iter()
+                        .position(|x| x == s)
+                })
                 .unwrap_or_else(|| "ok".to_owned())
         };
-        assert_eq!(resources["severity"], severity(&want_resources), "{}", plan.name);
-        assert_eq!(posture["severity"], severity(&want_posture), "{}", plan.name);
+        assert_eq!(
+            resources["severity"],
+            severity(&want_resources),
+            "{}",
+            plan.name
+        );
+        assert_eq!(
+            posture["severity"],
+            severity(&want_posture),
+            "{}",
+            plan.name
+        );
         // The full data filesystem is named in its finding.
         if plan.name == "client-beta" {
             let disk = resources["findings"]
@@ -251,14 +270,21 @@ fn a_rogue_container_shows_exactly_its_findings_never_its_secret_and_clears_when
             .filter(|(_, container, _)| *container == name)
             .collect()
     };
-    wait_for("bastion measured", &|h| h["posture"]["measured_at"].is_string());
+    wait_for("bastion measured", &|h| {
+        h["posture"]["measured_at"].is_string()
+    });
 
     let env = format!("DB_PASSWORD={secret}");
     let socket_mount = format!("{}:/var/run/docker.sock", socket.display());
     let mut args = vec!["run", "-d", "--name", &name, "--cap-add", "SYS_ADMIN"];
     args.extend(["-v", &socket_mount, "-v", "/:/host:ro", "-e", &env]);
     args.extend(CLEAN);
-    args.extend([IMAGE, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]);
+    args.extend([
+        IMAGE,
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 1; done",
+    ]);
     let run = (cleanup.docker)(&args);
     assert!(run.status.success(), "{}", stderr(&run));
 
@@ -304,13 +330,21 @@ fn a_rogue_container_shows_exactly_its_findings_never_its_secret_and_clears_when
     // not in fleetdeck's log.
     let mut log = String::new();
     for entry in walk(home.path()) {
-        log.push_str(&String::from_utf8_lossy(&std::fs::read(&entry).unwrap_or_default()));
+        log.push_str(&String::from_utf8_lossy(
+            &std::fs::read(&entry).unwrap_or_default(),
+        ));
     }
     for (what, text) in [
-        ("status stdout", String::from_utf8_lossy(&status_out.stdout).into_owned()),
+        (
+            "status stdout",
+            String::from_utf8_lossy(&status_out.stdout).into_owned(),
+        ),
         ("status stderr", stderr(&status_out)),
         ("watch stdout", seen),
-        ("watch stderr", String::from_utf8_lossy(&watch_out.stderr).into_owned()),
+        (
+            "watch stderr",
+            String::from_utf8_lossy(&watch_out.stderr).into_owned(),
+        ),
         ("the log", log),
     ] {
         assert!(!text.contains(&secret), "the secret's value is in {what}");
@@ -355,7 +389,12 @@ fn a_privileged_container_is_audited_without_being_started() {
         .into_iter()
         .filter(|(_, container, _)| *container == name)
         .collect();
-    assert_eq!(mine, set(&[("privileged", &name, "critical")]), "{}", delta["posture"]);
+    assert_eq!(
+        mine,
+        set(&[("privileged", &name, "critical")]),
+        "{}",
+        delta["posture"]
+    );
 }
 
 #[test]

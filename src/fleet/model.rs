@@ -13,7 +13,7 @@ use super::facts::{self, HostFacts};
 use crate::probes::Severity;
 use crate::probes::backup::BackupReport;
 use crate::probes::cert::CertReport;
-use crate::probes::firewall::FirewallReport;
+use crate::probes::firewall::{DeclaredPolicy, FirewallReport};
 use crate::probes::host::{HostReport, ResourcesReport};
 use crate::probes::posture::{Finding, PosturePolicy, PostureReport};
 
@@ -90,6 +90,11 @@ pub struct HostState {
     /// What a deploy would run now, per declared app; `None` until computed (and for
     /// the local engine, which has no inventory).
     pub expected_apps: Option<std::sync::Arc<super::apps::ExpectedApps>>,
+    /// `fleetdeck_firewall`: what the ports Docker publishes are judged against.
+    pub declared_firewall: Option<std::sync::Arc<DeclaredPolicy>>,
+    /// The host's own rules against the declaration, as the firewall probe last read
+    /// them; `firewall` adds the ports Docker publishes past them.
+    pub firewall_rules: Option<FirewallReport>,
     /// Whether these signals were asked for (a host without declared backups has none).
     pub expects: Expectations,
 }
@@ -260,6 +265,12 @@ pub fn condition_word(condition: AppCondition) -> &'static str {
     }
 }
 
+/// What the timeline follows of a firewall report: its severity and how many
+/// differences from the declaration it has.
+fn firewall_drift(report: &FirewallReport) -> (Severity, usize) {
+    (report.severity, report.drift.len())
+}
+
 /// Whether a container's state and health are as before (the rest is detail).
 fn same_condition(before: &ContainerReport, after: &ContainerReport) -> bool {
     before.state == after.state && before.health == after.health
@@ -309,17 +320,7 @@ impl HostState {
                 }
                 self.backups.set(reports, at);
             }
-            HostEvent::Firewall(report, at) => {
-                let drift = |f: &FirewallReport| (f.severity, f.drift.len());
-                let now = drift(&report);
-                if self.firewall.value.as_ref().map(drift) != Some(now) {
-                    changes.push(HostChange::Firewall {
-                        severity: now.0,
-                        differences: now.1,
-                    });
-                }
-                self.firewall.set(*report, at);
-            }
+            HostEvent::Firewall(report, at) => changes.extend(self.set_firewall(*report, at)),
             HostEvent::Certs(reports, at) => {
                 let worst =
                     |list: &Vec<CertReport>| Severity::worst(list.iter().map(|c| c.severity));
@@ -503,7 +504,50 @@ impl HostState {
             ContainerUpdate::Failed(error, _) => self.containers.fail(error),
         }
         changes.extend(self.changes_since(before));
+        let firewall_before = self.firewall.value.as_ref().map(firewall_drift);
+        changes.extend(self.refresh_firewall(firewall_before));
         changes
+    }
+
+    /// Sets what the firewall probe read, with the ports Docker publishes past it.
+    pub fn set_firewall(
+        &mut self,
+        rules: FirewallReport,
+        at: OffsetDateTime,
+    ) -> Option<HostChange> {
+        let before = self.firewall.value.as_ref().map(firewall_drift);
+        self.firewall.set(rules.clone(), at);
+        self.firewall_rules = Some(rules);
+        self.refresh_firewall(before)
+    }
+
+    /// The firewall signal: the rules' report plus a `docker_published` drift for every
+    /// port a live container publishes on all addresses that the declaration does not
+    /// allow (Docker's own chains let it in whatever the host's rules say). Says when
+    /// its severity or number of differences moved from `before`.
+    fn refresh_firewall(&mut self, before: Option<(Severity, usize)>) -> Option<HostChange> {
+        let rules = self.firewall_rules.as_ref()?;
+        let mut report = rules.clone();
+        if let Some(declared) = &self.declared_firewall {
+            let published: Vec<_> = self
+                .containers
+                .value
+                .iter()
+                .flatten()
+                .flat_map(|c| c.published.iter().map(|p| (c.name.clone(), p.clone())))
+                .collect();
+            let extra = crate::probes::firewall::docker_published_drift(declared, &published);
+            report.severity = report
+                .severity
+                .max(Severity::worst(extra.iter().map(|d| d.severity)));
+            report.drift.extend(extra);
+        }
+        let now = firewall_drift(&report);
+        self.firewall.value = Some(report);
+        (before != Some(now)).then_some(HostChange::Firewall {
+            severity: now.0,
+            differences: now.1,
+        })
     }
 
     /// The host's severity: critical when unreachable; otherwise the worst signal, and
@@ -1339,5 +1383,91 @@ mod tests {
                 "{signal}: {s}"
             );
         }
+    }
+
+    /// A port a container publishes on all addresses, past the declaration, is firewall
+    /// drift as long as the container exists: Docker's chains let it in whatever the
+    /// host's rules say. The rules' own report is kept apart and comes back unchanged.
+    #[test]
+    fn a_port_docker_publishes_past_the_declaration_is_firewall_drift_while_it_exists() {
+        use crate::probes::firewall::{
+            AllowRule, DeclaredPolicy, FirewallBackend, ObservedBackend, ObservedPolicy, Protocol,
+            PublishedPort, Verdict, compare,
+        };
+        let declared = DeclaredPolicy {
+            backend: FirewallBackend::Auto,
+            input_policy: Verdict::Drop,
+            allow: vec![AllowRule {
+                port: 443,
+                proto: Protocol::Tcp,
+                from: vec![],
+            }],
+        };
+        let rules = compare(
+            &declared,
+            ObservedPolicy {
+                backend: ObservedBackend::Nftables,
+                input_policy: Verdict::Drop,
+                open: vec![crate::probes::firewall::OpenPort {
+                    port: 443,
+                    port_end: None,
+                    proto: Protocol::Tcp,
+                    sources: vec![],
+                    interface: None,
+                }],
+                unknown: vec![],
+                notes: vec![],
+            },
+        );
+        assert_eq!(rules.severity, Severity::Ok, "{rules:?}");
+        let mut host = HostState::new("web1", vec![], Expectations::default());
+        host.declared_firewall = Some(std::sync::Arc::new(declared));
+        assert_eq!(
+            host.apply(HostEvent::Firewall(Box::new(rules.clone()), AT)),
+            [HostChange::Firewall {
+                severity: Severity::Ok,
+                differences: 0
+            }]
+        );
+        let mut redis = container("rrr", "redis", "created", None);
+        redis.published = vec![PublishedPort {
+            host_ip: "0.0.0.0".into(),
+            host_port: Some(6380),
+            host_port_end: None,
+            container_port: 6379,
+            proto: Protocol::Tcp,
+        }];
+        let mut local = container("lll", "cache", "running", None);
+        local.published = vec![PublishedPort {
+            host_ip: "127.0.0.1".into(),
+            host_port: Some(6381),
+            host_port_end: None,
+            container_port: 6379,
+            proto: Protocol::Tcp,
+        }];
+        let changes = host.apply(containers(ContainerUpdate::All(vec![redis, local], AT)));
+        assert!(
+            changes.contains(&HostChange::Firewall {
+                severity: Severity::Critical,
+                differences: 1
+            }),
+            "{changes:?}"
+        );
+        let firewall = host.firewall.value.as_ref().expect("firewall");
+        assert_eq!(firewall.drift[0].port, Some(6380), "{firewall:?}");
+        assert_eq!(host.firewall_rules.as_ref(), Some(&rules));
+        // The rules measured again keep the container's drift.
+        assert_eq!(host.apply(HostEvent::Firewall(Box::new(rules), AT)), []);
+        let changes = host.apply(containers(ContainerUpdate::Gone {
+            id: "rrr".into(),
+            at: AT,
+        }));
+        assert!(
+            changes.contains(&HostChange::Firewall {
+                severity: Severity::Ok,
+                differences: 0
+            }),
+            "{changes:?}"
+        );
     }
 }

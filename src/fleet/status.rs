@@ -32,8 +32,7 @@ pub async fn snapshot(
 ) -> Vec<HostState> {
     let hosts = targets.iter().map(|target| async move {
         let Some(ctx) = contexts.for_target(options, target) else {
-            let mut state =
-                HostState::new(&target.name, target.groups.clone(), target.expectations());
+            let mut state = target.host_state();
             state.reachable = Some(false);
             state.error = Some("no SSH configuration prepared for this host".to_owned());
             return state;
@@ -50,7 +49,7 @@ pub async fn measure_host(
     deadline: Duration,
 ) -> HostState {
     let settings = &target.settings;
-    let mut state = HostState::new(&target.name, target.groups.clone(), target.expectations());
+    let mut state = target.host_state();
     // Certificates seen from here do not need the host's session; start them now.
     let console_certs = probe::console_certs(&settings.certificates);
     let over_ssh = async {
@@ -85,7 +84,7 @@ pub async fn measure_host(
             // rather than showing the dropped channel as the host's answer.
             match measured.firewall {
                 Some(probe::Probed::Measured(firewall)) => {
-                    state.firewall.set(firewall, measured.firewall_at)
+                    state.set_firewall(firewall, measured.firewall_at);
                 }
                 Some(probe::Probed::LinkLost) => state.firewall.fail(LINK_LOST.to_owned()),
                 None => {}

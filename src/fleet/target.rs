@@ -111,6 +111,7 @@ impl Target {
     pub fn host_state(&self) -> HostState {
         let mut state = HostState::new(&self.name, self.groups.clone(), self.expectations());
         state.posture_policy = Arc::new(self.settings.posture.clone());
+        state.declared_firewall = self.settings.firewall.clone().map(Arc::new);
         state
     }
 

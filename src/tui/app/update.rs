@@ -1,8 +1,6 @@
 //! `App::update`: one message in, new state and the commands for the event loop out.
 
-use super::{
-    App, Command, Input, LOG_CAPACITY, Msg, STATS_SAMPLES, Screen, TIMELINE_CAPACITY,
-};
+use super::{App, Command, Input, LOG_CAPACITY, Msg, STATS_SAMPLES, Screen, TIMELINE_CAPACITY};
 use crate::fleet::model::HostEvent;
 use crate::tui::action::View;
 use crate::tui::keymap::{Key, Resolution};
