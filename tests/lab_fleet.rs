@@ -36,9 +36,8 @@ fn a_host_key_that_does_not_match_is_refused() {
     let host = &state.plan.hosts[1];
     // Pair the host's address with another host's key: OpenSSH must refuse.
     let other_key = std::fs::read_to_string(
-        dir.join("hosts")
-            .join(&state.plan.hosts[0].name)
-            .join("ssh_host_ed25519_key.pub"),
+        fleetdeck::lab::services::host_key_path(&state.plan, &state.plan.hosts[0])
+            .with_extension("pub"),
     )
     .expect("bastion host key");
     let tmp = tempfile::tempdir().expect("tempdir");

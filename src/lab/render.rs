@@ -21,13 +21,24 @@ fn ssh_path(p: &Path) -> String {
     }
 }
 
+/// The host's sshd_config. It lives in the host's own `/etc/ssh` (`hosts/NAME/etc/ssh`
+/// mounted there in its namespace), and sshd runs with `-f /etc/ssh/sshd_config`: what
+/// runs is what `sshd -T` in a session reports.
 pub fn sshd_config(plan: &LabPlan, host: &HostPlan) -> String {
     let hd = plan.host_dir(host);
     let engine = plan.engine_of(host);
+    let password = if host.system.password_logins {
+        // The planted finding. Root may still log in only with a key
+        // (prohibit-password), so the lab opens no real hole.
+        "# planted: password logins left on\n\
+         PasswordAuthentication yes\n"
+    } else {
+        "PasswordAuthentication no\n"
+    };
     format!(
         "# sshd for lab host {name}; {GENERATED}\n\
          ListenAddress {addr}:22\n\
-         HostKey {hostkey}\n\
+         HostKey {VIEW_ETC_SSH}/ssh_host_ed25519_key\n\
          PidFile {pid}\n\
          AuthorizedKeysFile {authorized}\n\
          AuthenticationMethods publickey\n\
@@ -35,8 +46,9 @@ pub fn sshd_config(plan: &LabPlan, host: &HostPlan) -> String {
          # keys live under the lab directory, not in a home directory sshd would vet\n\
          StrictModes no\n\
          UsePAM no\n\
-         PasswordAuthentication no\n\
+         {password}\
          KbdInteractiveAuthentication no\n\
+         MaxAuthTries 6\n\
          # the bastion forwards TCP for ProxyJump; every host forwards its docker socket\n\
          AllowTcpForwarding yes\n\
          AllowStreamLocalForwarding yes\n\
@@ -50,10 +62,125 @@ pub fn sshd_config(plan: &LabPlan, host: &HostPlan) -> String {
          Subsystem sftp internal-sftp\n",
         name = host.name,
         addr = host.addr,
-        hostkey = ssh_path(&hd.join("ssh_host_ed25519_key")),
         pid = ssh_path(&hd.join("sshd.pid")),
         authorized = ssh_path(&plan.dir.join("authorized_keys")),
         socket = engine.socket.display(),
+    )
+}
+
+/// Where the host's own `/etc/ssh` is mounted in its namespace.
+pub const VIEW_ETC_SSH: &str = "/etc/ssh";
+
+/// The shell script that gives a lab host its own view, run as
+/// `sh -c SCRIPT sh HOST_DIR NAME RUN_NAME SSHD REBOOT NO_FAIL2BAN` inside the host's
+/// network namespace by `unshare --uts --mount --propagation slave`: every mount is
+/// made in the host's own mount namespace (the machine's mount table never shows
+/// one) and disappears with its last process. `-n`: nothing written to the
+/// machine's mount bookkeeping. `/run` is mounted last, as a fresh tmpfs holding
+/// what sessions need: sshd's privilege separation directory, fail2ban's socket
+/// directory, and the lab's run directory (the engines' sockets).
+pub const HOST_VIEW_SCRIPT: &str = r#"set -eu
+hd=$1 name=$2 run_name=$3 sshd=$4 reboot=$5 no_fail2ban=$6
+hostname "$name"
+mount -n --bind "$hd/etc/ssh" /etc/ssh
+mount -n --bind "$hd/etc/apt/apt.conf.d" /etc/apt/apt.conf.d
+mount -n --bind "$hd/var/lib/apt/lists" /var/lib/apt/lists
+mount -n -o loop,nosuid,nodev "$hd/data.img" /srv
+mount -n -t tmpfs -o mode=0755,size=1m,nosuid,nodev,noexec boot /boot
+: > "/boot/vmlinuz-$(uname -r)"
+if [ "$no_fail2ban" = 1 ]; then
+  cd "$hd/absent"
+  mount -n -t overlay -o ro,lowerdir=usr-bin:/usr/bin absent /usr/bin
+  cd /
+fi
+mount -n -t tmpfs -o mode=0755,size=16m,nosuid,nodev run "$hd/run"
+mkdir "$hd/run/sshd" "$hd/run/lock" "$hd/run/fail2ban" "$hd/run/$run_name"
+mount -n --rbind "/run/$run_name" "$hd/run/$run_name"
+if [ "$reboot" = 1 ]; then
+  echo '*** System restart required ***' > "$hd/run/reboot-required"
+  echo "linux-image-$(uname -r)" > "$hd/run/reboot-required.pkgs"
+fi
+mount -n --move "$hd/run" /run
+exec "$sshd" -f /etc/ssh/sshd_config -E "$hd/sshd.log"
+"#;
+
+/// `/etc/apt/apt.conf.d` of a lab host: unattended upgrades on, and no package
+/// cache file (the host's apt would otherwise rewrite the machine's
+/// `/var/cache/apt/pkgcache.bin` with its own, empty, package lists).
+pub fn apt_conf_files() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "20auto-upgrades",
+            format!(
+                "// {GENERATED}\n\
+                 APT::Periodic::Update-Package-Lists \"1\";\n\
+                 APT::Periodic::Unattended-Upgrade \"1\";\n"
+            ),
+        ),
+        (
+            "90fleetdeck-lab",
+            format!(
+                "// {GENERATED}\n\
+                 // The lab host's package lists are its own (empty): apt builds its cache in\n\
+                 // memory instead of writing one to the machine's /var/cache/apt.\n\
+                 Dir::Cache::pkgcache \"\";\n\
+                 Dir::Cache::srcpkgcache \"\";\n"
+            ),
+        ),
+    ]
+}
+
+/// fail2ban's own settings for a lab host: its socket in the host's `/run`, its log
+/// beside the host's other logs, bans kept in memory (nothing written elsewhere).
+pub fn fail2ban_conf(plan: &LabPlan, host: &HostPlan) -> String {
+    format!(
+        "# fail2ban of lab host {name}; {GENERATED}\n\
+         [Definition]\n\
+         loglevel = INFO\n\
+         logtarget = {log}\n\
+         syslogsocket = auto\n\
+         socket = /run/fail2ban/fail2ban.sock\n\
+         pidfile = /run/fail2ban/fail2ban.pid\n\
+         allowipv6 = auto\n\
+         dbfile = :memory:\n\
+         dbpurgeage = 1d\n",
+        name = host.name,
+        log = plan.host_dir(host).join("fail2ban.log").display(),
+    )
+}
+
+/// The host's jails: `sshd`, reading the log its sshd writes (`-E`).
+pub fn fail2ban_jails(plan: &LabPlan, host: &HostPlan) -> String {
+    format!(
+        "# fail2ban jails of lab host {name}; {GENERATED}\n\
+         [DEFAULT]\n\
+         # Debian's fail2ban has no inotify module by default: poll the log.\n\
+         backend = polling\n\
+         \n\
+         [sshd]\n\
+         enabled = true\n\
+         filter = sshd\n\
+         logpath = {log}\n\
+         maxretry = 5\n\
+         findtime = 10m\n\
+         bantime = 10m\n\
+         # Bans are recorded (in the host's /run/fail2ban/fail2ban.dummy), never put in\n\
+         # the host's nftables ruleset: the firewall signal compares that ruleset with\n\
+         # the declared policy, and the lab's own tests must not lock themselves out.\n\
+         action = dummy\n",
+        name = host.name,
+        log = plan.host_dir(host).join("sshd.log").display(),
+    )
+}
+
+/// `filter.d/sshd.local`: Debian's sshd filter expects syslog lines; `sshd -E` writes
+/// bare messages, without prefix or time.
+pub fn fail2ban_sshd_filter() -> String {
+    format!(
+        "# {GENERATED}\n\
+         [Definition]\n\
+         __prefix_line =\n\
+         datepattern = {{NONE}}\n"
     )
 }
 
