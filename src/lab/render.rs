@@ -287,9 +287,19 @@ pub fn openssl_ca_config(ca_dir: &Path) -> String {
     )
 }
 
+/// Containers' logs are rotated by the engine (json-file, 10 MiB × 3): the engine's
+/// default, which each container's `HostConfig.LogConfig` then shows.
+pub const LOG_MAX_SIZE: &str = "10m";
+pub const LOG_MAX_FILE: &str = "3";
+
 pub fn daemon_json(key_path: &Path) -> String {
-    // Without this dockerd writes its trust key to /etc/docker, outside the lab.
-    serde_json::json!({ "deprecated-key-path": key_path }).to_string()
+    serde_json::json!({
+        // Without this dockerd writes its trust key to /etc/docker, outside the lab.
+        "deprecated-key-path": key_path,
+        "log-driver": "json-file",
+        "log-opts": { "max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILE },
+    })
+    .to_string()
 }
 
 // ---- inventory -------------------------------------------------------------------
@@ -562,6 +572,13 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
     ))
 }
 
+/// The user every lab app runs as (`nobody`; the image's /etc/passwd only names root,
+/// and Docker needs no name for a numeric user).
+pub const APP_UID: u32 = 65534;
+const APP_USER: &str = "65534:65534";
+/// Each lab container's memory limit: busybox serving a few files needs a few MiB.
+pub const APP_MEMORY_LIMIT: &str = "32m";
+
 /// The lab's apps as stacks (`STACKS_DIR/APP.yml`), deployed by the deployment core
 /// like any platform's: `lab up` creates their containers through it, and a later
 /// `fleetdeck deploy` on the lab finds nothing to change. Host variables
@@ -582,8 +599,16 @@ pub fn stacks() -> Vec<(&'static str, String)> {
              \x20   volumes:\n\
              \x20     - \"{{{{ lab_data_dir }}}}:/srv:ro\"\n\
              \x20   labels:\n\
-             \x20     lab.fleetdeck.host: \"{{{{ inventory_hostname }}}}\"\n",
-            repo = super::plan::IMAGE_REPO
+             \x20     lab.fleetdeck.host: \"{{{{ inventory_hostname }}}}\"\n\
+             \x20   # Nobody: busybox needs no privilege to serve or read the (read-only) data.\n\
+             \x20   user: \"{user}\"\n\
+             \x20   deploy:\n\
+             \x20     resources:\n\
+             \x20       limits:\n\
+             \x20         memory: {memory}\n",
+            repo = super::plan::IMAGE_REPO,
+            user = APP_USER,
+            memory = APP_MEMORY_LIMIT,
         )
     };
     let web = |app: &str| {
@@ -607,7 +632,10 @@ pub fn stacks() -> Vec<(&'static str, String)> {
              \x20   # A file in the container (/run/secrets/web_token, mode 0400), never\n\
              \x20   # an environment variable: `docker inspect` does not show it.\n\
              \x20   secrets:\n\
-             \x20     - web_token\n\
+             \x20     - source: web_token\n\
+             \x20       uid: \"{uid}\"\n\
+             \x20       gid: \"{uid}\"\n\
+             \x20       mode: 0400\n\
              secrets:\n\
              \x20 # From the host's fleetdeck_secrets file.\n\
              \x20 web_token: {{}}\n",
@@ -617,6 +645,7 @@ pub fn stacks() -> Vec<(&'static str, String)> {
             common = common(app),
             GATE = super::plan::GATE_TIMEOUT_SECS,
             WEB = super::plan::WEB_CHECK_SECS,
+            uid = APP_UID,
         )
     };
     let worker = format!(
@@ -637,13 +666,20 @@ pub fn stacks() -> Vec<(&'static str, String)> {
     let cron = format!(
         "{header}services:\n  cron:\n{common}\
          \x20   command: [\"sh\", \"-c\", \"echo 'cron: cannot open /etc/crontab: No such file or directory' >&2; exit 1\"]\n\
-         \x20   restart: always\n",
+         \x20   restart: always\n\
+         \x20   healthcheck:\n\
+         \x20     test: [\"CMD-SHELL\", \"/app/health && test -r /etc/crontab\"]\n\
+         \x20     interval: \"{{{{ lab_worker_check_interval | default('{WORKER}s') }}}}\"\n\
+         \x20     timeout: 5s\n\
+         \x20     retries: 1\n",
         header = header("cron: crashes at start, so Docker keeps restarting it"),
         common = common("cron"),
+        WORKER = super::plan::WORKER_CHECK_SECS,
     );
     let migrate = format!(
         "{header}services:\n  migrate:\n{common}\
          \x20   command: [\"sh\", \"-c\", \"echo 'migrate: applying 0042_add_users_index'; echo 'ERROR: relation \\\"users\\\" does not exist' >&2; exit 3\"]\n\
+         \x20   # A one-shot job: never restarted, and its exit code is its verdict.\n\
          \x20   restart: \"no\"\n",
         header = header("migrate: a one-shot job that failed (exit code 3)"),
         common = common("migrate"),
@@ -762,6 +798,78 @@ mod tests {
         assert_eq!(web.gate_timeout, s(80));
         assert_eq!(interval(&lab_stack(50, "bastion", "proxy")), s(50));
         assert_eq!(interval(&lab_stack(50, "client-025", "worker")), s(50));
+    }
+
+    #[test]
+    fn every_app_runs_as_nobody_with_limits_checks_and_restarts() {
+        use crate::stack::RestartPolicy;
+        for (host, app) in [
+            ("bastion", "proxy"),
+            ("client-alpha", "web"),
+            ("client-alpha", "worker"),
+            ("client-beta", "cron"),
+            ("client-beta", "migrate"),
+        ] {
+            let stack = lab_stack(5, host, app);
+            let service = &stack.services[0];
+            assert_eq!(service.user.as_deref(), Some("65534:65534"), "{app}");
+            assert_eq!(service.limits.memory, Some(32 << 20), "{app}");
+            assert!(service.ports.is_empty(), "{app}");
+            assert!(service.cap_add.is_empty(), "{app}");
+            if app == "migrate" {
+                // A one-shot job: neither restarted nor health-checked.
+                assert_eq!(service.restart, RestartPolicy::No);
+                assert!(service.healthcheck.is_none());
+            } else {
+                assert_ne!(service.restart, RestartPolicy::No, "{app}");
+                assert!(service.healthcheck.is_some(), "{app}");
+            }
+            // The app's user reads its secret file; nobody else does.
+            for secret in &service.secrets {
+                assert_eq!(secret.uid.as_deref(), Some("65534"), "{app}");
+                assert_eq!(secret.mode, 0o400, "{app}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_planted_host_allows_password_logins() {
+        let p = LabPlan::new(Path::new("/tmp/fd lab"), 5, [10, 89, 7]).expect("plan");
+        for h in &p.hosts {
+            let cfg = sshd_config(&p, h);
+            let expected = if h.name == "client-alpha" {
+                "yes"
+            } else {
+                "no"
+            };
+            assert!(
+                cfg.contains(&format!("\nPasswordAuthentication {expected}\n")),
+                "{}: {cfg}",
+                h.name
+            );
+            assert!(cfg.contains("\nKbdInteractiveAuthentication no\n"));
+            assert!(cfg.contains("\nPermitRootLogin prohibit-password\n"));
+            assert!(cfg.contains("\nHostKey /etc/ssh/ssh_host_ed25519_key\n"));
+        }
+    }
+
+    #[test]
+    fn engines_rotate_container_logs() {
+        let json: serde_json::Value =
+            serde_json::from_str(&daemon_json(Path::new("/x/trust-key.json"))).expect("json");
+        assert_eq!(json["log-driver"], "json-file");
+        assert_eq!(json["log-opts"]["max-size"], LOG_MAX_SIZE);
+        assert_eq!(json["log-opts"]["max-file"], LOG_MAX_FILE);
+    }
+
+    #[test]
+    fn fail2ban_watches_the_hosts_own_sshd_log_and_leaves_the_firewall_alone() {
+        let p = plan();
+        let jails = fail2ban_jails(&p, &p.hosts[1]);
+        assert!(jails.contains("logpath = /tmp/fd lab/hosts/client-alpha/sshd.log\n"));
+        assert!(jails.contains("\naction = dummy\n"), "{jails}");
+        let conf = fail2ban_conf(&p, &p.hosts[1]);
+        assert!(conf.contains("socket = /run/fail2ban/fail2ban.sock\n"));
     }
 
     #[test]
