@@ -372,6 +372,46 @@ struct HostVars {
     lab_address: String,
     /// `up` or `down`: whether the worker's queue answers (a variable of the stacks).
     lab_queue: &'static str,
+    /// The posture findings the lab keeps on purpose, accepted with a reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleetdeck_posture: Option<Posture>,
+}
+
+#[derive(Serialize)]
+struct Posture {
+    accept: Vec<Accepted>,
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    container: String,
+    check: &'static str,
+    reason: &'static str,
+}
+
+/// What the lab accepts on host `h`: its one-shot `migrate` job is neither restarted
+/// nor health-checked.
+fn posture(h: &HostPlan) -> Option<Posture> {
+    let accept: Vec<Accepted> = h
+        .containers
+        .iter()
+        .filter(|c| c.app == "migrate")
+        .flat_map(|c| {
+            [
+                Accepted {
+                    container: c.name.clone(),
+                    check: "no_restart_policy",
+                    reason: "a one-shot migration job: it runs once per deploy and must not be restarted",
+                },
+                Accepted {
+                    container: c.name.clone(),
+                    check: "no_healthcheck",
+                    reason: "a one-shot job: its exit code is its verdict",
+                },
+            ]
+        })
+        .collect();
+    (!accept.is_empty()).then_some(Posture { accept })
 }
 
 #[derive(Serialize)]
@@ -514,6 +554,7 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
             } else {
                 "up"
             },
+            fleetdeck_posture: posture(h),
         };
         // A lab host belongs to exactly one group; its vars are written there.
         let group = h
@@ -679,7 +720,8 @@ pub fn stacks() -> Vec<(&'static str, String)> {
     let migrate = format!(
         "{header}services:\n  migrate:\n{common}\
          \x20   command: [\"sh\", \"-c\", \"echo 'migrate: applying 0042_add_users_index'; echo 'ERROR: relation \\\"users\\\" does not exist' >&2; exit 3\"]\n\
-         \x20   # A one-shot job: never restarted, and its exit code is its verdict.\n\
+         \x20   # A one-shot job: never restarted, and its exit code is its verdict (the\n\
+         \x20   # inventory's fleetdeck_posture accepts both for it).\n\
          \x20   restart: \"no\"\n",
         header = header("migrate: a one-shot job that failed (exit code 3)"),
         common = common("migrate"),
@@ -870,6 +912,44 @@ mod tests {
         assert!(jails.contains("\naction = dummy\n"), "{jails}");
         let conf = fail2ban_conf(&p, &p.hosts[1]);
         assert!(conf.contains("socket = /run/fail2ban/fail2ban.sock\n"));
+    }
+
+    #[test]
+    fn the_inventory_accepts_the_one_shot_jobs_findings_with_a_reason() {
+        let yaml = |n: usize| -> serde_yaml::Value {
+            let p = LabPlan::new(Path::new("/tmp/fd lab"), n, [10, 89, 7]).expect("plan");
+            serde_yaml::from_str(&inventory(&p).expect("yaml")).expect("valid yaml")
+        };
+        let inv = yaml(5);
+        let hosts = &inv["all"]["children"]["production"]["hosts"];
+        let accept = hosts["client-beta"]["fleetdeck_posture"]["accept"]
+            .as_sequence()
+            .expect("client-beta accepts findings");
+        let pairs: Vec<(&str, &str)> = accept
+            .iter()
+            .map(|a| {
+                assert!(a["reason"].as_str().is_some_and(|r| !r.is_empty()));
+                (
+                    a["container"].as_str().expect("container"),
+                    a["check"].as_str().expect("check"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("migrate", "no_restart_policy"),
+                ("migrate", "no_healthcheck")
+            ]
+        );
+        assert!(hosts["client-gamma"]["fleetdeck_posture"].is_null());
+        // On shared engines the accepted container carries the host's prefix.
+        let big = yaml(20);
+        let beta = &big["all"]["children"]["production"]["hosts"]["client-beta"];
+        assert_eq!(
+            beta["fleetdeck_posture"]["accept"][0]["container"].as_str(),
+            Some("client-beta-migrate")
+        );
     }
 
     #[test]
