@@ -2,10 +2,13 @@
 # need on a fresh Debian machine. Idempotent; installs only what is missing.
 
 # Debian packages: the lab's real parts (sshd, dockerd, restic, nftables, openssl,
-# a static busybox for the lab image) and the tools the tests drive.
+# a static busybox for the lab image, fail2ban) and the tools the tests drive.
 FLEETDECK_PACKAGES=(
   iproute2 openssh-server openssh-client docker.io restic nftables openssl
   busybox-static util-linux tar procps tmux age borgbackup
+  # each lab host's own view (docs/lab.md): its loop-mounted data filesystem, its
+  # fail2ban, and unattended upgrades its posture finds enabled
+  mount e2fsprogs fail2ban unattended-upgrades
   time bc  # scripts/bench-status.sh
   zsh fish groff-base  # tests/cli.rs: completions and the man page checked by the real tools
 )

@@ -23,6 +23,8 @@ struct Machine {
     namespaces: BTreeSet<String>,
     mounts: BTreeSet<String>,
     run_entries: BTreeSet<String>,
+    /// Backing files of attached loop devices (the hosts' data filesystems).
+    loop_devices: BTreeSet<String>,
     etc_docker: bool,
     /// Long-lived daemons by name (zombies and transient health-check processes
     /// excluded: the suite's main lab keeps running meanwhile).
@@ -73,6 +75,10 @@ fn machine(foreign: &[PathBuf]) -> Machine {
         // The main lab's restarting container mounts and unmounts its rootfs.
         .filter(|m| !foreign.iter().any(|f| Path::new(m).starts_with(f)))
         .collect();
+    let loop_devices = loop_backing_files()
+        .into_iter()
+        .filter(|b| !foreign.iter().any(|f| Path::new(b).starts_with(f)))
+        .collect();
     let run_entries = std::fs::read_dir("/run")
         .expect("/run")
         .flatten()
@@ -94,6 +100,7 @@ fn machine(foreign: &[PathBuf]) -> Machine {
                 "containerd",
                 "containerd-shim",
                 "sshd",
+                "fail2ban",
                 "openssl",
                 "busybox",
                 "httpd",
@@ -109,9 +116,62 @@ fn machine(foreign: &[PathBuf]) -> Machine {
         namespaces,
         mounts,
         run_entries,
+        loop_devices,
         etc_docker: Path::new("/etc/docker").exists(),
         daemons,
     }
+}
+
+/// What every attached loop device reads from, as the kernel reports it.
+fn loop_backing_files() -> BTreeSet<String> {
+    std::fs::read_dir("/sys/block")
+        .expect("/sys/block")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("loop"))
+        .filter_map(|e| std::fs::read_to_string(e.path().join("loop/backing_file")).ok())
+        .map(|b| b.trim_end().to_string())
+        .collect()
+}
+
+/// Where a lab host's view mounts things in its own namespace.
+const VIEW_MOUNT_POINTS: &[&str] = &[
+    "/etc/ssh",
+    "/etc/apt/apt.conf.d",
+    "/var/lib/apt/lists",
+    "/srv",
+    "/boot",
+    "/usr/bin",
+    "/run",
+];
+
+/// Mounts of the machine's own mount table on a lab host view's mount points, or
+/// from a loop device reading a file in `dir`.
+fn leaked_view_mounts(dir: &Path) -> Vec<String> {
+    let lab_devices: Vec<String> = std::fs::read_dir("/sys/block")
+        .expect("/sys/block")
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("loop/backing_file"))
+                .is_ok_and(|b| Path::new(b.trim_end()).starts_with(dir))
+        })
+        .map(|e| format!("/dev/{}", e.file_name().to_string_lossy()))
+        .collect();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let point = fields.get(4).copied().unwrap_or_default();
+            // After the " - " separator: filesystem type, then source.
+            let source = line
+                .split(" - ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').nth(1))
+                .unwrap_or_default();
+            VIEW_MOUNT_POINTS.contains(&point) || lab_devices.iter().any(|d| d == source)
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 /// The suite's main lab, whose moving parts the snapshots must ignore.
@@ -158,11 +218,26 @@ fn up_is_idempotent_and_down_leaves_no_residue() {
     std::fs::create_dir(&dir).expect("mkdir");
     std::fs::write(dir.join("notes.txt"), "mine").expect("write");
     let before = machine(&foreign);
+    // The machine's own mounts on those points (a tmpfs /run, a /boot partition).
+    let view_mounts_before = leaked_view_mounts(&dir);
 
     let up = lab_cmd(&["up", "--hosts", "3"], &dir);
     assert!(up.status.success(), "lab up: {}", stderr(&up));
     let state = LabState::load(&dir).expect("load").expect("lab.json");
     assert!(state.complete);
+    // The hosts' own views (data filesystems, /etc/ssh, /run, …) are mounted in the
+    // hosts' namespaces only: the machine's mount table has none of them, and each
+    // host holds one loop device.
+    assert_eq!(
+        leaked_view_mounts(&dir),
+        view_mounts_before,
+        "lab host mounts in the machine's table"
+    );
+    let lab_loops: Vec<String> = loop_backing_files()
+        .into_iter()
+        .filter(|b| Path::new(b).starts_with(&dir))
+        .collect();
+    assert_eq!(lab_loops.len(), state.plan.hosts.len(), "{lab_loops:?}");
     for name in [
         "inventory.yml",
         "ssh_config",

@@ -14,6 +14,7 @@ pub mod state;
 pub mod sys;
 pub mod teardown;
 pub mod tls;
+pub mod view;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -201,7 +202,9 @@ async fn build_host(
     let started = Instant::now();
     net::ensure_host_network(plan, host).await?;
     let host_key = services::ensure_host_key(plan, host).await?;
-    services::ensure_sshd(plan, host).await?;
+    let sshd = services::ensure_sshd(plan, host).await?;
+    view::ensure_fail2ban(plan, host, sshd).await?;
+    view::ensure_data_volume(plan, host, sshd)?;
     services::apply_firewall(plan, host).await?;
     if !plan.data_dir(host).join("web").join("index.html").exists() {
         backup::write_app_data(plan, host, 0)?;
@@ -346,6 +349,8 @@ pub struct HostStatus {
     pub via_bastion: bool,
     pub netns: bool,
     pub sshd: bool,
+    /// Whether the host's fail2ban runs; `None` where the lab plans none.
+    pub fail2ban: Option<bool>,
     pub engine: bool,
     pub https: bool,
     pub http: bool,
@@ -362,7 +367,12 @@ pub struct ContainerStatus {
 
 impl HostStatus {
     fn up(&self) -> bool {
-        self.netns && self.sshd && self.engine && self.https && self.http
+        self.netns
+            && self.sshd
+            && self.fail2ban != Some(false)
+            && self.engine
+            && self.https
+            && self.http
     }
 }
 
@@ -408,6 +418,10 @@ pub async fn collect_status(state: &LabState) -> LabStatus {
             via_bastion: host.via_bastion,
             netns: net::netns_exists(&host.netns),
             sshd: services::sshd_running(plan, host).is_some(),
+            fail2ban: host
+                .system
+                .fail2ban
+                .then(|| view::fail2ban_running(plan, host).is_some()),
             engine: docker.is_some(),
             https: services::https_running(plan, host) && services::port_open(host.addr, 443).await,
             http: services::http_running(plan, host),
@@ -451,8 +465,8 @@ pub fn format_status(s: &LabStatus) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<16} {:<14} {:<11} {:<5} {:<6} {:<6} containers",
-        "host", "address", "group", "sshd", "engine", "https"
+        "{:<16} {:<14} {:<11} {:<5} {:<8} {:<6} {:<6} containers",
+        "host", "address", "group", "sshd", "fail2ban", "engine", "https"
     );
     for h in &s.hosts {
         let containers = h
@@ -468,11 +482,12 @@ pub fn format_status(s: &LabStatus) -> String {
         );
         let _ = writeln!(
             out,
-            "{:<16} {:<14} {:<11} {:<5} {:<6} {:<6} {}",
+            "{:<16} {:<14} {:<11} {:<5} {:<8} {:<6} {:<6} {}",
             h.name,
             h.address,
             group,
             mark(h.sshd && h.netns),
+            h.fail2ban.map_or("-", mark),
             mark(h.engine),
             mark(h.https && h.http),
             containers

@@ -81,6 +81,51 @@ pub struct HostPlan {
     pub snapshot_ages_hours: Vec<u64>,
     pub containers: Vec<ContainerPlan>,
     pub engine: usize,
+    /// What the host's own view holds: sshd settings, data filesystem, reboot
+    /// marker, fail2ban. Absent in the lab.json of an older fleetdeck (all clean).
+    #[serde(default)]
+    pub system: SystemPlan,
+}
+
+/// A host's system as its SSH sessions see it (docs/lab.md, "Each host's own view").
+/// Every host is clean except for one planted problem on hosts 1 to 4.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemPlan {
+    /// sshd says `PasswordAuthentication yes` (client-alpha).
+    pub password_logins: bool,
+    /// How full the data filesystem at `/srv` is made, in percent (client-beta).
+    pub data_fill_percent: Option<u8>,
+    /// `/var/run/reboot-required` is present (client-gamma).
+    pub reboot_required: bool,
+    /// fail2ban-server runs with an `sshd` jail. Without it, fail2ban's programs are
+    /// absent from the host's view, as on a host where it was never installed.
+    pub fail2ban: bool,
+}
+
+/// Only the first this many hosts run fail2ban: each server is a Python process of
+/// about 23 MiB that polls its log every second, so 200 of them would cost over
+/// 4 GiB. Later hosts show fail2ban as not installed (`unknown`, which does not
+/// raise the posture's severity).
+pub const FAIL2BAN_HOSTS: usize = 12;
+
+/// Size of each host's data filesystem image (sparse: it takes the space its files
+/// use).
+pub const DATA_FS_BYTES: u64 = 8 << 20;
+
+/// How full client-beta's data filesystem is made: past the 90 % critical threshold
+/// (`disk` is critical from 90 %; the issue asks for at least 93 %).
+pub const DATA_FULL_PERCENT: u8 = 95;
+const _: () = assert!(DATA_FULL_PERCENT >= 93 && DATA_FULL_PERCENT < 100);
+
+/// Which host problem host `index` carries: one per host on hosts 1 to 4, so each
+/// finding appears once and every other host is clean.
+pub fn system_plan(index: usize) -> SystemPlan {
+    SystemPlan {
+        password_logins: index == 1,
+        data_fill_percent: (index == 2).then_some(DATA_FULL_PERCENT),
+        reboot_required: index == 3,
+        fail2ban: index != 4 && index < FAIL2BAN_HOSTS,
+    }
 }
 
 impl HostPlan {
@@ -315,6 +360,7 @@ impl LabPlan {
                     snapshot_ages_hours,
                     containers,
                     engine: i % engine_count,
+                    system: system_plan(i),
                     groups,
                     name,
                 }
@@ -581,6 +627,50 @@ mod tests {
                 t.web_interval_secs.max(t.worker_interval_secs)
             );
         }
+    }
+
+    #[test]
+    fn each_host_problem_is_planted_once_and_later_hosts_are_clean() {
+        let p = plan(5);
+        let systems: Vec<&SystemPlan> = p.hosts.iter().map(|h| &h.system).collect();
+        let clean = SystemPlan {
+            fail2ban: true,
+            ..SystemPlan::default()
+        };
+        assert_eq!(systems[0], &clean, "bastion");
+        assert!(systems[1].password_logins);
+        assert_eq!(systems[2].data_fill_percent, Some(DATA_FULL_PERCENT));
+        assert!(systems[3].reboot_required);
+        assert!(!systems[4].fail2ban, "client-delta has no fail2ban");
+        for (i, s) in systems.iter().enumerate().skip(1) {
+            // One problem each, and nothing else out of the ordinary.
+            let problems = [
+                s.password_logins,
+                s.data_fill_percent.is_some(),
+                s.reboot_required,
+                !s.fail2ban,
+            ];
+            assert_eq!(problems.iter().filter(|p| **p).count(), 1, "host {i}");
+        }
+        let big = plan(MAX_HOSTS);
+        for h in big.hosts.iter().skip(5) {
+            let expected = SystemPlan {
+                fail2ban: h.index < FAIL2BAN_HOSTS,
+                ..SystemPlan::default()
+            };
+            assert_eq!(h.system, expected, "{}", h.name);
+        }
+    }
+
+    #[test]
+    fn a_lab_json_without_system_plans_still_loads_as_clean_hosts() {
+        let p = plan(3);
+        let mut json = serde_json::to_value(&p).expect("json");
+        for h in json["hosts"].as_array_mut().expect("hosts") {
+            h.as_object_mut().expect("host").remove("system");
+        }
+        let old: LabPlan = serde_json::from_value(json).expect("older lab.json loads");
+        assert!(old.hosts.iter().all(|h| h.system == SystemPlan::default()));
     }
 
     #[test]

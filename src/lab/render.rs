@@ -21,13 +21,24 @@ fn ssh_path(p: &Path) -> String {
     }
 }
 
+/// The host's sshd_config. It lives in the host's own `/etc/ssh` (`hosts/NAME/etc/ssh`
+/// mounted there in its namespace), and sshd runs with `-f /etc/ssh/sshd_config`: what
+/// runs is what `sshd -T` in a session reports.
 pub fn sshd_config(plan: &LabPlan, host: &HostPlan) -> String {
     let hd = plan.host_dir(host);
     let engine = plan.engine_of(host);
+    let password = if host.system.password_logins {
+        // The planted finding. Root may still log in only with a key
+        // (prohibit-password), so the lab opens no real hole.
+        "# planted: password logins left on\n\
+         PasswordAuthentication yes\n"
+    } else {
+        "PasswordAuthentication no\n"
+    };
     format!(
         "# sshd for lab host {name}; {GENERATED}\n\
          ListenAddress {addr}:22\n\
-         HostKey {hostkey}\n\
+         HostKey {VIEW_ETC_SSH}/ssh_host_ed25519_key\n\
          PidFile {pid}\n\
          AuthorizedKeysFile {authorized}\n\
          AuthenticationMethods publickey\n\
@@ -35,8 +46,9 @@ pub fn sshd_config(plan: &LabPlan, host: &HostPlan) -> String {
          # keys live under the lab directory, not in a home directory sshd would vet\n\
          StrictModes no\n\
          UsePAM no\n\
-         PasswordAuthentication no\n\
+         {password}\
          KbdInteractiveAuthentication no\n\
+         MaxAuthTries 6\n\
          # the bastion forwards TCP for ProxyJump; every host forwards its docker socket\n\
          AllowTcpForwarding yes\n\
          AllowStreamLocalForwarding yes\n\
@@ -50,10 +62,125 @@ pub fn sshd_config(plan: &LabPlan, host: &HostPlan) -> String {
          Subsystem sftp internal-sftp\n",
         name = host.name,
         addr = host.addr,
-        hostkey = ssh_path(&hd.join("ssh_host_ed25519_key")),
         pid = ssh_path(&hd.join("sshd.pid")),
         authorized = ssh_path(&plan.dir.join("authorized_keys")),
         socket = engine.socket.display(),
+    )
+}
+
+/// Where the host's own `/etc/ssh` is mounted in its namespace.
+pub const VIEW_ETC_SSH: &str = "/etc/ssh";
+
+/// The shell script that gives a lab host its own view, run as
+/// `sh -c SCRIPT sh HOST_DIR NAME RUN_NAME SSHD REBOOT NO_FAIL2BAN` inside the host's
+/// network namespace by `unshare --uts --mount --propagation slave`: every mount is
+/// made in the host's own mount namespace (the machine's mount table never shows
+/// one) and disappears with its last process. `-n`: nothing written to the
+/// machine's mount bookkeeping. `/run` is mounted last, as a fresh tmpfs holding
+/// what sessions need: sshd's privilege separation directory, fail2ban's socket
+/// directory, and the lab's run directory (the engines' sockets).
+pub const HOST_VIEW_SCRIPT: &str = r#"set -eu
+hd=$1 name=$2 run_name=$3 sshd=$4 reboot=$5 no_fail2ban=$6
+hostname "$name"
+mount -n --bind "$hd/etc/ssh" /etc/ssh
+mount -n --bind "$hd/etc/apt/apt.conf.d" /etc/apt/apt.conf.d
+mount -n --bind "$hd/var/lib/apt/lists" /var/lib/apt/lists
+mount -n -o loop,nosuid,nodev "$hd/data.img" /srv
+mount -n -t tmpfs -o mode=0755,size=1m,nosuid,nodev,noexec boot /boot
+: > "/boot/vmlinuz-$(uname -r)"
+if [ "$no_fail2ban" = 1 ]; then
+  cd "$hd/absent"
+  mount -n -t overlay -o ro,lowerdir=usr-bin:/usr/bin absent /usr/bin
+  cd /
+fi
+mount -n -t tmpfs -o mode=0755,size=16m,nosuid,nodev run "$hd/run"
+mkdir "$hd/run/sshd" "$hd/run/lock" "$hd/run/fail2ban" "$hd/run/$run_name"
+mount -n --rbind "/run/$run_name" "$hd/run/$run_name"
+if [ "$reboot" = 1 ]; then
+  echo '*** System restart required ***' > "$hd/run/reboot-required"
+  echo "linux-image-$(uname -r)" > "$hd/run/reboot-required.pkgs"
+fi
+mount -n --move "$hd/run" /run
+exec "$sshd" -f /etc/ssh/sshd_config -E "$hd/sshd.log"
+"#;
+
+/// `/etc/apt/apt.conf.d` of a lab host: unattended upgrades on, and no package
+/// cache file (the host's apt would otherwise rewrite the machine's
+/// `/var/cache/apt/pkgcache.bin` with its own, empty, package lists).
+pub fn apt_conf_files() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "20auto-upgrades",
+            format!(
+                "// {GENERATED}\n\
+                 APT::Periodic::Update-Package-Lists \"1\";\n\
+                 APT::Periodic::Unattended-Upgrade \"1\";\n"
+            ),
+        ),
+        (
+            "90fleetdeck-lab",
+            format!(
+                "// {GENERATED}\n\
+                 // The lab host's package lists are its own (empty): apt builds its cache in\n\
+                 // memory instead of writing one to the machine's /var/cache/apt.\n\
+                 Dir::Cache::pkgcache \"\";\n\
+                 Dir::Cache::srcpkgcache \"\";\n"
+            ),
+        ),
+    ]
+}
+
+/// fail2ban's own settings for a lab host: its socket in the host's `/run`, its log
+/// beside the host's other logs, bans kept in memory (nothing written elsewhere).
+pub fn fail2ban_conf(plan: &LabPlan, host: &HostPlan) -> String {
+    format!(
+        "# fail2ban of lab host {name}; {GENERATED}\n\
+         [Definition]\n\
+         loglevel = INFO\n\
+         logtarget = {log}\n\
+         syslogsocket = auto\n\
+         socket = /run/fail2ban/fail2ban.sock\n\
+         pidfile = /run/fail2ban/fail2ban.pid\n\
+         allowipv6 = auto\n\
+         dbfile = :memory:\n\
+         dbpurgeage = 1d\n",
+        name = host.name,
+        log = plan.host_dir(host).join("fail2ban.log").display(),
+    )
+}
+
+/// The host's jails: `sshd`, reading the log its sshd writes (`-E`).
+pub fn fail2ban_jails(plan: &LabPlan, host: &HostPlan) -> String {
+    format!(
+        "# fail2ban jails of lab host {name}; {GENERATED}\n\
+         [DEFAULT]\n\
+         # Debian's fail2ban has no inotify module by default: poll the log.\n\
+         backend = polling\n\
+         \n\
+         [sshd]\n\
+         enabled = true\n\
+         filter = sshd\n\
+         logpath = {log}\n\
+         maxretry = 5\n\
+         findtime = 10m\n\
+         bantime = 10m\n\
+         # Bans are recorded (in the host's /run/fail2ban/fail2ban.dummy), never put in\n\
+         # the host's nftables ruleset: the firewall signal compares that ruleset with\n\
+         # the declared policy, and the lab's own tests must not lock themselves out.\n\
+         action = dummy\n",
+        name = host.name,
+        log = plan.host_dir(host).join("sshd.log").display(),
+    )
+}
+
+/// `filter.d/sshd.local`: Debian's sshd filter expects syslog lines; `sshd -E` writes
+/// bare messages, without prefix or time.
+pub fn fail2ban_sshd_filter() -> String {
+    format!(
+        "# {GENERATED}\n\
+         [Definition]\n\
+         __prefix_line =\n\
+         datepattern = {{NONE}}\n"
     )
 }
 
@@ -160,9 +287,19 @@ pub fn openssl_ca_config(ca_dir: &Path) -> String {
     )
 }
 
+/// Containers' logs are rotated by the engine (json-file, 10 MiB × 3): the engine's
+/// default, which each container's `HostConfig.LogConfig` then shows.
+pub const LOG_MAX_SIZE: &str = "10m";
+pub const LOG_MAX_FILE: &str = "3";
+
 pub fn daemon_json(key_path: &Path) -> String {
-    // Without this dockerd writes its trust key to /etc/docker, outside the lab.
-    serde_json::json!({ "deprecated-key-path": key_path }).to_string()
+    serde_json::json!({
+        // Without this dockerd writes its trust key to /etc/docker, outside the lab.
+        "deprecated-key-path": key_path,
+        "log-driver": "json-file",
+        "log-opts": { "max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILE },
+    })
+    .to_string()
 }
 
 // ---- inventory -------------------------------------------------------------------
@@ -235,6 +372,46 @@ struct HostVars {
     lab_address: String,
     /// `up` or `down`: whether the worker's queue answers (a variable of the stacks).
     lab_queue: &'static str,
+    /// The posture findings the lab keeps on purpose, accepted with a reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleetdeck_posture: Option<Posture>,
+}
+
+#[derive(Serialize)]
+struct Posture {
+    accept: Vec<Accepted>,
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    container: String,
+    check: &'static str,
+    reason: &'static str,
+}
+
+/// What the lab accepts on host `h`: its one-shot `migrate` job is neither restarted
+/// nor health-checked.
+fn posture(h: &HostPlan) -> Option<Posture> {
+    let accept: Vec<Accepted> = h
+        .containers
+        .iter()
+        .filter(|c| c.app == "migrate")
+        .flat_map(|c| {
+            [
+                Accepted {
+                    container: c.name.clone(),
+                    check: "no_restart_policy",
+                    reason: "a one-shot migration job: it runs once per deploy and must not be restarted",
+                },
+                Accepted {
+                    container: c.name.clone(),
+                    check: "no_healthcheck",
+                    reason: "a one-shot job: its exit code is its verdict",
+                },
+            ]
+        })
+        .collect();
+    (!accept.is_empty()).then_some(Posture { accept })
 }
 
 #[derive(Serialize)]
@@ -377,6 +554,7 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
             } else {
                 "up"
             },
+            fleetdeck_posture: posture(h),
         };
         // A lab host belongs to exactly one group; its vars are written there.
         let group = h
@@ -435,6 +613,13 @@ pub fn inventory(plan: &LabPlan) -> Result<String, serde_yaml::Error> {
     ))
 }
 
+/// The user every lab app runs as (`nobody`; the image's /etc/passwd only names root,
+/// and Docker needs no name for a numeric user).
+pub const APP_UID: u32 = 65534;
+const APP_USER: &str = "65534:65534";
+/// Each lab container's memory limit: busybox serving a few files needs a few MiB.
+pub const APP_MEMORY_LIMIT: &str = "32m";
+
 /// The lab's apps as stacks (`STACKS_DIR/APP.yml`), deployed by the deployment core
 /// like any platform's: `lab up` creates their containers through it, and a later
 /// `fleetdeck deploy` on the lab finds nothing to change. Host variables
@@ -455,8 +640,16 @@ pub fn stacks() -> Vec<(&'static str, String)> {
              \x20   volumes:\n\
              \x20     - \"{{{{ lab_data_dir }}}}:/srv:ro\"\n\
              \x20   labels:\n\
-             \x20     lab.fleetdeck.host: \"{{{{ inventory_hostname }}}}\"\n",
-            repo = super::plan::IMAGE_REPO
+             \x20     lab.fleetdeck.host: \"{{{{ inventory_hostname }}}}\"\n\
+             \x20   # Nobody: busybox needs no privilege to serve or read the (read-only) data.\n\
+             \x20   user: \"{user}\"\n\
+             \x20   deploy:\n\
+             \x20     resources:\n\
+             \x20       limits:\n\
+             \x20         memory: {memory}\n",
+            repo = super::plan::IMAGE_REPO,
+            user = APP_USER,
+            memory = APP_MEMORY_LIMIT,
         )
     };
     let web = |app: &str| {
@@ -480,7 +673,10 @@ pub fn stacks() -> Vec<(&'static str, String)> {
              \x20   # A file in the container (/run/secrets/web_token, mode 0400), never\n\
              \x20   # an environment variable: `docker inspect` does not show it.\n\
              \x20   secrets:\n\
-             \x20     - web_token\n\
+             \x20     - source: web_token\n\
+             \x20       uid: \"{uid}\"\n\
+             \x20       gid: \"{uid}\"\n\
+             \x20       mode: 0400\n\
              secrets:\n\
              \x20 # From the host's fleetdeck_secrets file.\n\
              \x20 web_token: {{}}\n",
@@ -490,6 +686,7 @@ pub fn stacks() -> Vec<(&'static str, String)> {
             common = common(app),
             GATE = super::plan::GATE_TIMEOUT_SECS,
             WEB = super::plan::WEB_CHECK_SECS,
+            uid = APP_UID,
         )
     };
     let worker = format!(
@@ -510,13 +707,21 @@ pub fn stacks() -> Vec<(&'static str, String)> {
     let cron = format!(
         "{header}services:\n  cron:\n{common}\
          \x20   command: [\"sh\", \"-c\", \"echo 'cron: cannot open /etc/crontab: No such file or directory' >&2; exit 1\"]\n\
-         \x20   restart: always\n",
+         \x20   restart: always\n\
+         \x20   healthcheck:\n\
+         \x20     test: [\"CMD-SHELL\", \"/app/health && test -r /etc/crontab\"]\n\
+         \x20     interval: \"{{{{ lab_worker_check_interval | default('{WORKER}s') }}}}\"\n\
+         \x20     timeout: 5s\n\
+         \x20     retries: 1\n",
         header = header("cron: crashes at start, so Docker keeps restarting it"),
         common = common("cron"),
+        WORKER = super::plan::WORKER_CHECK_SECS,
     );
     let migrate = format!(
         "{header}services:\n  migrate:\n{common}\
          \x20   command: [\"sh\", \"-c\", \"echo 'migrate: applying 0042_add_users_index'; echo 'ERROR: relation \\\"users\\\" does not exist' >&2; exit 3\"]\n\
+         \x20   # A one-shot job: never restarted, and its exit code is its verdict (the\n\
+         \x20   # inventory's fleetdeck_posture accepts both for it).\n\
          \x20   restart: \"no\"\n",
         header = header("migrate: a one-shot job that failed (exit code 3)"),
         common = common("migrate"),
@@ -635,6 +840,116 @@ mod tests {
         assert_eq!(web.gate_timeout, s(80));
         assert_eq!(interval(&lab_stack(50, "bastion", "proxy")), s(50));
         assert_eq!(interval(&lab_stack(50, "client-025", "worker")), s(50));
+    }
+
+    #[test]
+    fn every_app_runs_as_nobody_with_limits_checks_and_restarts() {
+        use crate::stack::RestartPolicy;
+        for (host, app) in [
+            ("bastion", "proxy"),
+            ("client-alpha", "web"),
+            ("client-alpha", "worker"),
+            ("client-beta", "cron"),
+            ("client-beta", "migrate"),
+        ] {
+            let stack = lab_stack(5, host, app);
+            let service = &stack.services[0];
+            assert_eq!(service.user.as_deref(), Some("65534:65534"), "{app}");
+            assert_eq!(service.limits.memory, Some(32 << 20), "{app}");
+            assert!(service.ports.is_empty(), "{app}");
+            assert!(service.cap_add.is_empty(), "{app}");
+            if app == "migrate" {
+                // A one-shot job: neither restarted nor health-checked.
+                assert_eq!(service.restart, RestartPolicy::No);
+                assert!(service.healthcheck.is_none());
+            } else {
+                assert_ne!(service.restart, RestartPolicy::No, "{app}");
+                assert!(service.healthcheck.is_some(), "{app}");
+            }
+            // The app's user reads its secret file; nobody else does.
+            for secret in &service.secrets {
+                assert_eq!(secret.uid.as_deref(), Some("65534"), "{app}");
+                assert_eq!(secret.mode, 0o400, "{app}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_planted_host_allows_password_logins() {
+        let p = LabPlan::new(Path::new("/tmp/fd lab"), 5, [10, 89, 7]).expect("plan");
+        for h in &p.hosts {
+            let cfg = sshd_config(&p, h);
+            let expected = if h.name == "client-alpha" {
+                "yes"
+            } else {
+                "no"
+            };
+            assert!(
+                cfg.contains(&format!("\nPasswordAuthentication {expected}\n")),
+                "{}: {cfg}",
+                h.name
+            );
+            assert!(cfg.contains("\nKbdInteractiveAuthentication no\n"));
+            assert!(cfg.contains("\nPermitRootLogin prohibit-password\n"));
+            assert!(cfg.contains("\nHostKey /etc/ssh/ssh_host_ed25519_key\n"));
+        }
+    }
+
+    #[test]
+    fn engines_rotate_container_logs() {
+        let json: serde_json::Value =
+            serde_json::from_str(&daemon_json(Path::new("/x/trust-key.json"))).expect("json");
+        assert_eq!(json["log-driver"], "json-file");
+        assert_eq!(json["log-opts"]["max-size"], LOG_MAX_SIZE);
+        assert_eq!(json["log-opts"]["max-file"], LOG_MAX_FILE);
+    }
+
+    #[test]
+    fn fail2ban_watches_the_hosts_own_sshd_log_and_leaves_the_firewall_alone() {
+        let p = plan();
+        let jails = fail2ban_jails(&p, &p.hosts[1]);
+        assert!(jails.contains("logpath = /tmp/fd lab/hosts/client-alpha/sshd.log\n"));
+        assert!(jails.contains("\naction = dummy\n"), "{jails}");
+        let conf = fail2ban_conf(&p, &p.hosts[1]);
+        assert!(conf.contains("socket = /run/fail2ban/fail2ban.sock\n"));
+    }
+
+    #[test]
+    fn the_inventory_accepts_the_one_shot_jobs_findings_with_a_reason() {
+        let yaml = |n: usize| -> serde_yaml::Value {
+            let p = LabPlan::new(Path::new("/tmp/fd lab"), n, [10, 89, 7]).expect("plan");
+            serde_yaml::from_str(&inventory(&p).expect("yaml")).expect("valid yaml")
+        };
+        let inv = yaml(5);
+        let hosts = &inv["all"]["children"]["production"]["hosts"];
+        let accept = hosts["client-beta"]["fleetdeck_posture"]["accept"]
+            .as_sequence()
+            .expect("client-beta accepts findings");
+        let pairs: Vec<(&str, &str)> = accept
+            .iter()
+            .map(|a| {
+                assert!(a["reason"].as_str().is_some_and(|r| !r.is_empty()));
+                (
+                    a["container"].as_str().expect("container"),
+                    a["check"].as_str().expect("check"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("migrate", "no_restart_policy"),
+                ("migrate", "no_healthcheck")
+            ]
+        );
+        assert!(hosts["client-gamma"]["fleetdeck_posture"].is_null());
+        // On shared engines the accepted container carries the host's prefix.
+        let big = yaml(20);
+        let beta = &big["all"]["children"]["production"]["hosts"]["client-beta"];
+        assert_eq!(
+            beta["fleetdeck_posture"]["accept"][0]["container"].as_str(),
+            Some("client-beta-migrate")
+        );
     }
 
     #[test]

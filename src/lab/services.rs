@@ -10,14 +10,15 @@ use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 
 use super::plan::{HostPlan, LabPlan};
 use super::sys::{self, in_netns, run, run_cmd};
-use super::{render, tls};
+use super::{render, tls, view};
 
+/// The host's sshd_config, in its own `/etc/ssh`.
 pub fn sshd_config_path(plan: &LabPlan, host: &HostPlan) -> PathBuf {
-    plan.host_dir(host).join("sshd_config")
+    view::etc_ssh_dir(plan, host).join("sshd_config")
 }
 
-fn host_key_path(plan: &LabPlan, host: &HostPlan) -> PathBuf {
-    plan.host_dir(host).join("ssh_host_ed25519_key")
+pub fn host_key_path(plan: &LabPlan, host: &HostPlan) -> PathBuf {
+    view::etc_ssh_dir(plan, host).join("ssh_host_ed25519_key")
 }
 
 /// `ssh-keygen` an ed25519 key at `path` unless one is there.
@@ -47,6 +48,7 @@ pub async fn ensure_ssh_key(path: &Path, comment: &str) -> Result<()> {
 
 pub async fn ensure_host_key(plan: &LabPlan, host: &HostPlan) -> Result<String> {
     let key = host_key_path(plan, host);
+    std::fs::create_dir_all(view::etc_ssh_dir(plan, host))?;
     ensure_ssh_key(&key, &format!("root@{}", host.name)).await?;
     Ok(std::fs::read_to_string(key.with_extension("pub"))?
         .trim()
@@ -63,7 +65,7 @@ pub async fn rekey_host(plan: &LabPlan, host: &HostPlan) -> Result<String> {
     std::fs::remove_file(&key)?;
     std::fs::remove_file(key.with_extension("pub"))?;
     let public = ensure_host_key(plan, host).await?;
-    let log = plan.host_dir(host).join("sshd.log");
+    let log = view::sshd_log(plan, host);
     let logged_before = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
     // SAFETY: kill(2) with a pid read from sshd's pidfile and checked against its
     // command line by `sshd_running`.
@@ -93,49 +95,42 @@ pub async fn rekey_host(plan: &LabPlan, host: &HostPlan) -> Result<String> {
     }
 }
 
+/// sshd's pid. Its command line names its log, which is the host's own (its config
+/// path, `/etc/ssh/sshd_config`, is the same on every host).
 pub fn sshd_running(plan: &LabPlan, host: &HostPlan) -> Option<i32> {
-    let config = sshd_config_path(plan, host);
     sys::pidfile_process(
         &plan.host_dir(host).join("sshd.pid"),
-        &config.display().to_string(),
+        &view::sshd_log(plan, host).display().to_string(),
     )
 }
 
-pub async fn ensure_sshd(plan: &LabPlan, host: &HostPlan) -> Result<()> {
+/// Starts the host's sshd in the host's own view (see `view`) unless it runs; returns
+/// its pid.
+pub async fn ensure_sshd(plan: &LabPlan, host: &HostPlan) -> Result<i32> {
+    view::prepare(plan, host)
+        .await
+        .wrap_err_with(|| format!("preparing the view of {}", host.name))?;
     let config = sshd_config_path(plan, host);
     std::fs::write(&config, render::sshd_config(plan, host))?;
-    if sshd_running(plan, host).is_some() {
-        return Ok(());
+    if let Some(pid) = sshd_running(plan, host) {
+        return Ok(pid);
     }
-    // sshd refuses to start without its privilege-separation directory.
-    std::fs::create_dir_all("/run/sshd")?;
     let sshd = sys::find_program("sshd").ok_or_else(|| eyre!("sshd not found"))?;
-    let log = plan.host_dir(host).join("sshd.log");
-    // Its own UTS namespace so `hostname` on the lab host answers with its name.
-    let mut cmd = in_netns(&host.netns, "unshare");
-    cmd.args([
-        "--uts",
-        "--",
-        "sh",
-        "-c",
-        "hostname \"$1\" && exec \"$2\" -f \"$3\" -E \"$4\"",
-        "sh",
-    ])
-    .arg(&host.name)
-    .arg(sshd)
-    .arg(&config)
-    .arg(&log);
+    let log = view::sshd_log(plan, host);
+    let mut cmd = view::sshd_command(plan, host, &sshd)?;
     run_cmd(&mut cmd)
         .await
         .wrap_err_with(|| format!("starting sshd on {} (log: {})", host.name, log.display()))?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while sshd_running(plan, host).is_none() {
+    loop {
+        if let Some(pid) = sshd_running(plan, host) {
+            return Ok(pid);
+        }
         if tokio::time::Instant::now() > deadline {
             bail!("sshd on {} did not start; see {}", host.name, log.display());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(())
 }
 
 pub async fn apply_firewall(plan: &LabPlan, host: &HostPlan) -> Result<()> {

@@ -71,7 +71,13 @@ pub const PREREQUISITES: &[(&str, &str)] = &[
     ("nft", "nftables"),
     ("openssl", "openssl"),
     ("unshare", "util-linux"),
+    ("nsenter", "util-linux"),
+    ("mount", "mount"),
+    ("mkfs.ext4", "e2fsprogs"),
     ("tar", "tar"),
+    // Each host's own fail2ban and unattended upgrades (docs/lab.md).
+    ("fail2ban-server", "fail2ban"),
+    ("unattended-upgrade", "unattended-upgrades"),
 ];
 
 /// Directories searched for programs: PATH plus the sbin directories a non-login root
@@ -353,6 +359,25 @@ pub fn is_mount_point(path: &Path) -> bool {
             .filter_map(|l| l.split(' ').nth(4))
             .any(|p| unescape_mount_path(p) == path)
     })
+}
+
+/// Loop devices whose backing file is under `prefix`, with that file: those of lab
+/// hosts' data filesystems, mounted in the hosts' own namespaces.
+pub fn loop_devices_under(prefix: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir("/sys/block") else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().as_encoded_bytes().starts_with(b"loop"))
+        .filter_map(|e| {
+            let backing = std::fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
+            let backing = PathBuf::from(backing.trim_end_matches('\n'));
+            backing
+                .starts_with(prefix)
+                .then(|| (Path::new("/dev").join(e.file_name()), backing))
+        })
+        .collect()
 }
 
 /// Lazily unmounts `path` (umount2 MNT_DETACH).

@@ -1,5 +1,6 @@
-//! `lab down`: removes everything the plan in lab.json names — processes, mounts,
-//! namespaces, links, files — whether the lab is complete or a crashed `up` left it
+//! `lab down`: removes everything the plan in lab.json names — processes, mounts
+//! (the hosts' own namespaces go with their processes), loop devices, namespaces,
+//! links, files — whether the lab is complete or a crashed `up` left it
 //! half-made. Every step tolerates things already gone, so `down` can be rerun.
 
 use std::path::Path;
@@ -16,8 +17,9 @@ pub async fn down_state(state: &LabState) -> Result<()> {
     let plan = &state.plan;
     let mut errors: Vec<String> = vec![];
 
-    // 1. Everything running inside the hosts' namespaces: sshd and its sessions, the
-    //    TLS and HTTP servers.
+    // 1. Everything running inside the hosts' namespaces: sshd and its sessions,
+    //    fail2ban, the TLS and HTTP servers. With them go the hosts' own mount
+    //    namespaces and every mount in them.
     let mut in_netns = vec![];
     for host in &plan.hosts {
         in_netns.extend(net::netns_pids(&host.netns).await);
@@ -56,6 +58,20 @@ pub async fn down_state(state: &LabState) -> Result<()> {
             if let Err(e) = sys::unmount(&m) {
                 errors.push(format!("{e:#}"));
             }
+        }
+    }
+
+    // 4b. The hosts' data filesystems: their loop devices detach by themselves once
+    //     the hosts' namespaces are gone (mount sets autoclear); give the kernel a
+    //     moment, then detach what a stuck mount still holds.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !sys::loop_devices_under(&plan.dir).is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (device, backing) in sys::loop_devices_under(&plan.dir) {
+        tracing::warn!(device = %device.display(), backing = %backing.display(), "detaching a lab loop device");
+        if let Err(e) = sys::run("losetup", ["-d".as_ref(), device.as_os_str()]).await {
+            errors.push(format!("{e:#}"));
         }
     }
 
