@@ -493,7 +493,8 @@ fn secrets_are_read_only_files_that_docker_inspect_does_not_show() {
         &[],
         "docker exec web stat -c '%a %u' /run/secrets/web_token",
     );
-    assert_eq!(stdout(&mode).trim(), "400 0", "{}", stderr(&mode));
+    // Readable by the app's user only (the lab's apps run as nobody, 65534).
+    assert_eq!(stdout(&mode).trim(), "400 65534", "{}", stderr(&mode));
     let read = ssh(
         &state.plan.dir,
         HOST,
