@@ -495,3 +495,93 @@ fn ssh_config_notices_are_shown_on_the_notice_line() {
     );
     tmux.keys(&["C-c"]);
 }
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn the_posture_pane_names_a_secret_variable_and_never_shows_its_value() {
+    let state = lab();
+    let bastion = state.plan.bastion();
+    let socket = state.plan.engine_of(bastion).socket.clone();
+    let name = format!("fd-test-secret-env-{}", std::process::id());
+    let secret = format!("pw-{}-not-for-screens", std::process::id());
+    let docker = |args: &[&str]| {
+        Command::new("docker")
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args(args)
+            .env("DOCKER_API_VERSION", "1.41")
+            .output()
+            .expect("docker")
+    };
+    struct Remove<'a>(&'a dyn Fn(&[&str]) -> Output, String);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["rm", "-f", &self.1]);
+        }
+    }
+    let _remove = Remove(&docker, name.clone());
+    let env = format!("DB_PASSWORD={secret}");
+    let run = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-e",
+        &env,
+        "--memory",
+        "64m",
+        "--user",
+        "1000",
+        "--health-cmd",
+        "true",
+        "--restart",
+        "unless-stopped",
+        "fleetdeck-lab/app:1.0",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 1; done",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("log");
+    let bytes = dir.path().join("terminal");
+    let command = console_command(
+        &state.plan.dir.join("inventory.yml"),
+        "bastion",
+        &log,
+        "sleep 30",
+    );
+    let tmux = Tmux::start(
+        &command,
+        &[("TERM", "xterm-256color"), ("FLEETDECK_LOG", "debug")],
+    );
+    tmux.record(&bytes);
+    tmux.wait_for("REACH");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Containers");
+    // Tab through the host's panes to the posture pane.
+    let mut screen = tmux.screen();
+    for _ in 0..10 {
+        if screen.contains("DB_PASSWORD") {
+            break;
+        }
+        tmux.keys(&["Tab"]);
+        screen = tmux.screen();
+    }
+    assert!(screen.contains("Posture"), "{screen}");
+    assert!(screen.contains("secret_env"), "{screen}");
+    assert!(screen.contains("DB_PASSWORD"), "{screen}");
+    tmux.keys(&["C-c"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.screen().contains("Posture") {
+        assert!(Instant::now() < deadline, "the console did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let written = std::fs::read(&bytes).expect("the terminal's bytes");
+    let written = String::from_utf8_lossy(&written);
+    assert!(written.contains("DB_PASSWORD"), "the recording has the pane");
+    assert!(!written.contains(&secret), "the value reached the terminal");
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!logged.contains(&secret), "the value is in the log");
+}
