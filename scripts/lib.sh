@@ -10,6 +10,7 @@ FLEETDECK_PACKAGES=(
   # fail2ban, and unattended upgrades its posture finds enabled
   mount e2fsprogs fail2ban unattended-upgrades
   time bc  # scripts/bench-status.sh
+  jq curl  # scripts/bench-host-round.sh
   zsh fish groff-base  # tests/cli.rs: completions and the man page checked by the real tools
 )
 

@@ -580,7 +580,10 @@ fn the_posture_pane_names_a_secret_variable_and_never_shows_its_value() {
     }
     let written = std::fs::read(&bytes).expect("the terminal's bytes");
     let written = String::from_utf8_lossy(&written);
-    assert!(written.contains("DB_PASSWORD"), "the recording has the pane");
+    assert!(
+        written.contains("DB_PASSWORD"),
+        "the recording has the pane"
+    );
     assert!(!written.contains(&secret), "the value reached the terminal");
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!logged.contains(&secret), "the value is in the log");

@@ -7,6 +7,7 @@ mod docker_disk;
 mod round;
 mod script;
 mod sections;
+mod security;
 #[cfg(test)]
 mod tests;
 
@@ -17,13 +18,14 @@ use super::posture::Finding;
 
 pub use docker_disk::{MAX_SYSTEM_DF_BYTES, docker_disk_use};
 pub use round::{
-    LOAD_CRITICAL_PER_CPU, LOAD_WARNING_PER_CPU, MAX_AUTH_TRIES, MEMORY_CRITICAL_PERCENT,
-    MEMORY_WARNING_PERCENT, SWAP_WARNING_PERCENT, report,
+    LOAD_CRITICAL_PER_CPU, LOAD_WARNING_PER_CPU, MEMORY_CRITICAL_PERCENT, MEMORY_WARNING_PERCENT,
+    SWAP_WARNING_PERCENT, report,
 };
 pub use script::{
     FAIL2BAN_REASK, MAX_OUTPUT_BYTES, PSEUDO_FILESYSTEMS, ROUND_TIMEOUT, Remembered, RoundMemo,
     command, is_pseudo,
 };
+pub use security::MAX_AUTH_TRIES;
 
 /// One filesystem's use.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -7,8 +7,7 @@ use time::OffsetDateTime;
 use super::script::{Remembered, RoundMemo, valid_key};
 use super::sections::{Part, Section, Sections, split};
 use super::{
-    Fail2banState, FilesystemUse, HostReport, LoadUse, MemoryUse, PendingUpdates, RebootState,
-    ResourcesReport, UpdatesState,
+    FilesystemUse, HostReport, LoadUse, MemoryUse, PendingUpdates, RebootState, ResourcesReport,
 };
 use crate::probes::Severity;
 use crate::probes::posture::{DiskThresholds, Finding, PosturePolicy, severity_of};
@@ -29,11 +28,9 @@ pub const SWAP_WARNING_PERCENT: u8 = 80;
 /// minutes and is not in trouble.
 pub const LOAD_WARNING_PER_CPU: f64 = 4.0;
 pub const LOAD_CRITICAL_PER_CPU: f64 = 8.0;
-/// `sshd`'s own default; more lets a guesser try more passwords per connection.
-pub const MAX_AUTH_TRIES: u32 = 6;
 
 /// `text` on one line, sanitized, at most `MAX_TEXT_CHARS` characters.
-fn excerpt(text: &str) -> String {
+pub(super) fn excerpt(text: &str) -> String {
     sanitize::head(sanitize::joined(text), MAX_TEXT_CHARS)
 }
 
@@ -64,7 +61,7 @@ pub fn report(
     };
     let mut resources = resources(&sections, policy, now, memo);
     resources.severity = severity_of(&resources.findings);
-    let posture = posture(&sections, &resources.updates, now, memo);
+    let posture = super::security::posture(&sections, &resources.updates, now, memo);
     HostReport {
         resources,
         posture,
@@ -210,7 +207,7 @@ fn plural(n: u32) -> &'static str {
 }
 
 /// A part that printed and succeeded, or why not.
-fn printed<'a>(sections: &'a Sections, name: &str) -> Result<&'a Section, String> {
+pub(super) fn printed<'a>(sections: &'a Sections, name: &str) -> Result<&'a Section, String> {
     match sections.part(name) {
         Part::Printed(section) if section.ok() => Ok(section),
         Part::Printed(section) => Err(failed(section)),
@@ -219,7 +216,7 @@ fn printed<'a>(sections: &'a Sections, name: &str) -> Result<&'a Section, String
     }
 }
 
-fn failed(section: &Section) -> String {
+pub(super) fn failed(section: &Section) -> String {
     let exit = section
         .exit
         .map(|c| format!("exit {c}"))
@@ -589,7 +586,7 @@ fn reboot(section: &Section) -> RebootState {
 }
 
 /// The part's `key` line and whether it said `unchanged`.
-fn key_of(section: &Section) -> (Option<String>, bool) {
+pub(super) fn key_of(section: &Section) -> (Option<String>, bool) {
     let key = section
         .lines()
         .find_map(|l| l.strip_prefix("key"))
@@ -642,7 +639,7 @@ fn updates(
 
 /// Enabled when apt's periodic setting asks for it (a non-zero interval) and the
 /// program that does it is installed.
-fn unattended(sections: &Sections) -> Result<bool, String> {
+pub(super) fn unattended(sections: &Sections) -> Result<bool, String> {
     let section = printed(sections, "unattended")?;
     let setting = section.lines().find_map(|l| {
         let value = l.strip_prefix("APT::Periodic::Unattended-Upgrade ")?;
@@ -674,227 +671,4 @@ fn clock(sections: &Sections) -> Result<bool, String> {
         }
     }
     Err(format!("unexpected output: {}", excerpt(&section.body)))
-}
-
-/// The host's own posture findings: sshd, fail2ban, unattended upgrades.
-fn posture(
-    sections: &Sections,
-    updates: &UpdatesState,
-    now: OffsetDateTime,
-    memo: &mut RoundMemo,
-) -> Vec<Finding> {
-    let mut findings = sshd(sections);
-    findings.extend(fail2ban_finding(fail2ban(sections, now, memo)));
-    match (updates.unattended_upgrades, unattended(sections)) {
-        (Some(true), _) => {}
-        (Some(false), _) => findings.push(Finding::new(
-            "unattended_upgrades",
-            None,
-            Severity::Warning,
-            "unattended upgrades are not enabled",
-            "install unattended-upgrades and set APT::Periodic::Unattended-Upgrade \"1\" (`dpkg-reconfigure unattended-upgrades`)",
-        )),
-        (None, result) => findings.push(Finding::new(
-            "unattended_upgrades",
-            None,
-            Severity::Unknown,
-            format!(
-                "whether unattended upgrades are enabled cannot be told: {}",
-                result.err().unwrap_or_default()
-            ),
-            "fleetdeck asks `apt-config`; other package managers are not asked",
-        )),
-    }
-    findings
-}
-
-fn sshd(sections: &Sections) -> Vec<Finding> {
-    let cannot_tell = |why: String| {
-        vec![Finding::new(
-            "sshd",
-            None,
-            Severity::Unknown,
-            format!("sshd's settings cannot be read: {why}"),
-            "let fleetdeck's user run `sshd -T` (root, or `sudo -n` without a password)",
-        )]
-    };
-    let section = match sections.part("sshd") {
-        Part::Printed(section) if section.ok() => section,
-        Part::Printed(section) => return cannot_tell(format!("sshd -T: {}", failed(section))),
-        Part::Absent => return cannot_tell("sshd is not installed".to_owned()),
-        Part::Missing => return cannot_tell("the round did not print it".to_owned()),
-    };
-    let setting = |name: &str| {
-        section.lines().find_map(|l| {
-            let (key, value) = l.split_once(' ')?;
-            (key == name).then(|| value.trim().to_ascii_lowercase())
-        })
-    };
-    let root = setting("permitrootlogin");
-    let password = setting("passwordauthentication");
-    let keyboard = setting("kbdinteractiveauthentication")
-        .or_else(|| setting("challengeresponseauthentication"));
-    let tries = setting("maxauthtries");
-    if root.is_none() && password.is_none() && keyboard.is_none() && tries.is_none() {
-        return cannot_tell(format!(
-            "sshd -T printed none of the settings read: {}",
-            excerpt(&section.body)
-        ));
-    }
-    let mut findings = Vec::new();
-    if root.as_deref() == Some("yes") {
-        findings.push(Finding::new(
-            "sshd_root_login",
-            None,
-            Severity::Critical,
-            "sshd lets root log in with a password (PermitRootLogin yes)",
-            "set `PermitRootLogin prohibit-password` (or `no`) in /etc/ssh/sshd_config and reload sshd",
-        ));
-    }
-    if password.as_deref() == Some("yes") {
-        findings.push(Finding::new(
-            "sshd_password_login",
-            None,
-            Severity::Critical,
-            "sshd accepts password logins (PasswordAuthentication yes)",
-            "set `PasswordAuthentication no` in /etc/ssh/sshd_config (keys only) and reload sshd",
-        ));
-    }
-    if keyboard.as_deref() == Some("yes") {
-        findings.push(Finding::new(
-            "sshd_keyboard_interactive",
-            None,
-            Severity::Warning,
-            "sshd accepts keyboard-interactive logins, which can ask for a password (KbdInteractiveAuthentication yes)",
-            "set `KbdInteractiveAuthentication no` in /etc/ssh/sshd_config and reload sshd",
-        ));
-    }
-    if let Some(n) = tries.as_deref().and_then(|t| t.parse::<u32>().ok())
-        && n > MAX_AUTH_TRIES
-    {
-        findings.push(Finding::new(
-            "sshd_max_auth_tries",
-            None,
-            Severity::Warning,
-            format!("sshd allows {n} authentication attempts per connection (MaxAuthTries)"),
-            format!(
-                "set `MaxAuthTries {MAX_AUTH_TRIES}` (or fewer) in /etc/ssh/sshd_config and reload sshd"
-            ),
-        ));
-    }
-    findings
-}
-
-fn fail2ban(sections: &Sections, now: OffsetDateTime, memo: &mut RoundMemo) -> Fail2banState {
-    let section = match sections.part("fail2ban") {
-        Part::Printed(section) => section,
-        Part::Absent => {
-            memo.fail2ban = None;
-            return Fail2banState::NotInstalled;
-        }
-        Part::Missing => {
-            memo.fail2ban = None;
-            return Fail2banState::CannotTell("the round did not print it".to_owned());
-        }
-    };
-    let (key, unchanged) = key_of(section);
-    if unchanged && section.ok() {
-        return match (&memo.fail2ban, key) {
-            (Some(remembered), Some(key)) if remembered.key == key => remembered.value.clone(),
-            _ => Fail2banState::CannotTell(
-                "the host said unchanged, but no earlier answer is at hand".to_owned(),
-            ),
-        };
-    }
-    let state = if section.ok() {
-        let jails = section.lines().find_map(|l| {
-            let (_, list) = l.split_once("Jail list:")?;
-            Some(
-                list.split(',')
-                    .map(|j| sanitize::line(j.trim()))
-                    .filter(|j| !j.is_empty())
-                    .collect::<Vec<_>>(),
-            )
-        });
-        match jails {
-            Some(jails) => Fail2banState::Running { jails },
-            None => Fail2banState::CannotTell(format!(
-                "unexpected `fail2ban-client status` output: {}",
-                excerpt(&section.body)
-            )),
-        }
-    } else {
-        let body = &section.body;
-        let text = excerpt(body);
-        if body.contains("sudo:")
-            || body.contains("Permission denied")
-            || body.contains("must be root")
-        {
-            Fail2banState::CannotTell(text)
-        } else {
-            Fail2banState::NotAnswering(failed(section))
-        }
-    };
-    // A stopped server is remembered too: starting it writes a new pid, a new key.
-    memo.fail2ban = match (&state, key) {
-        (Fail2banState::Running { .. } | Fail2banState::NotAnswering(_), Some(key)) => {
-            Some(Remembered {
-                key,
-                value: state.clone(),
-                at: now,
-            })
-        }
-        _ => None,
-    };
-    state
-}
-
-/// Whether one of `jails` guards sshd (`sshd`, `ssh`, or a variant such as
-/// `sshd-ddos`).
-fn guards_sshd(jails: &[String]) -> bool {
-    jails
-        .iter()
-        .any(|j| j == "ssh" || j == "sshd" || j.starts_with("sshd-") || j.starts_with("sshd_"))
-}
-
-fn fail2ban_finding(state: Fail2banState) -> Option<Finding> {
-    let fix = "install fail2ban and enable its sshd jail ([sshd] enabled = true), then start it";
-    match state {
-        Fail2banState::Running { jails } if guards_sshd(&jails) => None,
-        Fail2banState::Running { jails } => Some(Finding::new(
-            "fail2ban",
-            None,
-            Severity::Warning,
-            format!(
-                "fail2ban runs without an sshd jail (jails: {})",
-                if jails.is_empty() {
-                    "none".to_owned()
-                } else {
-                    jails.join(", ")
-                }
-            ),
-            "enable the sshd jail ([sshd] enabled = true in /etc/fail2ban/jail.local) and reload fail2ban",
-        )),
-        Fail2banState::NotAnswering(why) => Some(Finding::new(
-            "fail2ban",
-            None,
-            Severity::Warning,
-            format!("fail2ban is installed but its server does not answer: {why}"),
-            "start fail2ban (`systemctl enable --now fail2ban`) and look at its log for why it stopped",
-        )),
-        Fail2banState::NotInstalled => Some(Finding::new(
-            "fail2ban",
-            None,
-            Severity::Unknown,
-            "fail2ban is not installed",
-            fix,
-        )),
-        Fail2banState::CannotTell(why) => Some(Finding::new(
-            "fail2ban",
-            None,
-            Severity::Unknown,
-            format!("fail2ban cannot be asked: {why}"),
-            "let fleetdeck's user run `fail2ban-client status` (root, or `sudo -n`)",
-        )),
-    }
 }
