@@ -78,7 +78,10 @@ pub const VIEW_ETC_SSH: &str = "/etc/ssh";
 /// one) and disappears with its last process. `-n`: nothing written to the
 /// machine's mount bookkeeping. `/run` is mounted last, as a fresh tmpfs holding
 /// what sessions need: sshd's privilege separation directory, fail2ban's socket
-/// directory, and the lab's run directory (the engines' sockets).
+/// directory, and the lab's run directory (the engines' sockets). Root's `~/.bashrc`
+/// is an empty file of the host's: bash reads it for every command run over SSH, and
+/// the machine's (an operator's version managers, `pyenv init` and the like) is not
+/// the lab host's — fifty hosts running it at once starved a 50-host `status`.
 pub const HOST_VIEW_SCRIPT: &str = r#"set -eu
 hd=$1 name=$2 run_name=$3 sshd=$4 reboot=$5 no_fail2ban=$6
 hostname "$name"
@@ -87,6 +90,10 @@ mount -n --bind "$hd/etc/apt/apt.conf.d" /etc/apt/apt.conf.d
 mount -n --bind "$hd/var/lib/apt/lists" /var/lib/apt/lists
 mount -n -o loop,nosuid,nodev "$hd/data.img" /srv
 mount -n -t tmpfs -o mode=0755,size=1m,nosuid,nodev,noexec boot /boot
+if [ -f /root/.bashrc ]; then
+  : > "$hd/root.bashrc"
+  mount -n --bind "$hd/root.bashrc" /root/.bashrc
+fi
 : > "/boot/vmlinuz-$(uname -r)"
 if [ "$no_fail2ban" = 1 ]; then
   cd "$hd/absent"
