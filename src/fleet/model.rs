@@ -364,6 +364,21 @@ impl HostState {
         self.changes_since(before)
     }
 
+    /// The posture signal's severity, as [`HostState::posture`]'s, without building
+    /// the report: the overview asks it of every host on every frame.
+    pub fn posture_severity(&self) -> Option<Severity> {
+        let host = self.host_posture.value.as_ref();
+        let containers = self.containers.value.as_ref();
+        if host.is_none() && containers.is_none() {
+            return None;
+        }
+        let findings = host
+            .into_iter()
+            .flatten()
+            .chain(containers.into_iter().flatten().flat_map(|c| &c.findings));
+        Some(self.posture_policy.severity_of(findings))
+    }
+
     /// The posture signal: the host's own findings and every container's, with
     /// `fleetdeck_posture`'s exceptions applied; `None` until either was measured.
     pub fn posture(&self) -> Option<PostureReport> {
@@ -568,7 +583,7 @@ impl HostState {
             .chain(self.certs.value.iter().flatten().map(|c| c.severity))
             .chain(self.firewall.value.iter().map(|f| f.severity))
             .chain(self.resources.value.iter().map(|r| r.severity))
-            .chain(self.posture().map(|p| p.severity))
+            .chain(self.posture_severity())
             .chain(self.apps().map(|a| a.severity));
         let gaps = [
             self.containers.gap(true),

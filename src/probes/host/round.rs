@@ -4,17 +4,14 @@
 
 use time::OffsetDateTime;
 
-use super::script::{Remembered, RoundMemo, valid_key};
-use super::sections::{Part, Section, Sections, split};
+use super::script::{Remembered, RoundMemo};
+use super::sections::{Part, Section, Sections, excerpt, key_of, printed, split, unattended};
 use super::{
     FilesystemUse, HostReport, LoadUse, MemoryUse, PendingUpdates, RebootState, ResourcesReport,
 };
 use crate::probes::Severity;
 use crate::probes::posture::{DiskThresholds, Finding, PosturePolicy, severity_of};
 use crate::sanitize;
-
-/// The most of a tool's text a reason quotes.
-const MAX_TEXT_CHARS: usize = 300;
 
 /// Memory in use (of what can be had without swapping) that warns, and that is
 /// critical.
@@ -28,11 +25,6 @@ pub const SWAP_WARNING_PERCENT: u8 = 80;
 /// minutes and is not in trouble.
 pub const LOAD_WARNING_PER_CPU: f64 = 4.0;
 pub const LOAD_CRITICAL_PER_CPU: f64 = 8.0;
-
-/// `text` on one line, sanitized, at most `MAX_TEXT_CHARS` characters.
-pub(super) fn excerpt(text: &str) -> String {
-    sanitize::head(sanitize::joined(text), MAX_TEXT_CHARS)
-}
 
 /// Reads one round's output. `now` dates the answers remembered in `memo`, which is
 /// also where the costly parts' unchanged answers are taken from. Docker's disk use
@@ -204,29 +196,6 @@ fn resources(
 
 fn plural(n: u32) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// A part that printed and succeeded, or why not.
-pub(super) fn printed<'a>(sections: &'a Sections, name: &str) -> Result<&'a Section, String> {
-    match sections.part(name) {
-        Part::Printed(section) if section.ok() => Ok(section),
-        Part::Printed(section) => Err(failed(section)),
-        Part::Absent => Err("the tool is not installed".to_owned()),
-        Part::Missing => Err("the round did not print it".to_owned()),
-    }
-}
-
-pub(super) fn failed(section: &Section) -> String {
-    let exit = section
-        .exit
-        .map(|c| format!("exit {c}"))
-        .unwrap_or_else(|| "no exit status".to_owned());
-    let text = excerpt(&section.body);
-    if text.is_empty() {
-        exit
-    } else {
-        format!("{text} ({exit})")
-    }
 }
 
 /// One line of `df -P -T -B1` or `df -P -T -i`: source, type, four numbers, the
@@ -585,18 +554,6 @@ fn reboot(section: &Section) -> RebootState {
     }
 }
 
-/// The part's `key` line and whether it said `unchanged`.
-pub(super) fn key_of(section: &Section) -> (Option<String>, bool) {
-    let key = section
-        .lines()
-        .find_map(|l| l.strip_prefix("key"))
-        .map(str::trim)
-        .filter(|k| valid_key(k))
-        .map(str::to_owned);
-    let unchanged = section.lines().any(|l| l == "unchanged");
-    (key, unchanged)
-}
-
 fn updates(
     sections: &Sections,
     now: OffsetDateTime,
@@ -635,24 +592,6 @@ fn updates(
         at: now,
     });
     Ok(value)
-}
-
-/// Enabled when apt's periodic setting asks for it (a non-zero interval) and the
-/// program that does it is installed.
-pub(super) fn unattended(sections: &Sections) -> Result<bool, String> {
-    let section = printed(sections, "unattended")?;
-    let setting = section.lines().find_map(|l| {
-        let value = l.strip_prefix("APT::Periodic::Unattended-Upgrade ")?;
-        Some(
-            value
-                .trim()
-                .trim_end_matches(';')
-                .trim_matches('"')
-                .to_owned(),
-        )
-    });
-    let program = section.lines().any(|l| l == "program present");
-    Ok(program && setting.is_some_and(|v| !v.is_empty() && v != "0"))
 }
 
 fn clock(sections: &Sections) -> Result<bool, String> {

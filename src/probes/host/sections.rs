@@ -1,6 +1,10 @@
-//! The round's output split into its marked parts.
+//! The round's output split into its marked parts, and what every part's reader
+//! shares: a section that must be there, its failure, its key, quoted text.
 
 use std::collections::BTreeMap;
+
+use super::script::valid_key;
+use crate::sanitize;
 
 /// One part as the host printed it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -80,4 +84,65 @@ pub fn split(text: &str) -> Result<Sections, String> {
         }
     }
     Err("the host round's output was cut short (no end marker)".to_owned())
+}
+
+/// The most of a tool's text a reason quotes.
+const MAX_TEXT_CHARS: usize = 300;
+
+/// `text` on one line, sanitized, at most `MAX_TEXT_CHARS` characters.
+pub fn excerpt(text: &str) -> String {
+    sanitize::head(sanitize::joined(text), MAX_TEXT_CHARS)
+}
+
+/// A part that printed and succeeded, or why not.
+pub fn printed<'a>(sections: &'a Sections, name: &str) -> Result<&'a Section, String> {
+    match sections.part(name) {
+        Part::Printed(section) if section.ok() => Ok(section),
+        Part::Printed(section) => Err(failed(section)),
+        Part::Absent => Err("the tool is not installed".to_owned()),
+        Part::Missing => Err("the round did not print it".to_owned()),
+    }
+}
+
+pub fn failed(section: &Section) -> String {
+    let exit = section
+        .exit
+        .map(|c| format!("exit {c}"))
+        .unwrap_or_else(|| "no exit status".to_owned());
+    let text = excerpt(&section.body);
+    if text.is_empty() {
+        exit
+    } else {
+        format!("{text} ({exit})")
+    }
+}
+
+/// The part's `key` line and whether it said `unchanged`.
+pub fn key_of(section: &Section) -> (Option<String>, bool) {
+    let key = section
+        .lines()
+        .find_map(|l| l.strip_prefix("key"))
+        .map(str::trim)
+        .filter(|k| valid_key(k))
+        .map(str::to_owned);
+    let unchanged = section.lines().any(|l| l == "unchanged");
+    (key, unchanged)
+}
+
+/// Enabled when apt's periodic setting asks for it (a non-zero interval) and the
+/// program that does it is installed.
+pub fn unattended(sections: &Sections) -> Result<bool, String> {
+    let section = printed(sections, "unattended")?;
+    let setting = section.lines().find_map(|l| {
+        let value = l.strip_prefix("APT::Periodic::Unattended-Upgrade ")?;
+        Some(
+            value
+                .trim()
+                .trim_end_matches(';')
+                .trim_matches('"')
+                .to_owned(),
+        )
+    });
+    let program = section.lines().any(|l| l == "program present");
+    Ok(program && setting.is_some_and(|v| !v.is_empty() && v != "0"))
 }

@@ -4,9 +4,8 @@
 
 use time::OffsetDateTime;
 
-use super::round::{excerpt, failed, key_of, unattended};
 use super::script::{Remembered, RoundMemo};
-use super::sections::{Part, Sections};
+use super::sections::{Part, Sections, excerpt, failed, key_of, unattended};
 use super::{Fail2banState, UpdatesState};
 use crate::probes::Severity;
 use crate::probes::posture::Finding;

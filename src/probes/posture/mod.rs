@@ -131,15 +131,30 @@ impl PosturePolicy {
     /// Marks the findings the policy accepts.
     pub fn apply(&self, findings: &mut [Finding]) {
         for finding in findings {
-            finding.accepted = self
-                .accept
-                .iter()
-                .find(|a| {
-                    a.check == finding.check
-                        && finding.container.as_deref() == Some(a.container.as_str())
-                })
-                .map(|a| a.reason.clone());
+            finding.accepted = self.accepted(finding).map(str::to_owned);
         }
+    }
+
+    /// The reason the policy gives for accepting `finding`, if it does.
+    pub fn accepted(&self, finding: &Finding) -> Option<&str> {
+        self.accept
+            .iter()
+            .find(|a| {
+                a.check == finding.check
+                    && finding.container.as_deref() == Some(a.container.as_str())
+            })
+            .map(|a| a.reason.as_str())
+    }
+
+    /// The severity of `findings` once the policy's exceptions are applied, without
+    /// copying them ([`PostureReport::new`] keeps them).
+    pub fn severity_of<'a>(&self, findings: impl IntoIterator<Item = &'a Finding>) -> Severity {
+        Severity::worst(
+            findings
+                .into_iter()
+                .filter(|f| f.counts() && self.accepted(f).is_none())
+                .map(|f| f.severity),
+        )
     }
 }
 
@@ -173,13 +188,17 @@ mod tests {
             "fail2ban is not installed",
             "install fail2ban with an sshd jail",
         );
-        let report = PostureReport::new(vec![socket("socket-proxy"), fail2ban.clone()], &policy);
+        let findings = vec![socket("socket-proxy"), fail2ban.clone()];
+        assert_eq!(policy.severity_of(&findings), Severity::Ok);
+        let report = PostureReport::new(findings, &policy);
         assert_eq!(report.severity, Severity::Ok);
         assert_eq!(
             report.findings[0].accepted.as_deref(),
             Some("the proxy filters the API")
         );
-        let report = PostureReport::new(vec![socket("web"), fail2ban], &policy);
+        let findings = vec![socket("web"), fail2ban];
+        assert_eq!(policy.severity_of(&findings), Severity::Critical);
+        let report = PostureReport::new(findings, &policy);
         assert_eq!(report.severity, Severity::Critical);
         assert_eq!(report.findings[0].accepted, None);
     }

@@ -289,10 +289,10 @@ impl App {
         match self.sort {
             SortKey::Inventory => {}
             SortKey::Name => rows.sort_by(|a, b| self.hosts[*a].name.cmp(&self.hosts[*b].name)),
-            SortKey::Severity => rows.sort_by_key(severity),
+            SortKey::Severity => rows.sort_by_cached_key(severity),
         }
         if self.problems_first {
-            rows.sort_by_key(|i| self.hosts[*i].severity() == Severity::Ok);
+            rows.sort_by_cached_key(|i| self.hosts[*i].severity() == Severity::Ok);
         }
         if self.group_by_group {
             rows.sort_by(|a, b| group_of(&self.hosts[*a]).cmp(group_of(&self.hosts[*b])));
