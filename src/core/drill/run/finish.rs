@@ -10,6 +10,39 @@ use crate::probes::drill::{DrillReport, DrillResult, History};
 use crate::sanitize;
 use crate::util::shell::quote;
 
+/// Stops every process still working in the scratch directory `$t` before it is
+/// removed: a restore cut short by an interrupt keeps running on the host after its
+/// channel closes (restic named by its `--target`, borg by its working directory) and
+/// would write the directory back after `rm -rf`. TERM, up to 10 s to exit, then
+/// KILL. The shell running this (`$$`) and the login shell above it name `$t` too:
+/// they and every ancestor are spared.
+const STOP_WRITERS: &str = r#"spare=" $$ " a=$$
+while [ "${a:-0}" -gt 1 ]; do
+  a=$(awk '{ print $4 }' "/proc/$a/stat" 2>/dev/null)
+  spare="$spare$a "
+done
+writers=
+for p in /proc/[0-9]*; do
+  pid=${p#/proc/}
+  case "$spare" in *" $pid "*) continue ;; esac
+  case "$(readlink "$p/cwd" 2>/dev/null)" in
+    "$t"|"$t"/*) writers="$writers $pid"; continue ;;
+  esac
+  if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "$t"; then writers="$writers $pid"; fi
+done
+if [ -n "$writers" ]; then
+  kill $writers 2>/dev/null
+  i=0
+  while [ $i -lt 50 ]; do
+    alive=
+    for pid in $writers; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.2; i=$((i + 1))
+  done
+  kill -9 $writers 2>/dev/null
+fi
+"#;
+
 impl Drill {
     /// Step 5: RTO (the restore's duration) and RPO (the snapshot's age when the
     /// drill started).
@@ -47,7 +80,8 @@ impl Drill {
             Err(format!("{target} is not this drill's scratch directory"))
         } else {
             let script = format!(
-                "rm -rf -- {t}; if [ -e {t} ]; then echo 'still there' >&2; exit 1; fi",
+                "t={t}; {STOP_WRITERS} rm -rf -- \"$t\"; \
+                 if [ -e \"$t\" ]; then echo 'still there' >&2; exit 1; fi",
                 t = quote(&target)
             );
             match self.sh(&script, self.long()).await {
