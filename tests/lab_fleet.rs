@@ -497,8 +497,8 @@ fn each_host_sees_its_own_system_with_one_planted_problem() {
         };
         assert_eq!(on(|s| s.password_logins), ["client-alpha"]);
         assert_eq!(on(|s| s.data_fill_percent.is_some()), ["client-beta"]);
-        assert_eq!(on(|s| s.reboot_required), ["client-gamma"]);
-        assert_eq!(on(|s| !s.fail2ban), ["client-delta"]);
+        assert_eq!(on(|s| s.reboot_required), ["client-delta"]);
+        assert_eq!(on(|s| !s.fail2ban), ["client-gamma"]);
     }
 
     // None of it is in the machine's own mount table.

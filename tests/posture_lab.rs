@@ -148,7 +148,7 @@ fn the_planted_host_problems_show_with_their_severities_and_nothing_else_is_flag
         let (want_resources, want_posture) = match plan.name.as_str() {
             "client-alpha" => (set(&[]), set(&[("sshd_password_login", "", "critical")])),
             "client-beta" => (set(&[("disk", "", "critical")]), set(&[])),
-            "client-gamma" => (set(&[("reboot_required", "", "warning")]), set(&[])),
+            "client-delta" => (set(&[("reboot_required", "", "warning")]), set(&[])),
             _ => (set(&[]), set(&[])),
         };
         assert_eq!(
@@ -191,7 +191,7 @@ fn the_planted_host_problems_show_with_their_severities_and_nothing_else_is_flag
                 "{disk}"
             );
         }
-        // fail2ban: running with an sshd jail everywhere but on client-delta, where it
+        // fail2ban: running with an sshd jail everywhere but on client-gamma, where it
         // cannot be told (not installed) and does not count.
         let fail2ban: Vec<&Value> = posture["findings"]
             .as_array()
@@ -199,7 +199,7 @@ fn the_planted_host_problems_show_with_their_severities_and_nothing_else_is_flag
             .flatten()
             .filter(|f| f["check"] == "fail2ban")
             .collect();
-        if plan.name == "client-delta" {
+        if plan.name == "client-gamma" {
             assert_eq!(fail2ban.len(), 1, "{posture}");
             assert_eq!(fail2ban[0]["severity"], "unknown", "{posture}");
         } else {

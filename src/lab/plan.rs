@@ -95,7 +95,7 @@ pub struct SystemPlan {
     pub password_logins: bool,
     /// How full the data filesystem at `/srv` is made, in percent (client-beta).
     pub data_fill_percent: Option<u8>,
-    /// `/var/run/reboot-required` is present (client-gamma).
+    /// `/var/run/reboot-required` is present (client-delta).
     pub reboot_required: bool,
     /// fail2ban-server runs with an `sshd` jail. Without it, fail2ban's programs are
     /// absent from the host's view, as on a host where it was never installed.
@@ -123,8 +123,8 @@ pub fn system_plan(index: usize) -> SystemPlan {
     SystemPlan {
         password_logins: index == 1,
         data_fill_percent: (index == 2).then_some(DATA_FULL_PERCENT),
-        reboot_required: index == 3,
-        fail2ban: index != 4 && index < FAIL2BAN_HOSTS,
+        reboot_required: index == 4,
+        fail2ban: index != 3 && index < FAIL2BAN_HOSTS,
     }
 }
 
@@ -640,8 +640,8 @@ mod tests {
         assert_eq!(systems[0], &clean, "bastion");
         assert!(systems[1].password_logins);
         assert_eq!(systems[2].data_fill_percent, Some(DATA_FULL_PERCENT));
-        assert!(systems[3].reboot_required);
-        assert!(!systems[4].fail2ban, "client-delta has no fail2ban");
+        assert!(!systems[3].fail2ban, "client-gamma has no fail2ban");
+        assert!(systems[4].reboot_required);
         for (i, s) in systems.iter().enumerate().skip(1) {
             // One problem each, and nothing else out of the ordinary.
             let problems = [
