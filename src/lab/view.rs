@@ -410,8 +410,8 @@ mod tests {
                 "client-gamma",
                 &format!("fdlab-{}", plan.id),
                 "/usr/sbin/sshd",
-                "1",
-                "0"
+                "0",
+                "1"
             ]
         );
         assert!(gamma.starts_with(&[
@@ -420,8 +420,10 @@ mod tests {
             plan.hosts[3].netns.clone(),
             "unshare".into()
         ]));
+        // REBOOT and NO_FAIL2BAN: client-gamma has no fail2ban, client-delta a reboot
+        // pending.
         let delta = args(4);
-        assert_eq!(delta[delta.len() - 2..], ["0", "1"]);
+        assert_eq!(delta[delta.len() - 2..], ["1", "0"]);
     }
 
     #[test]
