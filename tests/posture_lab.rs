@@ -403,25 +403,30 @@ fn a_port_docker_publishes_on_all_addresses_past_the_policy_is_firewall_drift() 
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let state = lab();
     let home = state_home();
-    let name = format!("fd-published-{}", std::process::id());
-    let network = format!("fd-net-{}", std::process::id());
-    let cleanup = Cleanup {
-        docker: docker(&state, "client-delta"),
-        containers: vec![name.clone()],
-        networks: vec![network.clone()],
+    // client-delta's firewall, with a container created there publishing `binding`
+    // (removed again, with its network, before this returns).
+    let firewall_with = |binding: &str| -> Value {
+        let name = format!("fd-published-{}", std::process::id());
+        let network = format!("fd-net-{}", std::process::id());
+        let cleanup = Cleanup {
+            docker: docker(&state, "client-delta"),
+            containers: vec![name.clone()],
+            networks: vec![network.clone()],
+        };
+        // The lab engines have no default bridge; a network of its own lets the port
+        // be published. Created, not started: the binding is configuration.
+        let net = (cleanup.docker)(&["network", "create", &network]);
+        assert!(net.status.success(), "{}", stderr(&net));
+        let mut args = vec!["create", "--name", &name, "--network", &network];
+        args.extend(["-p", binding]);
+        args.extend(CLEAN);
+        args.extend([IMAGE, "true"]);
+        let create = (cleanup.docker)(&args);
+        assert!(create.status.success(), "{}", stderr(&create));
+        let (_, json) = status_json(&state, home.path(), &["--limit", "client-delta"]);
+        host(&json, "client-delta")["firewall"].clone()
     };
-    // The lab engines have no default bridge; a network of its own lets the port be
-    // published. Created, not started: the binding is configuration.
-    let net = (cleanup.docker)(&["network", "create", &network]);
-    assert!(net.status.success(), "{}", stderr(&net));
-    let mut args = vec!["create", "--name", &name, "--network", &network];
-    args.extend(["-p", "0.0.0.0:6380:6379"]);
-    args.extend(CLEAN);
-    args.extend([IMAGE, "true"]);
-    let create = (cleanup.docker)(&args);
-    assert!(create.status.success(), "{}", stderr(&create));
-    let (_, json) = status_json(&state, home.path(), &["--limit", "client-delta"]);
-    let firewall = &host(&json, "client-delta")["firewall"];
+    let firewall = firewall_with("0.0.0.0:6380:6379");
     let drift: Vec<&Value> = firewall["drift"]
         .as_array()
         .into_iter()
@@ -433,21 +438,6 @@ fn a_port_docker_publishes_on_all_addresses_past_the_policy_is_firewall_drift() 
     assert_eq!(drift[0]["severity"], "critical", "{firewall}");
     assert_eq!(firewall["severity"], "critical", "{firewall}");
     // A port bound to one address is not drift.
-    drop(cleanup);
-    let cleanup = Cleanup {
-        docker: docker(&state, "client-delta"),
-        containers: vec![name.clone()],
-        networks: vec![network.clone()],
-    };
-    let net = (cleanup.docker)(&["network", "create", &network]);
-    assert!(net.status.success(), "{}", stderr(&net));
-    let mut args = vec!["create", "--name", &name, "--network", &network];
-    args.extend(["-p", "127.0.0.1:6380:6379"]);
-    args.extend(CLEAN);
-    args.extend([IMAGE, "true"]);
-    let create = (cleanup.docker)(&args);
-    assert!(create.status.success(), "{}", stderr(&create));
-    let (_, json) = status_json(&state, home.path(), &["--limit", "client-delta"]);
-    let firewall = &host(&json, "client-delta")["firewall"];
+    let firewall = firewall_with("127.0.0.1:6380:6379");
     assert_eq!(firewall["severity"], "ok", "{firewall}");
 }
