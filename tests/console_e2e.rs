@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{lab, stderr};
+use common::{lab, lab_docker, stderr};
 
 /// The binary under test: the release build when `FLEETDECK_RELEASE_BIN` names it
 /// (scripts/test.sh builds it), else this build's.
@@ -209,21 +209,11 @@ fn console_moves_to_the_unhealthy_container_reads_its_logs_and_quits_clean() {
 #[ignore = "needs the lab (scripts/test.sh)"]
 fn hostile_text_from_a_host_reaches_the_terminal_inert() {
     let state = lab();
-    let bastion = state.plan.bastion();
-    let socket = state.plan.engine_of(bastion).socket.clone();
     let name = format!("fd-test-hostile-{}", std::process::id());
     // OSC title and clipboard, clear screen, cursor moves, 8-bit CSI, bidi override.
     let payload =
         "\u{1b}]0;PWNED\u{7}\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J\u{1b}[H\u{9b}31m\u{202e}gnp.exe";
-    let docker = |args: &[&str]| {
-        Command::new("docker")
-            .arg("-H")
-            .arg(format!("unix://{}", socket.display()))
-            .args(args)
-            .env("DOCKER_API_VERSION", "1.41")
-            .output()
-            .expect("docker")
-    };
+    let docker = lab_docker(&state, "bastion");
     let script = "while true; do printf 'hostile-log %s\\n' \"$P\"; sleep 1; done";
     let run = docker(&[
         "run",
@@ -500,19 +490,9 @@ fn ssh_config_notices_are_shown_on_the_notice_line() {
 #[ignore = "needs the lab (scripts/test.sh)"]
 fn the_posture_pane_names_a_secret_variable_and_never_shows_its_value() {
     let state = lab();
-    let bastion = state.plan.bastion();
-    let socket = state.plan.engine_of(bastion).socket.clone();
     let name = format!("fd-test-secret-env-{}", std::process::id());
     let secret = format!("pw-{}-not-for-screens", std::process::id());
-    let docker = |args: &[&str]| {
-        Command::new("docker")
-            .arg("-H")
-            .arg(format!("unix://{}", socket.display()))
-            .args(args)
-            .env("DOCKER_API_VERSION", "1.41")
-            .output()
-            .expect("docker")
-    };
+    let docker = lab_docker(&state, "bastion");
     struct Remove<'a>(&'a dyn Fn(&[&str]) -> Output, String);
     impl Drop for Remove<'_> {
         fn drop(&mut self) {

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{bin, lab, stderr};
+use common::{bin, lab, lab_docker, stderr};
 use fleetdeck::lab::state::LabState;
 use serde_json::Value;
 
@@ -70,26 +70,6 @@ fn set(items: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
         .iter()
         .map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned()))
         .collect()
-}
-
-/// The `docker` CLI against a lab host's engine.
-fn docker(state: &LabState, host: &str) -> impl Fn(&[&str]) -> Output {
-    let plan = state
-        .plan
-        .hosts
-        .iter()
-        .find(|h| h.name == host)
-        .unwrap_or_else(|| panic!("{host} in the lab plan"));
-    let socket: PathBuf = state.plan.engine_of(plan).socket.clone();
-    move |args: &[&str]| {
-        Command::new("docker")
-            .arg("-H")
-            .arg(format!("unix://{}", socket.display()))
-            .args(args)
-            .env("DOCKER_API_VERSION", "1.41")
-            .output()
-            .expect("docker")
-    }
 }
 
 /// Removes the named containers (and networks) however the test ends.
@@ -221,7 +201,7 @@ fn a_rogue_container_shows_exactly_its_findings_never_its_secret_and_clears_when
         .find(|h| h.name == "bastion")
         .expect("bastion");
     let socket = state.plan.engine_of(plan).socket.clone();
-    let docker = docker(&state, "bastion");
+    let docker = lab_docker(&state, "bastion");
     let name = format!("fd-rogue-{}", std::process::id());
     let secret = format!("pw-{}-do-not-show", std::process::id());
     let cleanup = Cleanup {
@@ -372,7 +352,7 @@ fn a_privileged_container_is_audited_without_being_started() {
     let home = state_home();
     let name = format!("fd-privileged-{}", std::process::id());
     let cleanup = Cleanup {
-        docker: docker(&state, "client-delta"),
+        docker: lab_docker(&state, "client-delta"),
         containers: vec![name.clone()],
         networks: vec![],
     };
@@ -409,7 +389,7 @@ fn a_port_docker_publishes_on_all_addresses_past_the_policy_is_firewall_drift() 
         let name = format!("fd-published-{}", std::process::id());
         let network = format!("fd-net-{}", std::process::id());
         let cleanup = Cleanup {
-            docker: docker(&state, "client-delta"),
+            docker: lab_docker(&state, "client-delta"),
             containers: vec![name.clone()],
             networks: vec![network.clone()],
         };

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{bin, lab, stderr};
+use common::{bin, lab, lab_docker, stderr};
 use fleetdeck::lab::state::LabState;
 use serde_json::Value;
 
@@ -266,23 +266,8 @@ fn status_measures_round_trip_and_facts_and_lists_snapshots() {
 fn watch_shows_a_stopped_container_within_a_second() {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let state = lab();
-    let plan = state
-        .plan
-        .hosts
-        .iter()
-        .find(|h| h.name == "bastion")
-        .expect("bastion");
-    let socket = state.plan.engine_of(plan).socket.clone();
     let name = format!("fd-test-watch-{}", std::process::id());
-    let docker = |args: &[&str]| {
-        Command::new("docker")
-            .arg("-H")
-            .arg(format!("unix://{}", socket.display()))
-            .args(args)
-            .env("DOCKER_API_VERSION", "1.41")
-            .output()
-            .expect("docker")
-    };
+    let docker = lab_docker(&state, "bastion");
     // Exits 0 on SIGTERM, so the stopped container is a finished one, not a failure.
     let run = docker(&[
         "run",

@@ -367,32 +367,29 @@ impl HostState {
     /// The posture signal's severity, as [`HostState::posture`]'s, without building
     /// the report: the overview asks it of every host on every frame.
     pub fn posture_severity(&self) -> Option<Severity> {
+        self.posture_findings()
+            .map(|findings| self.posture_policy.severity_of(findings))
+    }
+
+    /// The host's own findings and every container's, as measured; `None` until
+    /// either was measured.
+    fn posture_findings(&self) -> Option<impl Iterator<Item = &Finding>> {
         let host = self.host_posture.value.as_ref();
         let containers = self.containers.value.as_ref();
         if host.is_none() && containers.is_none() {
             return None;
         }
-        let findings = host
-            .into_iter()
-            .flatten()
-            .chain(containers.into_iter().flatten().flat_map(|c| &c.findings));
-        Some(self.posture_policy.severity_of(findings))
+        Some(
+            host.into_iter()
+                .flatten()
+                .chain(containers.into_iter().flatten().flat_map(|c| &c.findings)),
+        )
     }
 
     /// The posture signal: the host's own findings and every container's, with
     /// `fleetdeck_posture`'s exceptions applied; `None` until either was measured.
     pub fn posture(&self) -> Option<PostureReport> {
-        let host = self.host_posture.value.as_ref();
-        let containers = self.containers.value.as_ref();
-        if host.is_none() && containers.is_none() {
-            return None;
-        }
-        let findings = host
-            .into_iter()
-            .flatten()
-            .chain(containers.into_iter().flatten().flat_map(|c| &c.findings))
-            .cloned()
-            .collect();
+        let findings = self.posture_findings()?.cloned().collect();
         Some(PostureReport::new(findings, &self.posture_policy))
     }
 

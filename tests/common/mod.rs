@@ -33,6 +33,27 @@ pub fn lab() -> LabState {
         })
 }
 
+/// The `docker` CLI against lab host `host`'s engine (its socket directly, API 1.41
+/// as the lab's engines speak).
+pub fn lab_docker(state: &LabState, host: &str) -> impl Fn(&[&str]) -> Output + use<> {
+    let plan = state
+        .plan
+        .hosts
+        .iter()
+        .find(|h| h.name == host)
+        .unwrap_or_else(|| panic!("{host} in the lab plan"));
+    let socket = state.plan.engine_of(plan).socket.clone();
+    move |args: &[&str]| {
+        Command::new("docker")
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args(args)
+            .env("DOCKER_API_VERSION", "1.41")
+            .output()
+            .expect("docker")
+    }
+}
+
 /// OpenSSH's own client with the lab's config, strict host keys and no prompts.
 pub fn ssh(dir: &Path, host: &str, extra: &[&str], remote: &str) -> Output {
     Command::new("ssh")
