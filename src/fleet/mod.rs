@@ -8,6 +8,7 @@ pub mod engine_events;
 pub mod facts;
 pub mod model;
 pub mod probe;
+pub mod problems;
 pub mod status;
 pub mod table;
 pub mod target;

@@ -15,6 +15,7 @@ use crate::probes::backup::BackupReport;
 use crate::probes::cert::CertReport;
 use crate::probes::firewall::{DeclaredPolicy, FirewallReport};
 use crate::probes::host::{HostReport, ResourcesReport};
+use crate::probes::maintenance::Maintenance;
 use crate::probes::posture::{Finding, PosturePolicy, PostureReport};
 
 /// One measured value: the last good value is kept when a measurement fails or the
@@ -48,12 +49,6 @@ impl<T> Signal<T> {
     pub fn fail(&mut self, error: String) {
         self.error = Some(error);
     }
-
-    /// Unknown when the signal is expected but has no current measurement.
-    fn gap(&self, expected: bool) -> Option<Severity> {
-        (expected && (self.measured_at.is_none() || self.error.is_some()))
-            .then_some(Severity::Unknown)
-    }
 }
 
 /// What is known about one host.
@@ -85,6 +80,8 @@ pub struct HostState {
     /// The host's own posture findings (sshd, fail2ban, unattended upgrades), from the
     /// host round; the containers' findings are on each container.
     pub host_posture: Signal<Vec<Finding>>,
+    /// The host's maintenance window as stored on the host (`None` inside: none).
+    pub maintenance: Signal<Option<Maintenance>>,
     /// `fleetdeck_posture`: thresholds and accepted exceptions.
     pub posture_policy: std::sync::Arc<PosturePolicy>,
     /// What a deploy would run now, per declared app; `None` until computed (and for
@@ -131,6 +128,9 @@ pub enum HostEvent {
     LastDrill(Box<crate::probes::drill::LastDrill>, OffsetDateTime),
     /// One host round: resources and the host's own posture.
     Host(Box<HostReport>, OffsetDateTime),
+    /// The host's maintenance file read (`None`: no window), or why it could not be
+    /// (sanitized).
+    Maintenance(Result<Option<Maintenance>, String>, OffsetDateTime),
 }
 
 /// What applying one event changed, in the terms the console's timeline shows
@@ -335,6 +335,10 @@ impl HostState {
             HostEvent::Facts(Ok(facts), at) => self.facts.set(*facts, at),
             HostEvent::Facts(Err(error), _) => self.facts.fail(error),
             HostEvent::LastDrill(drill, at) => self.last_drill.set(*drill, at),
+            HostEvent::Maintenance(read, at) => match read {
+                Ok(window) => self.maintenance.set(window, at),
+                Err(error) => self.maintenance.fail(error),
+            },
             HostEvent::Host(report, at) => {
                 let before = self.watched();
                 let report = *report;
@@ -563,34 +567,21 @@ impl HostState {
     }
 
     /// The host's severity: critical when unreachable; otherwise the worst signal, and
-    /// unknown for a declared signal that could not be measured.
+    /// unknown for a declared signal that could not be measured — the worst of
+    /// [`HostState::problems`].
     pub fn severity(&self) -> Severity {
-        match self.reachable {
-            Some(false) => return Severity::Critical,
-            None => return Severity::Unknown,
-            Some(true) => {}
-        }
-        let measured = self
-            .containers
+        self.severity_of(&[])
+    }
+
+    /// The maintenance window open at `now`, if any: the host's problems are then
+    /// silenced (listed, not counted in an exit code, not notified). The last window
+    /// read stands while the host does not answer, and ends by itself at `until`.
+    pub fn in_maintenance(&self, now: OffsetDateTime) -> Option<&Maintenance> {
+        self.maintenance
             .value
-            .iter()
-            .flatten()
-            .map(|c| c.severity)
-            .chain(self.backups.value.iter().flatten().map(|b| b.severity))
-            .chain(self.certs.value.iter().flatten().map(|c| c.severity))
-            .chain(self.firewall.value.iter().map(|f| f.severity))
-            .chain(self.resources.value.iter().map(|r| r.severity))
-            .chain(self.posture_severity())
-            .chain(self.apps().map(|a| a.severity));
-        let gaps = [
-            self.containers.gap(true),
-            self.backups.gap(self.expects.backups),
-            self.certs.gap(self.expects.certs),
-            self.firewall.gap(self.expects.firewall),
-            self.resources.gap(self.expects.host_round),
-            self.host_posture.gap(self.expects.host_round),
-        ];
-        Severity::worst(measured.chain(gaps.into_iter().flatten()))
+            .as_ref()
+            .and_then(Option::as_ref)
+            .filter(|window| window.active_at(now))
     }
 
     /// The JSON shape of docs/status.md, with ages computed at `now`.

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::model::HostState;
 use crate::probes::Severity;
+use crate::util::time::age_text;
 
 pub fn render(hosts: &[HostState], now: OffsetDateTime) -> String {
     let mut rows = vec![[
@@ -19,13 +20,30 @@ pub fn render(hosts: &[HostState], now: OffsetDateTime) -> String {
         "DISK".to_owned(),
         "POSTURE".to_owned(),
     ]];
-    let mut problems: Vec<(Severity, String, String)> = Vec::new();
+    // (severity, silenced, host, line): a host in maintenance has its problems listed
+    // after everyone else's, marked silenced.
+    let mut problems: Vec<(Severity, bool, String, String)> = Vec::new();
+    let mut windows = Vec::new();
     for host in hosts {
         let severity = host.severity();
+        let window = host.in_maintenance(now);
+        let severity_cell = match window {
+            Some(_) => format!("{} (maintenance)", label(severity)),
+            None => label(severity),
+        };
+        if let Some(window) = window {
+            windows.push(format!(
+                "{}  maintenance until {} by {}: {}",
+                host.name,
+                crate::util::time::rfc3339(window.until),
+                window.by,
+                window.reason
+            ));
+        }
         if host.reachable == Some(false) {
             rows.push([
                 host.name.clone(),
-                label(severity),
+                severity_cell,
                 "unreachable".to_owned(),
                 "-".to_owned(),
                 certs_cell(host),
@@ -33,71 +51,26 @@ pub fn render(hosts: &[HostState], now: OffsetDateTime) -> String {
                 "-".to_owned(),
                 "-".to_owned(),
             ]);
-            problems.push((
-                Severity::Critical,
+        } else {
+            rows.push([
                 host.name.clone(),
-                format!(
-                    "unreachable: {}",
-                    host.error.as_deref().unwrap_or("no answer")
-                ),
-            ));
-            collect_cert_problems(host, &mut problems);
-            continue;
+                severity_cell,
+                containers_cell(host),
+                backups_cell(host, now),
+                certs_cell(host),
+                firewall_cell(host),
+                disk_cell(host),
+                posture_cell(host),
+            ]);
         }
-        rows.push([
-            host.name.clone(),
-            label(severity),
-            containers_cell(host),
-            backups_cell(host, now),
-            certs_cell(host),
-            firewall_cell(host),
-            disk_cell(host),
-            posture_cell(host),
-        ]);
-        for c in host.containers.value.iter().flatten() {
-            if let Some(problem) = &c.problem {
-                problems.push((
-                    c.severity,
-                    host.name.clone(),
-                    format!("container {}: {problem}", c.name),
-                ));
-            }
-        }
-        if let Some(error) = &host.containers.error {
+        for problem in host.problems() {
             problems.push((
-                Severity::Unknown,
+                problem.severity,
+                window.is_some(),
                 host.name.clone(),
-                format!("containers: {error}"),
+                problem.summary,
             ));
         }
-        for b in host.backups.value.iter().flatten() {
-            if b.severity != Severity::Ok {
-                let what = match (&b.error, b.age_seconds) {
-                    (Some(error), _) => error.clone(),
-                    (None, Some(age)) => format!("latest snapshot {} ago", age_text(age)),
-                    (None, None) => "no snapshot".to_owned(),
-                };
-                problems.push((
-                    b.severity,
-                    host.name.clone(),
-                    format!("backup {}: {what}", b.repo),
-                ));
-            }
-        }
-        collect_cert_problems(host, &mut problems);
-        if let Some(f) = &host.firewall.value {
-            for drift in &f.drift {
-                problems.push((
-                    drift.severity,
-                    host.name.clone(),
-                    format!("firewall: {}", drift.message),
-                ));
-            }
-            if let Some(error) = &f.error {
-                problems.push((f.severity, host.name.clone(), format!("firewall: {error}")));
-            }
-        }
-        collect_signal_problems(host, &mut problems);
     }
     let mut out = String::new();
     let widths: Vec<usize> = (0..rows[0].len())
@@ -115,86 +88,21 @@ pub fn render(hosts: &[HostState], now: OffsetDateTime) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    problems.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    if !windows.is_empty() {
+        out.push('\n');
+        for window in windows {
+            let _ = writeln!(out, "{window}");
+        }
+    }
+    problems.sort_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)).then(a.2.cmp(&b.2)));
     if !problems.is_empty() {
         out.push('\n');
-        for (severity, host, text) in problems {
-            let _ = writeln!(out, "{:<8}  {host}  {text}", label(severity));
+        for (severity, silenced, host, text) in problems {
+            let silenced = if silenced { " (silenced)" } else { "" };
+            let _ = writeln!(out, "{:<8}  {host}  {text}{silenced}", label(severity));
         }
     }
     out
-}
-
-fn collect_cert_problems(host: &HostState, problems: &mut Vec<(Severity, String, String)>) {
-    for c in host.certs.value.iter().flatten() {
-        if c.severity == Severity::Ok {
-            continue;
-        }
-        let what = match (&c.error, c.lifetime()) {
-            (Some(error), _) => error.clone(),
-            (None, Some(lifetime)) => lifetime.text(),
-            (None, None) => "not measured".to_owned(),
-        };
-        problems.push((
-            c.severity,
-            host.name.clone(),
-            format!("certificate {} ({}:{}): {what}", c.endpoint, c.host, c.port),
-        ));
-    }
-}
-
-/// The counted findings of resources and posture, and the apps that differ from the
-/// declaration; findings that could not be told or are accepted are not problems.
-fn collect_signal_problems(host: &HostState, problems: &mut Vec<(Severity, String, String)>) {
-    if let Some(resources) = &host.resources.value {
-        for finding in resources.findings.iter().filter(|f| f.counts()) {
-            problems.push((
-                finding.severity,
-                host.name.clone(),
-                format!("{}: {}", finding.check, finding.reason),
-            ));
-        }
-        if let Some(error) = &resources.error {
-            problems.push((
-                resources.severity,
-                host.name.clone(),
-                format!("resources: {error}"),
-            ));
-        }
-    }
-    if let Some(posture) = host.posture() {
-        for finding in posture.findings.iter().filter(|f| f.counts()) {
-            let whose = match &finding.container {
-                Some(container) => format!("container {container}: "),
-                None => String::new(),
-            };
-            problems.push((
-                finding.severity,
-                host.name.clone(),
-                format!("{whose}{}: {}", finding.check, finding.reason),
-            ));
-        }
-    }
-    if let Some(error) = &host.host_posture.error {
-        problems.push((
-            Severity::Unknown,
-            host.name.clone(),
-            format!("posture: {error}"),
-        ));
-    }
-    if let Some(apps) = host.apps() {
-        for entry in apps
-            .apps
-            .iter()
-            .filter(|e| !matches!(e.severity, Severity::Ok | Severity::Unknown))
-        {
-            problems.push((
-                entry.severity,
-                host.name.clone(),
-                format!("app {}: {}", entry.app, entry.reason),
-            ));
-        }
-    }
 }
 
 fn label(severity: Severity) -> String {
@@ -287,16 +195,6 @@ fn marker(severity: Severity) -> String {
     match severity {
         Severity::Ok => String::new(),
         other => format!(" {}", label(other)),
-    }
-}
-
-/// `50h`, `3d`, `12m`: enough to judge at a glance.
-pub fn age_text(seconds: i64) -> String {
-    match seconds {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 4 * 86400 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
     }
 }
 

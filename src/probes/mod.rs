@@ -7,6 +7,7 @@ pub mod cert;
 pub mod drill;
 pub mod firewall;
 pub mod host;
+pub mod maintenance;
 pub mod posture;
 
 use serde::{Deserialize, Serialize};

@@ -66,6 +66,16 @@ pub mod serde_rfc3339 {
     }
 }
 
+/// `50h`, `3d`, `12m`: enough to judge at a glance.
+pub fn age_text(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 4 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

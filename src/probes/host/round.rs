@@ -323,21 +323,24 @@ fn filesystem_findings(fs: &FilesystemUse, thresholds: DiskThresholds) -> Vec<Fi
                 "free space on {} (old images: `docker image prune`, logs, build cache) or grow it",
                 fs.mount
             ),
-        ));
+        ).on_mount(&fs.mount));
     }
     if let Some(inodes) = fs.inodes_used_percent {
         let severity = level(inodes, thresholds);
         if severity != Severity::Ok {
-            findings.push(Finding::new(
-                "inodes",
-                None,
-                severity,
-                format!("{} has used {} % of its inodes", fs.mount, inodes),
-                format!(
-                    "remove many small files on {} (caches, queues, sessions)",
-                    fs.mount
-                ),
-            ));
+            findings.push(
+                Finding::new(
+                    "inodes",
+                    None,
+                    severity,
+                    format!("{} has used {} % of its inodes", fs.mount, inodes),
+                    format!(
+                        "remove many small files on {} (caches, queues, sessions)",
+                        fs.mount
+                    ),
+                )
+                .on_mount(&fs.mount),
+            );
         }
     }
     findings

@@ -20,6 +20,9 @@ pub struct Finding {
     /// The container it is about; absent for the host itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
+    /// The filesystem it is about (disk and inode findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mount: Option<String>,
     pub severity: Severity,
     /// One line: what was found. Sanitized; never a secret's value.
     pub reason: String,
@@ -42,11 +45,18 @@ impl Finding {
         Finding {
             check: check.to_owned(),
             container: container.map(str::to_owned),
+            mount: None,
             severity,
             reason: reason.into(),
             fix: fix.into(),
             accepted: None,
         }
+    }
+
+    /// The same finding, about the filesystem mounted at `mount`.
+    pub fn on_mount(mut self, mount: &str) -> Finding {
+        self.mount = Some(mount.to_owned());
+        self
     }
 
     /// Whether the finding raises its signal's severity: accepted exceptions do not,

@@ -3,9 +3,9 @@
 use super::block;
 use super::severity_role;
 use crate::fleet::model::HostState;
-use crate::fleet::table::age_text;
 use crate::tui::app::App;
 use crate::tui::theme::{Role, Theme};
+use crate::util::time::age_text;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Cell, Row, Table, TableState};
