@@ -355,3 +355,53 @@ fn a_selection_judges_only_its_signals_and_reachability() {
         ("fleetdeck_beta_host", 2)
     );
 }
+
+/// contrib/nagios/check_fleetdeck and contrib/checkmk/fleetdeck when fleetdeck cannot
+/// start (here: an inventory that does not exist): one UNKNOWN line saying why, in
+/// each tool's grammar, rather than nothing.
+#[test]
+fn the_contrib_wrappers_turn_a_failed_start_into_an_unknown_with_the_reason() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let missing = "/nonexistent/fleetdeck-inventory.yml";
+    let out = std::process::Command::new(root.join("contrib/nagios/check_fleetdeck"))
+        .args(["-i", missing, "--signal", "backups"])
+        .env("FLEETDECK_BIN", env!("CARGO_BIN_EXE_fleetdeck"))
+        .env_remove("FLEETDECK_INVENTORY")
+        .output()
+        .expect("running check_fleetdeck");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    let parsed = grammar::nagios(&text);
+    assert_eq!(parsed.state, "UNKNOWN");
+    assert!(
+        parsed
+            .text
+            .starts_with("fleetdeck status printed nothing (exit 3): ")
+            && parsed.text.contains(missing),
+        "{text}"
+    );
+
+    let confdir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        confdir.path().join("fleetdeck.cfg"),
+        format!(
+            "FLEETDECK_INVENTORY={missing}\nFLEETDECK_BIN={}\n",
+            env!("CARGO_BIN_EXE_fleetdeck")
+        ),
+    )
+    .expect("writing fleetdeck.cfg");
+    let out = std::process::Command::new(root.join("contrib/checkmk/fleetdeck"))
+        .env("MK_CONFDIR", confdir.path())
+        .env_remove("FLEETDECK_INVENTORY")
+        .output()
+        .expect("running the Checkmk plugin");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "an agent plugin exits 0: {text}");
+    let services = grammar::checkmk(&text);
+    assert_eq!(services.len(), 1, "{text}");
+    assert_eq!(
+        (services[0].name.as_str(), services[0].status),
+        ("fleetdeck_status", 3)
+    );
+    assert!(services[0].details.contains(missing), "{text}");
+}

@@ -309,3 +309,53 @@ fn checkmk_has_one_service_per_host_and_signal_in_the_state_the_json_reports() {
     assert!(details("fleetdeck_client-beta_resources").contains("/srv is 9"));
     assert_eq!(details("fleetdeck_client-gamma_backups"), "no problems");
 }
+
+/// The wrappers in contrib/ run against the lab as a monitoring system would run them:
+/// check_fleetdeck with its arguments, the Checkmk agent plugin with its fleetdeck.cfg.
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn the_contrib_wrappers_run_the_checks_on_the_lab() {
+    let state = lab();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let inventory = state.plan.dir.join("inventory.yml");
+    let out = Command::new(root.join("contrib/nagios/check_fleetdeck"))
+        .arg("-i")
+        .arg(&inventory)
+        .args(["--signal", "backups"])
+        .env("FLEETDECK_BIN", bin())
+        .output()
+        .expect("running check_fleetdeck");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(backups_exit_code(&state)), "{text}");
+    assert_eq!(grammar::nagios(&text).state, "CRITICAL", "{text}");
+
+    let confdir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        confdir.path().join("fleetdeck.cfg"),
+        format!(
+            "FLEETDECK_INVENTORY={}\nFLEETDECK_BIN={}\nFLEETDECK_ARGS=\"--limit client-beta --signal firewall\"\n",
+            inventory.display(),
+            bin()
+        ),
+    )
+    .expect("writing fleetdeck.cfg");
+    let out = Command::new(root.join("contrib/checkmk/fleetdeck"))
+        .env("MK_CONFDIR", confdir.path())
+        .env_remove("FLEETDECK_INVENTORY")
+        .output()
+        .expect("running the Checkmk plugin");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    let services: Vec<(String, u8)> = grammar::checkmk(&text)
+        .into_iter()
+        .map(|s| (s.name, s.status))
+        .collect();
+    assert_eq!(
+        services,
+        [
+            ("fleetdeck_client-beta_host".to_owned(), 0),
+            ("fleetdeck_client-beta_firewall".to_owned(), 2),
+        ],
+        "{text}"
+    );
+}

@@ -362,7 +362,8 @@ pub fn nagios(check: &Check) -> String {
         }
     }
     long.sort_by_key(|l| std::cmp::Reverse(l.0));
-    let mut summary = match counted.iter().max_by_key(|(_, p)| p.severity) {
+    // The worst problem of the first host that has one of that severity.
+    let mut summary = match counted.iter().rev().max_by_key(|(_, p)| p.severity) {
         None => format!("{} host(s), no problems", hosts.len()),
         Some((host, worst)) => {
             let count = |s: Severity| counted.iter().filter(|(_, p)| p.severity == s).count();
