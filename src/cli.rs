@@ -442,6 +442,34 @@ mod tests {
     }
 
     #[test]
+    fn status_takes_signals_and_a_format_or_json_but_not_both() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["fleetdeck", "status"].iter().chain(args)).map(|cli| {
+                match cli.command {
+                    Some(Command::Status(args)) => args,
+                    other => panic!("unexpected parse: {other:?}"),
+                }
+            })
+        };
+        let args = parse(&[
+            "--signal", "backups", "--signal", "certs", "--format", "nagios",
+        ])
+        .expect("parses");
+        use crate::fleet::problems::SignalKind;
+        assert_eq!(args.signal, [SignalKind::Backups, SignalKind::Certs]);
+        assert_eq!(args.output(), StatusFormat::Nagios);
+        assert_eq!(
+            parse(&["--json"]).expect("parses").output(),
+            StatusFormat::Json
+        );
+        assert_eq!(parse(&[]).expect("parses").output(), StatusFormat::Table);
+        let both = parse(&["--json", "--format", "checkmk"]).expect_err("conflict");
+        assert_eq!(both.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let bad = parse(&["--signal", "disks"]).expect_err("no such signal");
+        assert!(bad.to_string().contains("possible values"), "{bad}");
+    }
+
+    #[test]
     fn lab_up_takes_hosts_and_dir() {
         let cli = Cli::try_parse_from(["fleetdeck", "lab", "up", "--hosts", "5", "--dir", "/x"])
             .expect("parses");
