@@ -12,6 +12,7 @@ FLEETDECK_PACKAGES=(
   time bc  # scripts/bench-status.sh
   jq curl  # scripts/bench-host-round.sh
   zsh fish groff-base  # tests/cli.rs: completions and the man page checked by the real tools
+  libmonitoring-plugin-perl  # tests/status_plugin*.rs: Nagios performance data read by Monitoring::Plugin
 )
 
 ensure_packages() {

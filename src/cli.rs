@@ -101,7 +101,9 @@ pub enum Command {
     /// firewall.
     ///
     /// Exit code as a monitoring plugin: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the
-    /// worst across hosts). The JSON fields are documented in docs/status.md.
+    /// worst across hosts, of the --signal ones; hosts in maintenance are left out).
+    /// Also prints Nagios plugin output and Checkmk local checks (--format). The JSON
+    /// fields are documented in docs/status.md.
     Status(StatusArgs),
 
     /// Follow the fleet and print each change as one JSON line (docs/status.md).
@@ -310,13 +312,45 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print JSON instead of a table.
-    #[arg(long)]
+    /// Print JSON instead of a table (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+
+    /// What to print: `table`, `json`, `nagios` (a monitoring plugin's output line
+    /// with performance data) or `checkmk` (a Checkmk local-check section, one
+    /// service per host and signal) (docs/status.md).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<StatusFormat>,
+
+    /// Judge only this signal (repeatable): the exit code and the problems shown are
+    /// the selected signals' (`host` reachability counts in every selection), and
+    /// only what they need is measured. Without it, every signal.
+    #[arg(long, value_enum, value_name = "SIGNAL")]
+    pub signal: Vec<crate::fleet::problems::SignalKind>,
 
     /// Give up on a host that has not answered and been measured within SECS.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub timeout: u64,
+}
+
+impl StatusArgs {
+    /// The output format: `--format`, else JSON with `--json`, else the table.
+    pub fn output(&self) -> StatusFormat {
+        match (self.format, self.json) {
+            (Some(format), _) => format,
+            (None, true) => StatusFormat::Json,
+            (None, false) => StatusFormat::Table,
+        }
+    }
+}
+
+/// `status --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    Table,
+    Json,
+    Nagios,
+    Checkmk,
 }
 
 #[derive(Debug, Args)]
@@ -405,6 +439,34 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn status_takes_signals_and_a_format_or_json_but_not_both() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["fleetdeck", "status"].iter().chain(args)).map(|cli| {
+                match cli.command {
+                    Some(Command::Status(args)) => args,
+                    other => panic!("unexpected parse: {other:?}"),
+                }
+            })
+        };
+        let args = parse(&[
+            "--signal", "backups", "--signal", "certs", "--format", "nagios",
+        ])
+        .expect("parses");
+        use crate::fleet::problems::SignalKind;
+        assert_eq!(args.signal, [SignalKind::Backups, SignalKind::Certs]);
+        assert_eq!(args.output(), StatusFormat::Nagios);
+        assert_eq!(
+            parse(&["--json"]).expect("parses").output(),
+            StatusFormat::Json
+        );
+        assert_eq!(parse(&[]).expect("parses").output(), StatusFormat::Table);
+        let both = parse(&["--json", "--format", "checkmk"]).expect_err("conflict");
+        assert_eq!(both.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let bad = parse(&["--signal", "disks"]).expect_err("no such signal");
+        assert!(bad.to_string().contains("possible values"), "{bad}");
     }
 
     #[test]

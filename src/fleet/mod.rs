@@ -7,6 +7,7 @@ pub mod containers;
 pub mod engine_events;
 pub mod facts;
 pub mod model;
+pub mod plugin;
 pub mod probe;
 pub mod problems;
 pub mod status;

@@ -353,3 +353,363 @@ pub fn fleet_severity(
             .map(|h| h.severity_of(selection)),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::fleet::containers::{ContainerReport, Pinning};
+    use crate::fleet::model::{Expectations, HostEvent};
+    use crate::probes::backup::{BackupRepo, BackupReport, BackupState};
+    use crate::probes::firewall::{Drift, DriftKind, FirewallReport};
+    use crate::probes::host::{HostReport, ResourcesReport};
+    use crate::probes::maintenance::Maintenance;
+
+    const AT: OffsetDateTime = datetime!(2027-01-01 10:00 UTC);
+
+    fn everything() -> Expectations {
+        Expectations {
+            backups: true,
+            certs: true,
+            firewall: true,
+            host_round: true,
+        }
+    }
+
+    fn container(name: &str, severity: Severity, problem: Option<&str>) -> ContainerReport {
+        ContainerReport {
+            name: name.into(),
+            id: format!("{name}-id"),
+            state: "running".into(),
+            health: None,
+            health_output: None,
+            restart_count: 0,
+            exit_code: None,
+            oom_killed: false,
+            started_at: None,
+            uptime_seconds: None,
+            image: "nginx:1.25".into(),
+            image_pinned: Pinning::Tag,
+            severity,
+            problem: problem.map(str::to_owned),
+            app: None,
+            service: None,
+            config_hash: None,
+            findings: Vec::new(),
+            published: Vec::new(),
+        }
+    }
+
+    fn repo(name: &str) -> BackupRepo {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "kind": "restic", "repository": "/srv/backup/repo"
+        }))
+        .expect("a repository")
+    }
+
+    fn backup(name: &str, age_hours: i64, severity: Severity) -> BackupReport {
+        let mut report = BackupReport::failed(&repo(name), BackupState::Listed, "");
+        report.error = None;
+        report.age_seconds = Some(age_hours * 3600);
+        report.latest = Some(AT - time::Duration::hours(age_hours));
+        report.count = 3;
+        report.severity = severity;
+        report
+    }
+
+    fn drift(message: &str, severity: Severity) -> Drift {
+        Drift {
+            kind: DriftKind::ExtraPort,
+            severity,
+            message: message.into(),
+            port: Some(5432),
+            port_end: None,
+            proto: None,
+        }
+    }
+
+    fn firewall(drifts: Vec<Drift>) -> FirewallReport {
+        let mut report = FirewallReport::failed("");
+        report.error = None;
+        report.severity = Severity::worst(drifts.iter().map(|d| d.severity));
+        report.drift = drifts;
+        report
+    }
+
+    fn resources(findings: Vec<Finding>) -> HostReport {
+        let mut resources = ResourcesReport::failed("");
+        resources.error = None;
+        resources.severity = Severity::worst(findings.iter().map(|f| f.severity));
+        resources.findings = findings;
+        HostReport {
+            resources,
+            posture: vec![Finding::new(
+                "sshd_password_login",
+                None,
+                Severity::Critical,
+                "sshd accepts password logins",
+                "PasswordAuthentication no",
+            )],
+            posture_error: None,
+        }
+    }
+
+    /// A host that answered and had every declared signal measured at `at`, with one
+    /// problem in each: a failing container, a stale backup, a drift, a full disk and
+    /// a posture finding (certificates are measured with no problem).
+    fn measured_host(at: OffsetDateTime, backup_age_hours: i64) -> HostState {
+        let mut host = HostState::new("web1", vec![], everything());
+        host.apply(HostEvent::Up { at });
+        host.apply(HostEvent::Containers(
+            crate::fleet::containers::ContainerUpdate::All(
+                vec![
+                    container("worker", Severity::Critical, Some("unhealthy: refused")),
+                    container("web", Severity::Ok, None),
+                ],
+                at,
+            ),
+        ));
+        host.apply(HostEvent::Backups(
+            vec![
+                backup("app-data", backup_age_hours, Severity::Critical),
+                backup("db", 2, Severity::Ok),
+            ],
+            at,
+        ));
+        host.apply(HostEvent::Certs(Vec::new(), at));
+        host.apply(HostEvent::Firewall(
+            Box::new(firewall(vec![drift(
+                "5432/tcp is open from anywhere but not declared",
+                Severity::Critical,
+            )])),
+            at,
+        ));
+        host.apply(HostEvent::Host(
+            Box::new(resources(vec![
+                Finding::new("disk", None, Severity::Warning, "/srv is 85 % full", "")
+                    .on_mount("/srv"),
+            ])),
+            at,
+        ));
+        host
+    }
+
+    fn keys(problems: &[Problem]) -> Vec<(SignalKind, &str, Severity)> {
+        problems
+            .iter()
+            .map(|p| (p.signal, p.subject.as_str(), p.severity))
+            .collect()
+    }
+
+    #[test]
+    fn each_signal_lists_its_problems_with_their_subjects_in_signal_order() {
+        let host = measured_host(AT, 50);
+        let problems = host.problems();
+        assert_eq!(
+            keys(&problems),
+            [
+                (SignalKind::Containers, "worker", Severity::Critical),
+                (SignalKind::Backups, "app-data", Severity::Critical),
+                (
+                    SignalKind::Firewall,
+                    "5432/tcp is open from anywhere but not declared",
+                    Severity::Critical
+                ),
+                (SignalKind::Resources, "disk:/srv", Severity::Warning),
+                (
+                    SignalKind::Posture,
+                    "sshd_password_login",
+                    Severity::Critical
+                ),
+            ]
+        );
+        assert_eq!(problems[0].summary, "container worker: unhealthy: refused");
+        assert_eq!(
+            problems[1].summary,
+            "backup app-data: latest snapshot 50h ago"
+        );
+        assert_eq!(host.severity(), Severity::Critical);
+    }
+
+    #[test]
+    fn subjects_stay_the_same_from_one_round_to_the_next() {
+        let first = measured_host(AT, 50);
+        let later = measured_host(AT + time::Duration::minutes(30), 51);
+        let subjects = |h: &HostState| -> Vec<(SignalKind, String)> {
+            h.problems()
+                .into_iter()
+                .map(|p| (p.signal, p.subject))
+                .collect()
+        };
+        assert_eq!(subjects(&first), subjects(&later));
+        // The summaries move with the measurement; the subjects do not.
+        assert_ne!(first.problems()[1].summary, later.problems()[1].summary);
+    }
+
+    #[test]
+    fn selections_judge_their_signals_and_reachability_is_in_every_one() {
+        let mut host = measured_host(AT, 10);
+        // The backup is fresh now: only the disk warns among resources and backups.
+        host.apply(HostEvent::Backups(
+            vec![backup("app-data", 10, Severity::Ok)],
+            AT,
+        ));
+        assert_eq!(host.severity_of(&[SignalKind::Backups]), Severity::Ok);
+        assert_eq!(
+            host.severity_of(&[SignalKind::Resources]),
+            Severity::Warning
+        );
+        assert_eq!(
+            host.severity_of(&[SignalKind::Backups, SignalKind::Resources]),
+            Severity::Warning
+        );
+        assert_eq!(host.severity_of(&[SignalKind::Certs]), Severity::Ok);
+        assert_eq!(host.severity_of(&[SignalKind::Host]), Severity::Ok);
+        assert_eq!(host.severity_of(&[]), Severity::Critical);
+        assert_eq!(host.severity_of(&[]), host.severity());
+
+        host.apply(HostEvent::Down {
+            cause: "keepalive timeout".into(),
+        });
+        for signal in SignalKind::ALL {
+            assert_eq!(
+                host.severity_of(&[signal]),
+                Severity::Critical,
+                "{signal:?}"
+            );
+        }
+        let problems = host.problems();
+        assert_eq!(problems[0].signal, SignalKind::Host);
+        assert_eq!(problems[0].subject, "");
+        assert_eq!(problems[0].summary, "unreachable: keepalive timeout");
+        assert!(problems[0].selected_by(&[SignalKind::Backups]));
+        assert!(!problems.iter().any(|p| p.signal == SignalKind::Backups));
+
+        let never = HostState::new("new", vec![], everything());
+        assert_eq!(
+            keys(&never.problems()),
+            [(SignalKind::Host, "", Severity::Unknown)]
+        );
+        assert_eq!(
+            never.severity_of(&[SignalKind::Firewall]),
+            Severity::Unknown
+        );
+    }
+
+    #[test]
+    fn a_declared_signal_without_a_current_measurement_is_unknown() {
+        let mut host = HostState::new("web1", vec![], everything());
+        host.apply(HostEvent::Up { at: AT });
+        let gaps: Vec<(SignalKind, String)> = host
+            .problems()
+            .into_iter()
+            .map(|p| {
+                assert_eq!((p.severity, p.subject.as_str()), (Severity::Unknown, ""));
+                (p.signal, p.summary)
+            })
+            .collect();
+        let expected: Vec<(SignalKind, String)> = [
+            SignalKind::Containers,
+            SignalKind::Backups,
+            SignalKind::Certs,
+            SignalKind::Firewall,
+            SignalKind::Resources,
+            SignalKind::Posture,
+        ]
+        .into_iter()
+        .map(|s| (s, format!("{}: not measured yet", s.as_str())))
+        .collect();
+        assert_eq!(gaps, expected);
+
+        // A failed attempt is named; one that succeeds again closes the gap.
+        let mut host = measured_host(AT, 10);
+        host.backups.fail("restic: repository is locked".into());
+        let backups: Vec<Problem> = host
+            .problems()
+            .into_iter()
+            .filter(|p| p.signal == SignalKind::Backups)
+            .collect();
+        assert_eq!(
+            keys(&backups),
+            [
+                (SignalKind::Backups, "app-data", Severity::Critical),
+                (SignalKind::Backups, "", Severity::Unknown),
+            ]
+        );
+        assert_eq!(backups[1].summary, "backups: restic: repository is locked");
+        host.apply(HostEvent::Backups(
+            vec![backup("app-data", 10, Severity::Ok)],
+            AT,
+        ));
+        assert_eq!(host.severity_of(&[SignalKind::Backups]), Severity::Ok);
+
+        // A firewall report carrying its own failure says so once, not twice.
+        host.apply(HostEvent::Firewall(
+            Box::new(FirewallReport::failed("nft: permission denied")),
+            AT,
+        ));
+        host.firewall.fail("nft: permission denied".into());
+        let firewall: Vec<Problem> = host
+            .problems()
+            .into_iter()
+            .filter(|p| p.signal == SignalKind::Firewall)
+            .collect();
+        assert_eq!(firewall.len(), 1, "{firewall:?}");
+        assert_eq!(firewall[0].summary, "firewall: nft: permission denied");
+
+        // Undeclared signals are absent, not unknown.
+        let mut bare = HostState::new("bare", vec![], Expectations::default());
+        bare.apply(HostEvent::Up { at: AT });
+        bare.apply(HostEvent::Containers(
+            crate::fleet::containers::ContainerUpdate::All(Vec::new(), AT),
+        ));
+        assert_eq!(bare.problems(), Vec::new());
+    }
+
+    #[test]
+    fn a_host_in_maintenance_is_left_out_of_the_fleet_severity_until_it_ends() {
+        let mut quiet = measured_host(AT, 10);
+        quiet.apply(HostEvent::Containers(
+            crate::fleet::containers::ContainerUpdate::All(Vec::new(), AT),
+        ));
+        quiet.apply(HostEvent::Backups(Vec::new(), AT));
+        quiet.apply(HostEvent::Firewall(Box::new(firewall(Vec::new())), AT));
+        let mut warning_only = resources(vec![
+            Finding::new("disk", None, Severity::Warning, "/srv is 85 % full", "").on_mount("/srv"),
+        ]);
+        warning_only.posture.clear();
+        quiet.apply(HostEvent::Host(Box::new(warning_only), AT));
+        assert_eq!(quiet.severity(), Severity::Warning);
+
+        let mut broken = measured_host(AT, 50);
+        let until = AT + time::Duration::hours(2);
+        broken.apply(HostEvent::Maintenance(
+            Ok(Some(Maintenance {
+                by: "ops@laptop".into(),
+                started_at: AT - time::Duration::minutes(5),
+                until,
+                reason: "kernel upgrade".into(),
+            })),
+            AT,
+        ));
+        let hosts = [quiet, broken];
+        assert_eq!(fleet_severity(&hosts, &[], AT), Severity::Warning);
+        assert_eq!(
+            fleet_severity(&hosts, &[SignalKind::Backups], AT),
+            Severity::Ok
+        );
+        // The window is still listed on the host: its own severity is unchanged.
+        assert_eq!(hosts[1].severity(), Severity::Critical);
+        // Just before its end, still silenced; at `until`, counted again.
+        let before = until - time::Duration::seconds(1);
+        assert_eq!(fleet_severity(&hosts, &[], before), Severity::Warning);
+        assert_eq!(fleet_severity(&hosts, &[], until), Severity::Critical);
+        assert_eq!(
+            fleet_severity(&hosts, &[SignalKind::Backups], until),
+            Severity::Critical
+        );
+        // An empty fleet is OK.
+        assert_eq!(fleet_severity(&[], &[], AT), Severity::Ok);
+    }
+}

@@ -60,6 +60,9 @@ pub struct Target {
     pub vars: serde_json::Map<String, serde_json::Value>,
     /// The inventory's directory: relative stack and secret paths are taken from here.
     pub inventory_dir: PathBuf,
+    /// Whether the host round (resources and the host's posture) is measured: `status
+    /// --signal` leaves it out when neither is selected.
+    pub host_round: bool,
 }
 
 impl Target {
@@ -71,6 +74,7 @@ impl Target {
             settings: host.settings().clone(),
             vars: host.vars().clone(),
             inventory_dir: inventory_dir(inventory),
+            host_round: true,
         }
     }
 
@@ -121,7 +125,7 @@ impl Target {
             backups: !self.settings.backups.is_empty(),
             certs: !self.settings.certificates.is_empty(),
             firewall: self.settings.firewall.is_some(),
-            host_round: true,
+            host_round: self.host_round,
         }
     }
 }
