@@ -29,6 +29,36 @@ ensure_packages() {
   fi
 }
 
+# Prometheus and Alertmanager (Debian's packages): scripts/test.sh checks the shipped
+# rules with promtool and the example configuration with amtool, and
+# tests/exporter_lab.rs starts both on ports of its own. Installing them must not leave
+# their services on 9090/9093: a policy-rc.d keeps the packages from starting them
+# (removed after, unless it was there before), and they are disabled where systemd runs.
+ensure_prometheus() {
+  local missing=() pkg policy=/usr/sbin/policy-rc.d own_policy=0
+  for pkg in prometheus prometheus-alertmanager; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  echo "==> installing: ${missing[*]} (their services not started)"
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    own_policy=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  local rc=0
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || rc=$?
+  if ((own_policy)); then
+    rm -f "$policy"
+  fi
+  ((rc == 0)) || return "$rc"
+  if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+    systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
+  fi
+}
+
 # ansible-inventory (ansible-core, from PyPI): tests compare `fleetdeck inventory
 # --list` with it. Installed into its own venv, linked into /usr/local/bin; falls back
 # to pip's --break-system-packages where python3 has no venv module.
@@ -91,6 +121,7 @@ prepare_machine() {
   require_root
   ensure_rust
   ensure_packages
+  ensure_prometheus
   ensure_ansible
   ensure_sops
 }

@@ -12,6 +12,10 @@ echo "==> cargo fmt --check"
 cargo fmt --check
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "==> promtool: the shipped alert rules and their unit tests; amtool: the example Alertmanager configuration"
+promtool check rules contrib/prometheus/fleetdeck-rules.yml
+promtool test rules contrib/prometheus/fleetdeck-rules.test.yml
+amtool check-config contrib/alertmanager/alertmanager.yml
 RESULTS=$(mktemp /tmp/fleetdeck-results.XXXXXX)
 echo "==> unit tests"
 cargo test --quiet --no-fail-fast 2>&1 | tee -a "$RESULTS"

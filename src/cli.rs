@@ -109,6 +109,13 @@ pub enum Command {
     /// Follow the fleet and print each change as one JSON line (docs/status.md).
     Watch(WatchArgs),
 
+    /// Follow the fleet and serve its last known state as Prometheus metrics on
+    /// /metrics, and /healthz (docs/exporter.md).
+    ///
+    /// Runs until interrupted. Exit 2 when it cannot start (a bad --listen address, the
+    /// port in use, an unreadable inventory).
+    Serve(ServeArgs),
+
     /// Bring the selected hosts' apps to their stacks (docs/deploy.md).
     ///
     /// Plans first (the difference from what runs), asks, then applies host by host
@@ -359,6 +366,13 @@ pub struct WatchArgs {
     /// interactive view).
     #[arg(long, required = true)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address and port to serve on, e.g. 127.0.0.1:9717 or [::1]:9717.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9717")]
+    pub listen: String,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod core;
 pub mod docker;
+pub mod exporter;
 pub mod fleet;
 pub mod inventory;
 pub mod lab;

@@ -13,12 +13,14 @@ pub mod console;
 pub mod deploy;
 pub mod drill;
 pub mod ending;
+pub mod follow;
 pub mod headless;
 pub mod inventory;
 pub mod lab;
 pub mod man;
 pub mod rollback;
 pub mod secrets;
+pub mod serve;
 pub mod status;
 pub mod watch;
 
@@ -166,6 +168,7 @@ pub async fn run(ctx: &Context, command: Option<&Command>) -> Result<ExitCode> {
         Command::Secrets(args) => secrets::run(ctx, args).await,
         Command::Status(args) => status::run(ctx, args).await,
         Command::Watch(args) => watch::run(ctx, args).await,
+        Command::Serve(args) => serve::run(ctx, args).await,
         Command::Deploy(args) => deploy::run(ctx, args).await,
         Command::Rollback(args) => rollback::run(ctx, args).await,
         Command::Canary(args) => canary::run(ctx, args).await,

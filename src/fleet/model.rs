@@ -94,6 +94,19 @@ pub struct HostState {
     pub firewall_rules: Option<FirewallReport>,
     /// Whether these signals were asked for (a host without declared backups has none).
     pub expects: Expectations,
+    /// The thresholds the inventory declares per backup repository and certificate
+    /// endpoint, for the exporter to show beside the readings they judge.
+    pub thresholds: std::sync::Arc<DeclaredThresholds>,
+}
+
+/// Per backup repository and per certificate endpoint (by declared name): the ages and
+/// days the probes judge them by, the defaults where the inventory sets none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeclaredThresholds {
+    /// `(warning_hours, critical_hours)` per repository.
+    pub backups: std::collections::BTreeMap<String, (u64, u64)>,
+    /// `(warning_days, critical_days)` per endpoint.
+    pub certs: std::collections::BTreeMap<String, (i64, i64)>,
 }
 
 /// Which signals the inventory declares for the host; a declared signal never

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::model::{Expectations, HostState};
+use super::model::{DeclaredThresholds, Expectations, HostState};
 use crate::inventory::{Host, HostSettings, Inventory};
 use crate::ssh::auth::PassphrasePrompt;
 use crate::ssh::config::ConfigError;
@@ -116,7 +116,27 @@ impl Target {
         let mut state = HostState::new(&self.name, self.groups.clone(), self.expectations());
         state.posture_policy = Arc::new(self.settings.posture.clone());
         state.declared_firewall = self.settings.firewall.clone().map(Arc::new);
+        state.thresholds = Arc::new(self.thresholds());
         state
+    }
+
+    /// The declared thresholds of the host's backup repositories and certificate
+    /// endpoints.
+    pub fn thresholds(&self) -> DeclaredThresholds {
+        DeclaredThresholds {
+            backups: self
+                .settings
+                .backups
+                .iter()
+                .map(|r| (r.name.clone(), (r.warning_hours, r.critical_hours)))
+                .collect(),
+            certs: self
+                .settings
+                .certificates
+                .iter()
+                .map(|c| (c.name.clone(), (c.warning_days, c.critical_days)))
+                .collect(),
+        }
     }
 
     /// Which signals the inventory declares for this host.
