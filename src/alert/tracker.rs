@@ -64,6 +64,15 @@ pub struct Transition {
     pub source: &'static str,
 }
 
+impl Transition {
+    pub fn status_word(&self) -> &'static str {
+        match self.status {
+            Status::Firing => "firing",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
 /// The stable identity of an alert: the first 16 hex digits of SHA-256 over host,
 /// signal and subject.
 pub fn fingerprint(host: &str, signal: SignalKind, subject: &str) -> String {
