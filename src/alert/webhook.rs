@@ -45,7 +45,8 @@ pub struct Counters {
     /// Given up after the last attempt, or refused for good (a 4xx).
     pub failed: AtomicU64,
     /// A `firing` not delivered because a newer transition of the same alert came
-    /// after it (delivering it would tell a stale story).
+    /// after it (delivering it would tell a stale story), and a `resolved` not sent
+    /// because its `firing` was not delivered.
     pub superseded: AtomicU64,
 }
 
@@ -57,9 +58,21 @@ pub async fn run(
     delivery: Delivery,
     counters: Arc<Counters>,
 ) {
+    // The alerts whose `firing` this receiver took: only those get a `resolved`.
+    let mut heard = std::collections::HashSet::new();
     loop {
         let transition = queue.pop().await;
-        deliver(&client, &endpoint, &queue, delivery, &counters, &transition).await;
+        if transition.status == Status::Resolved && !heard.remove(&transition.fingerprint) {
+            // Its firing was never delivered (given up, dropped, or superseded by this
+            // very resolved): the receiver never heard of the alert.
+            counters.superseded.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(target: "fleetdeck::alert", "{endpoint}: resolved {} {}: not sent, its firing was not delivered", transition.host, transition.fingerprint);
+            continue;
+        }
+        let delivered = deliver(&client, &endpoint, &queue, delivery, &counters, &transition).await;
+        if delivered && transition.status == Status::Firing {
+            heard.insert(transition.fingerprint.clone());
+        }
     }
 }
 
@@ -70,7 +83,7 @@ async fn deliver(
     delivery: Delivery,
     counters: &Counters,
     transition: &Transition,
-) {
+) -> bool {
     let what = format!(
         "{} {} {}",
         transition.status_word(),
@@ -82,18 +95,18 @@ async fn deliver(
         if attempt > 1 && superseded(queue, transition) {
             counters.superseded.fetch_add(1, Ordering::Relaxed);
             tracing::info!(target: "fleetdeck::alert", "{endpoint}: {what}: not retried, a newer notification of it is waiting");
-            return;
+            return false;
         }
         match post(client, endpoint, transition, delivery.timeout).await {
             Ok(()) => {
                 counters.delivered.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(target: "fleetdeck::alert", "{endpoint}: {what}: delivered");
-                return;
+                return true;
             }
             Err(Failure::Refused(why)) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(target: "fleetdeck::alert", "{endpoint}: {what}: refused ({why}); not retried");
-                return;
+                return false;
             }
             Err(Failure::Retry(why)) if attempt < delivery.attempts => {
                 tracing::warn!(target: "fleetdeck::alert", "{endpoint}: {what}: {why}; retrying in {wait:?} (attempt {attempt} of {})", delivery.attempts);
@@ -103,10 +116,11 @@ async fn deliver(
             Err(Failure::Retry(why)) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(target: "fleetdeck::alert", "{endpoint}: {what}: {why}; given up after {attempt} attempts");
-                return;
+                return false;
             }
         }
     }
+    false
 }
 
 /// A `firing` with a newer transition of the same alert queued behind it: the
