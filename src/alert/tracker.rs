@@ -62,6 +62,9 @@ pub struct Transition {
     pub fingerprint: String,
     /// Always "fleetdeck".
     pub source: &'static str,
+    /// One line for people: `[FIRING critical] host: summary`, as chat webhooks that
+    /// read a `text` field show it.
+    pub text: String,
 }
 
 impl Transition {
@@ -229,7 +232,17 @@ fn transition(
         // The severity the receivers last heard, so a resolved matches its firing.
         Status::Resolved => entry.fired.unwrap_or(p.severity),
     };
+    let word = match status {
+        Status::Firing => "FIRING",
+        Status::Resolved => "RESOLVED",
+    };
+    let text = sanitize::line(&format!(
+        "[{word} {}] {host}: {}",
+        severity.as_str(),
+        p.summary
+    ));
     Transition {
+        text,
         status,
         host: sanitize::line(host),
         signal: p.signal,
@@ -508,6 +521,7 @@ mod tests {
             "resolved_at",
             "fingerprint",
             "source",
+            "text",
         ] {
             assert!(body.get(key).is_some(), "{key} in {body}");
         }
@@ -519,5 +533,8 @@ mod tests {
             !summary.contains('\u{1b}') && !summary.contains('\n'),
             "{summary}"
         );
+        let text = body["text"].as_str().unwrap();
+        assert!(text.starts_with("[FIRING critical] h: "), "{text}");
+        assert!(!text.contains('\u{1b}') && !text.contains('\n'), "{text}");
     }
 }
