@@ -106,7 +106,9 @@ pub enum Command {
     /// fields are documented in docs/status.md.
     Status(StatusArgs),
 
-    /// Follow the fleet and print each change as one JSON line (docs/status.md).
+    /// Follow the fleet and print each change as one JSON line (docs/status.md);
+    /// with --notify or --alertmanager, send alerts as problems start and end
+    /// (docs/notify.md).
     Watch(WatchArgs),
 
     /// Follow the fleet and serve its last known state as Prometheus metrics on
@@ -366,6 +368,25 @@ pub struct WatchArgs {
     /// interactive view).
     #[arg(long, required = true)]
     pub json: bool,
+
+    /// POST each alert as JSON to URL when it starts and when it resolves
+    /// (repeatable; docs/notify.md). Only scheme://host:port of it is ever shown.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Vec<String>,
+
+    /// Push the same alerts to Alertmanager's v2 API at URL (its base URL;
+    /// repeatable), so that its routing, grouping and silences apply.
+    #[arg(long, value_name = "URL")]
+    pub alertmanager: Vec<String>,
+
+    /// How long a problem must last before it is sent: `30s`, `2m`, `1h`
+    /// [default: 2m].
+    #[arg(long, value_name = "DURATION", value_parser = hold)]
+    pub notify_hold: Option<std::time::Duration>,
+}
+
+fn hold(text: &str) -> Result<std::time::Duration, String> {
+    crate::stack::duration(text)
 }
 
 #[derive(Debug, Args)]

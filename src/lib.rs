@@ -7,6 +7,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alert;
 pub mod audit;
 pub mod cli;
 pub mod commands;

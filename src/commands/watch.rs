@@ -1,28 +1,62 @@
-//! `fleetdeck watch --json`: the fleet followed, one JSON line per change of a host.
+//! `fleetdeck watch --json`: the fleet followed, one JSON line per change of a host;
+//! with `--notify`/`--alertmanager`, alerts sent as problems start and end
+//! (docs/notify.md).
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use color_eyre::eyre::Result;
 use time::OffsetDateTime;
 
 use super::Context;
-use super::ending::ExitCodeOf;
+use super::ending::{ExitCodeOf, NOTHING_DONE};
+use crate::alert::endpoint::Endpoint;
+use crate::alert::webhook::Delivery;
+use crate::alert::{DEFAULT_HOLD, Notifier, Receivers};
 use crate::cli::WatchArgs;
 use crate::fleet::actor;
 use crate::fleet::model::{Expectations, HostState};
 use crate::probes::Severity;
 
-/// Runs `watch`.
-pub async fn run(ctx: &Context, _args: &WatchArgs) -> Result<ExitCode> {
-    Ok(ExitCode::from(watch(ctx).await))
+/// How often the alerts are looked at without a new event, so that holds end and
+/// maintenance windows expire on time.
+const ALERT_TICK: Duration = Duration::from_secs(1);
+
+/// Runs `watch`. Receivers' URLs are checked before anything starts: a bad one is
+/// exit 2 with nothing watched or sent.
+pub async fn run(ctx: &Context, args: &WatchArgs) -> Result<ExitCode> {
+    let receivers = match receivers(args) {
+        Ok(receivers) => receivers,
+        Err(message) => {
+            eprintln!("fleetdeck: {message}");
+            return Ok(ExitCode::from(NOTHING_DONE));
+        }
+    };
+    let hold = args.notify_hold.unwrap_or(DEFAULT_HOLD);
+    Ok(ExitCode::from(watch(ctx, &receivers, hold).await))
+}
+
+/// `--notify` and `--alertmanager`, checked.
+fn receivers(args: &WatchArgs) -> Result<Receivers, String> {
+    let parse = |flag: &str, urls: &[String]| -> Result<Vec<Endpoint>, String> {
+        urls.iter().map(|url| Endpoint::parse(flag, url)).collect()
+    };
+    let receivers = Receivers {
+        webhooks: parse("--notify", &args.notify)?,
+        alertmanagers: parse("--alertmanager", &args.alertmanager)?,
+    };
+    if receivers.is_empty() && args.notify_hold.is_some() {
+        return Err("--notify-hold: nothing to notify (add --notify or --alertmanager)".into());
+    }
+    Ok(receivers)
 }
 
 /// Runs `watch --json`: one actor per host; after each change to a host, one JSON line
 /// `{"time": …, "host": {…}}` with the host as `status --json` shows it. Changes in
 /// ages alone (a clock ticking) are not changes. Without an inventory it watches this
 /// machine's own engine, as `status` and the console do. Runs until interrupted.
-async fn watch(ctx: &Context) -> u8 {
+async fn watch(ctx: &Context, receivers: &Receivers, hold: Duration) -> u8 {
     let unknown = Severity::Unknown.exit_code();
     let targets = match ctx.selected_targets() {
         Ok(targets) => targets,
@@ -31,6 +65,27 @@ async fn watch(ctx: &Context) -> u8 {
             return unknown;
         }
     };
+    // The senders run in tasks of their own: the loop below only hands them what to
+    // send, so no receiver can hold up the lines.
+    let mut notifier = None;
+    if !receivers.is_empty() {
+        match Notifier::start(hold, receivers, Delivery::default()).await {
+            Ok(started) => {
+                for receiver in started.receivers() {
+                    eprintln!(
+                        "fleetdeck: sending alerts to {} (hold {})",
+                        receiver.endpoint,
+                        crate::util::time::age_text(hold.as_secs().try_into().unwrap_or(i64::MAX))
+                    );
+                }
+                notifier = Some(started);
+            }
+            Err(message) => {
+                eprintln!("fleetdeck: {message}");
+                return unknown;
+            }
+        }
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let mut hosts = Vec::new();
     let mut actors = Vec::new();
@@ -69,42 +124,69 @@ async fn watch(ctx: &Context) -> u8 {
     drop(tx);
     let mut printed: Vec<Option<serde_json::Value>> = vec![None; hosts.len()];
     let mut out = std::io::stdout();
+    let mut tick = tokio::time::interval(ALERT_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let Some((index, event)) = rx.recv().await else {
-            return unknown;
+        let received = match notifier {
+            Some(_) => tokio::select! {
+                received = rx.recv() => Some(received),
+                _ = tick.tick() => None,
+            },
+            None => Some(rx.recv().await),
         };
-        let mut touched = vec![index];
-        hosts[index].apply(event);
-        // Drain whatever else is already waiting, then print once per changed host.
-        while let Ok((index, event)) = rx.try_recv() {
-            hosts[index].apply(event);
-            touched.push(index);
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        let now = OffsetDateTime::now_utc();
-        for index in touched {
-            // Nothing is said about a host before its first connection attempt ends:
-            // "reachable": false would be a guess.
-            if hosts[index].reachable.is_none() {
-                continue;
-            }
-            let Ok(value) = serde_json::to_value(hosts[index].to_json(now)) else {
-                continue;
+        if let Some(received) = received {
+            let Some((index, event)) = received else {
+                return unknown;
             };
-            let comparable = without_clock(value.clone());
-            if printed[index].as_ref() == Some(&comparable) {
-                continue;
+            let mut touched = vec![index];
+            hosts[index].apply(event);
+            // Drain whatever else is already waiting, then print once per changed host.
+            while let Ok((index, event)) = rx.try_recv() {
+                hosts[index].apply(event);
+                touched.push(index);
             }
-            printed[index] = Some(comparable);
-            let line =
-                serde_json::json!({ "time": crate::util::time::rfc3339(now), "host": value });
-            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            if !print_changes(&hosts, touched, &mut printed, &mut out) {
                 // The reader went away (a closed pipe): stop quietly.
                 return 0;
             }
         }
+        if let Some(notifier) = notifier.as_mut() {
+            // Queued for the senders; never waits for a receiver.
+            notifier.observe(&hosts, OffsetDateTime::now_utc());
+        }
     }
+}
+
+/// One line per host in `touched` whose JSON changed; false when stdout is gone.
+fn print_changes(
+    hosts: &[HostState],
+    mut touched: Vec<usize>,
+    printed: &mut [Option<serde_json::Value>],
+    out: &mut std::io::Stdout,
+) -> bool {
+    touched.sort_unstable();
+    touched.dedup();
+    let now = OffsetDateTime::now_utc();
+    for index in touched {
+        // Nothing is said about a host before its first connection attempt ends:
+        // "reachable": false would be a guess.
+        if hosts[index].reachable.is_none() {
+            continue;
+        }
+        let Ok(value) = serde_json::to_value(hosts[index].to_json(now)) else {
+            continue;
+        };
+        let comparable = without_clock(value.clone());
+        if printed[index].as_ref() == Some(&comparable) {
+            continue;
+        }
+        printed[index] = Some(comparable);
+        let line = serde_json::json!({ "time": crate::util::time::rfc3339(now), "host": value });
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// The host JSON without the fields that move with the clock alone, so that only real

@@ -29,6 +29,9 @@ mod parse;
 mod template;
 mod values;
 
+/// Go-style durations (`30s`, `1m30s`), as compose and the command line write them.
+pub use values::duration;
+
 #[cfg(test)]
 mod tests;
 
