@@ -1,6 +1,6 @@
 //! Following the fleet: one actor per selected host (or this machine's own engine
 //! without an inventory), each reporting its host's events on one channel, and the
-//! hosts' states those events apply to. What `serve` keeps the last state of.
+//! hosts' states those events apply to: what `watch` prints and `serve` exposes.
 
 use tokio::sync::mpsc;
 

@@ -15,8 +15,7 @@ use crate::alert::endpoint::Endpoint;
 use crate::alert::webhook::Delivery;
 use crate::alert::{DEFAULT_HOLD, Notifier, Receivers};
 use crate::cli::WatchArgs;
-use crate::fleet::actor;
-use crate::fleet::model::{Expectations, HostState};
+use crate::fleet::model::HostState;
 use crate::probes::Severity;
 
 /// How often the alerts are looked at without a new event, so that holds end and
@@ -58,13 +57,6 @@ fn receivers(args: &WatchArgs) -> Result<Receivers, String> {
 /// machine's own engine, as `status` and the console do. Runs until interrupted.
 async fn watch(ctx: &Context, receivers: &Receivers, hold: Duration) -> u8 {
     let unknown = Severity::Unknown.exit_code();
-    let targets = match ctx.selected_targets() {
-        Ok(targets) => targets,
-        Err(message) => {
-            eprintln!("fleetdeck: {message}");
-            return unknown;
-        }
-    };
     // The senders run in tasks of their own: the loop below only hands them what to
     // send, so no receiver can hold up the lines.
     let mut notifier = None;
@@ -86,42 +78,18 @@ async fn watch(ctx: &Context, receivers: &Receivers, hold: Duration) -> u8 {
             }
         }
     }
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    let mut hosts = Vec::new();
-    let mut actors = Vec::new();
-    // The local engine's task; it ends with the process.
-    let mut _local = None;
-    match targets {
-        None => {
-            let socket = crate::docker::transport::default_local_socket();
-            hosts.push(HostState::new(
-                "localhost",
-                Vec::new(),
-                Expectations::default(),
-            ));
-            _local = Some(actor::spawn_local(socket, 0, tx.clone()));
-        }
-        Some(targets) => {
-            let options = &ctx.ssh;
-            let Some(contexts) = ctx.connect_contexts(&targets) else {
-                return unknown;
-            };
-            // Before the first line, so every host's first line already compares its
-            // apps (read from local files, on a blocking thread).
-            let mut expected = crate::core::deploy::expected_fleet(targets.clone())
-                .await
-                .into_iter();
-            for (index, target) in targets.iter().enumerate() {
-                let mut host = target.host_state();
-                host.set_expected_apps(expected.next());
-                hosts.push(host);
-                if let Some(ctx) = contexts.for_target(options, target) {
-                    actors.push(actor::spawn(ctx, target.clone(), index, tx.clone()));
-                }
+    // Dropping it stops the actors: it lives as long as the loop.
+    let mut following = match super::follow::start(ctx).await {
+        Ok(following) => following,
+        Err(message) => {
+            if let Some(message) = message {
+                eprintln!("fleetdeck: {message}");
             }
+            return unknown;
         }
-    }
-    drop(tx);
+    };
+    let mut hosts = std::mem::take(&mut following.hosts);
+    let rx = &mut following.events;
     let mut printed: Vec<Option<serde_json::Value>> = vec![None; hosts.len()];
     let mut out = std::io::stdout();
     let mut tick = tokio::time::interval(ALERT_TICK);
