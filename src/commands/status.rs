@@ -70,7 +70,7 @@ async fn status(ctx: &Context, args: &StatusArgs) -> u8 {
     {
         return unknown;
     }
-    Severity::worst(hosts.iter().map(HostState::severity)).exit_code()
+    crate::fleet::problems::fleet_severity(&hosts, &[], now).exit_code()
 }
 
 /// With no inventory: this machine's own engine, through its local socket.

@@ -187,7 +187,9 @@ impl Core {
             self.refuse_maintenance(host, change, why);
             return Err(MaintenanceError::ReadOnly { why });
         }
+        // Whole seconds: the times are read by people, in lists and messages.
         let now = OffsetDateTime::now_utc();
+        let now = now.replace_nanosecond(0).unwrap_or(now);
         let window = match change {
             MaintenanceChange::Start { length, reason } => Some(Maintenance {
                 by: self.operator.clone(),
@@ -284,33 +286,24 @@ impl Core {
     }
 
     /// Makes `change` on every target, [`PARALLEL_HOSTS`] at a time, each over its
-    /// own SSH session; one host failing (unreachable, refused) never stops the
-    /// others. Results in the targets' order.
+    /// own SSH session (`contexts` prepared for the targets); one host failing
+    /// (unreachable, refused) never stops the others. Results in the targets' order.
     pub async fn change_maintenance_all(
         &self,
         options: &SshOptions,
+        contexts: &Contexts,
         targets: &[Target],
         change: &MaintenanceChange,
     ) -> Vec<HostChangeResult> {
-        // Refusals first: a read-only host is not even contacted.
-        let contexts = match self.refusal(false) {
-            Some(_) => None,
-            None => Some(Contexts::prepare(options, targets).map_err(|e| e.to_string())),
-        };
-        let contexts = &contexts;
         futures_util::stream::iter(targets)
             .map(|target| async move {
                 let name = target.name.clone();
+                // A read-only host is not even contacted.
                 if let Some(why) = self.refusal(target.settings.read_only) {
                     self.refuse_maintenance(&name, change, why);
                     return (name, Err(MaintenanceError::ReadOnly { why }));
                 }
-                let session = match contexts {
-                    Some(Ok(contexts)) => connect(options, contexts, target).await,
-                    Some(Err(e)) => Err(e.clone()),
-                    None => Err("no SSH configuration".to_owned()),
-                };
-                let session = match session {
+                let session = match connect(options, contexts, target).await {
                     Ok(session) => session,
                     Err(e) => return (name, Err(MaintenanceError::Unreachable(e))),
                 };
@@ -332,17 +325,15 @@ impl Core {
 }
 
 /// Every target's window as its host stores it (`None`: no window), or why it could
-/// not be read; in the targets' order, [`PARALLEL_HOSTS`] at a time.
+/// not be read (`contexts` prepared for the targets); in the targets' order, [`PARALLEL_HOSTS`] at a time.
 pub async fn read_all(
     options: &SshOptions,
+    contexts: &Contexts,
     targets: &[Target],
 ) -> Vec<(String, Result<Option<Maintenance>, String>)> {
-    let contexts = Contexts::prepare(options, targets).map_err(|e| e.to_string());
-    let contexts = &contexts;
     futures_util::stream::iter(targets)
         .map(|target| async move {
             let read = async {
-                let contexts = contexts.as_ref().map_err(Clone::clone)?;
                 let session = connect(options, contexts, target)
                     .await
                     .map_err(|e| format!("unreachable: {e}"))?;

@@ -27,7 +27,7 @@ mod docker;
 pub mod labels;
 mod parse;
 mod template;
-mod values;
+pub mod values;
 
 #[cfg(test)]
 mod tests;
