@@ -54,16 +54,7 @@ impl MaintenanceChange {
     /// A start, or why it cannot be one: `length` must be more than zero and at most
     /// [`MAX_WINDOW`]; `reason` non-empty, one line, at most [`MAX_REASON_CHARS`].
     pub fn start(length: Duration, reason: &str) -> Result<MaintenanceChange, String> {
-        if length.is_zero() {
-            return Err("the window's length must be more than zero (e.g. --for 2h)".to_owned());
-        }
-        if length > MAX_WINDOW {
-            return Err(format!(
-                "a window lasts at most {} days (asked: {}); start a new one when it ends",
-                MAX_WINDOW.as_secs() / 86_400,
-                length_text(length)
-            ));
-        }
+        check_length(length)?;
         Ok(MaintenanceChange::Start {
             length,
             reason: check_reason(reason)?,
@@ -84,6 +75,21 @@ impl MaintenanceChange {
             MaintenanceChange::End => None,
         }
     }
+}
+
+/// A window's length: more than zero, at most [`MAX_WINDOW`].
+pub fn check_length(length: Duration) -> Result<(), String> {
+    if length.is_zero() {
+        return Err("the window's length must be more than zero (e.g. --for 2h)".to_owned());
+    }
+    if length > MAX_WINDOW {
+        return Err(format!(
+            "a window lasts at most {} days (asked: {}); start a new one when it ends",
+            MAX_WINDOW.as_secs() / 86_400,
+            length_text(length)
+        ));
+    }
+    Ok(())
 }
 
 /// A reason as it may be stored: trimmed, non-empty, one line of printable text,
