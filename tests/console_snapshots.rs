@@ -2667,10 +2667,7 @@ fn a_host_in_maintenance_is_marked_and_does_not_shout() {
         until: NOW + time::Duration::hours(2),
         reason: "swap the /srv disk".to_owned(),
     };
-    app.update(Msg::Fleet(
-        1,
-        HostEvent::Maintenance(Ok(Some(window)), NOW),
-    ));
+    app.update(Msg::Fleet(1, HostEvent::Maintenance(Ok(Some(window)), NOW)));
     let terminal = render(&app, 110, 16);
     let screen = text(&terminal);
     insta::assert_snapshot!("overview_maintenance", screen);

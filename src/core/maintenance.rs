@@ -193,14 +193,14 @@ impl Core {
             self.refuse_maintenance(host, change, why);
             return Err(MaintenanceError::ReadOnly { why });
         }
-        // Whole seconds: the times are read by people, in lists and messages.
         let now = OffsetDateTime::now_utc();
-        let now = now.replace_nanosecond(0).unwrap_or(now);
         let window = match change {
             MaintenanceChange::Start { length, reason } => Some(Maintenance {
                 by: self.operator.clone(),
-                started_at: now,
-                until: now + *length,
+                // Whole seconds (the times are read by people), never shorter than
+                // asked: the start rounded down, the end up.
+                started_at: whole_second(now, false),
+                until: whole_second(now + *length, true),
                 reason: reason.clone(),
             }),
             MaintenanceChange::End => None,
@@ -375,6 +375,16 @@ async fn connect(
             "no connection within {} s",
             CONNECT_TIMEOUT.as_secs()
         )),
+    }
+}
+
+/// `t` in whole seconds, rounded `up` or down.
+fn whole_second(t: OffsetDateTime, up: bool) -> OffsetDateTime {
+    let down = t.replace_nanosecond(0).unwrap_or(t);
+    if up && down < t {
+        down + time::Duration::SECOND
+    } else {
+        down
     }
 }
 

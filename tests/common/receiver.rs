@@ -166,10 +166,10 @@ fn serve(stream: TcpStream, shared: &Arc<(Mutex<Shared>, Condvar)>) {
                 at: Instant::now(),
                 answer,
             });
-            if answer == Answer::Hang {
-                if let Ok(held) = writer.try_clone() {
-                    state.held.push(held);
-                }
+            if answer == Answer::Hang
+                && let Ok(held) = writer.try_clone()
+            {
+                state.held.push(held);
             }
             answer
         };

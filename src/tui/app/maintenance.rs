@@ -130,10 +130,11 @@ impl App {
             KeyCode::Backspace => {
                 field.pop();
             }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                if field.chars().count() < maintenance::MAX_REASON_CHARS {
-                    field.push(c);
-                }
+            KeyCode::Char(c)
+                if !key.modifiers.contains(KeyModifiers::CONTROL)
+                    && field.chars().count() < maintenance::MAX_REASON_CHARS =>
+            {
+                field.push(c);
             }
             KeyCode::Enter => form.next(),
             _ => {}
