@@ -20,8 +20,6 @@ use fleetdeck::lab::state::LabState;
 use serde_json::Value;
 
 const HOST: &str = "client-beta";
-/// Both tests change client-beta's window: one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// client-beta's `fleetdeck_state_dir`, as the lab's inventory sets it.
 fn state_dir(dir: &Path) -> String {
@@ -131,8 +129,9 @@ fn results(lines: &[AuditRecord], action: &str) -> Vec<AuditResult> {
 #[test]
 #[ignore = "needs the lab: scripts/test.sh, or FLEETDECK_LAB_DIR"]
 fn a_window_from_one_instance_silences_the_host_for_another_until_it_ends() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let state = lab();
+    // Every test that changes client-beta's window, in any file: one at a time.
+    let _lock = common::maintenance_lock(&state, HOST);
     let dir = state.plan.dir.clone();
     let inventory = inventory(&state);
     let guard = EndWindow(&dir);
@@ -332,8 +331,9 @@ fn a_window_from_one_instance_silences_the_host_for_another_until_it_ends() {
 #[test]
 #[ignore = "needs the lab: scripts/test.sh, or FLEETDECK_LAB_DIR"]
 fn read_only_and_bad_input_refuse_and_leave_the_host_unchanged() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let state = lab();
+    // Every test that changes client-beta's window, in any file: one at a time.
+    let _lock = common::maintenance_lock(&state, HOST);
     let dir = state.plan.dir.clone();
     let inventory = inventory(&state);
     let _guard = EndWindow(&dir);
