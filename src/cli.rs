@@ -153,6 +153,17 @@ pub enum Command {
     /// 130/143: stopped by SIGINT/SIGTERM (scratch data removed, lock released).
     Drill(DrillArgs),
 
+    /// Start, end and list maintenance windows (docs/maintenance.md).
+    ///
+    /// A window is stored on the host itself (fleetdeck_state_dir/maintenance.json),
+    /// so every operator and fleetdeck instance sees it: the host's problems are
+    /// listed as silenced and left out of exit codes and notifications until it ends
+    /// by itself. Exit 0: every host done; 1: a host failed (unreachable, refused by
+    /// fleetdeck_read_only, its command failed); 2: nothing was done (bad input,
+    /// read-only mode).
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
+
     /// Print a shell completion script for bash, zsh or fish on stdout.
     ///
     /// bash: `fleetdeck completions bash > ~/.local/share/bash-completion/completions/fleetdeck`;
@@ -162,6 +173,57 @@ pub enum Command {
 
     /// Print the manual page (roff) on stdout: `fleetdeck man | man -l -`.
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceCommand {
+    /// Open a window on the hosts: their problems are silenced until it ends.
+    Start(MaintenanceStartArgs),
+    /// End the hosts' windows now.
+    End(MaintenanceEndArgs),
+    /// Every selected host's window (host, by, since, until, reason), or none.
+    List(MaintenanceListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MaintenanceStartArgs {
+    /// Inventory hosts, or host patterns as --limit takes them (`client-*`).
+    #[arg(value_name = "HOST", required = true)]
+    pub hosts: Vec<String>,
+
+    /// How long, e.g. `90s`, `45m`, `2h`, `1h30m` (at most 30 days).
+    #[arg(long = "for", value_name = "DURATION", value_parser = crate::stack::duration)]
+    pub length: std::time::Duration,
+
+    /// Why: shown to everyone with the window and recorded in the audit logs.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MaintenanceEndArgs {
+    /// Inventory hosts, or host patterns as --limit takes them.
+    #[arg(value_name = "HOST", required = true)]
+    pub hosts: Vec<String>,
+
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MaintenanceListArgs {
+    /// Only these hosts or patterns (default: every host --limit selects).
+    #[arg(value_name = "HOST")]
+    pub hosts: Vec<String>,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -568,3 +568,85 @@ fn the_posture_pane_names_a_secret_variable_and_never_shows_its_value() {
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!logged.contains(&secret), "the value is in the log");
 }
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn the_maintenance_key_starts_and_ends_a_window_and_another_instances_shows_up() {
+    const HOST: &str = "client-beta";
+    let state = lab();
+    let _lock = common::maintenance_lock(&state, HOST);
+    let inventory = state.plan.dir.join("inventory.yml");
+    let state_dir = fleetdeck::inventory::Inventory::load(&inventory)
+        .expect("inventory")
+        .host(HOST)
+        .map(|h| h.settings().state_dir.clone())
+        .expect("client-beta");
+    let file = format!("{state_dir}/maintenance.json");
+    // The window is removed whatever happens.
+    struct Removed<'a>(&'a Path, &'a str);
+    impl Drop for Removed<'_> {
+        fn drop(&mut self) {
+            drop(common::ssh(
+                self.0,
+                "client-beta",
+                &[],
+                &format!("rm -f {}", self.1),
+            ));
+        }
+    }
+    let _removed = Removed(&state.plan.dir, &file);
+    let exists = || {
+        common::ssh(&state.plan.dir, HOST, &[], &format!("test -e {file}"))
+            .status
+            .success()
+    };
+    assert!(!exists(), "client-beta starts without a window");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let xdg = dir.path().display().to_string();
+    let command = console_command(&inventory, HOST, &dir.path().join("log"), "sleep 30");
+    let tmux = Tmux::start(
+        &command,
+        &[("TERM", "xterm-256color"), ("XDG_STATE_HOME", &xdg)],
+    );
+    tmux.wait_for("REACH");
+    tmux.wait_for("up ");
+    // Start: how long, why, yes.
+    tmux.keys(&["M"]);
+    tmux.wait_for("how long");
+    tmux.keys(&["BSpace", "BSpace", "1", "h", "Enter"]);
+    tmux.wait_for("why, one line");
+    tmux.keys(&["console e2e", "Enter"]);
+    tmux.wait_for("Start maintenance on client-beta?");
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("client-beta in maintenance until");
+    assert!(screen.contains("maint"), "{screen}");
+    assert!(exists(), "the window is on the host");
+    // End it from the console.
+    tmux.keys(&["M"]);
+    tmux.wait_for("End maintenance on client-beta?");
+    tmux.keys(&["y"]);
+    tmux.wait_for("maintenance on client-beta ended");
+    assert!(!exists(), "the window is gone from the host");
+    // A window started by another instance shows within the actor's read interval.
+    let other = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(common::bin())
+        .env("XDG_STATE_HOME", other.path())
+        .args(["-i"])
+        .arg(&inventory)
+        .args([
+            "maintenance",
+            "start",
+            HOST,
+            "--for",
+            "1h",
+            "--reason",
+            "from elsewhere",
+        ])
+        .output()
+        .expect("fleetdeck");
+    assert!(out.status.success(), "{}", stderr(&out));
+    tmux.wait_for_within("1 in maintenance", Duration::from_secs(45));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("from elsewhere");
+    tmux.keys(&["C-c"]);
+}

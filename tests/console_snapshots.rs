@@ -2656,3 +2656,33 @@ fn drill_wizard_closed_after_the_preflight_says_the_drill_is_finished() {
         app.notice
     );
 }
+
+#[test]
+fn a_host_in_maintenance_is_marked_and_does_not_shout() {
+    use fleetdeck::probes::maintenance::Maintenance;
+    let mut app = app(false);
+    let window = Maintenance {
+        by: "ops@laptop".to_owned(),
+        started_at: NOW - time::Duration::minutes(10),
+        until: NOW + time::Duration::hours(2),
+        reason: "swap the /srv disk".to_owned(),
+    };
+    app.update(Msg::Fleet(1, HostEvent::Maintenance(Ok(Some(window)), NOW)));
+    let terminal = render(&app, 110, 16);
+    let screen = text(&terminal);
+    insta::assert_snapshot!("overview_maintenance", screen);
+    assert!(screen.contains("maint"), "{screen}");
+    assert_eq!(
+        cell_fg(&terminal, "client-alpha"),
+        fg(Role::Muted),
+        "a silenced host is muted, not critical"
+    );
+    keys(&mut app, "j\n");
+    let screen = snapshot(&app, 110, 10);
+    assert!(
+        screen.contains(
+            "in maintenance until 2026-11-23T14:00:00Z (by ops@laptop): swap the /srv disk"
+        ),
+        "{screen}"
+    );
+}

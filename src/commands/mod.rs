@@ -17,6 +17,7 @@ pub mod follow;
 pub mod headless;
 pub mod inventory;
 pub mod lab;
+pub mod maintenance;
 pub mod man;
 pub mod rollback;
 pub mod secrets;
@@ -173,6 +174,7 @@ pub async fn run(ctx: &Context, command: Option<&Command>) -> Result<ExitCode> {
         Command::Rollback(args) => rollback::run(ctx, args).await,
         Command::Canary(args) => canary::run(ctx, args).await,
         Command::Drill(args) => drill::run(ctx, args).await,
+        Command::Maintenance(args) => maintenance::run(ctx, args).await,
         Command::Completions(args) => completions::run(ctx, args).await,
         Command::Man => man::run(ctx, &()).await,
     }

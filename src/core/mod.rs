@@ -8,6 +8,7 @@ pub mod containers;
 pub mod deploy;
 pub mod drill;
 pub mod interrupt;
+pub mod maintenance;
 
 use std::fmt;
 use std::io;

@@ -30,6 +30,12 @@ pub const FIREWALL_INTERVAL: Duration = Duration::from_secs(60);
 /// the host about 10 ms of CPU when apt's and fail2ban's state did not change
 /// (docs/resources.md): once a minute, like the firewall.
 pub const RESOURCES_INTERVAL: Duration = Duration::from_secs(60);
+/// The host's maintenance window is read again this often: a window another operator
+/// (or another fleetdeck instance) starts or ends shows within it. One `head` of a
+/// small file per host every 30 s costs the host nothing measurable, and 30 s is well
+/// inside the shortest hold time worth notifying on; a window's end needs no read at
+/// all (it is computed here from `until`).
+pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
 /// Certificates change on renewal; their thresholds are in days.
 pub const CERT_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -149,6 +155,25 @@ pub fn spawn(
                         probe::Probed::Measured(report) => {
                             let event =
                                 HostEvent::Host(Box::new(report), OffsetDateTime::now_utc());
+                            out.send((index, event)).await.is_ok()
+                        }
+                        probe::Probed::LinkLost => !out.is_closed(),
+                    }
+                }
+            },
+        ));
+    }
+    {
+        let (target, out) = (target.clone(), out.clone());
+        tasks.spawn(every_while_up(
+            link.watch(),
+            MAINTENANCE_INTERVAL,
+            move |session| {
+                let (target, out) = (target.clone(), out.clone());
+                async move {
+                    match probe::maintenance(&session, &target.settings.state_dir).await {
+                        probe::Probed::Measured(read) => {
+                            let event = HostEvent::Maintenance(read, OffsetDateTime::now_utc());
                             out.send((index, event)).await.is_ok()
                         }
                         probe::Probed::LinkLost => !out.is_closed(),

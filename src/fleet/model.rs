@@ -658,6 +658,8 @@ impl HostState {
                 measured_at: apps_at.map(crate::util::time::rfc3339),
                 report,
             }),
+            maintenance: self.in_maintenance(now),
+            silenced: self.in_maintenance(now).is_some(),
             signals: SignalsJson {
                 containers: SignalJson::of(&self.containers, now, stale),
                 backups: SignalJson::of(&self.backups, now, stale),
@@ -702,6 +704,11 @@ pub struct HostJson<'a> {
     pub posture: Option<Measured<PostureReport>>,
     /// `fleetdeck_apps` against what runs; null without declared apps.
     pub apps: Option<Measured<AppsReport>>,
+    /// The maintenance window open now (docs/maintenance.md); null when none.
+    pub maintenance: Option<&'a Maintenance>,
+    /// The host is in maintenance: its problems are listed but left out of the exit
+    /// code and of notifications.
+    pub silenced: bool,
     pub signals: SignalsJson,
 }
 

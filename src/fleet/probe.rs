@@ -9,6 +9,7 @@ use crate::probes::backup::{self, BackupRepo, BackupReport, BackupState};
 use crate::probes::cert::{self, CertEndpoint, CertReport, CertVia};
 use crate::probes::firewall::{self, DeclaredPolicy, FirewallReport};
 use crate::probes::host::{self, HostReport, RoundMemo};
+use crate::probes::maintenance::{self, Maintenance};
 use crate::probes::posture::PosturePolicy;
 use crate::sanitize;
 use crate::ssh::session::{ExecError, ExecLimits, ExecOutput, Exit, Session};
@@ -207,6 +208,39 @@ pub async fn host_round(
         report.resources.docker_disk = memo.docker_disk.as_ref().map(|(usage, _)| usage.clone());
     }
     Probed::Measured(report)
+}
+
+/// The host's maintenance window, read from `<state_dir>/maintenance.json`:
+/// `Ok(None)` without a file, an error naming the file when it cannot be read, is
+/// garbled or too large; nothing when the link went away under the read.
+pub async fn maintenance(
+    session: &Session,
+    state_dir: &str,
+) -> Probed<Result<Option<Maintenance>, String>> {
+    let limits = ExecLimits {
+        timeout: maintenance::COMMAND_TIMEOUT,
+        max_output: maintenance::MAX_FILE_BYTES + 1,
+    };
+    let result = session
+        .exec(&maintenance::command(state_dir), &limits)
+        .await;
+    if let Err(error) = &result
+        && link_lost(session, error).await
+    {
+        return Probed::LinkLost;
+    }
+    Probed::Measured(match result {
+        Ok(output) => maintenance::read(
+            state_dir,
+            exit_code(&output),
+            &output.stdout.bytes,
+            &output.stderr.bytes,
+        ),
+        Err(error) => Err(sanitize::line(&format!(
+            "reading {}: {error}",
+            maintenance::path(state_dir)
+        ))),
+    })
 }
 
 /// Endpoints checked from where fleetdeck runs (no session needed).

@@ -112,6 +112,13 @@ pub async fn measure_host(
                 None => {}
             }
             certs.extend(measured.host_certs);
+            match measured.maintenance {
+                probe::Probed::Measured(Ok(window)) => {
+                    state.maintenance.set(window, measured.maintenance_at)
+                }
+                probe::Probed::Measured(Err(error)) => state.maintenance.fail(error),
+                probe::Probed::LinkLost => state.maintenance.fail(LINK_LOST.to_owned()),
+            }
         }
         Ok(Err(error)) => {
             state.reachable = Some(false);
@@ -172,6 +179,8 @@ struct Measured {
     host: Option<probe::Probed<crate::probes::host::HostReport>>,
     host_at: OffsetDateTime,
     host_certs: Vec<crate::probes::cert::CertReport>,
+    maintenance: probe::Probed<Result<Option<crate::probes::maintenance::Maintenance>, String>>,
+    maintenance_at: OffsetDateTime,
 }
 
 /// Everything measured over the session, concurrently (each on its own channel).
@@ -236,8 +245,9 @@ async fn measure_over(
             .await,
         )
     };
-    let ((containers, rtt, facts), firewall, backups, host, host_certs) =
-        tokio::join!(engine, firewall, backups, host, host_certs);
+    let maintenance = probe::maintenance(session, &settings.state_dir);
+    let ((containers, rtt, facts), firewall, backups, host, host_certs, maintenance) =
+        tokio::join!(engine, firewall, backups, host, host_certs, maintenance);
     let done = OffsetDateTime::now_utc();
     Measured {
         contact,
@@ -251,5 +261,7 @@ async fn measure_over(
         host,
         host_at: done,
         host_certs,
+        maintenance,
+        maintenance_at: done,
     }
 }

@@ -82,6 +82,9 @@ pub enum Action {
     CanaryWizard,
     /// Opens the restore-drill wizard on the selected host (overview or host detail).
     DrillWizard,
+    /// Starts (asking how long and why) or ends the selected host's maintenance
+    /// window (overview or host detail).
+    Maintenance,
     // Host detail and its containers.
     OpenLogs,
     Inspect,
@@ -111,7 +114,7 @@ pub enum Action {
 impl Action {
     /// Every action, in declaration order. Keymap checks (every action bound in each
     /// shipped keymap) iterate this: add new variants here as well as to `name`.
-    pub const ALL: [Action; 41] = [
+    pub const ALL: [Action; 42] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -134,6 +137,7 @@ impl Action {
         Action::DeployWizard,
         Action::CanaryWizard,
         Action::DrillWizard,
+        Action::Maintenance,
         Action::OpenLogs,
         Action::Inspect,
         Action::StartContainer,
@@ -180,6 +184,7 @@ impl Action {
             Action::DeployWizard => "deploy_wizard",
             Action::CanaryWizard => "canary_wizard",
             Action::DrillWizard => "drill_wizard",
+            Action::Maintenance => "maintenance",
             Action::OpenLogs => "open_logs",
             Action::Inspect => "inspect",
             Action::StartContainer => "start_container",
@@ -217,6 +222,7 @@ impl Action {
                 | Action::DeployWizard
                 | Action::CanaryWizard
                 | Action::DrillWizard
+                | Action::Maintenance
         )
     }
 }

@@ -8,6 +8,7 @@ pub mod action;
 pub mod app;
 mod config_file;
 pub mod keymap;
+pub mod maintenance;
 pub mod prompt;
 pub mod run;
 pub mod terminal;

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::app::{App, Command, Msg, Refusal, Screen};
 use super::keymap::Keymap;
+use super::maintenance;
 use super::prompt::ConsolePrompt;
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
@@ -245,6 +246,30 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
                     }
                     None => app.notice = Some("no such host".to_owned()),
                 },
+                Command::Maintenance { host, change } => {
+                    let Some(core) = cores.get(host).cloned() else {
+                        continue;
+                    };
+                    let name = app
+                        .hosts
+                        .get(host)
+                        .map(|h| h.name.clone())
+                        .unwrap_or_default();
+                    let link = match source_of(&sources, host) {
+                        Some(DockerSource::Remote(link, _)) => Some(link),
+                        _ => None,
+                    };
+                    let state_dir = targets
+                        .and_then(|t| t.get(host))
+                        .map(|t| t.settings.state_dir.clone());
+                    let target = maintenance::MaintenanceHost {
+                        index: host,
+                        name,
+                        state_dir,
+                        link,
+                    };
+                    maintenance::spawn(core, target, change, msg_tx.clone());
+                }
                 Command::SaveLogs => {
                     let text = save_logs(&app);
                     app.notice = Some(text);

@@ -185,3 +185,22 @@ impl Running {
         }
     }
 }
+
+/// An exclusive lock on one lab host's maintenance window, across test files (they may
+/// run at the same time against the same lab): held until dropped. The lock file lives
+/// in the system's temporary directory, never on the host.
+pub fn maintenance_lock(state: &LabState, host: &str) -> std::fs::File {
+    let path = std::env::temp_dir().join(format!(
+        "fleetdeck-lab-{}-{host}-maintenance.lock",
+        state.plan.id
+    ));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+    file
+}

@@ -34,6 +34,9 @@ impl App {
                 _ => Vec::new(),
             };
         }
+        if self.maintenance_confirming() {
+            return self.maintenance_act(action);
+        }
         if *self.screen() == Screen::Wizard
             && let Some(commands) = self.wizard_act(action)
         {
@@ -111,6 +114,9 @@ impl App {
             Action::DeployWizard => return self.open_deploy_wizard(),
             Action::CanaryWizard => return self.open_canary_wizard(),
             Action::DrillWizard => return self.open_drill_wizard(),
+            Action::Maintenance => {
+                return self.open_maintenance(time::OffsetDateTime::now_utc());
+            }
             Action::CycleSort => self.sort = self.sort.next(),
             Action::ToggleGroupByGroup => self.group_by_group = !self.group_by_group,
             Action::ToggleProblemsFirst => self.problems_first = !self.problems_first,
@@ -259,6 +265,15 @@ impl App {
                 hosts
                     .into_iter()
                     .filter_map(|h| refusal(h, word, format!("{word} wizard")))
+                    .collect()
+            }
+            Action::Maintenance => {
+                let host = match self.screen() {
+                    Screen::Overview => self.selected_host(),
+                    _ => self.current_host(),
+                };
+                host.and_then(|h| refusal(h, "maintenance", "maintenance window".to_owned()))
+                    .into_iter()
                     .collect()
             }
             _ => Vec::new(),

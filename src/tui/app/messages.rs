@@ -38,6 +38,12 @@ pub enum Command {
         confirmed: ConfirmedAction,
     },
     SaveLogs,
+    /// Start or end a host's maintenance window through the core (the operator
+    /// confirmed it).
+    Maintenance {
+        host: usize,
+        change: crate::core::maintenance::MaintenanceChange,
+    },
     /// Open the deploy wizard with these hosts checked (the loop loads the inventory
     /// and answers with [`Msg::WizardOpened`]).
     OpenDeployWizard {

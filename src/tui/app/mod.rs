@@ -18,12 +18,14 @@ use crate::fleet::model::HostState;
 use crate::probes::Severity;
 
 mod actions;
+mod maintenance;
 mod messages;
 mod passphrase;
 mod timeline;
 mod update;
 mod wizard;
 
+pub use maintenance::{DEFAULT_LENGTH, MaintenanceForm, MaintenanceStep};
 pub use messages::{Command, Msg};
 pub use passphrase::{PASSPHRASE_MAX_BYTES, PassphrasePrompts, PassphraseRequest};
 pub use timeline::{TimelineEntry, TimelineKind, TimelineState, entries};
@@ -211,6 +213,8 @@ pub struct App {
     pub stats_host: Option<usize>,
     pub help: bool,
     pub confirm: Option<PendingConfirm>,
+    /// The maintenance key's form (start: length, reason, yes; end: yes).
+    pub maintenance: Option<MaintenanceForm>,
     /// Hosts the inventory marks `fleetdeck_read_only: true`, by index.
     pub host_read_only: Vec<bool>,
     pub passphrase: PassphrasePrompts,
@@ -243,6 +247,7 @@ impl App {
             stats_host: None,
             help: false,
             confirm: None,
+            maintenance: None,
             host_read_only: Vec::new(),
             passphrase: PassphrasePrompts::default(),
             wizard: None,

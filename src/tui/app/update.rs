@@ -156,6 +156,10 @@ impl App {
                 _ => {}
             }
         }
+        // The maintenance form's text takes every key but Enter and Esc.
+        if let Some(commands) = self.on_maintenance_text_key(key) {
+            return commands;
+        }
         // Text being typed takes every key but Enter and Esc.
         if let Some(input) = self.editing_input() {
             match key.code {
@@ -175,7 +179,7 @@ impl App {
             self.overview_selected = 0;
             return Vec::new();
         }
-        let view = if self.confirm.is_some() {
+        let view = if self.confirm.is_some() || self.maintenance_confirming() {
             View::Confirm
         } else {
             self.screen().view()

@@ -1,4 +1,4 @@
-//! The top line: the fleet's name, counts per severity, and where the operator is.
+//! The top line: the fleet's name, counts per severity (hosts in maintenance apart), and where the operator is.
 
 use crate::probes::Severity;
 use crate::tui::app::App;
@@ -8,9 +8,21 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-pub(super) fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw_header(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    now: time::OffsetDateTime,
+) {
     let mut counts = [0usize; 4];
+    // Hosts in maintenance are counted apart: their problems are silenced.
+    let mut silenced = 0;
     for host in &app.hosts {
+        if host.in_maintenance(now).is_some() {
+            silenced += 1;
+            continue;
+        }
         let i = match host.severity() {
             Severity::Ok => 0,
             Severity::Warning => 1,
@@ -39,6 +51,12 @@ pub(super) fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Them
             theme.style(Role::Critical),
         ),
     ];
+    if silenced > 0 {
+        spans.push(Span::styled(
+            format!("  {silenced} in maintenance"),
+            theme.style(Role::Muted),
+        ));
+    }
     if app.read_only {
         spans.push(Span::styled("  READ-ONLY", theme.style(Role::Accent)));
     }

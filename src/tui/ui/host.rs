@@ -29,10 +29,34 @@ pub(super) fn draw_host(
     let Some(host) = app.hosts.get(index) else {
         return;
     };
-    let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
+    let window = host.in_maintenance(now);
+    let [tabs, notice, body] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(u16::from(window.is_some())),
+        Constraint::Min(2),
+    ])
+    .areas(area);
+    if let Some(w) = window {
+        // Who, until when, why: the one line every operator sees on this host.
+        let line = format!(
+            " in maintenance until {} (by {}): {} — its problems are silenced",
+            crate::util::time::rfc3339(w.until),
+            w.by,
+            w.reason
+        );
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(line, theme.style(Role::Accent)))),
+            notice,
+        );
+    }
+    let name_role = if window.is_some() {
+        Role::Muted
+    } else {
+        severity_role(host.severity())
+    };
     let mut spans = vec![Span::styled(
         format!(" {} ", host.name),
-        theme.style(severity_role(host.severity())),
+        theme.style(name_role),
     )];
     let (reach, role) = reach_cell(host);
     spans.push(Span::styled(format!("{reach} "), theme.style(role)));

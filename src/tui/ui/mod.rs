@@ -24,6 +24,7 @@ mod help;
 mod host;
 mod inspect;
 mod logs;
+mod maintenance;
 mod overview;
 mod passphrase;
 mod posture;
@@ -38,6 +39,7 @@ use help::draw_help;
 use host::draw_host;
 use inspect::draw_inspect;
 use logs::draw_logs;
+use maintenance::draw_maintenance;
 use overview::draw_overview;
 use passphrase::draw_passphrase;
 use status_bar::draw_status;
@@ -57,7 +59,7 @@ pub fn draw_at(frame: &mut Frame, app: &App, theme: &Theme, now: OffsetDateTime)
         Constraint::Length(1),
     ])
     .areas(frame.area());
-    draw_header(frame, header, app, theme);
+    draw_header(frame, header, app, theme, now);
     match app.screen().clone() {
         Screen::Overview => draw_overview(frame, body, app, theme, now),
         Screen::Host { host } => draw_host(frame, body, app, theme, host, now),
@@ -74,6 +76,9 @@ pub fn draw_at(frame: &mut Frame, app: &App, theme: &Theme, now: OffsetDateTime)
     }
     if app.confirm.is_some() {
         draw_confirm(frame, app, theme);
+    }
+    if app.maintenance.is_some() {
+        draw_maintenance(frame, app, theme);
     }
     if app.passphrase.current().is_some() {
         draw_passphrase(frame, app, theme);

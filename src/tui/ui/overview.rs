@@ -148,18 +148,30 @@ pub(super) fn draw_overview(
         .map(|&i| {
             let host = &app.hosts[i];
             let stale = host.reachable == Some(false);
+            // A host in maintenance is marked and does not shout: its problems are
+            // silenced, its colours muted.
+            let silenced = host.in_maintenance(now).is_some();
             let cell = |(text, severity): (String, Severity)| {
                 let style = if stale {
                     stale_style
+                } else if silenced {
+                    theme.style(Role::Muted)
                 } else {
                     theme.style(severity_role(severity))
                 };
                 Cell::from(text).style(style)
             };
-            let (reach, reach_role) = reach_cell(host);
-            let mut cells = vec![
-                Cell::from(host.name.clone()).style(theme.style(severity_role(host.severity()))),
-            ];
+            let (reach, reach_role) = if silenced {
+                ("maint".to_owned(), Role::Accent)
+            } else {
+                reach_cell(host)
+            };
+            let name_role = if silenced {
+                Role::Muted
+            } else {
+                severity_role(host.severity())
+            };
+            let mut cells = vec![Cell::from(host.name.clone()).style(theme.style(name_role))];
             if app.group_by_group {
                 cells.push(
                     Cell::from(host.groups.first().cloned().unwrap_or_default())
