@@ -6,54 +6,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::http::{Alertmanager, poll};
 use common::receiver::{Received, Receiver};
 use serde_json::{Value, json};
 
 const EXAMPLE: &str = include_str!("../contrib/alertmanager/alertmanager.yml");
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// One HTTP/1.0 request: the status and the body.
-fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    Some((
-        head.split_whitespace().nth(1)?.parse().ok()?,
-        body.to_owned(),
-    ))
-}
 
 fn alert(name: &str, host: &str, extra: &[(&str, &str)]) -> Value {
     let mut labels = json!({"alertname": name, "host": host, "job": "fleetdeck"});
@@ -94,37 +53,10 @@ fn the_example_mutes_a_host_in_maintenance_and_delivers_the_others() {
         assert!(config.contains(from), "the example has {from}");
         config = config.replace(from, &to);
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config_file = dir.path().join("alertmanager.yml");
-    std::fs::write(&config_file, config).expect("alertmanager.yml");
-    let port = free_port();
-    let _alertmanager = Running(
-        Command::new("prometheus-alertmanager")
-            .arg(format!("--config.file={}", config_file.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            // No cluster: it would listen on a fixed port (9094).
-            .arg("--cluster.listen-address=")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting prometheus-alertmanager"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http(port, "GET", "/-/ready", "").map(|r| r.0) != Some(200) {
-        assert!(Instant::now() < deadline, "alertmanager is not ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let alertmanager = Alertmanager::start(&config);
 
     // The silencing alerts first, so that they are in place when the others arrive.
-    let post = |alerts: Value| {
-        let answer = http(port, "POST", "/api/v2/alerts", &alerts.to_string());
-        assert_eq!(answer.as_ref().map(|a| a.0), Some(200), "{answer:?}");
-    };
+    let post = |alerts: Value| alertmanager.post(&alerts);
     post(json!([
         alert(
             "FleetdeckHostInMaintenance",
@@ -133,16 +65,19 @@ fn the_example_mutes_a_host_in_maintenance_and_delivers_the_others() {
         ),
         alert("FleetdeckHostDown", "web3", &[("severity", "critical")]),
     ]));
-    let listed = || -> Vec<Value> {
-        http(port, "GET", "/api/v2/alerts", "")
-            .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-    };
-    while listed().len() < 2 {
-        assert!(Instant::now() < deadline, "the alerts are not listed");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let listed = || alertmanager.alerts();
+    poll(
+        "the silencing alerts listed",
+        Duration::from_secs(30),
+        || {
+            let alerts = listed();
+            if alerts.len() >= 2 {
+                Ok(())
+            } else {
+                Err(format!("{alerts:?}"))
+            }
+        },
+    );
     let unhealthy = [("severity", "critical"), ("container", "worker")];
     post(json!([
         alert("FleetdeckContainerUnhealthy", "web1", &unhealthy),

@@ -6,13 +6,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::Write as _;
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::http::{Alertmanager, Running, free_port, http_get, poll};
 use common::receiver::Receiver;
 use common::{bin, lab, lab_docker, stderr};
 use fleetdeck::lab::state::LabState;
@@ -22,63 +21,6 @@ use serde_json::Value;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const RULES: &str = include_str!("../contrib/prometheus/fleetdeck-rules.yml");
-
-/// A free loopback port (bound, then released for the process that takes it).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// A process killed (and reaped) when the test ends, however it ends.
-struct Running(Child, &'static str);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Running {
-    fn spawn(what: &'static str, command: &mut Command, log: &Path) -> Running {
-        let log = std::fs::File::create(log).expect("a log file");
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {what}: {e}"));
-        Running(child, what)
-    }
-
-    fn assert_alive(&mut self, log: &Path) {
-        if let Ok(Some(status)) = self.0.try_wait() {
-            panic!(
-                "{} exited ({status}): {}",
-                self.1,
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-    }
-}
-
-/// `GET path` over HTTP/1.0 (so the body is neither chunked nor kept alive):
-/// the status and the body.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_owned()))
-}
 
 fn percent_encode(text: &str) -> String {
     text.bytes()
@@ -91,21 +33,6 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
-/// Polls `probe` until it gives `Some`, or fails the test with `what` and the last
-/// thing seen after `timeout`.
-fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match probe() {
-            Ok(found) => return found,
-            Err(last) if Instant::now() >= deadline => {
-                panic!("{what} within {timeout:?}; last seen: {last}")
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(500)),
-        }
-    }
-}
-
 /// `fleetdeck serve` on the lab, a Prometheus scraping it every 2 s with the shipped
 /// rules, alerting an Alertmanager that sends everything to `receiver`.
 struct Stack {
@@ -113,7 +40,7 @@ struct Stack {
     prometheus_port: u16,
     // Dropped in this order: Prometheus, Alertmanager, serve, the receiver, the files.
     _prometheus: Running,
-    _alertmanager: Running,
+    _alertmanager: Alertmanager,
     _serve: Running,
     receiver: Receiver,
     _dir: tempfile::TempDir,
@@ -134,48 +61,19 @@ impl Stack {
             &serve_log,
         );
         poll("serve answers /healthz", Duration::from_secs(30), || {
-            serve.assert_alive(&serve_log);
+            serve.assert_alive();
             match http_get(serve_port, "/healthz") {
                 Some((200, body)) if body == "ok\n" => Ok(()),
                 other => Err(format!("{other:?}")),
             }
         });
 
-        let alertmanager_port = free_port();
-        let am_config = dir.path().join("alertmanager.yml");
-        std::fs::write(
-            &am_config,
-            format!(
-                "route:\n  receiver: hook\n  group_by: [alertname, host]\n  group_wait: 1s\n  \
-                 group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    \
-                 webhook_configs:\n      - url: {:?}\n        send_resolved: false\n",
-                receiver.url
-            ),
-        )
-        .expect("alertmanager.yml");
-        let am_log = dir.path().join("alertmanager.log");
-        let mut alertmanager = Running::spawn(
-            "alertmanager",
-            Command::new("prometheus-alertmanager")
-                .arg(format!("--config.file={}", am_config.display()))
-                .arg(format!(
-                    "--storage.path={}",
-                    dir.path().join("am-data").display()
-                ))
-                .arg(format!(
-                    "--web.listen-address=127.0.0.1:{alertmanager_port}"
-                ))
-                // No cluster: it would listen on a fixed port (9094).
-                .arg("--cluster.listen-address="),
-            &am_log,
-        );
-        poll("alertmanager is ready", Duration::from_secs(30), || {
-            alertmanager.assert_alive(&am_log);
-            match http_get(alertmanager_port, "/-/ready") {
-                Some((200, _)) => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        });
+        let alertmanager = Alertmanager::start(&Alertmanager::routing_to(
+            &receiver.url,
+            "alertname, host",
+            false,
+        ));
+        let alertmanager_port = alertmanager.port;
 
         // The shipped rules with every `for:` cut to 2 s: the test cannot wait the
         // minutes the real ones hold for. The expressions are the shipped ones.
@@ -219,7 +117,7 @@ impl Stack {
             &prometheus_log,
         );
         poll("prometheus is ready", Duration::from_secs(60), || {
-            prometheus.assert_alive(&prometheus_log);
+            prometheus.assert_alive();
             match http_get(prometheus_port, "/-/ready") {
                 Some((200, _)) => Ok(()),
                 other => Err(format!("{other:?}")),

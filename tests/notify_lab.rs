@@ -4,17 +4,17 @@
 //! never answers does not hold up watch's lines; a real Alertmanager shows the alert,
 //! delivers it, and lets it go when it resolves.
 //!
-//! Each test works on a container of its own on client-delta (one no other test creates or stops)
+//! Each test works on a container of its own on client-delta, one no other test
 //! touches, and removes it however the test ends.
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
+use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver as Lines, channel};
 use std::time::{Duration, Instant};
 
+use common::http::Alertmanager;
 use common::receiver::{Answer, Received, Receiver};
 use common::{bin, lab, lab_docker, stderr};
 use fleetdeck::lab::state::LabState;
@@ -319,88 +319,6 @@ fn a_receiver_that_never_answers_does_not_hold_up_the_lines() {
 }
 
 /// A real Alertmanager on a free port, routing everything to `hook`; killed on drop.
-struct Alertmanager {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Alertmanager {
-    fn start(hook: &str) -> Alertmanager {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("alertmanager.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "route:\n  receiver: hook\n  group_by: [alertname, host, subject]\n  \
-                 group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-                 receivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n        \
-                 send_resolved: true\n"
-            ),
-        )
-        .expect("write the config");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("/usr/bin/prometheus-alertmanager")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            // No cluster: it would listen on a fixed port.
-            .arg("--cluster.listen-address=")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus-alertmanager");
-        let am = Alertmanager {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while get(am.port, "/-/ready").is_none_or(|(status, _)| status != 200) {
-            assert!(Instant::now() < deadline, "Alertmanager ready");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        am
-    }
-
-    /// The alerts it has, as its API lists them.
-    fn alerts(&self) -> Vec<Value> {
-        let (status, body) = get(self.port, "/api/v2/alerts").expect("GET /api/v2/alerts");
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str::<Value>(&body)
-            .expect("JSON")
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One plain HTTP/1.0 GET on loopback: status and body.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    Some((status, body))
-}
-
 #[test]
 #[ignore = "needs the lab (scripts/test.sh)"]
 fn alertmanager_shows_delivers_and_ends_the_alert() {
@@ -408,7 +326,11 @@ fn alertmanager_shows_delivers_and_ends_the_alert() {
     let container = Container::start(&state, "am");
     let name = container.name.clone();
     let hook = Receiver::start();
-    let am = Alertmanager::start(&hook.url);
+    let am = Alertmanager::start(&Alertmanager::routing_to(
+        &hook.url,
+        "alertname, host, subject",
+        true,
+    ));
     let watch = Watch::start(
         &state,
         Some(HOST),

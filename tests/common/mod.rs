@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod http;
 pub mod receiver;
 pub mod sshd;
 
