@@ -4,19 +4,24 @@
 //! never answers does not hold up watch's lines; a real Alertmanager shows the alert,
 //! delivers it, and lets it go when it resolves.
 //!
-//! Each test works on a container of its own on client-delta, one no other test
-//! touches, and removes it however the test ends.
+//! A host in maintenance sends nothing while its window lasts, `serve` and `status`
+//! say so, and when it ends by itself what is still wrong fires once.
+//!
+//! Each test works on a container of its own (on client-delta; the maintenance test
+//! on client-gamma, which plants nothing), one no other test touches, and removes it
+//! however the test ends.
 
 mod common;
 
 use std::io::{BufRead as _, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver as Lines, channel};
 use std::time::{Duration, Instant};
 
-use common::http::Alertmanager;
+use common::http::{Alertmanager, Running, free_port, http_get, poll};
 use common::receiver::{Answer, Received, Receiver};
-use common::{bin, lab, lab_docker, stderr};
+use common::{bin, lab, lab_docker, maintenance_lock, stderr, stdout};
 use fleetdeck::lab::state::LabState;
 use serde_json::Value;
 
@@ -32,7 +37,11 @@ struct Container {
 
 impl Container {
     fn start(state: &LabState, tag: &str) -> Container {
-        let docker = lab_docker(state, HOST);
+        Container::start_on(state, HOST, tag)
+    }
+
+    fn start_on(state: &LabState, host: &str, tag: &str) -> Container {
+        let docker = lab_docker(state, host);
         let name = format!("fd-test-notify-{tag}-{}", std::process::id());
         docker(&["rm", "-f", &name]);
         let run = docker(&[
@@ -411,4 +420,177 @@ fn alertmanager_shows_delivers_and_ends_the_alert() {
         notified("resolved")(&got),
         "resolved by Alertmanager: {got:?}"
     );
+}
+
+/// The maintenance test's host: no planted problem, so what fires is the test's own.
+const QUIET_HOST: &str = "client-gamma";
+
+/// `fleetdeck maintenance …` as another instance would run it: its own state and
+/// configuration directories.
+fn maintenance(state: &LabState, home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .arg("-i")
+        .arg(state.plan.dir.join("inventory.yml"))
+        .arg("maintenance")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("fleetdeck maintenance")
+}
+
+/// Ends the quiet host's window however the test ends.
+struct EndWindow<'a>(&'a LabState, &'a Path);
+
+impl Drop for EndWindow<'_> {
+    fn drop(&mut self) {
+        let out = maintenance(self.0, self.1, &["end", QUIET_HOST]);
+        if !out.status.success() {
+            eprintln!("ending {QUIET_HOST}'s window: {}", stderr(&out));
+        }
+    }
+}
+
+/// The value of `fleetdeck_host_maintenance` for the quiet host in one scrape.
+fn maintenance_metric(port: u16) -> Result<String, String> {
+    let (status, body) = http_get(port, "/metrics").ok_or("no answer")?;
+    if status != 200 {
+        return Err(format!("{status}: {body}"));
+    }
+    let series = format!("fleetdeck_host_maintenance{{host=\"{QUIET_HOST}\"}} ");
+    body.lines()
+        .find_map(|line| line.strip_prefix(&series).map(str::to_owned))
+        .ok_or_else(|| format!("no {series}in the scrape"))
+}
+
+/// `status` on the quiet host: its exit code and its table.
+fn quiet_status(state: &LabState) -> (Option<i32>, String) {
+    let out = Command::new(bin())
+        .arg("-i")
+        .arg(state.plan.dir.join("inventory.yml"))
+        .args(["status", "--limit", QUIET_HOST])
+        .stdin(Stdio::null())
+        .output()
+        .expect("fleetdeck status");
+    (out.status.code(), stdout(&out))
+}
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn a_host_in_maintenance_sends_nothing_until_its_window_ends_by_itself() {
+    let state = lab();
+    let _one_window_at_a_time = maintenance_lock(&state, QUIET_HOST);
+    let home = tempfile::tempdir().expect("tempdir");
+    let container = Container::start_on(&state, QUIET_HOST, "maint");
+    let name = container.name.clone();
+    let _end = EndWindow(&state, home.path());
+    // Long enough for watch and serve to start, the container to be killed and the
+    // hold to pass inside the window; short enough to wait for its end.
+    let out = maintenance(
+        &state,
+        home.path(),
+        &[
+            "start",
+            QUIET_HOST,
+            "--for",
+            "30s",
+            "--reason",
+            "notify test",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    let receiver = Receiver::start();
+    let watch = Watch::start(
+        &state,
+        Some(QUIET_HOST),
+        &["--notify", &receiver.url, "--notify-hold", "3s"],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut serve = Running::spawn(
+        "fleetdeck serve",
+        Command::new(bin())
+            .arg("-i")
+            .arg(state.plan.dir.join("inventory.yml"))
+            .args(["--limit", QUIET_HOST])
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")]),
+        &dir.path().join("serve.log"),
+    );
+    serve.wait_ready(port, "/healthz");
+
+    // Another instance's window, read from the host: watch shows it.
+    let (_, line) = watch.until(Duration::from_secs(40), |l| {
+        l["host"]["maintenance"].is_object()
+            && container_state(l, &name).as_deref() == Some("running")
+    });
+    let until = line["host"]["maintenance"]["until"]
+        .as_str()
+        .and_then(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .expect("the window's end");
+    let left = until - time::OffsetDateTime::now_utc();
+    let ends = Instant::now() + Duration::try_from(left).expect("the window is still open");
+    assert!(
+        ends > Instant::now() + Duration::from_secs(8),
+        "too little of the window left to test it: {left}"
+    );
+    let silenced = poll("serve exposes the window", Duration::from_secs(30), || {
+        maintenance_metric(port).and_then(|v| if v == "1" { Ok(v) } else { Err(v) })
+    });
+    assert_eq!(silenced, "1");
+
+    container.kill();
+    watch.until(Duration::from_secs(20), |l| {
+        container_state(l, &name).as_deref() == Some("exited")
+    });
+    // status counts nothing of the host while the window lasts, and lists the
+    // problem as silenced.
+    let (code, table) = quiet_status(&state);
+    assert!(
+        Instant::now() < ends,
+        "status took the rest of the window; nothing below would test it"
+    );
+    assert_eq!(code, Some(0), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&name) && l.ends_with("(silenced)")),
+        "{table}"
+    );
+
+    // Nothing at all is sent for the host while the window lasts, though the hold
+    // (3 s) passes inside it.
+    let during = receiver.wait_until(ends.saturating_duration_since(Instant::now()), |r| {
+        !r.is_empty()
+    });
+    assert!(during.is_empty(), "sent during the window: {during:?}");
+
+    // It ends by itself: the container, still dead, fires once after the hold.
+    let got = receiver.wait_until(Duration::from_secs(20), |r| !about(r, &name).is_empty());
+    let posts = about(&got, &name);
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].0, "firing");
+    let after = posts[0].2.at.saturating_duration_since(ends);
+    eprintln!("firing POST {after:?} after the window's end (hold 3s)");
+    assert!(
+        posts[0].2.at >= ends + Duration::from_millis(2500),
+        "fired before the hold after the window: {after:?}"
+    );
+    let more = receiver.wait_until(Duration::from_secs(3), |r| about(r, &name).len() > 1);
+    assert_eq!(
+        about(&more, &name).len(),
+        1,
+        "one notification, not one per round"
+    );
+
+    poll(
+        "serve says the window ended",
+        Duration::from_secs(20),
+        || maintenance_metric(port).and_then(|v| if v == "0" { Ok(v) } else { Err(v) }),
+    );
+    let (code, table) = quiet_status(&state);
+    assert_eq!(code, Some(2), "the killed container counts again: {table}");
 }
