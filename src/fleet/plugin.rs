@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use super::model::HostState;
 use super::problems::{Problem, SignalKind, fleet_severity};
+use super::table::{self, label};
 use super::target::Target;
 use crate::probes::Severity;
 use crate::sanitize;
@@ -554,17 +555,15 @@ pub fn table(hosts: &[HostState], selection: &[SignalKind], now: OffsetDateTime)
             .collect::<Vec<_>>(),
     ];
     let mut problems = Vec::new();
+    let mut windows = Vec::new();
     for host in hosts {
-        let silenced = host.in_maintenance(now).is_some();
+        let window = host.in_maintenance(now);
+        windows.extend(window.map(|window| table::window_line(&text(&host.name), window)));
         let declared = host_signals(host, selection);
-        let mut row = vec![text(&host.name), {
-            let s = label(host.severity_of(selection));
-            if silenced {
-                format!("{s} (maintenance)")
-            } else {
-                s
-            }
-        }];
+        let mut row = vec![
+            text(&host.name),
+            table::severity_cell(host.severity_of(selection), window.is_some()),
+        ];
         for signal in &columns {
             row.push(
                 if host.reachable == Some(false) && *signal != SignalKind::Certs {
@@ -583,35 +582,13 @@ pub fn table(hosts: &[HostState], selection: &[SignalKind], now: OffsetDateTime)
         }
         rows.push(row);
         for p in selected_problems(host, selection) {
-            problems.push((silenced, p.severity, text(&host.name), text(&p.summary)));
+            problems.push(table::ProblemLine {
+                severity: p.severity,
+                silenced: window.is_some(),
+                host: text(&host.name),
+                text: text(&p.summary),
+            });
         }
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(&widths) {
-            let _ = write!(line, "{cell:<width$}  ");
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    problems.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
-    if !problems.is_empty() {
-        out.push('\n');
-    }
-    for (silenced, severity, host, summary) in problems {
-        let mark = if silenced { " (silenced)" } else { "" };
-        let _ = writeln!(out, "{:<8}  {host}  {summary}{mark}", label(severity));
-    }
-    out
-}
-
-fn label(severity: Severity) -> String {
-    match severity {
-        Severity::Ok => "ok".to_owned(),
-        other => other.as_str().to_uppercase(),
-    }
+    table::layout(&rows, &windows, problems)
 }

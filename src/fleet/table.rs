@@ -10,38 +10,28 @@ use crate::probes::Severity;
 use crate::util::time::age_text;
 
 pub fn render(hosts: &[HostState], now: OffsetDateTime) -> String {
-    let mut rows = vec![[
-        "HOST".to_owned(),
-        "SEVERITY".to_owned(),
-        "CONTAINERS".to_owned(),
-        "BACKUPS".to_owned(),
-        "CERTIFICATES".to_owned(),
-        "FIREWALL".to_owned(),
-        "DISK".to_owned(),
-        "POSTURE".to_owned(),
-    ]];
-    // (severity, silenced, host, line): a host in maintenance has its problems listed
-    // after everyone else's, marked silenced.
-    let mut problems: Vec<(Severity, bool, String, String)> = Vec::new();
+    let mut rows = vec![
+        [
+            "HOST",
+            "SEVERITY",
+            "CONTAINERS",
+            "BACKUPS",
+            "CERTIFICATES",
+            "FIREWALL",
+            "DISK",
+            "POSTURE",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    let mut problems = Vec::new();
     let mut windows = Vec::new();
     for host in hosts {
-        let severity = host.severity();
         let window = host.in_maintenance(now);
-        let severity_cell = match window {
-            Some(_) => format!("{} (maintenance)", label(severity)),
-            None => label(severity),
-        };
-        if let Some(window) = window {
-            windows.push(format!(
-                "{}  maintenance until {} by {}: {}",
-                host.name,
-                crate::util::time::rfc3339(window.until),
-                window.by,
-                window.reason
-            ));
-        }
+        let severity_cell = severity_cell(host.severity(), window.is_some());
+        windows.extend(window.map(|window| window_line(&host.name, window)));
         if host.reachable == Some(false) {
-            rows.push([
+            rows.push(vec![
                 host.name.clone(),
                 severity_cell,
                 "unreachable".to_owned(),
@@ -52,7 +42,7 @@ pub fn render(hosts: &[HostState], now: OffsetDateTime) -> String {
                 "-".to_owned(),
             ]);
         } else {
-            rows.push([
+            rows.push(vec![
                 host.name.clone(),
                 severity_cell,
                 containers_cell(host),
@@ -64,19 +54,57 @@ pub fn render(hosts: &[HostState], now: OffsetDateTime) -> String {
             ]);
         }
         for problem in host.problems() {
-            problems.push((
-                problem.severity,
-                window.is_some(),
-                host.name.clone(),
-                problem.summary,
-            ));
+            problems.push(ProblemLine {
+                severity: problem.severity,
+                silenced: window.is_some(),
+                host: host.name.clone(),
+                text: problem.summary,
+            });
         }
     }
+    layout(&rows, &windows, problems)
+}
+
+/// One problem line under the table.
+pub(super) struct ProblemLine {
+    pub severity: Severity,
+    /// Its host is in maintenance: listed after every other, marked.
+    pub silenced: bool,
+    pub host: String,
+    pub text: String,
+}
+
+/// The severity column: a host in maintenance says so beside its severity.
+pub(super) fn severity_cell(severity: Severity, in_maintenance: bool) -> String {
+    if in_maintenance {
+        format!("{} (maintenance)", label(severity))
+    } else {
+        label(severity)
+    }
+}
+
+/// One line per open maintenance window, under the table.
+pub(super) fn window_line(host: &str, window: &crate::probes::maintenance::Maintenance) -> String {
+    format!(
+        "{host}  maintenance until {} by {}: {}",
+        crate::util::time::rfc3339(window.until),
+        window.by,
+        window.reason
+    )
+}
+
+/// The rows in aligned columns, then the open windows, then the problems: the
+/// silenced last, the worst first.
+pub(super) fn layout(
+    rows: &[Vec<String>],
+    windows: &[String],
+    mut problems: Vec<ProblemLine>,
+) -> String {
     let mut out = String::new();
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
-    for row in &rows {
+    for row in rows {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             if i + 1 == row.len() {
@@ -94,18 +122,28 @@ pub fn render(hosts: &[HostState], now: OffsetDateTime) -> String {
             let _ = writeln!(out, "{window}");
         }
     }
-    problems.sort_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)).then(a.2.cmp(&b.2)));
+    problems.sort_by(|a, b| {
+        (a.silenced.cmp(&b.silenced))
+            .then(b.severity.cmp(&a.severity))
+            .then(a.host.cmp(&b.host))
+    });
     if !problems.is_empty() {
         out.push('\n');
-        for (severity, silenced, host, text) in problems {
-            let silenced = if silenced { " (silenced)" } else { "" };
-            let _ = writeln!(out, "{:<8}  {host}  {text}{silenced}", label(severity));
+        for line in problems {
+            let silenced = if line.silenced { " (silenced)" } else { "" };
+            let _ = writeln!(
+                out,
+                "{:<8}  {}  {}{silenced}",
+                label(line.severity),
+                line.host,
+                line.text
+            );
         }
     }
     out
 }
 
-fn label(severity: Severity) -> String {
+pub(super) fn label(severity: Severity) -> String {
     match severity {
         Severity::Ok => "ok".to_owned(),
         other => other.as_str().to_uppercase(),
