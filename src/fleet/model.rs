@@ -206,6 +206,10 @@ pub enum HostChange {
         /// The condition it had.
         condition: AppCondition,
     },
+    /// The host's maintenance window was started, changed or ended (by anyone: it is
+    /// read from the host). Not reported for the first read, nor when a window merely
+    /// reaches its end.
+    Maintenance(Option<Maintenance>),
 }
 
 impl HostChange {
@@ -349,7 +353,14 @@ impl HostState {
             HostEvent::Facts(Err(error), _) => self.facts.fail(error),
             HostEvent::LastDrill(drill, at) => self.last_drill.set(*drill, at),
             HostEvent::Maintenance(read, at) => match read {
-                Ok(window) => self.maintenance.set(window, at),
+                Ok(window) => {
+                    if let Some(before) = &self.maintenance.value
+                        && *before != window
+                    {
+                        changes.push(HostChange::Maintenance(window.clone()));
+                    }
+                    self.maintenance.set(window, at);
+                }
                 Err(error) => self.maintenance.fail(error),
             },
             HostEvent::Host(report, at) => {
@@ -798,6 +809,39 @@ mod tests {
     use time::macros::datetime;
 
     const AT: OffsetDateTime = datetime!(2027-01-01 10:00 UTC);
+
+    #[test]
+    fn a_window_started_or_ended_by_anyone_is_news_once_and_ends_by_itself() {
+        let mut host = HostState::new("web1", Vec::new(), Expectations::default());
+        let window = Maintenance {
+            by: "ops@laptop".to_owned(),
+            started_at: AT,
+            until: AT + time::Duration::hours(2),
+            reason: "kernel".to_owned(),
+        };
+        let read = |window: Option<&Maintenance>| HostEvent::Maintenance(Ok(window.cloned()), AT);
+        // The first read is what is, not news.
+        assert!(host.apply(read(None)).is_empty());
+        assert!(host.in_maintenance(AT).is_none());
+        assert_eq!(
+            host.apply(read(Some(&window))),
+            [HostChange::Maintenance(Some(window.clone()))]
+        );
+        // Read again every round: no news while it is the same window.
+        assert!(host.apply(read(Some(&window))).is_empty());
+        assert_eq!(host.in_maintenance(AT), Some(&window));
+        assert!(
+            host.in_maintenance(window.until).is_none(),
+            "it ends by itself"
+        );
+        // A failed read keeps the window known.
+        assert!(
+            host.apply(HostEvent::Maintenance(Err("timeout".into()), AT))
+                .is_empty()
+        );
+        assert_eq!(host.in_maintenance(AT), Some(&window));
+        assert_eq!(host.apply(read(None)), [HostChange::Maintenance(None)]);
+    }
 
     /// The reducer keeps the last backups and firewall when the host goes down (the
     /// probes send nothing for a round the link dropped under): the values survive,

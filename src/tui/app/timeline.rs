@@ -26,10 +26,11 @@ pub enum TimelineKind {
     Resources,
     Posture,
     Apps,
+    Maintenance,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 8] = [
+    pub const ALL: [TimelineKind; 9] = [
         TimelineKind::Connection,
         TimelineKind::Container,
         TimelineKind::Backup,
@@ -38,6 +39,7 @@ impl TimelineKind {
         TimelineKind::Resources,
         TimelineKind::Posture,
         TimelineKind::Apps,
+        TimelineKind::Maintenance,
     ];
 
     pub fn label(self) -> &'static str {
@@ -50,6 +52,7 @@ impl TimelineKind {
             TimelineKind::Resources => "resources",
             TimelineKind::Posture => "posture",
             TimelineKind::Apps => "apps",
+            TimelineKind::Maintenance => "maintenance",
         }
     }
 }
@@ -204,6 +207,21 @@ pub fn entries(host: &str, changes: Vec<HostChange>, now: OffsetDateTime) -> Vec
                         app_name(app, service),
                         condition_word(condition)
                     ),
+                ),
+                HostChange::Maintenance(Some(window)) => (
+                    Severity::Ok,
+                    TimelineKind::Maintenance,
+                    format!(
+                        "maintenance until {} by {}: {}",
+                        crate::util::time::rfc3339(window.until),
+                        window.by,
+                        window.reason
+                    ),
+                ),
+                HostChange::Maintenance(None) => (
+                    Severity::Ok,
+                    TimelineKind::Maintenance,
+                    "maintenance ended".to_owned(),
                 ),
             };
             TimelineEntry {
