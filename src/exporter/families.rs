@@ -129,7 +129,7 @@ impl Families {
         let container_unhealthy = Int::default();
         registry.register(
             "fleetdeck_container_unhealthy",
-            "1 when the container's health check says unhealthy.",
+            "1 when the container runs and its health check says unhealthy.",
             container_unhealthy.clone(),
         );
         let container_restart_count = Int::default();

@@ -262,7 +262,7 @@ fn export_containers(f: &Families, host: &HostState, name: &str, limits: Limits)
             .set(flag(c.state == "restarting"));
         f.container_unhealthy
             .get_or_create(&l)
-            .set(flag(c.health.as_deref() == Some("unhealthy")));
+            .set(flag(c.is_unhealthy()));
         f.container_restart_count
             .get_or_create(&l)
             .set(c.restart_count);

@@ -193,6 +193,8 @@ fn a_host_reads_as_its_state() {
             container("api", "running", Some("healthy"), Severity::Ok),
             container("worker", "running", Some("unhealthy"), Severity::Critical),
             container("loop", "restarting", None, Severity::Critical),
+            // A kept revision, stopped: Docker still says its last check failed.
+            container("web.prev", "exited", Some("unhealthy"), Severity::Ok),
         ],
         NOW,
     );
@@ -283,6 +285,15 @@ fn a_host_reads_as_its_state() {
             &[("container", "api")]
         ),
         0.0
+    );
+    assert_eq!(
+        one(
+            &samples,
+            "fleetdeck_container_unhealthy",
+            &[("container", "web.prev")]
+        ),
+        0.0,
+        "a stopped container's last health says nothing about it now"
     );
     let repo = [("host", "web1"), ("repo", "nightly")];
     assert_eq!(

@@ -72,6 +72,15 @@ pub struct ContainerReport {
     pub published: Vec<PublishedPort>,
 }
 
+impl ContainerReport {
+    /// Running and failing its health check. Docker keeps the last health status of a
+    /// stopped container (a kept `NAME.prev` revision stays "unhealthy" after it was
+    /// stopped), which says nothing about it now.
+    pub fn is_unhealthy(&self) -> bool {
+        self.state == "running" && self.health.as_deref() == Some("unhealthy")
+    }
+}
+
 /// Lists every container (running or not) and inspects each.
 pub async fn collect(
     docker: &Docker,

@@ -179,7 +179,7 @@ fn metrics(host: &HostState, signal: SignalKind, limits: &Limits) -> Vec<Metric>
                 out.push(Metric::new(
                     "containers_unhealthy",
                     "",
-                    count(&|c| c.health.as_deref() == Some("unhealthy")),
+                    count(&|c| c.is_unhealthy()),
                 ));
                 out.push(Metric::new(
                     "containers_failing",
