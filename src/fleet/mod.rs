@@ -13,3 +13,4 @@ pub mod problems;
 pub mod status;
 pub mod table;
 pub mod target;
+pub mod timeline;
