@@ -478,9 +478,10 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "KIND")]
     pub kind: Option<String>,
 
-    /// At most this many entries, the newest.
+    /// At most this many entries, the newest (`--limit` is the global host
+    /// selection, as for every command).
     #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub limit: usize,
+    pub max: usize,
 
     /// The entries as one JSON array.
     #[arg(long)]

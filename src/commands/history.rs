@@ -95,15 +95,15 @@ fn query(args: &HistoryArgs, now: OffsetDateTime) -> Result<Query, String> {
     if until.is_some_and(|until| until < since) {
         return Err("--until is before --since: nothing can match".to_owned());
     }
-    if args.limit == 0 {
-        return Err("--limit 0: nothing would be shown; give at least 1".to_owned());
+    if args.max == 0 {
+        return Err("--max 0: nothing would be shown; give at least 1".to_owned());
     }
     Ok(Query {
         since,
         until,
         host: args.host.clone(),
         kind,
-        limit: args.limit,
+        limit: args.max,
     })
 }
 
@@ -162,10 +162,9 @@ mod tests {
     use time::macros::datetime;
 
     fn args(extra: &[&str]) -> HistoryArgs {
-        let cli = crate::cli::Cli::try_parse_from(
-            ["fleetdeck", "history"].iter().chain(extra).copied(),
-        )
-        .expect("parse");
+        let cli =
+            crate::cli::Cli::try_parse_from(["fleetdeck", "history"].iter().chain(extra).copied())
+                .expect("parse");
         match cli.command {
             Some(crate::cli::Command::History(args)) => args,
             other => panic!("not history: {other:?}"),
@@ -178,8 +177,11 @@ mod tests {
         let error = query(&args(&["--kind", "contaner"]), now).expect_err("bad kind");
         assert!(error.contains("did you mean `container`?"), "{error}");
         assert!(error.contains("connection, container, backup"), "{error}");
-        let ok = query(&args(&["--since", "2d", "--kind", "action", "--host", "a"]), now)
-            .expect("good");
+        let ok = query(
+            &args(&["--since", "2d", "--kind", "action", "--host", "a"]),
+            now,
+        )
+        .expect("good");
         assert_eq!(ok.since, datetime!(2026-12-30 12:00 UTC));
         assert_eq!(ok.kind, Some(TimelineKind::Action));
         let until = query(&args(&["--until", "1h"]), now).expect("until");
@@ -201,7 +203,7 @@ mod tests {
         let text = table(&[entry]);
         assert_eq!(
             text.lines().nth(1),
-            Some("2027-01-01T12:00:00Z  client-alpha  critical  container  worker: exited [31m(1)")
+            Some("2027-01-01T12:00:00Z  client-alpha  critical  container  worker: exited (1)")
         );
         assert!(!text.contains('\u{1b}'));
         assert!(text.starts_with("TIME                  HOST          SEVERITY  KIND       TEXT"));
