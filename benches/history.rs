@@ -40,14 +40,14 @@ fn event(i: usize, n: usize, now: OffsetDateTime) -> TimelineEntry {
     TimelineEntry {
         at: now - time::Duration::nanoseconds(back as i64) + time::Duration::minutes(1),
         host: format!("host-{:02}", i % HOSTS),
-        severity: if i % 7 == 0 {
+        severity: if i.is_multiple_of(7) {
             Severity::Critical
         } else {
             Severity::Ok
         },
         kind: kinds[i % kinds.len()],
         text: format!("web-{}: exited (137) after 3 restarts", i % 13),
-        key: (i % 3 == 0).then(|| format!("docker:{i:016x}")),
+        key: i.is_multiple_of(3).then(|| format!("docker:{i:016x}")),
     }
 }
 

@@ -21,9 +21,11 @@ use serde_json::Value;
 
 const HOST: &str = "client-delta";
 
+type Docker = Box<dyn Fn(&[&str]) -> std::process::Output>;
+
 /// A container of the test's own on `HOST`, running; removed on drop.
 struct Container {
-    docker: Box<dyn Fn(&[&str]) -> std::process::Output>,
+    docker: Docker,
     name: String,
 }
 
