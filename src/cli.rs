@@ -118,6 +118,13 @@ pub enum Command {
     /// port in use, an unreadable inventory).
     Serve(ServeArgs),
 
+    /// What happened on the fleet: the persistent history that `watch`, `serve` and
+    /// the console record, with every audited action (docs/history.md).
+    ///
+    /// Newest first. Exit 0 (also when nothing matched); 2 on bad input or a history
+    /// that cannot be opened (a damaged or locked file: the message says what to do).
+    History(HistoryArgs),
+
     /// Bring the selected hosts' apps to their stacks (docs/deploy.md).
     ///
     /// Plans first (the difference from what runs), asks, then applies host by host
@@ -449,6 +456,47 @@ pub struct WatchArgs {
 
 fn hold(text: &str) -> Result<std::time::Duration, String> {
     crate::stack::duration(text)
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// How far back: `30m`, `6h`, `7d`.
+    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = ago)]
+    pub since: std::time::Duration,
+
+    /// Until when: a duration back from now (`1h`) or an RFC 3339 time
+    /// [default: now].
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+
+    /// Only this host (its inventory name).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Only this kind: connection, container, backup, certificate, firewall,
+    /// resources, posture, apps, maintenance, action.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+
+    /// At most this many entries, the newest (`--limit` is the global host
+    /// selection, as for every command).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max: usize,
+
+    /// The entries as one JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A duration back from now: as compose writes them (`90m`, `6h`), or whole days
+/// (`7d`), which compose has no unit for.
+pub fn ago(text: &str) -> Result<std::time::Duration, String> {
+    if let Some(days) = text.trim().strip_suffix('d')
+        && let Ok(days) = days.parse::<u64>()
+    {
+        return Ok(std::time::Duration::from_secs(days.saturating_mul(86_400)));
+    }
+    crate::stack::duration(text).map_err(|e| format!("{e} (or whole days, like `7d`)"))
 }
 
 #[derive(Debug, Args)]

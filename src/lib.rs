@@ -16,6 +16,7 @@ pub mod core;
 pub mod docker;
 pub mod exporter;
 pub mod fleet;
+pub mod history;
 pub mod inventory;
 pub mod lab;
 pub mod logging;

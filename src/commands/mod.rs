@@ -15,6 +15,7 @@ pub mod drill;
 pub mod ending;
 pub mod follow;
 pub mod headless;
+pub mod history;
 pub mod inventory;
 pub mod lab;
 pub mod maintenance;
@@ -170,6 +171,7 @@ pub async fn run(ctx: &Context, command: Option<&Command>) -> Result<ExitCode> {
         Command::Status(args) => status::run(ctx, args).await,
         Command::Watch(args) => watch::run(ctx, args).await,
         Command::Serve(args) => serve::run(ctx, args).await,
+        Command::History(args) => history::run(ctx, args).await,
         Command::Deploy(args) => deploy::run(ctx, args).await,
         Command::Rollback(args) => rollback::run(ctx, args).await,
         Command::Canary(args) => canary::run(ctx, args).await,

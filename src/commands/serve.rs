@@ -21,6 +21,7 @@ use super::Context;
 use super::ending::{NOTHING_DONE, nothing_done};
 use crate::cli::ServeArgs;
 use crate::fleet::model::HostState;
+use crate::fleet::timeline::entries;
 
 /// Connections served at once; more wait to be accepted. Prometheus keeps one open per
 /// scraper, so this is many scrapers, and it bounds what a flood of clients can cost.
@@ -63,21 +64,37 @@ async fn serve(ctx: &Context, args: &ServeArgs) -> u8 {
     let hosts: Hosts = Arc::new(RwLock::new(std::mem::take(&mut following.hosts)));
     let local = listener.local_addr().unwrap_or(addr);
     eprintln!("fleetdeck: serving metrics on http://{local}/metrics");
+    let names = hosts
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|h| h.name.clone())
+        .collect();
+    let history = super::history::start_writer(names).await;
     let apply = {
         let hosts = hosts.clone();
         // It owns the actors: they run as long as their events are applied.
         async move {
             let events = &mut following.events;
             while let Some((index, event)) = events.recv().await {
+                let mut recorded = Vec::new();
+                let now = OffsetDateTime::now_utc();
                 let mut states = hosts.write().unwrap_or_else(|e| e.into_inner());
                 if let Some(host) = states.get_mut(index) {
-                    host.apply(event);
+                    let changes = host.apply(event);
+                    recorded.extend(entries(&host.name, changes, now));
                 }
                 // Whatever else is already waiting, under the same lock.
                 while let Ok((index, event)) = events.try_recv() {
                     if let Some(host) = states.get_mut(index) {
-                        host.apply(event);
+                        let changes = host.apply(event);
+                        recorded.extend(entries(&host.name, changes, now));
                     }
+                }
+                drop(states);
+                // Queued for the history's thread; never waits for the disk.
+                if let Some(history) = &history {
+                    history.record(recorded);
                 }
             }
         }

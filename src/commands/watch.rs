@@ -16,6 +16,7 @@ use crate::alert::webhook::Delivery;
 use crate::alert::{DEFAULT_HOLD, Notifier, Receivers};
 use crate::cli::WatchArgs;
 use crate::fleet::model::HostState;
+use crate::fleet::timeline::entries;
 use crate::probes::Severity;
 
 /// How often the alerts are looked at without a new event, so that holds end and
@@ -89,6 +90,8 @@ async fn watch(ctx: &Context, receivers: &Receivers, hold: Duration) -> u8 {
         }
     };
     let mut hosts = std::mem::take(&mut following.hosts);
+    let history =
+        super::history::start_writer(hosts.iter().map(|h| h.name.clone()).collect()).await;
     let rx = &mut following.events;
     let mut printed: Vec<Option<serde_json::Value>> = vec![None; hosts.len()];
     let mut out = std::io::stdout();
@@ -107,11 +110,18 @@ async fn watch(ctx: &Context, receivers: &Receivers, hold: Duration) -> u8 {
                 return unknown;
             };
             let mut touched = vec![index];
-            hosts[index].apply(event);
+            let mut recorded = Vec::new();
+            let changes = hosts[index].apply(event);
+            let now = OffsetDateTime::now_utc();
+            recorded.extend(entries(&hosts[index].name, changes, now));
             // Drain whatever else is already waiting, then print once per changed host.
             while let Ok((index, event)) = rx.try_recv() {
-                hosts[index].apply(event);
+                let changes = hosts[index].apply(event);
+                recorded.extend(entries(&hosts[index].name, changes, now));
                 touched.push(index);
+            }
+            if let Some(history) = &history {
+                history.record(recorded);
             }
             if !print_changes(&hosts, touched, &mut printed, &mut out) {
                 // The reader went away (a closed pipe): stop quietly.

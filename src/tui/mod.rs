@@ -1,5 +1,6 @@
 //! The console: `app/` its state and the one `update` function, `ui/` one file per
-//! panel, `run` the event loop, `worker` the wizards' worker thread, `prompt` the
+//! panel, `run` the event loop, `worker` the wizards' worker thread, `history` the
+//! persistent history the timeline opens with and records into, `prompt` the
 //! SSH passphrase asker, `terminal` entering and leaving the alternate screen (every
 //! exit path, panics included, restores it), `action`, `keymap` and `theme` the
 //! operator's keys and colours.
@@ -7,6 +8,7 @@
 pub mod action;
 pub mod app;
 mod config_file;
+mod history;
 pub mod keymap;
 pub mod maintenance;
 pub mod prompt;

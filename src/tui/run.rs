@@ -83,6 +83,12 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
         Theme::load(options.theme.as_deref(), &config_dir, no_color).map_err(|e| eyre!("{e}"))?;
     let keymap = Keymap::load(options.keymap.as_deref(), &config_dir).map_err(|e| eyre!("{e}"))?;
     let targets = options.fleet.as_ref().map(|fleet| &fleet.targets);
+    let names = targets.map_or(vec!["localhost".to_owned()], |t| {
+        t.iter().map(|t| t.name.clone()).collect()
+    });
+    let opening = tokio::task::spawn_blocking(move || {
+        super::history::open(names, time::OffsetDateTime::now_utc())
+    });
 
     let (fleet_tx, mut fleet_rx) = mpsc::channel::<(usize, HostEvent)>(4096);
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(4096);
@@ -150,6 +156,8 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
     drop(fleet_tx);
     let mut app = App::new(hosts, keymap, options.read_only);
     app.host_read_only = host_read_only;
+    let opened = opening.await.unwrap_or_else(|e| Err(e.to_string()));
+    let history = super::history::attach(&mut app, opened);
 
     let guard = TerminalGuard::enter().wrap_err("taking over the terminal")?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -210,6 +218,7 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
             }
             _ = next_frame => dirty |= ticking,
         }
+        super::history::flush(&mut app, history.as_ref());
         let mut commands = std::collections::VecDeque::from(commands);
         while let Some(command) = commands.pop_front() {
             match command {

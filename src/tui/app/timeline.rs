@@ -15,6 +15,11 @@ pub struct TimelineState {
     pub host: Option<String>,
     pub min_severity: Option<Severity>,
     pub kind: Option<TimelineKind>,
+    /// Whether what is recorded is also kept in `unrecorded` for the persistent
+    /// history (set when the console has a history to write to).
+    pub recording: bool,
+    /// Entries recorded since the event loop last handed them to the history.
+    pub unrecorded: Vec<TimelineEntry>,
 }
 
 impl TimelineState {
@@ -41,7 +46,21 @@ impl TimelineState {
             if self.entries.len() >= capacity {
                 self.entries.pop_front();
             }
+            if self.recording {
+                self.unrecorded.push(entry.clone());
+            }
             self.entries.push_back(entry);
+        }
+    }
+
+    /// Puts `recent` (newest first, as the history answers) before the live entries,
+    /// keeping at most `capacity` in all.
+    pub fn seed(&mut self, recent: Vec<TimelineEntry>, capacity: usize) {
+        for entry in recent {
+            if self.entries.len() >= capacity {
+                break;
+            }
+            self.entries.push_front(entry);
         }
     }
 }
