@@ -369,38 +369,48 @@ async fn backfill(
         let read = tokio::select! {
             read = tokio::time::timeout(
                 BACKFILL_TIMEOUT,
-                past_events(&session, &socket, connected, previous_end),
+                past_events(session.docker_socket(&socket), connected, previous_end),
             ) => Some(read),
             _ = session.closed() => None,
         };
-        match read {
-            Some(Ok(Ok(events))) if !events.is_empty() => {
-                if out.send((index, HostEvent::Past(events))).await.is_err() {
-                    return;
-                }
-            }
-            Some(Ok(Ok(_))) | None => {}
-            Some(Ok(Err(error))) => {
-                tracing::warn!(index, error = %sanitize::line(&error.to_string()), "backfill failed");
-            }
-            Some(Err(_)) => tracing::warn!(index, "backfill timed out"),
+        if let Some(read) = read
+            && !report_past(read, index, &out).await
+        {
+            return;
         }
         session.closed().await;
         previous_end = Some(OffsetDateTime::now_utc());
     }
 }
 
+/// Sends the past events `read` found, if any; false when `out` is closed.
+async fn report_past(
+    read: Result<Result<Vec<past::PastEvent>, bollard::errors::Error>, tokio::time::error::Elapsed>,
+    index: usize,
+    out: &mpsc::Sender<(usize, HostEvent)>,
+) -> bool {
+    match read {
+        Ok(Ok(events)) if !events.is_empty() => {
+            return out.send((index, HostEvent::Past(events))).await.is_ok();
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(index, error = %sanitize::line(&error.to_string()), "backfill failed");
+        }
+        Err(_) => tracing::warn!(index, "backfill timed out"),
+    }
+    true
+}
+
 /// The engine's past events between `previous_end` (or [`past::WINDOW`] before
 /// `connected`) and `connected`, both on this machine's clock, asked for on the
 /// engine's clock: the offset between the two is measured first.
 async fn past_events(
-    session: &Session,
-    socket: &str,
+    opener: Arc<dyn crate::docker::StreamOpener>,
     connected: OffsetDateTime,
     previous_end: Option<OffsetDateTime>,
 ) -> Result<Vec<past::PastEvent>, bollard::errors::Error> {
-    let docker =
-        crate::docker::transport::connect_negotiated(session.docker_socket(socket), 30).await?;
+    let docker = crate::docker::transport::connect_negotiated(opener, 30).await?;
     let asked = OffsetDateTime::now_utc();
     let engine_now = crate::docker::events::engine_now(docker.clone()).await?;
     // The engine read its clock about halfway through the round trip.
@@ -494,27 +504,46 @@ pub fn spawn_local(
     })
 }
 
-/// The local engine's up (with its facts) on every connection, and down, with why,
+/// The local engine's up (with its facts and the events it recorded since it was
+/// last followed, as a host's [`backfill`]) on every connection, and down, with why,
 /// whenever it refuses one.
 async fn local_engine(engine: EngineAt, index: usize, out: mpsc::Sender<(usize, HostEvent)>) {
     let (feed_tx, mut feed) = mpsc::channel(64);
     let _stop_feed = containers::AbortOnDrop(tokio::spawn(follow_engine(engine.clone(), feed_tx)));
+    let mut previous_end: Option<OffsetDateTime> = None;
     while let Some(update) = feed.recv().await {
         let events = match update {
             EngineUpdate::Following { .. } => {
-                let up = HostEvent::Up {
-                    at: OffsetDateTime::now_utc(),
+                let connected = OffsetDateTime::now_utc();
+                let up = HostEvent::Up { at: connected };
+                let Some(route) = engine.current_route() else {
+                    continue;
                 };
-                let facts = match engine.current_route() {
-                    Some(route) => {
-                        match crate::docker::transport::connect_negotiated(route.opener, 30).await {
-                            Ok(docker) => facts::collect(&docker, None).await.map(Box::new),
-                            Err(error) => Err(sanitize::line(&engine.unreachable(&error))),
-                        }
+                let facts =
+                    match crate::docker::transport::connect_negotiated(route.opener.clone(), 30)
+                        .await
+                    {
+                        Ok(docker) => facts::collect(&docker, None).await.map(Box::new),
+                        Err(error) => Err(sanitize::line(&engine.unreachable(&error))),
+                    };
+                for event in [up, HostEvent::Facts(facts, OffsetDateTime::now_utc())] {
+                    if out.send((index, event)).await.is_err() {
+                        return;
                     }
-                    None => continue,
-                };
-                vec![up, HostEvent::Facts(facts, OffsetDateTime::now_utc())]
+                }
+                let read = tokio::time::timeout(
+                    BACKFILL_TIMEOUT,
+                    past_events(route.opener, connected, previous_end),
+                )
+                .await;
+                if !report_past(read, index, &out).await {
+                    return;
+                }
+                continue;
+            }
+            EngineUpdate::Interrupted { .. } => {
+                previous_end = Some(OffsetDateTime::now_utc());
+                continue;
             }
             EngineUpdate::Unreachable { cause } => vec![HostEvent::Down {
                 cause: sanitize::line(&cause),
