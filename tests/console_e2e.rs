@@ -650,3 +650,60 @@ fn the_maintenance_key_starts_and_ends_a_window_and_another_instances_shows_up()
     tmux.wait_for("from elsewhere");
     tmux.keys(&["C-c"]);
 }
+
+#[test]
+#[ignore = "needs the lab (scripts/test.sh)"]
+fn the_timeline_shows_a_container_stopped_before_launch_exactly_once() {
+    const HOST: &str = "client-delta";
+    let state = lab();
+    let name = format!("fd-test-backfill-{}", std::process::id());
+    let docker = lab_docker(&state, HOST);
+    struct Remove<'a>(&'a dyn Fn(&[&str]) -> Output, String);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["rm", "-f", &self.1]);
+        }
+    }
+    docker(&["rm", "-f", &name]);
+    let _remove = Remove(&docker, name.clone());
+    let run = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "fleetdeck-lab/app:1.0",
+        "sh",
+        "-c",
+        "while true; do sleep 1; done",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    // Killed (exit 137) while no fleetdeck process runs.
+    let kill = docker(&["kill", &name]);
+    assert!(kill.status.success(), "{}", stderr(&kill));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let command = console_command(
+        &state.plan.dir.join("inventory.yml"),
+        HOST,
+        &dir.path().join("log"),
+        "sleep 30",
+    );
+    let tmux = Tmux::start(&command, &[("TERM", "xterm-256color")]);
+    tmux.wait_for("REACH");
+    tmux.keys(&["t"]);
+    let died = format!("{name}: died (exit 137)");
+    let timeline = tmux.wait_for(&died);
+    assert!(timeline.contains("Timeline"), "{timeline}");
+    // Once, and still once while the live feed and a full re-list come in: the first
+    // listing shows it exited, which is no news.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < deadline {
+        let screen = tmux.screen();
+        assert_eq!(screen.matches(&died).count(), 1, "{screen}");
+        // Its start and its death, both backfilled; no line from the live listing.
+        assert_eq!(screen.matches(name.as_str()).count(), 2, "{screen}");
+        assert!(screen.contains(&format!("{name}: started")), "{screen}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    tmux.keys(&["C-c"]);
+}

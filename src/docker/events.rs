@@ -305,9 +305,9 @@ impl Stream for Follower {
     }
 }
 
-/// The engine's clock, not ours: a remote host's clock may differ from this one, and
+/// The engine's clock (nanoseconds since the Unix epoch), not ours: a remote host's clock may differ from this one, and
 /// `since` is compared with the engine's own timestamps.
-async fn engine_now(docker: Docker) -> Result<i64, Error> {
+pub async fn engine_now(docker: Docker) -> Result<i64, Error> {
     let info = docker.info().await?;
     let text = info.system_time.unwrap_or_default();
     let parsed = time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)

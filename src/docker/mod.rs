@@ -5,6 +5,7 @@ pub mod clean;
 pub mod events;
 pub mod inspect;
 pub mod logs;
+pub mod past;
 pub mod stats;
 pub mod transport;
 

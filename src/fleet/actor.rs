@@ -16,6 +16,7 @@ use super::facts;
 use super::model::HostEvent;
 use super::probe;
 use super::target::Target;
+use crate::docker::past;
 use crate::sanitize;
 use crate::ssh::link::{Backoff, Link, LinkState};
 use crate::ssh::session::{ConnectContext, Session};
@@ -79,6 +80,13 @@ pub fn spawn(
         },
         out.clone(),
         move |update| (index, HostEvent::Containers(update)),
+    ));
+
+    tasks.spawn(backfill(
+        link.watch(),
+        target.settings.docker_socket.clone(),
+        index,
+        out.clone(),
     ));
 
     tasks.spawn(engine(
@@ -331,6 +339,94 @@ async fn engine(
     }
 }
 
+/// A backfill that takes longer than this (a stalled engine) is given up: the host's
+/// live signals never wait for it, and the next connection tries again.
+const BACKFILL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// At every connection, the container events the engine recorded while nobody here
+/// was watching: since the previous connection ended (or [`past::WINDOW`] back, at
+/// most) until this one began. The live feed's first listing is no news, so what
+/// happened before the connection shows once, from here, at its own time.
+async fn backfill(
+    mut link: watch::Receiver<LinkState>,
+    socket: String,
+    index: usize,
+    out: mpsc::Sender<(usize, HostEvent)>,
+) {
+    // When the previous connection ended, on this machine's clock.
+    let mut previous_end: Option<OffsetDateTime> = None;
+    loop {
+        let session = loop {
+            let current = link.borrow_and_update().session().cloned();
+            if let Some(session) = current.filter(|s| !s.is_closed()) {
+                break session;
+            }
+            if link.changed().await.is_err() {
+                return;
+            }
+        };
+        let connected = OffsetDateTime::now_utc();
+        let read = tokio::select! {
+            read = tokio::time::timeout(
+                BACKFILL_TIMEOUT,
+                past_events(session.docker_socket(&socket), connected, previous_end),
+            ) => Some(read),
+            _ = session.closed() => None,
+        };
+        if let Some(read) = read
+            && !report_past(read, index, &out).await
+        {
+            return;
+        }
+        session.closed().await;
+        previous_end = Some(OffsetDateTime::now_utc());
+    }
+}
+
+/// Sends the past events `read` found, if any; false when `out` is closed.
+async fn report_past(
+    read: Result<Result<Vec<past::PastEvent>, bollard::errors::Error>, tokio::time::error::Elapsed>,
+    index: usize,
+    out: &mpsc::Sender<(usize, HostEvent)>,
+) -> bool {
+    match read {
+        Ok(Ok(events)) if !events.is_empty() => {
+            return out.send((index, HostEvent::Past(events))).await.is_ok();
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(index, error = %sanitize::line(&error.to_string()), "backfill failed");
+        }
+        Err(_) => tracing::warn!(index, "backfill timed out"),
+    }
+    true
+}
+
+/// The engine's past events between `previous_end` (or [`past::WINDOW`] before
+/// `connected`) and `connected`, both on this machine's clock, asked for on the
+/// engine's clock: the offset between the two is measured first.
+async fn past_events(
+    opener: Arc<dyn crate::docker::StreamOpener>,
+    connected: OffsetDateTime,
+    previous_end: Option<OffsetDateTime>,
+) -> Result<Vec<past::PastEvent>, bollard::errors::Error> {
+    let docker = crate::docker::transport::connect_negotiated(opener, 30).await?;
+    let asked = OffsetDateTime::now_utc();
+    let engine_now = crate::docker::events::engine_now(docker.clone()).await?;
+    // The engine read its clock about halfway through the round trip.
+    let local_now = asked + (OffsetDateTime::now_utc() - asked) / 2_i32;
+    let offset = i128::from(engine_now) - local_now.unix_timestamp_nanos();
+    let engine =
+        |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() + offset).unwrap_or(engine_now);
+    let until = engine(connected);
+    let floor = engine(connected - past::WINDOW);
+    let since = previous_end.map_or(floor, |end| engine(end).max(floor));
+    if since >= until {
+        return Ok(Vec::new());
+    }
+    past::past_events(&docker, since, until).await
+}
+
 /// A drill run from another terminal shows within this long.
 pub const DRILL_HISTORY_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -408,27 +504,46 @@ pub fn spawn_local(
     })
 }
 
-/// The local engine's up (with its facts) on every connection, and down, with why,
+/// The local engine's up (with its facts and the events it recorded since it was
+/// last followed, as a host's [`backfill`]) on every connection, and down, with why,
 /// whenever it refuses one.
 async fn local_engine(engine: EngineAt, index: usize, out: mpsc::Sender<(usize, HostEvent)>) {
     let (feed_tx, mut feed) = mpsc::channel(64);
     let _stop_feed = containers::AbortOnDrop(tokio::spawn(follow_engine(engine.clone(), feed_tx)));
+    let mut previous_end: Option<OffsetDateTime> = None;
     while let Some(update) = feed.recv().await {
         let events = match update {
             EngineUpdate::Following { .. } => {
-                let up = HostEvent::Up {
-                    at: OffsetDateTime::now_utc(),
+                let connected = OffsetDateTime::now_utc();
+                let up = HostEvent::Up { at: connected };
+                let Some(route) = engine.current_route() else {
+                    continue;
                 };
-                let facts = match engine.current_route() {
-                    Some(route) => {
-                        match crate::docker::transport::connect_negotiated(route.opener, 30).await {
-                            Ok(docker) => facts::collect(&docker, None).await.map(Box::new),
-                            Err(error) => Err(sanitize::line(&engine.unreachable(&error))),
-                        }
+                let facts =
+                    match crate::docker::transport::connect_negotiated(route.opener.clone(), 30)
+                        .await
+                    {
+                        Ok(docker) => facts::collect(&docker, None).await.map(Box::new),
+                        Err(error) => Err(sanitize::line(&engine.unreachable(&error))),
+                    };
+                for event in [up, HostEvent::Facts(facts, OffsetDateTime::now_utc())] {
+                    if out.send((index, event)).await.is_err() {
+                        return;
                     }
-                    None => continue,
-                };
-                vec![up, HostEvent::Facts(facts, OffsetDateTime::now_utc())]
+                }
+                let read = tokio::time::timeout(
+                    BACKFILL_TIMEOUT,
+                    past_events(route.opener, connected, previous_end),
+                )
+                .await;
+                if !report_past(read, index, &out).await {
+                    return;
+                }
+                continue;
+            }
+            EngineUpdate::Interrupted { .. } => {
+                previous_end = Some(OffsetDateTime::now_utc());
+                continue;
             }
             EngineUpdate::Unreachable { cause } => vec![HostEvent::Down {
                 cause: sanitize::line(&cause),

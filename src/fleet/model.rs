@@ -144,6 +144,8 @@ pub enum HostEvent {
     /// The host's maintenance file read (`None`: no window), or why it could not be
     /// (sanitized).
     Maintenance(Result<Option<Maintenance>, String>, OffsetDateTime),
+    /// Container events the engine recorded before this connection (a backfill).
+    Past(Vec<crate::docker::past::PastEvent>),
 }
 
 /// What applying one event changed, in the terms the console's timeline shows
@@ -210,6 +212,8 @@ pub enum HostChange {
     /// read from the host). Not reported for the first read, nor when a window merely
     /// reaches its end.
     Maintenance(Option<Maintenance>),
+    /// A container event from before this connection, read back from the engine.
+    Past(crate::docker::past::PastEvent),
 }
 
 impl HostChange {
@@ -352,6 +356,7 @@ impl HostState {
             HostEvent::Facts(Ok(facts), at) => self.facts.set(*facts, at),
             HostEvent::Facts(Err(error), _) => self.facts.fail(error),
             HostEvent::LastDrill(drill, at) => self.last_drill.set(*drill, at),
+            HostEvent::Past(events) => changes.extend(events.into_iter().map(HostChange::Past)),
             HostEvent::Maintenance(read, at) => match read {
                 Ok(window) => {
                     if let Some(before) = &self.maintenance.value

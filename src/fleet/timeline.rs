@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::model::{HostChange, condition_word};
+use crate::docker::past::{PastAction, PastEvent};
 use crate::probes::Severity;
 
 /// One entry of the fleet timeline.
@@ -82,6 +83,7 @@ pub fn entries(host: &str, changes: Vec<HostChange>, now: OffsetDateTime) -> Vec
         .into_iter()
         .map(|change| {
             let (severity, kind, text) = match change {
+                HostChange::Past(event) => return past_entry(host, event),
                 HostChange::Connected => (
                     Severity::Ok,
                     TimelineKind::Connection,
@@ -217,6 +219,46 @@ pub fn entries(host: &str, changes: Vec<HostChange>, now: OffsetDateTime) -> Vec
         .collect()
 }
 
+/// A container event from before the connection, at its own time and with its key.
+fn past_entry(host: &str, event: PastEvent) -> TimelineEntry {
+    let (severity, what) = match event.action {
+        PastAction::Start => (Severity::Ok, "started".to_owned()),
+        PastAction::Restart => (Severity::Ok, "restarted".to_owned()),
+        PastAction::Die {
+            exit_code: Some(code),
+        } => {
+            let severity = if code == 0 {
+                Severity::Ok
+            } else {
+                Severity::Critical
+            };
+            (severity, format!("died (exit {code})"))
+        }
+        PastAction::Die { exit_code: None } => (Severity::Warning, "died".to_owned()),
+        PastAction::Oom => (Severity::Critical, "out of memory".to_owned()),
+        PastAction::Stop => (Severity::Ok, "stopped".to_owned()),
+        PastAction::Pause => (Severity::Warning, "paused".to_owned()),
+        PastAction::Unpause => (Severity::Ok, "unpaused".to_owned()),
+        PastAction::Destroy => (Severity::Ok, "removed".to_owned()),
+        PastAction::Health(status) => {
+            let severity = if status == "unhealthy" {
+                Severity::Warning
+            } else {
+                Severity::Ok
+            };
+            (severity, format!("health {status}"))
+        }
+    };
+    TimelineEntry {
+        at: event.at,
+        host: host.to_owned(),
+        severity,
+        kind: TimelineKind::Container,
+        text: format!("{}: {what}", event.container),
+        key: Some(event.key),
+    }
+}
+
 /// `web: ` for a container's finding, nothing for the host's own.
 fn container_prefix(container: Option<String>) -> String {
     container.map(|c| format!("{c}: ")).unwrap_or_default()
@@ -227,5 +269,85 @@ fn app_name(app: String, service: Option<String>) -> String {
     match service {
         Some(service) => format!("{app}/{service}"),
         None => app,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn past(action: PastAction, container: &str) -> HostChange {
+        HostChange::Past(PastEvent {
+            at: OffsetDateTime::from_unix_timestamp(1_796_326_503).unwrap(),
+            container: container.to_owned(),
+            action,
+            key: format!("docker:1796326503000000000:0123456789ab:{container}"),
+        })
+    }
+
+    fn one(change: HostChange) -> TimelineEntry {
+        let now = OffsetDateTime::from_unix_timestamp(1_796_400_000).unwrap();
+        let mut all = entries("client-delta", vec![change], now);
+        assert_eq!(all.len(), 1);
+        all.remove(0)
+    }
+
+    #[test]
+    fn a_past_event_keeps_its_own_time_and_key() {
+        let entry = one(past(
+            PastAction::Die {
+                exit_code: Some(137),
+            },
+            "worker",
+        ));
+        assert_eq!(entry.text, "worker: died (exit 137)");
+        assert_eq!(entry.severity, Severity::Critical);
+        assert_eq!(entry.kind, TimelineKind::Container);
+        assert_eq!(entry.at.unix_timestamp(), 1_796_326_503);
+        assert_eq!(
+            entry.key.as_deref(),
+            Some("docker:1796326503000000000:0123456789ab:worker")
+        );
+    }
+
+    #[test]
+    fn past_events_read_as_the_console_writes_them() {
+        let cases = [
+            (
+                PastAction::Die { exit_code: Some(0) },
+                "web: died (exit 0)",
+                Severity::Ok,
+            ),
+            (
+                PastAction::Die { exit_code: None },
+                "web: died",
+                Severity::Warning,
+            ),
+            (PastAction::Oom, "web: out of memory", Severity::Critical),
+            (
+                PastAction::Health("unhealthy".into()),
+                "web: health unhealthy",
+                Severity::Warning,
+            ),
+            (
+                PastAction::Health("healthy".into()),
+                "web: health healthy",
+                Severity::Ok,
+            ),
+            (PastAction::Start, "web: started", Severity::Ok),
+            (PastAction::Stop, "web: stopped", Severity::Ok),
+            (PastAction::Destroy, "web: removed", Severity::Ok),
+        ];
+        for (action, text, severity) in cases {
+            let entry = one(past(action, "web"));
+            assert_eq!((entry.text.as_str(), entry.severity), (text, severity));
+        }
+    }
+
+    #[test]
+    fn a_computed_change_has_no_key_and_the_time_given() {
+        let entry = one(HostChange::Connected);
+        assert_eq!(entry.key, None);
+        assert_eq!(entry.at.unix_timestamp(), 1_796_400_000);
     }
 }
