@@ -10,6 +10,7 @@ pub mod model;
 pub mod plugin;
 pub mod probe;
 pub mod problems;
+pub mod report;
 pub mod status;
 pub mod table;
 pub mod target;

@@ -1,0 +1,1106 @@
+//! An incident report: what is known about one host (or one of its containers) at
+//! one moment, as the Markdown that gets pasted into a ticket and the JSON beside it.
+//!
+//! Gathering ([`gather`]) measures the host as `status` does, then reads each problem
+//! container's inspect data and last [`LOG_LINES`] log lines over the host's session,
+//! and the local audit log; a host that does not answer still gets a report of what is
+//! known, with the reason. Assembling and rendering ([`container_section`],
+//! [`markdown`], [`json`]) are pure. Nothing secret is copied: environment variables
+//! are listed by name only (their values shown as [`ENV_MASK`]), and the values of
+//! secret-looking or declared-secret variables are cut out of log lines, health
+//! output and every other inspect value too. Every remote string is sanitized.
+
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::ContainerInspectResponse;
+use bollard::query_parameters::LogsOptions;
+use futures_util::StreamExt;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::containers::ContainerReport;
+use super::model::{HostJson, HostState};
+use super::problems::{Problem, SignalKind};
+use super::target::Target;
+use super::timeline::TimelineEntry;
+use crate::audit::{AuditLog, AuditRecord, AuditResult};
+use crate::docker::inspect::{InspectView, SECRET_ENV_LABEL, Section, looks_secret};
+use crate::docker::logs::{LogBuffer, LogChunk};
+use crate::probes::Severity;
+use crate::sanitize;
+use crate::ssh::session::{ConnectContext, Session};
+
+/// Log lines kept per problem container.
+pub const LOG_LINES: usize = 200;
+/// What an environment variable's value is shown as: always, whatever its name.
+pub const ENV_MASK: &str = "***";
+/// Audited actions listed (the latest ones on the host).
+const AUDIT_ACTIONS: usize = 10;
+/// Timeline entries listed at most (the latest ones in the window).
+const TIMELINE_ENTRIES: usize = 500;
+/// A secret value shorter than this is not cut out of other text: it would match
+/// ordinary words and hide the log rather than the secret.
+const MIN_SECRET_CHARS: usize = 4;
+
+/// One problem container (or the one asked for): its inspect data, secrets masked,
+/// and its last log lines.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerSection {
+    pub name: String,
+    /// As `status` reports it; `None` when the host's listing does not have it.
+    pub status: Option<ContainerReport>,
+    /// `(key, value)` lines as the console's inspect pane shows them, environment
+    /// values replaced by [`ENV_MASK`].
+    pub inspect: Vec<(String, String)>,
+    pub inspect_error: Option<String>,
+    /// `TIME TEXT`, oldest first.
+    pub logs: Vec<String>,
+    pub logs_error: Option<String>,
+}
+
+/// Everything a report holds; built by [`gather`] or by hand.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub generated_at: OffsetDateTime,
+    pub host: HostState,
+    /// The container the report was asked for, if one was.
+    pub container: Option<String>,
+    /// How far back the timeline goes.
+    pub since: Duration,
+    pub containers: Vec<ContainerSection>,
+    /// The host's timeline over `since`, or why there is none.
+    pub timeline: Result<Vec<TimelineEntry>, String>,
+    /// The host's latest audited actions (newest last), or why they could not be read.
+    pub actions: Result<Vec<AuditRecord>, String>,
+}
+
+/// What the caller asks for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub container: Option<String>,
+    pub since: Duration,
+    /// The host's timeline (any hosts, any times: it is filtered here), or why there
+    /// is none (no history recorded).
+    pub timeline: Result<Vec<TimelineEntry>, String>,
+    pub audit_log: PathBuf,
+    /// How long measuring the host, and then reading the containers, may each take.
+    pub deadline: Duration,
+}
+
+/// Measures the host, then reads what the report needs of its problem containers (or
+/// of `request.container`). Never fails: what could not be read is said in the report.
+pub async fn gather(ctx: &Arc<ConnectContext>, target: &Target, request: Request) -> Report {
+    let host = super::status::measure_host(ctx, target, request.deadline).await;
+    let names = report_containers(&host, request.container.as_deref());
+    let containers = if host.reachable == Some(true) && !names.is_empty() {
+        let read = read_containers(ctx, target, &host, &names);
+        match tokio::time::timeout(request.deadline, read).await {
+            Ok(sections) => sections,
+            Err(_) => unread(
+                &host,
+                &names,
+                &format!("no answer within {}s", request.deadline.as_secs()),
+            ),
+        }
+    } else {
+        let why = host
+            .error
+            .clone()
+            .unwrap_or_else(|| "not reachable".to_owned());
+        unread(&host, &names, &format!("host unreachable: {why}"))
+    };
+    let actions = latest_actions(&request.audit_log, &host.name);
+    assemble(
+        host,
+        request.container,
+        request.since,
+        containers,
+        request.timeline,
+        actions,
+        OffsetDateTime::now_utc(),
+    )
+}
+
+/// A report from its parts (pure): timeline entries outside the window or of other
+/// hosts are left out, and every text that may have come from elsewhere sanitized.
+pub fn assemble(
+    host: HostState,
+    container: Option<String>,
+    since: Duration,
+    containers: Vec<ContainerSection>,
+    timeline: Result<Vec<TimelineEntry>, String>,
+    actions: Result<Vec<AuditRecord>, String>,
+    now: OffsetDateTime,
+) -> Report {
+    let mut host = host;
+    // The host's own copy of each detailed container carries what the section redacted
+    // (its health output and problem may quote a secret), for the status and problems.
+    if let Some(listing) = host.containers.value.as_mut() {
+        for shown in containers.iter().filter_map(|c| c.status.as_ref()) {
+            if let Some(c) = listing.iter_mut().find(|c| c.name == shown.name) {
+                c.health_output.clone_from(&shown.health_output);
+                c.problem.clone_from(&shown.problem);
+            }
+        }
+    }
+    let from = now - since;
+    let timeline = timeline.map(|entries| {
+        let mut kept: Vec<TimelineEntry> = entries
+            .into_iter()
+            .filter(|e| e.host == host.name && e.at >= from && e.at <= now)
+            .map(|mut e| {
+                e.text = sanitize::line(&e.text);
+                e.host = sanitize::line(&e.host);
+                e
+            })
+            .collect();
+        kept.sort_by_key(|e| e.at);
+        let skip = kept.len().saturating_sub(TIMELINE_ENTRIES);
+        kept.split_off(skip)
+    });
+    let actions = actions.map(|records| records.iter().map(clean_record).collect());
+    Report {
+        generated_at: now,
+        host,
+        container: container.map(|c| sanitize::line(&c)),
+        since,
+        containers,
+        timeline: timeline.map_err(|e| sanitize::line(&e)),
+        actions: actions.map_err(|e: String| sanitize::line(&e)),
+    }
+}
+
+fn clean_record(r: &AuditRecord) -> AuditRecord {
+    let opt = |t: &Option<String>| t.as_deref().map(sanitize::line);
+    AuditRecord {
+        time: sanitize::line(&r.time),
+        id: sanitize::line(&r.id),
+        operator: sanitize::line(&r.operator),
+        host: sanitize::line(&r.host),
+        action: sanitize::line(&r.action),
+        target: sanitize::line(&r.target),
+        reason: opt(&r.reason),
+        result: r.result,
+        error: opt(&r.error),
+    }
+}
+
+/// The containers a report details: the one asked for, else every container with a
+/// problem, in the host's listing order.
+pub fn report_containers(host: &HostState, only: Option<&str>) -> Vec<String> {
+    if let Some(name) = only {
+        return vec![name.to_owned()];
+    }
+    host.containers
+        .value
+        .iter()
+        .flatten()
+        .filter(|c| c.severity != Severity::Ok || c.problem.is_some())
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+/// The host's latest audited actions: one line per action (its result, or its intent
+/// when no result followed), newest last. A missing log is no actions.
+pub fn latest_actions(path: &Path, host: &str) -> Result<Vec<AuditRecord>, String> {
+    let records = match AuditLog::read(path) {
+        Ok(records) => records,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("reading the audit log: {e}")),
+    };
+    let mut actions: Vec<AuditRecord> = Vec::new();
+    for record in records.into_iter().filter(|r| r.host == host) {
+        match actions.iter_mut().find(|a| a.id == record.id) {
+            Some(seen) if record.result != AuditResult::Intent => *seen = record,
+            Some(_) => {}
+            None => actions.push(record),
+        }
+    }
+    let skip = actions.len().saturating_sub(AUDIT_ACTIONS);
+    Ok(actions.split_off(skip))
+}
+
+fn unread(host: &HostState, names: &[String], why: &str) -> Vec<ContainerSection> {
+    names
+        .iter()
+        .map(|name| ContainerSection {
+            name: sanitize::line(name),
+            status: listed(host, name),
+            inspect: Vec::new(),
+            inspect_error: Some(sanitize::line(why)),
+            logs: Vec::new(),
+            logs_error: Some(sanitize::line(why)),
+        })
+        .collect()
+}
+
+fn listed(host: &HostState, name: &str) -> Option<ContainerReport> {
+    host.containers
+        .value
+        .iter()
+        .flatten()
+        .find(|c| c.name == name)
+        .cloned()
+}
+
+/// Each container's inspect and log tail, over a session of its own.
+async fn read_containers(
+    ctx: &Arc<ConnectContext>,
+    target: &Target,
+    host: &HostState,
+    names: &[String],
+) -> Vec<ContainerSection> {
+    let settings = &target.settings;
+    let resolved = target.resolve(ctx);
+    let session = match Session::connect(ctx, &resolved, settings.ssh.host_key_pin.clone()).await {
+        Ok(session) => session,
+        Err(e) => return unread(host, names, &format!("connecting: {e}")),
+    };
+    let docker = match crate::docker::transport::connect_negotiated(
+        session.docker_socket(&settings.docker_socket),
+        30,
+    )
+    .await
+    {
+        Ok(docker) => docker,
+        Err(e) => return unread(host, names, &format!("Docker API: {e}")),
+    };
+    let reads = names.iter().map(|name| {
+        let docker = &docker;
+        async move {
+            let details = crate::docker::clean::inspect_container(docker, name).await;
+            let logs = tail(docker, name).await;
+            match details {
+                Ok(details) => container_section(name, listed(host, name), &details, logs),
+                Err(e) => {
+                    let mut section =
+                        unread(host, std::slice::from_ref(name), &e.to_string()).remove(0);
+                    // Without the inspect data nothing says which values are secret:
+                    // the log is left out rather than shown unredacted.
+                    section.logs_error =
+                        Some("not shown: the container's inspect data could not be read".into());
+                    section
+                }
+            }
+        }
+    });
+    futures_util::future::join_all(reads).await
+}
+
+/// The last [`LOG_LINES`] lines of a container's log, as `TIME TEXT`, sanitized.
+async fn tail(docker: &Docker, name: &str) -> Result<Vec<String>, String> {
+    let options = LogsOptions {
+        follow: false,
+        stdout: true,
+        stderr: true,
+        since: 0,
+        until: 0,
+        timestamps: true,
+        tail: LOG_LINES.to_string(),
+    };
+    let mut stream = docker.logs(name, Some(options));
+    let mut buffer = LogBuffer::new(LOG_LINES, crate::docker::logs::DEFAULT_MAX_BYTES);
+    while let Some(output) = stream.next().await {
+        let output = output.map_err(|e| sanitize::line(&e.to_string()))?;
+        buffer.push(&LogChunk::from_output(output));
+    }
+    buffer.flush_partials();
+    Ok(buffer.lines().map(|l| l.display(true)).collect())
+}
+
+/// One container's section (pure): its inspect lines with every environment value
+/// replaced by [`ENV_MASK`], and the values of its secret variables (by name, or
+/// declared by the deployment) cut out of the log, the health output and every other
+/// inspect value.
+pub fn container_section(
+    name: &str,
+    status: Option<ContainerReport>,
+    details: &ContainerInspectResponse,
+    logs: Result<Vec<String>, String>,
+) -> ContainerSection {
+    let secrets = secret_values(details);
+    let mut view = InspectView::new(details, false);
+    for row in &mut view.rows {
+        if row.section == Section::Env {
+            row.value = ENV_MASK.to_owned();
+        } else {
+            row.value = redact(&row.value, &secrets);
+        }
+    }
+    let status = status.map(|mut s| {
+        s.health_output = s.health_output.map(|h| redact(&h, &secrets));
+        s.problem = s.problem.map(|p| redact(&p, &secrets));
+        s
+    });
+    let (logs, logs_error) = match logs {
+        Ok(lines) => (lines.iter().map(|l| redact(l, &secrets)).collect(), None),
+        Err(e) => (Vec::new(), Some(redact(&sanitize::line(&e), &secrets))),
+    };
+    ContainerSection {
+        name: sanitize::line(name),
+        status,
+        inspect: view.lines(),
+        inspect_error: None,
+        logs,
+        logs_error,
+    }
+}
+
+/// The values of the container's variables that hold secrets: by their name, or named
+/// by the deployment's secret-env label. Longest first, so a secret that contains
+/// another is cut whole.
+fn secret_values(details: &ContainerInspectResponse) -> Vec<String> {
+    let config = details.config.as_ref();
+    let declared: Vec<String> = config
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|labels| labels.get(SECRET_ENV_LABEL))
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect())
+        .unwrap_or_default();
+    let mut values: Vec<String> = config
+        .and_then(|c| c.env.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.split_once('='))
+        .filter(|(key, _)| looks_secret(key) || declared.iter().any(|d| d == key))
+        .flat_map(|(_, value)| [value.to_owned(), sanitize::line(value)])
+        .filter(|value| value.chars().count() >= MIN_SECRET_CHARS)
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    values
+}
+
+fn redact(text: &str, secrets: &[String]) -> String {
+    secrets.iter().fold(text.to_owned(), |text, secret| {
+        text.replace(secret, ENV_MASK)
+    })
+}
+
+/// Where reports go by default: `$XDG_STATE_HOME/fleetdeck/reports`.
+pub fn default_dir() -> PathBuf {
+    crate::paths::state_home().join("fleetdeck").join("reports")
+}
+
+/// Writes the report as Markdown and JSON into `dir` (created `0700` if needed), each
+/// a new file `0600` named after the host (and container) and the UTC time; a name
+/// already taken gets `-2`, `-3`, … — nothing is ever overwritten. Returns both paths.
+pub fn write(report: &Report, dir: &Path) -> io::Result<(PathBuf, PathBuf)> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let json = serde_json::to_string_pretty(&json(report)).map_err(io::Error::other)?;
+    let markdown = markdown(report);
+    let stamp = report
+        .generated_at
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .map_err(io::Error::other)?;
+    let mut base = file_component(&report.host.name);
+    if let Some(container) = &report.container {
+        base = format!("{base}-{}", file_component(container));
+    }
+    for n in 1..1000 {
+        let stem = match n {
+            1 => format!("{base}-{stamp}"),
+            n => format!("{base}-{stamp}-{n}"),
+        };
+        let md_path = dir.join(format!("{stem}.md"));
+        let json_path = dir.join(format!("{stem}.json"));
+        if json_path.exists() {
+            continue;
+        }
+        match create_new(&md_path, &markdown) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+        create_new(&json_path, &json)?;
+        return Ok((md_path, json_path));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "{}: every report name for this second is taken",
+            dir.display()
+        ),
+    ))
+}
+
+fn create_new(path: &Path, text: &str) -> io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        file.write_all(b"\n")?;
+    }
+    file.sync_all()
+}
+
+/// A name as one file-name component: letters, digits, `.`, `_`, `-` kept, the rest `_`.
+fn file_component(name: &str) -> String {
+    let out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match out.trim_start_matches('.') {
+        "" => "_".to_owned(),
+        rest => rest.to_owned(),
+    }
+}
+
+/// The report's JSON (docs/report.md).
+#[derive(Debug, Serialize)]
+pub struct ReportJson<'a> {
+    pub generated_at: String,
+    pub host: &'a str,
+    pub container: Option<&'a str>,
+    pub since_seconds: u64,
+    pub severity: Severity,
+    pub problems: Vec<Problem>,
+    pub status: HostJson<'a>,
+    pub containers: &'a [ContainerSection],
+    pub timeline: Option<&'a [TimelineEntry]>,
+    pub timeline_error: Option<&'a str>,
+    pub actions: Option<&'a [AuditRecord]>,
+    pub actions_error: Option<&'a str>,
+}
+
+pub fn json(report: &Report) -> ReportJson<'_> {
+    ReportJson {
+        generated_at: crate::util::time::rfc3339(report.generated_at),
+        host: &report.host.name,
+        container: report.container.as_deref(),
+        since_seconds: report.since.as_secs(),
+        severity: report.host.severity(),
+        problems: report.host.problems(),
+        status: report.host.to_json(report.generated_at),
+        containers: &report.containers,
+        timeline: report.timeline.as_deref().ok(),
+        timeline_error: report.timeline.as_ref().err().map(String::as_str),
+        actions: report.actions.as_deref().ok(),
+        actions_error: report.actions.as_ref().err().map(String::as_str),
+    }
+}
+
+/// The report as Markdown (pure).
+pub fn markdown(report: &Report) -> String {
+    let host = &report.host;
+    let now = report.generated_at;
+    let mut out = String::new();
+    let title = match &report.container {
+        Some(c) => format!("{} / {c}", host.name),
+        None => host.name.clone(),
+    };
+    let _ = writeln!(out, "# Incident report: {title}\n");
+    let _ = writeln!(
+        out,
+        "Generated {} by fleetdeck. Host severity: **{}**.",
+        crate::util::time::rfc3339(now),
+        host.severity().as_str()
+    );
+    match host.reachable {
+        Some(false) => {
+            let why = host.error.as_deref().unwrap_or("no answer");
+            let _ = writeln!(
+                out,
+                "\n**The host did not answer** ({why}): what follows is what was known \
+                 before, with its age."
+            );
+        }
+        None => {
+            let _ = writeln!(out, "\nThe host was not contacted.");
+        }
+        Some(true) => {}
+    }
+    if let Some(window) = host.in_maintenance(now) {
+        let _ = writeln!(
+            out,
+            "\nIn maintenance until {} by {}: {}",
+            crate::util::time::rfc3339(window.until),
+            window.by,
+            window.reason
+        );
+    }
+    problems_section(&mut out, host);
+    signals_section(&mut out, host, now);
+    for section in &report.containers {
+        container_markdown(&mut out, section);
+    }
+    timeline_section(&mut out, report);
+    firewall_section(&mut out, host);
+    actions_section(&mut out, report, now);
+    out
+}
+
+fn problems_section(out: &mut String, host: &HostState) {
+    let _ = writeln!(out, "\n## Problems\n");
+    let problems = host.problems();
+    if problems.is_empty() {
+        let _ = writeln!(out, "None.");
+    }
+    for p in problems {
+        let subject = if p.subject.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", p.subject)
+        };
+        let _ = writeln!(
+            out,
+            "- **{}** {}{subject}: {}",
+            p.severity.as_str(),
+            p.signal.as_str(),
+            p.summary
+        );
+    }
+}
+
+fn signals_section(out: &mut String, host: &HostState, now: OffsetDateTime) {
+    let json = host.to_json(now);
+    let s = &json.signals;
+    let worst = |kind: SignalKind| {
+        Severity::worst(
+            host.problems()
+                .iter()
+                .filter(|p| p.signal == kind)
+                .map(|p| p.severity),
+        )
+    };
+    let drill = host.last_drill.value.as_ref().map(|d| d.severity(now));
+    let rows = [
+        (
+            "containers",
+            Some(worst(SignalKind::Containers)),
+            &s.containers,
+        ),
+        ("backups", Some(worst(SignalKind::Backups)), &s.backups),
+        ("certs", Some(worst(SignalKind::Certs)), &s.certs),
+        ("firewall", Some(worst(SignalKind::Firewall)), &s.firewall),
+        (
+            "resources",
+            Some(worst(SignalKind::Resources)),
+            &s.resources,
+        ),
+        ("posture", Some(worst(SignalKind::Posture)), &s.posture),
+        ("apps", Some(worst(SignalKind::Apps)), &s.apps),
+        ("last drill", drill, &s.last_drill),
+        ("rtt", None, &s.rtt),
+        ("facts", None, &s.facts),
+    ];
+    let _ = writeln!(out, "\n## Signals\n");
+    let _ = writeln!(out, "| signal | state | measured | age | note |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for (name, severity, signal) in rows {
+        let state = match (signal.measured_at.as_ref(), severity) {
+            (None, _) if signal.error.is_none() => "not measured",
+            (_, Some(severity)) => severity.as_str(),
+            (_, None) if signal.error.is_some() => "unknown",
+            (_, None) => "ok",
+        };
+        let age = signal
+            .age_seconds
+            .map(crate::util::time::age_text)
+            .unwrap_or_else(|| "-".to_owned());
+        let mut note = signal.error.clone().unwrap_or_default();
+        if signal.stale {
+            note = format!("stale {note}").trim_end().to_owned();
+        }
+        let _ = writeln!(
+            out,
+            "| {name} | {state} | {} | {age} | {} |",
+            signal.measured_at.as_deref().unwrap_or("-"),
+            cell(&note)
+        );
+    }
+}
+
+/// A table cell: `|` escaped so it cannot open a column.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// A fenced block whose fence is longer than any run of backticks inside, so no line
+/// of a log can close it.
+fn fenced(out: &mut String, lines: &[String]) {
+    let longest = lines
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let _ = writeln!(out, "{fence}text");
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "{fence}");
+}
+
+fn container_markdown(out: &mut String, section: &ContainerSection) {
+    let _ = writeln!(out, "\n## Container {}\n", section.name);
+    match &section.status {
+        Some(c) => {
+            let health = c
+                .health
+                .as_deref()
+                .map(|h| format!(", {h}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- state: {}{health}, {} restart(s){}",
+                c.state,
+                c.restart_count,
+                c.exit_code
+                    .map(|code| format!(", exit code {code}"))
+                    .unwrap_or_default()
+            );
+            if let Some(problem) = &c.problem {
+                let _ = writeln!(out, "- problem: {problem}");
+            }
+            if let Some(output) = &c.health_output {
+                let _ = writeln!(out, "- health check output: `{}`", output.replace('`', "'"));
+            }
+            let _ = writeln!(out, "- image: {}", c.image);
+        }
+        None => {
+            let _ = writeln!(out, "- not in the host's container list");
+        }
+    }
+    let _ = writeln!(out, "\n### Inspect (environment values masked)\n");
+    match &section.inspect_error {
+        Some(e) => {
+            let _ = writeln!(out, "Not read: {e}");
+        }
+        None => {
+            let lines: Vec<String> = section
+                .inspect
+                .iter()
+                .map(|(k, v)| {
+                    if v.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{k}: {v}")
+                    }
+                })
+                .collect();
+            fenced(out, &lines);
+        }
+    }
+    let _ = writeln!(out, "\n### Last {LOG_LINES} log lines\n");
+    match &section.logs_error {
+        Some(e) => {
+            let _ = writeln!(out, "Not read: {e}");
+        }
+        None if section.logs.is_empty() => {
+            let _ = writeln!(out, "The log is empty.");
+        }
+        None => fenced(out, &section.logs),
+    }
+}
+
+fn timeline_section(out: &mut String, report: &Report) {
+    let hours = report.since.as_secs_f64() / 3600.0;
+    let _ = writeln!(out, "\n## Timeline (last {hours:.1} h)\n");
+    match &report.timeline {
+        Err(why) => {
+            let _ = writeln!(out, "No history available: {why}");
+        }
+        Ok(entries) if entries.is_empty() => {
+            let _ = writeln!(out, "Nothing recorded in this window.");
+        }
+        Ok(entries) => {
+            for e in entries {
+                let _ = writeln!(
+                    out,
+                    "- {} {} {}: {}",
+                    crate::util::time::rfc3339(e.at),
+                    e.severity.as_str(),
+                    e.kind.label(),
+                    e.text
+                );
+            }
+        }
+    }
+}
+
+fn firewall_section(out: &mut String, host: &HostState) {
+    let _ = writeln!(out, "\n## Firewall drift\n");
+    match &host.firewall.value {
+        None if host.expects.firewall => {
+            let _ = writeln!(out, "Not measured.");
+        }
+        None => {
+            let _ = writeln!(out, "No firewall declared for this host.");
+        }
+        Some(report) if report.drift.is_empty() => {
+            let _ = match &report.error {
+                Some(e) => writeln!(out, "Not read: {e}"),
+                None => writeln!(out, "None: the firewall is as declared."),
+            };
+        }
+        Some(report) => {
+            for d in &report.drift {
+                let _ = writeln!(out, "- **{}** {}", d.severity.as_str(), d.message);
+            }
+        }
+    }
+}
+
+fn actions_section(out: &mut String, report: &Report, now: OffsetDateTime) {
+    let _ = writeln!(out, "\n## Latest deploys, rollbacks and other actions\n");
+    match &report.actions {
+        Err(why) => {
+            let _ = writeln!(out, "Not read: {why}");
+        }
+        Ok(records) if records.is_empty() => {
+            let _ = writeln!(out, "None recorded in this machine's audit log.");
+        }
+        Ok(records) => {
+            let _ = writeln!(out, "| time | action | target | result | by | error |");
+            let _ = writeln!(out, "|---|---|---|---|---|---|");
+            for r in records {
+                let result = serde_json::to_value(r.result)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {result} | {} | {} |",
+                    cell(&r.time),
+                    cell(&r.action),
+                    cell(&r.target),
+                    cell(&r.operator),
+                    cell(r.error.as_deref().unwrap_or(""))
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "\n## Restore drills\n");
+    match report
+        .host
+        .last_drill
+        .value
+        .as_ref()
+        .filter(|d| !d.apps.is_empty())
+    {
+        None => {
+            let _ = writeln!(out, "None declared or recorded.");
+        }
+        Some(drills) => {
+            for app in &drills.apps {
+                let last = app
+                    .last_success
+                    .map(|t| {
+                        format!(
+                            "last passed {} ({} ago)",
+                            crate::util::time::rfc3339(t),
+                            crate::util::time::age_text((now - t).whole_seconds().max(0))
+                        )
+                    })
+                    .unwrap_or_else(|| "never passed".to_owned());
+                let _ = writeln!(
+                    out,
+                    "- **{}** {}: {last}",
+                    app.severity(now).as_str(),
+                    app.app
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::containers::Pinning;
+    use crate::fleet::model::Expectations;
+    use crate::fleet::timeline::TimelineKind;
+    use crate::probes::firewall::{Drift, DriftKind, FirewallReport};
+    use time::macros::datetime;
+
+    const AT: OffsetDateTime = datetime!(2027-01-01 10:00 UTC);
+    const SECRET: &str = "hunter2-very-secret";
+    const PLAIN: &str = "plain-value-42";
+    const DECLARED: &str = "declared-by-the-deploy";
+
+    fn worker() -> ContainerReport {
+        ContainerReport {
+            name: "worker".into(),
+            id: "45a5644a6567".into(),
+            state: "running".into(),
+            health: Some("unhealthy".into()),
+            health_output: Some(format!("login with {SECRET} refused")),
+            restart_count: 2,
+            exit_code: None,
+            oom_killed: false,
+            started_at: Some("2027-01-01T09:00:00Z".into()),
+            uptime_seconds: Some(3600),
+            image: "fleetdeck-lab/app:1.0".into(),
+            image_pinned: Pinning::Tag,
+            severity: Severity::Critical,
+            problem: Some("unhealthy: dial tcp queue:5672: connection refused".into()),
+            app: Some("worker".into()),
+            service: Some("worker".into()),
+            config_hash: None,
+            findings: Vec::new(),
+            published: Vec::new(),
+        }
+    }
+
+    fn details() -> ContainerInspectResponse {
+        serde_json::from_value(serde_json::json!({
+            "Id": "45a5644a6567aaaa",
+            "Name": "/worker",
+            "Image": "sha256:abc",
+            "Config": {
+                "Image": "fleetdeck-lab/app:1.0",
+                "Cmd": ["sh", "-c", "run"],
+                "Env": [
+                    format!("DATABASE_PASSWORD={SECRET}"),
+                    format!("QUEUE_URL={PLAIN}"),
+                    format!("UPSTREAM={DECLARED}"),
+                ],
+                "Labels": {
+                    "fleetdeck.secret-env": "UPSTREAM",
+                    "note": format!("uses {SECRET}"),
+                },
+            },
+            "State": {"Status": "running", "Running": true},
+        }))
+        .expect("inspect data")
+    }
+
+    fn host() -> HostState {
+        let mut host = HostState::new(
+            "client-alpha",
+            vec!["prod".into()],
+            Expectations {
+                firewall: true,
+                ..Expectations::default()
+            },
+        );
+        host.reachable = Some(true);
+        host.last_contact = Some(AT);
+        let mut quiet = worker();
+        quiet.name = "web".into();
+        quiet.health = Some("healthy".into());
+        quiet.health_output = None;
+        quiet.severity = Severity::Ok;
+        quiet.problem = None;
+        host.containers
+            .set(vec![worker(), quiet], AT - time::Duration::seconds(40));
+        host.firewall.set(
+            FirewallReport {
+                backend: None,
+                severity: Severity::Critical,
+                drift: vec![Drift {
+                    kind: DriftKind::ExtraPort,
+                    severity: Severity::Critical,
+                    message: "5432/tcp is open from anywhere but not declared".into(),
+                    port: Some(5432),
+                    port_end: None,
+                    proto: None,
+                }],
+                observed: None,
+                unknown: Vec::new(),
+                error: None,
+            },
+            AT - time::Duration::minutes(3),
+        );
+        host
+    }
+
+    fn entry(host: &str, minutes_ago: i64, text: &str) -> TimelineEntry {
+        TimelineEntry {
+            at: AT - time::Duration::minutes(minutes_ago),
+            host: host.into(),
+            severity: Severity::Critical,
+            kind: TimelineKind::Container,
+            text: text.into(),
+            key: None,
+        }
+    }
+
+    fn report() -> Report {
+        let host = host();
+        let logs = Ok(vec![
+            "2027-01-01T09:59:00Z worker: waiting for queue at queue:5672".to_owned(),
+            format!("2027-01-01T09:59:30Z connecting as admin:{SECRET} with {DECLARED}"),
+            "2027-01-01T09:59:40Z a ``` fence inside a line".to_owned(),
+        ]);
+        let section = container_section("worker", listed(&host, "worker"), &details(), logs);
+        let timeline = Ok(vec![
+            entry("client-alpha", 30, "worker: running (unhealthy)"),
+            entry("client-alpha", 60 * 7, "older than the window"),
+            entry("client-beta", 5, "another host"),
+            entry("client-alpha", 50, "worker: running (starting)\u{1b}[31m"),
+        ]);
+        let actions = Ok(vec![AuditRecord {
+            time: "2027-01-01T08:00:00Z".into(),
+            id: "a1".into(),
+            operator: "ops@laptop".into(),
+            host: "client-alpha".into(),
+            action: "deploy".into(),
+            target: "worker worker (fleetdeck-lab/app:1.0)".into(),
+            reason: None,
+            result: AuditResult::Ok,
+            error: None,
+        }]);
+        assemble(
+            host,
+            None,
+            Duration::from_secs(6 * 3600),
+            vec![section],
+            timeline,
+            actions,
+            AT,
+        )
+    }
+
+    #[test]
+    fn the_markdown_of_a_host_with_an_unhealthy_container() {
+        insta::assert_snapshot!("incident_report", markdown(&report()));
+    }
+
+    #[test]
+    fn no_environment_value_appears_anywhere_and_secrets_are_cut_from_logs() {
+        let report = report();
+        let md = markdown(&report);
+        let json = serde_json::to_string(&json(&report)).expect("json");
+        for text in [&md, &json] {
+            assert!(!text.contains(SECRET), "{text}");
+            assert!(!text.contains(DECLARED), "{text}");
+        }
+        // A value whose name looks harmless is not in the inspect data either.
+        let inspect = &report.containers[0].inspect;
+        assert!(
+            inspect.iter().all(|(_, v)| !v.contains(PLAIN)),
+            "{inspect:?}"
+        );
+        for name in ["DATABASE_PASSWORD", "QUEUE_URL", "UPSTREAM"] {
+            assert!(
+                inspect
+                    .iter()
+                    .any(|(k, v)| k.trim() == name && v == ENV_MASK),
+                "{name} in {inspect:?}"
+            );
+        }
+        assert!(md.contains("connecting as admin:*** with ***"), "{md}");
+        assert!(md.contains("login with *** refused"), "{md}");
+    }
+
+    #[test]
+    fn the_timeline_keeps_this_host_and_window_and_says_when_there_is_none() {
+        let report = report();
+        let kept: Vec<&str> = report
+            .timeline
+            .as_ref()
+            .expect("a timeline")
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
+        assert_eq!(
+            kept,
+            ["worker: running (starting)", "worker: running (unhealthy)"]
+        );
+        let none = assemble(
+            host(),
+            None,
+            Duration::from_secs(3600),
+            Vec::new(),
+            Err("no history recorded".into()),
+            Ok(Vec::new()),
+            AT,
+        );
+        assert!(markdown(&none).contains("No history available: no history recorded"));
+        let value = serde_json::to_value(json(&none)).expect("json");
+        assert_eq!(value["timeline"], serde_json::Value::Null);
+        assert_eq!(value["timeline_error"], "no history recorded");
+    }
+
+    #[test]
+    fn problem_containers_are_detailed_unless_one_is_asked_for() {
+        assert_eq!(report_containers(&host(), None), ["worker"]);
+        assert_eq!(report_containers(&host(), Some("web")), ["web"]);
+    }
+
+    #[test]
+    fn a_report_never_overwrites_and_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let report = report();
+        let (md1, json1) = write(&report, dir.path()).expect("first");
+        let (md2, json2) = write(&report, dir.path()).expect("second");
+        assert_ne!(md1, md2);
+        assert_ne!(json1, json2);
+        assert!(
+            md2.to_string_lossy().ends_with("-2.md"),
+            "{}",
+            md2.display()
+        );
+        for path in [&md1, &json1, &md2, &json2] {
+            let mode = std::fs::metadata(path)
+                .expect("written")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&json1).expect("read")).expect("JSON");
+        assert_eq!(json["host"], "client-alpha");
+        assert_eq!(json["containers"][0]["name"], "worker");
+    }
+
+    #[test]
+    fn the_latest_action_per_id_is_kept_for_the_host() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::new(dir.path().join("audit.log"));
+        let line = |id: &str, host: &str, result| AuditRecord {
+            time: "2027-01-01T08:00:00Z".into(),
+            id: id.into(),
+            operator: "ops@laptop".into(),
+            host: host.into(),
+            action: "deploy".into(),
+            target: "web".into(),
+            reason: None,
+            result,
+            error: None,
+        };
+        for record in [
+            line("a", "client-alpha", AuditResult::Intent),
+            line("b", "client-beta", AuditResult::Intent),
+            line("a", "client-alpha", AuditResult::Failed),
+            line("c", "client-alpha", AuditResult::Intent),
+        ] {
+            log.append(&record).expect("append");
+        }
+        let actions = latest_actions(log.path(), "client-alpha").expect("read");
+        let seen: Vec<(&str, AuditResult)> =
+            actions.iter().map(|a| (a.id.as_str(), a.result)).collect();
+        assert_eq!(
+            seen,
+            [("a", AuditResult::Failed), ("c", AuditResult::Intent)]
+        );
+        assert_eq!(
+            latest_actions(&dir.path().join("missing.log"), "client-alpha"),
+            Ok(Vec::new())
+        );
+    }
+}
