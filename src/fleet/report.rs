@@ -271,8 +271,58 @@ async fn read_containers(
         Ok(docker) => docker,
         Err(e) => return unread(host, names, &format!("Docker API: {e}")),
     };
+    read_with(&docker, host, names).await
+}
+
+/// A report from what the console already knows of a host (its state, kept current by
+/// its actor) and the Docker API over the host's link, without measuring it again;
+/// `docker` is why there is none when the host is not connected.
+pub async fn gather_live(
+    docker: Result<Docker, String>,
+    host: HostState,
+    request: Request,
+) -> Report {
+    let names = report_containers(&host, request.container.as_deref());
+    let containers = match docker {
+        Ok(docker) if host.reachable == Some(true) && !names.is_empty() => {
+            let read = read_with(&docker, &host, &names);
+            match tokio::time::timeout(request.deadline, read).await {
+                Ok(sections) => sections,
+                Err(_) => unread(
+                    &host,
+                    &names,
+                    &format!("no answer within {}s", request.deadline.as_secs()),
+                ),
+            }
+        }
+        Ok(_) => {
+            let why = host
+                .error
+                .clone()
+                .unwrap_or_else(|| "not connected".to_owned());
+            unread(&host, &names, &format!("host unreachable: {why}"))
+        }
+        Err(why) => unread(&host, &names, &format!("host unreachable: {why}")),
+    };
+    let audit_log = request.audit_log.clone();
+    let name = host.name.clone();
+    let actions = tokio::task::spawn_blocking(move || latest_actions(&audit_log, &name))
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the audit log: {e}")));
+    assemble(
+        host,
+        request.container,
+        request.since,
+        containers,
+        request.timeline,
+        actions,
+        OffsetDateTime::now_utc(),
+    )
+}
+
+/// Each container's inspect and log tail, all at once.
+async fn read_with(docker: &Docker, host: &HostState, names: &[String]) -> Vec<ContainerSection> {
     let reads = names.iter().map(|name| {
-        let docker = &docker;
         async move {
             let details = crate::docker::clean::inspect_container(docker, name).await;
             let logs = tail(docker, name).await;

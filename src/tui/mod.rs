@@ -10,6 +10,7 @@ mod config_file;
 pub mod keymap;
 pub mod maintenance;
 pub mod prompt;
+pub mod report;
 pub mod run;
 pub mod terminal;
 pub mod theme;
