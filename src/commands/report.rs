@@ -14,6 +14,7 @@ use super::Context;
 use crate::audit::AuditLog;
 use crate::cli::ReportArgs;
 use crate::fleet::report::{self, Request};
+use crate::fleet::report_file;
 use crate::fleet::target;
 
 /// Why a report has no timeline: this build records no fleet history to read it from.
@@ -42,7 +43,7 @@ async fn report(ctx: &Context, args: &ReportArgs) -> u8 {
     {
         return bad(format!("--container {container:?} is not a container name"));
     }
-    let dir = args.out.clone().unwrap_or_else(report::default_dir);
+    let dir = args.out.clone().unwrap_or_else(report_file::default_dir);
     if dir.exists() && !dir.is_dir() {
         return bad(format!("--out {}: not a directory", dir.display()));
     }
@@ -93,7 +94,7 @@ async fn report(ctx: &Context, args: &ReportArgs) -> u8 {
             target.name
         ));
     }
-    match report::write(&report, &dir) {
+    match report_file::write(&report, &dir) {
         Ok((markdown, json)) => {
             println!("{}", markdown.display());
             println!("{}", json.display());

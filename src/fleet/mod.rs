@@ -11,6 +11,7 @@ pub mod plugin;
 pub mod probe;
 pub mod problems;
 pub mod report;
+pub mod report_file;
 pub mod status;
 pub mod table;
 pub mod target;

@@ -1,8 +1,9 @@
 //! The console: `app/` its state and the one `update` function, `ui/` one file per
 //! panel, `run` the event loop, `worker` the wizards' worker thread, `prompt` the
-//! SSH passphrase asker, `terminal` entering and leaving the alternate screen (every
-//! exit path, panics included, restores it), `action`, `keymap` and `theme` the
-//! operator's keys and colours.
+//! SSH passphrase asker, `report` an incident report written off the render path,
+//! `terminal` entering and leaving the alternate screen (every exit path, panics
+//! included, restores it), `action`, `keymap` and `theme` the operator's keys and
+//! colours.
 
 pub mod action;
 pub mod app;

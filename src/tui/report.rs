@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::app::Msg;
 use crate::fleet::model::HostState;
 use crate::fleet::report::{self, Request};
+use crate::fleet::report_file;
 use crate::fleet::timeline::TimelineEntry;
 
 /// How far back a report's timeline goes from the console.
@@ -20,7 +21,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Gathers and writes the report in a task of its own; `docker` is the host's engine
 /// over its link (or why there is none), `timeline` the host's entries the console has,
-/// `dir` where it goes ([`report::default_dir`]).
+/// `dir` where it goes ([`report_file::default_dir`]).
 pub fn spawn<D>(
     host: HostState,
     container: Option<String>,
@@ -41,7 +42,7 @@ pub fn spawn<D>(
         };
         let report = report::gather_live(docker.await, host, request).await;
         let name = report.host.name.clone();
-        let written = tokio::task::spawn_blocking(move || report::write(&report, &dir)).await;
+        let written = tokio::task::spawn_blocking(move || report_file::write(&report, &dir)).await;
         let notice = match written {
             Ok(Ok((markdown, _json))) => format!("report for {name}: {}", markdown.display()),
             Ok(Err(error)) => format!("report for {name} not written: {error}"),
