@@ -171,6 +171,17 @@ pub enum Command {
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
 
+    /// Write an incident report for one host (or one of its containers): every
+    /// signal's state and age, the problems, each problem container's inspect data
+    /// (environment values masked) and last 200 log lines, the host's timeline, the
+    /// firewall drift, the latest deploys and drills (docs/report.md).
+    ///
+    /// Markdown and JSON, each a new file (mode 0600) in --out or
+    /// $XDG_STATE_HOME/fleetdeck/reports; both paths are printed. Exit 0: written;
+    /// 1: written, but the host did not answer (the report says why and holds what
+    /// was known), or the files could not be written; 2: nothing written (bad input).
+    Report(ReportArgs),
+
     /// Print a shell completion script for bash, zsh or fish on stdout.
     ///
     /// bash: `fleetdeck completions bash > ~/.local/share/bash-completion/completions/fleetdeck`;
@@ -231,6 +242,32 @@ pub struct MaintenanceListArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The host (its inventory name).
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// Only this container: its inspect data and log, whatever its state (default:
+    /// every container with a problem).
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// The directory the report is written to (created if missing; default
+    /// $XDG_STATE_HOME/fleetdeck/reports).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+
+    /// How far back the host's timeline goes, e.g. `30m`, `6h`, `24h` (at most 30
+    /// days).
+    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = crate::stack::duration)]
+    pub since: std::time::Duration,
+
+    /// How long the host may take to answer, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ pub mod inventory;
 pub mod lab;
 pub mod maintenance;
 pub mod man;
+pub mod report;
 pub mod rollback;
 pub mod secrets;
 pub mod serve;
@@ -177,6 +178,7 @@ pub async fn run(ctx: &Context, command: Option<&Command>) -> Result<ExitCode> {
         Command::Canary(args) => canary::run(ctx, args).await,
         Command::Drill(args) => drill::run(ctx, args).await,
         Command::Maintenance(args) => maintenance::run(ctx, args).await,
+        Command::Report(args) => report::run(ctx, args).await,
         Command::Completions(args) => completions::run(ctx, args).await,
         Command::Man => man::run(ctx, &()).await,
     }

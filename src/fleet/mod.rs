@@ -10,6 +10,8 @@ pub mod model;
 pub mod plugin;
 pub mod probe;
 pub mod problems;
+pub mod report;
+pub mod report_file;
 pub mod status;
 pub mod table;
 pub mod target;
