@@ -17,8 +17,8 @@ use crate::fleet::report::{self, Request};
 use crate::fleet::report_file;
 use crate::fleet::target;
 
-/// Why a report has no timeline: this build records no fleet history to read it from.
-const NO_HISTORY: &str = "this fleetdeck records no fleet history to read it from";
+/// The most timeline entries a report lists (newest first).
+const TIMELINE_ENTRIES: usize = 1000;
 
 /// The longest timeline window asked for: the history keeps 30 days.
 const MAX_SINCE: Duration = Duration::from_secs(30 * 86_400);
@@ -57,7 +57,7 @@ async fn report(ctx: &Context, args: &ReportArgs) -> u8 {
     };
     let Some(target) = targets.into_iter().find(|t| t.name == args.host) else {
         return bad(format!(
-            "no host named {:?} in the inventory (`fleetdeck inventory list` lists them)",
+            "no host named {:?} in the inventory (`fleetdeck inventory --list` lists them)",
             crate::sanitize::line(&args.host)
         ));
     };
@@ -70,7 +70,7 @@ async fn report(ctx: &Context, args: &ReportArgs) -> u8 {
     let request = Request {
         container: args.container.clone(),
         since: args.since,
-        timeline: Err(NO_HISTORY.to_owned()),
+        timeline: host_timeline(&target.name, args.since).await,
         audit_log: AuditLog::default_path(),
         deadline: Duration::from_secs(args.timeout.max(1)),
     };
@@ -114,4 +114,25 @@ async fn report(ctx: &Context, args: &ReportArgs) -> u8 {
         );
         1
     }
+}
+
+/// The host's entries of the persistent history over the last `since`, or why there
+/// are none (read on a blocking thread: SQLite).
+async fn host_timeline(
+    host: &str,
+    since: Duration,
+) -> Result<Vec<crate::fleet::timeline::TimelineEntry>, String> {
+    let query = crate::history::Query {
+        since: time::OffsetDateTime::now_utc() - since,
+        until: None,
+        host: Some(host.to_owned()),
+        kind: None,
+        limit: TIMELINE_ENTRIES,
+    };
+    tokio::task::spawn_blocking(move || {
+        let history = crate::history::open_default().map_err(|e| e.to_string())?;
+        history.query(&query).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("reading the history: {e}")))
 }
