@@ -6,6 +6,7 @@ pub mod apps;
 pub mod containers;
 pub mod engine_events;
 pub mod facts;
+pub mod json;
 pub mod model;
 pub mod plugin;
 pub mod probe;

@@ -508,7 +508,7 @@ pub fn json(
     selection: &[SignalKind],
     now: OffsetDateTime,
 ) -> serde_json::Value {
-    let mut fleet = match serde_json::to_value(super::model::fleet_json(hosts, now)) {
+    let mut fleet = match serde_json::to_value(super::json::fleet_json(hosts, now)) {
         Ok(value) => value,
         Err(error) => serde_json::json!({ "error": error.to_string() }),
     };

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::model::{HostJson, HostState};
+use super::json::HostJson;
+use super::model::HostState;
 use super::problems::{Problem, SignalKind};
 use super::report::{ContainerSection, LOG_LINES, Report};
 use super::timeline::TimelineEntry;
