@@ -19,6 +19,20 @@ pub struct Config {
     pub keymap: Option<String>,
     #[serde(default)]
     pub read_only: bool,
+    /// How the console's overview orders hosts at launch; absent: problems first when
+    /// a host is critical once every host has been heard from, else inventory order.
+    #[serde(default)]
+    pub overview_order: Option<OverviewOrder>,
+}
+
+/// `overview_order` in config.yaml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverviewOrder {
+    /// Worst host first, then by name.
+    Problems,
+    /// As the inventory lists the hosts.
+    Inventory,
 }
 
 pub fn path() -> PathBuf {
@@ -68,6 +82,13 @@ mod tests {
         let error = load(&file).expect_err("misspelled");
         assert!(error.contains(&format!("{}:2:", file.display())), "{error}");
         assert!(error.contains("readonly"), "{error}");
+        std::fs::write(&file, "overview_order: problems\n").expect("write");
+        let config = load(&file).expect("loads");
+        assert_eq!(config.overview_order, Some(OverviewOrder::Problems));
+        std::fs::write(&file, "overview_order: worst\n").expect("write");
+        let error = load(&file).expect_err("unknown order");
+        assert!(error.contains(&format!("{}:1:", file.display())), "{error}");
+        assert!(error.contains("problems"), "{error}");
     }
 
     #[test]

@@ -2686,3 +2686,374 @@ fn a_host_in_maintenance_is_marked_and_does_not_shout() {
         "{screen}"
     );
 }
+
+// ---- straight to the problem ------------------------------------------------------
+
+/// Keys as typed (uppercase with Shift), and the commands they gave.
+fn press(app: &mut App, typed: &str) -> Vec<Command> {
+    let mut commands = Vec::new();
+    for c in typed.chars() {
+        let (code, modifiers) = match c {
+            '\n' => (KeyCode::Enter, KeyModifiers::NONE),
+            '\u{1b}' => (KeyCode::Esc, KeyModifiers::NONE),
+            c if c.is_uppercase() => (KeyCode::Char(c), KeyModifiers::SHIFT),
+            c => (KeyCode::Char(c), KeyModifiers::NONE),
+        };
+        commands.extend(app.update(Msg::Key(KeyEvent::new(code, modifiers))));
+    }
+    commands
+}
+
+/// The fixture fleet's hosts as they are at launch (not heard from yet), and the
+/// events that bring each to its fixture state.
+fn launching(order: Option<fleetdeck::config::OverviewOrder>) -> (App, Vec<(usize, HostEvent)>) {
+    let fleet = fleet();
+    let mut events = Vec::new();
+    let mut hosts = Vec::new();
+    for (i, h) in fleet.iter().enumerate() {
+        let mut fresh = HostState::new(&h.name, h.groups.clone(), h.expects);
+        fresh.reachable = None;
+        hosts.push(fresh);
+        if h.reachable == Some(false) {
+            events.push((
+                i,
+                HostEvent::Down {
+                    cause: "no answer".to_owned(),
+                },
+            ));
+        } else {
+            events.push((i, HostEvent::Up { at: NOW }));
+            events.push((
+                i,
+                HostEvent::Containers(ContainerUpdate::All(
+                    h.containers.value.clone().unwrap_or_default(),
+                    NOW,
+                )),
+            ));
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = App::new(
+        hosts,
+        Keymap::load(None, dir.path()).expect("keymap"),
+        false,
+    );
+    app.set_overview_order(order);
+    (app, events)
+}
+
+fn row_names(app: &App) -> Vec<String> {
+    app.overview_rows()
+        .into_iter()
+        .map(|i| app.hosts[i].name.clone())
+        .collect()
+}
+
+#[test]
+fn at_launch_a_critical_host_puts_problems_first_once_every_host_is_heard_from() {
+    let (mut app, events) = launching(None);
+    let last = events.len() - 1;
+    for (n, (host, event)) in events.into_iter().enumerate() {
+        if n == last {
+            assert_eq!(
+                row_names(&app),
+                ["bastion", "client-alpha", "client-beta", "client-gamma"],
+                "inventory order until every host has been heard from"
+            );
+        }
+        app.update(Msg::Fleet(host, event));
+    }
+    assert_eq!(
+        row_names(&app),
+        ["client-alpha", "client-beta", "client-gamma", "bastion"],
+        "worst first, then by name"
+    );
+    assert_eq!(app.selected_host(), Some(1));
+}
+
+#[test]
+fn the_launch_order_does_not_move_rows_someone_is_reading_nor_a_chosen_order() {
+    let (mut app, events) = launching(None);
+    press(&mut app, "j");
+    for (host, event) in events {
+        app.update(Msg::Fleet(host, event));
+    }
+    assert_eq!(
+        row_names(&app)[0],
+        "bastion",
+        "a key was pressed before the decision"
+    );
+    assert_eq!(app.selected_host(), Some(1), "the selection did not move");
+
+    let (mut app, events) = launching(Some(fleetdeck::config::OverviewOrder::Inventory));
+    for (host, event) in events {
+        app.update(Msg::Fleet(host, event));
+    }
+    assert_eq!(row_names(&app)[0], "bastion", "overview_order: inventory");
+
+    let (app, _) = launching(Some(fleetdeck::config::OverviewOrder::Problems));
+    assert_eq!(app.sort, fleetdeck::tui::app::SortKey::Severity);
+}
+
+#[test]
+fn under_a_severity_order_the_selection_stays_on_its_host_when_rows_move() {
+    let mut app = app(false);
+    press(&mut app, "s");
+    // Severity order: alpha, beta, gamma, bastion. Select beta.
+    press(&mut app, "j");
+    assert_eq!(app.selected_host(), Some(2));
+    // Alpha recovers and moves below beta; the cursor stays on beta.
+    app.hosts[1].backups.value = None;
+    app.hosts[1].certs.value = None;
+    app.hosts[1].host_posture.value = None;
+    app.hosts[1].expects.backups = false;
+    app.hosts[1].expects.certs = false;
+    assert_eq!(app.selected_host(), Some(2));
+    app.update(Msg::Fleet(
+        1,
+        HostEvent::Containers(ContainerUpdate::All(
+            vec![container(
+                "web",
+                "running",
+                Some("healthy"),
+                Severity::Ok,
+                None,
+            )],
+            NOW,
+        )),
+    ));
+    assert_eq!(row_names(&app)[0], "client-beta", "alpha moved down");
+    assert_eq!(app.selected_host(), Some(2), "{:?}", row_names(&app));
+}
+
+#[test]
+fn the_host_detail_preselects_its_worst_container() {
+    let mut app = app(false);
+    press(&mut app, "j\n");
+    assert_eq!(*app.screen(), Screen::Host { host: 1 });
+    assert_eq!(app.containers(1)[app.pane_selected].name, "worker");
+    press(&mut app, "\u{1b}j\n");
+    // Two critical containers: the first listed.
+    assert_eq!(app.containers(2)[app.pane_selected].name, "cron");
+    press(&mut app, "\u{1b}kkk\n");
+    assert_eq!(*app.screen(), Screen::Host { host: 0 });
+    assert_eq!(app.pane_selected, 0, "no problem: the first row");
+}
+
+#[test]
+fn next_problem_then_logs_reaches_the_unhealthy_container_in_two_keys() {
+    let mut app = app(false);
+    let commands = press(&mut app, "n");
+    assert_eq!(*app.screen(), Screen::Host { host: 1 });
+    assert!(
+        matches!(commands.as_slice(), [Command::WatchStats { host: 1, .. }]),
+        "{commands:?}"
+    );
+    let commands = press(&mut app, "l");
+    assert_eq!(
+        *app.screen(),
+        Screen::Logs {
+            host: 1,
+            container: "worker".to_owned()
+        }
+    );
+    let worker = app.containers(1)[1].id.clone();
+    assert_eq!(
+        commands,
+        [Command::FollowLogs {
+            host: 1,
+            container_id: worker
+        }]
+    );
+}
+
+#[test]
+fn next_problem_walks_hosts_worst_first_and_each_hosts_problems_worst_first() {
+    let mut app = app(false);
+    let stops: Vec<(String, &str, usize)> = app
+        .problem_stops()
+        .iter()
+        .map(|s| (app.hosts[s.host].name.clone(), s.pane.title(), s.row))
+        .collect();
+    let alpha = |pane: &'static str, row| ("client-alpha".to_owned(), pane, row);
+    assert_eq!(
+        stops[..4],
+        [
+            alpha("Containers", 1),
+            alpha("Backups", 0),
+            alpha("Certificates", 0),
+            alpha("Posture", 0)
+        ]
+    );
+    let beta = stops
+        .iter()
+        .position(|s| s.0 == "client-beta")
+        .expect("beta has problems");
+    assert!(
+        stops[..beta].iter().all(|s| s.0 == "client-alpha"),
+        "{stops:?}"
+    );
+    assert_eq!(stops[beta], ("client-beta".to_owned(), "Containers", 0));
+    assert_eq!(stops[beta + 1], ("client-beta".to_owned(), "Containers", 1));
+    assert!(stops.iter().all(|(h, _, _)| h != "bastion"), "{stops:?}");
+    assert_eq!(stops.last().map(|s| s.0.as_str()), Some("client-gamma"));
+
+    // Walking: each `n` is the next stop, across hosts; `N` goes back.
+    press(&mut app, "n");
+    for stop in &stops[1..beta + 2] {
+        press(&mut app, "n");
+        let Screen::Host { host } = *app.screen() else {
+            panic!("not a host: {:?}", app.screen());
+        };
+        assert_eq!(
+            (
+                app.hosts[host].name.clone(),
+                app.pane.title(),
+                app.pane_selected
+            ),
+            *stop
+        );
+    }
+    assert_eq!(app.selected_host(), Some(2), "the overview follows");
+    let commands = press(&mut app, "NN");
+    assert_eq!(*app.screen(), Screen::Host { host: 1 });
+    let alpha_last = &stops[beta - 1];
+    assert_eq!(
+        (app.pane.title(), app.pane_selected),
+        (alpha_last.1, alpha_last.2)
+    );
+    assert!(commands.contains(&Command::StopStats), "{commands:?}");
+    // From the first stop, back wraps to the last.
+    for _ in 1..beta {
+        press(&mut app, "N");
+    }
+    assert_eq!((app.pane.title(), app.pane_selected), ("Containers", 1));
+    press(&mut app, "N");
+    assert_eq!(*app.screen(), Screen::Host { host: 3 });
+    press(&mut app, "\u{1b}");
+    assert_eq!(app.screens.len(), 1, "one host detail over the overview");
+}
+
+#[test]
+fn logs_from_the_overview_open_the_hosts_worst_container() {
+    let mut app = app(false);
+    // bastion: nothing wrong, nothing opened.
+    assert!(press(&mut app, "l").is_empty());
+    assert_eq!(*app.screen(), Screen::Overview);
+    assert!(
+        app.notice.as_deref().is_some_and(|n| n.contains("bastion")),
+        "{:?}",
+        app.notice
+    );
+    let commands = press(&mut app, "jjl");
+    assert_eq!(
+        *app.screen(),
+        Screen::Logs {
+            host: 2,
+            container: "cron".to_owned()
+        }
+    );
+    assert!(
+        matches!(
+            commands.as_slice(),
+            [
+                Command::WatchStats { host: 2, .. },
+                Command::FollowLogs { host: 2, .. }
+            ]
+        ),
+        "{commands:?}"
+    );
+    // Back lands in the host's detail, on that container.
+    assert_eq!(press(&mut app, "\u{1b}"), [Command::StopLogs]);
+    assert_eq!(*app.screen(), Screen::Host { host: 2 });
+    assert_eq!(app.containers(2)[app.pane_selected].name, "cron");
+}
+
+#[test]
+fn uptimes_move_with_the_clock_and_live_panes_say_so() {
+    let mut app = app(false);
+    let started = NOW - time::Duration::minutes(10);
+    let mut web = container("web", "running", Some("healthy"), Severity::Ok, None);
+    web.started_at = Some(
+        started
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("format"),
+    );
+    // The listing said 11s (it is a minute old): the uptime is counted from the start.
+    web.uptime_seconds = Some(11);
+    app.update(Msg::Fleet(
+        0,
+        HostEvent::Containers(ContainerUpdate::All(vec![web], NOW)),
+    ));
+    press(&mut app, "\n");
+    let theme = theme();
+    let draw = |app: &App, at: OffsetDateTime| {
+        let mut terminal = Terminal::new(TestBackend::new(110, 8)).expect("terminal");
+        terminal
+            .draw(|frame| fleetdeck::tui::ui::draw_at(frame, app, &theme, at))
+            .expect("draw");
+        text(&terminal)
+    };
+    let first = draw(&app, NOW);
+    assert!(first.contains("10m"), "{first}");
+    assert!(first.contains("Containers — live"), "{first}");
+    let later = draw(&app, NOW + time::Duration::minutes(5));
+    assert!(later.contains("15m"), "{later}");
+    assert!(
+        later.contains("Containers — not live, measured 5m ago"),
+        "the re-list is overdue: {later}"
+    );
+    app.update(Msg::Fleet(
+        0,
+        HostEvent::Down {
+            cause: "gone".to_owned(),
+        },
+    ));
+    let down = draw(&app, NOW + time::Duration::seconds(30));
+    assert!(
+        down.contains("Containers — stale, measured 30s ago"),
+        "{down}"
+    );
+}
+
+#[test]
+fn the_footer_shows_the_views_keys_from_the_active_keymap() {
+    let mut app = app(false);
+    let footer = |app: &App| {
+        snapshot(app, 110, 10)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    insta::assert_snapshot!("footer_overview", footer(&app));
+    press(&mut app, "j\n");
+    insta::assert_snapshot!("footer_host", footer(&app));
+    press(&mut app, "l");
+    insta::assert_snapshot!("footer_logs", footer(&app));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut arrows = App::new(
+        fleet(),
+        Keymap::load(Some("arrows"), dir.path()).expect("keymap"),
+        false,
+    );
+    let overview = footer(&arrows);
+    assert!(overview.contains("ctrl-n next problem"), "{overview}");
+    insta::assert_snapshot!("footer_overview_arrows", overview);
+    arrows.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    insta::assert_snapshot!("footer_host_arrows", footer(&arrows));
+    // Read-only: no mutating key offered.
+    let mut read_only = self::app(true);
+    press(&mut read_only, "\n");
+    let host = footer(&read_only);
+    assert!(!host.contains("restart"), "{host}");
+}
+
+#[test]
+fn the_help_key_column_fits_every_binding() {
+    let mut app = app(false);
+    press(&mut app, "?");
+    let screen = snapshot(&app, 110, 34);
+    assert!(screen.contains("ctrl-u, pageup  page up"), "{screen}");
+    insta::assert_snapshot!("help_overview", screen);
+}

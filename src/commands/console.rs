@@ -29,6 +29,7 @@ pub async fn run(ctx: &Context, _args: &()) -> Result<ExitCode> {
     let options = ConsoleOptions {
         theme: ctx.theme.clone(),
         keymap: ctx.keymap.clone(),
+        overview_order: ctx.overview_order,
         read_only: ctx.read_only,
         limit: ctx.limit.clone(),
         ssh: ctx.ssh.clone(),

@@ -54,6 +54,8 @@ pub struct Context {
     /// The console's theme and keymap: the command line's, else the configuration's.
     pub theme: Option<String>,
     pub keymap: Option<String>,
+    /// The console's overview order at launch (`overview_order` in config.yaml).
+    pub overview_order: Option<crate::config::OverviewOrder>,
 }
 
 impl Context {
@@ -71,6 +73,7 @@ impl Context {
             read_only: cli.read_only || config.read_only,
             theme: cli.theme.clone().or_else(|| config.theme.clone()),
             keymap: cli.keymap.clone().or_else(|| config.keymap.clone()),
+            overview_order: config.overview_order,
         }
     }
 

@@ -76,6 +76,11 @@ pub enum Action {
     CycleSort,
     ToggleGroupByGroup,
     ToggleProblemsFirst,
+    /// Opens the next problem across the fleet (hosts worst first, then by name; a
+    /// host's problems worst first), in its host's detail with its row selected.
+    NextProblem,
+    /// The same, backwards.
+    PrevProblem,
     /// Opens the deploy wizard on the selected (or filtered) hosts.
     DeployWizard,
     /// Opens the canary wizard on the shown (filtered) hosts.
@@ -114,7 +119,7 @@ pub enum Action {
 impl Action {
     /// Every action, in declaration order. Keymap checks (every action bound in each
     /// shipped keymap) iterate this: add new variants here as well as to `name`.
-    pub const ALL: [Action; 42] = [
+    pub const ALL: [Action; 44] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -134,6 +139,8 @@ impl Action {
         Action::CycleSort,
         Action::ToggleGroupByGroup,
         Action::ToggleProblemsFirst,
+        Action::NextProblem,
+        Action::PrevProblem,
         Action::DeployWizard,
         Action::CanaryWizard,
         Action::DrillWizard,
@@ -181,6 +188,8 @@ impl Action {
             Action::CycleSort => "cycle_sort",
             Action::ToggleGroupByGroup => "toggle_group_by_group",
             Action::ToggleProblemsFirst => "toggle_problems_first",
+            Action::NextProblem => "next_problem",
+            Action::PrevProblem => "prev_problem",
             Action::DeployWizard => "deploy_wizard",
             Action::CanaryWizard => "canary_wizard",
             Action::DrillWizard => "drill_wizard",

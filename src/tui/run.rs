@@ -56,6 +56,7 @@ enum Source {
 pub struct ConsoleOptions {
     pub theme: Option<String>,
     pub keymap: Option<String>,
+    pub overview_order: Option<crate::config::OverviewOrder>,
     pub read_only: bool,
     /// `--limit`, for the wizards' own selection.
     pub limit: Option<String>,
@@ -158,6 +159,7 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
     app.host_read_only = host_read_only;
     let opened = opening.await.unwrap_or_else(|e| Err(e.to_string()));
     let history = super::history::attach(&mut app, opened);
+    app.set_overview_order(options.overview_order);
 
     let guard = TerminalGuard::enter().wrap_err("taking over the terminal")?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -181,12 +183,12 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
                 dirty = false;
             }
         }
-        // While a wizard's operation runs, its elapsed times move once a second.
-        let ticking = app.wizard.as_ref().is_some_and(|w| w.is_running());
+        // Times on screen (uptimes, ages, a running wizard's elapsed times) move with the clock.
+        let ticking = app.clock_interval();
         let next_frame = tokio::time::sleep(if dirty {
             FRAME_INTERVAL.saturating_sub(last_frame.elapsed())
-        } else if ticking {
-            Duration::from_secs(1)
+        } else if let Some(tick) = ticking {
+            tick
         } else {
             Duration::from_secs(3600)
         });
@@ -216,7 +218,7 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
                 }
                 dirty = true;
             }
-            _ = next_frame => dirty |= ticking,
+            _ = next_frame => dirty |= ticking.is_some(),
         }
         super::history::flush(&mut app, history.as_ref());
         let mut commands = std::collections::VecDeque::from(commands);

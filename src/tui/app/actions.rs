@@ -120,7 +120,12 @@ impl App {
             Action::CycleSort => self.sort = self.sort.next(),
             Action::ToggleGroupByGroup => self.group_by_group = !self.group_by_group,
             Action::ToggleProblemsFirst => self.problems_first = !self.problems_first,
+            Action::OpenLogs if *self.screen() == Screen::Overview => {
+                return self.logs_from_overview();
+            }
             Action::OpenLogs => return self.open_logs(),
+            Action::NextProblem => return self.jump_to_problem(true),
+            Action::PrevProblem => return self.jump_to_problem(false),
             Action::Inspect => {
                 if let Some((host, container)) = self.selected_container() {
                     let id = container.id.clone();
@@ -327,11 +332,12 @@ impl App {
         }
     }
 
-    /// Opens a host's detail and starts its containers' resource readings.
+    /// Opens a host's detail, its worst container selected, and starts its
+    /// containers' resource readings.
     pub(super) fn enter_host(&mut self, host: usize) -> Vec<Command> {
         self.screens.push(Screen::Host { host });
         self.pane = Pane::Containers;
-        self.pane_selected = 0;
+        self.pane_selected = self.worst_container(host).unwrap_or(0);
         self.stats.clear();
         self.stats_host = Some(host);
         let containers = self

@@ -22,6 +22,7 @@ mod maintenance;
 mod messages;
 mod passphrase;
 mod timeline;
+mod triage;
 mod update;
 mod wizard;
 
@@ -97,7 +98,7 @@ impl SortKey {
 }
 
 /// The host detail's panes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pane {
     Containers,
     Backups,
@@ -202,6 +203,12 @@ pub struct App {
     pub sort: SortKey,
     pub group_by_group: bool,
     pub problems_first: bool,
+    /// The launch order is still to be decided: problems first if a host is critical
+    /// once every host has been heard from (no `overview_order` in config.yaml).
+    pub order_pending: bool,
+    /// The operator has moved the overview's selection or changed its order: the
+    /// launch decision no longer moves it.
+    pub order_touched: bool,
     pub pane: Pane,
     pub pane_selected: usize,
     pub timeline: TimelineState,
@@ -237,6 +244,8 @@ impl App {
             sort: SortKey::Inventory,
             group_by_group: false,
             problems_first: false,
+            order_pending: false,
+            order_touched: false,
             pane: Pane::Containers,
             pane_selected: 0,
             timeline: TimelineState::default(),
@@ -277,7 +286,8 @@ impl App {
         }
     }
 
-    /// The hosts in overview order: filtered, grouped, sorted, problems first.
+    /// The hosts in overview order: filtered, grouped, sorted (by severity: worst
+    /// first, then by name), problems first.
     /// Returns indices into `hosts`.
     pub fn overview_rows(&self) -> Vec<usize> {
         let needle = self.filter.text.to_lowercase();
@@ -294,7 +304,7 @@ impl App {
         match self.sort {
             SortKey::Inventory => {}
             SortKey::Name => rows.sort_by(|a, b| self.hosts[*a].name.cmp(&self.hosts[*b].name)),
-            SortKey::Severity => rows.sort_by_cached_key(severity),
+            SortKey::Severity => rows.sort_by_cached_key(|i| (severity(i), &self.hosts[*i].name)),
         }
         if self.problems_first {
             rows.sort_by_cached_key(|i| self.hosts[*i].severity() == Severity::Ok);

@@ -113,6 +113,9 @@ impl App {
     }
 
     pub(super) fn on_fleet(&mut self, index: usize, event: HostEvent) {
+        // Under an order that follows severity, the selection stays on its host.
+        let moving = self.sort == super::SortKey::Severity || self.problems_first;
+        let selected = if moving { self.selected_host() } else { None };
         let Some(host) = self.hosts.get_mut(index) else {
             return;
         };
@@ -123,6 +126,8 @@ impl App {
             OffsetDateTime::now_utc(),
             TIMELINE_CAPACITY,
         );
+        self.keep_selection_on(selected);
+        self.settle_launch_order();
     }
 
     pub(super) fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
@@ -197,6 +202,8 @@ impl App {
             Resolution::Action(action) => {
                 self.pending_keys.clear();
                 self.notice = None;
+                // Someone is reading: the launch decision no longer moves the rows.
+                self.order_touched = true;
                 self.act(action)
             }
         }

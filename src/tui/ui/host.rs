@@ -79,6 +79,32 @@ pub(super) fn draw_host(
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
     let stale = host.reachable == Some(false);
+    // Containers are kept current by the engine's event stream: "live" while it is
+    // (the host answers, the last listing or event did not fail, and the periodic
+    // re-list is not overdue); their age only when they are not.
+    let containers_live = host.reachable == Some(true)
+        && host.containers.error.is_none()
+        && host.containers.measured_at.is_some_and(|at| {
+            (now - at).whole_seconds()
+                <= 2 * crate::fleet::containers::RELIST_INTERVAL.as_secs() as i64
+        });
+    let live_title = |name: &str| {
+        if containers_live {
+            return format!(" {name} — live ");
+        }
+        let age = host
+            .containers
+            .measured_at
+            .map(|at| age_text((now - at).whole_seconds().max(0)));
+        match (stale, age, &host.containers.error) {
+            (true, Some(age), _) => format!(" {name} — stale, measured {age} ago "),
+            (false, Some(age), Some(_)) => {
+                format!(" {name} — not live (listing failed), measured {age} ago ")
+            }
+            (false, Some(age), None) => format!(" {name} — not live, measured {age} ago "),
+            (_, None, _) => format!(" {name} — not measured yet "),
+        }
+    };
     let title = |name: &str, measured: Option<OffsetDateTime>| {
         let age = measured.map(|at| age_text((now - at).whole_seconds().max(0)));
         match (stale, age) {
@@ -124,7 +150,7 @@ pub(super) fn draw_host(
                         Cell::from(c.state.clone()),
                         Cell::from(c.health.clone().unwrap_or_else(|| "-".to_owned())),
                         Cell::from(
-                            c.uptime_seconds
+                            uptime_at(c, now)
                                 .map(age_text)
                                 .unwrap_or_else(|| "-".to_owned()),
                         ),
@@ -158,10 +184,7 @@ pub(super) fn draw_host(
                 .style(theme.style(Role::Header)),
             )
             .row_highlight_style(theme.style(Role::Selection))
-            .block(block(
-                title("Containers", host.containers.measured_at),
-                theme,
-            ));
+            .block(block(live_title("Containers"), theme));
             frame.render_stateful_widget(
                 table,
                 body,
@@ -292,6 +315,7 @@ pub(super) fn draw_host(
             theme,
             host,
             &title("Resources", host.resources.measured_at),
+            now,
         ),
         Pane::Posture => {
             let report = host.posture();
@@ -320,14 +344,17 @@ pub(super) fn draw_host(
         }
         Pane::Apps => {
             let report = host.apps();
-            let measured = report.as_ref().and(host.containers.measured_at);
+            let apps_title = match &report {
+                Some(_) => live_title("Apps"),
+                None => title("Apps", None),
+            };
             draw_apps(
                 frame,
                 body,
                 theme,
                 report.as_ref(),
                 app.pane_selected,
-                &title("Apps", measured),
+                &apps_title,
             );
         }
         Pane::Facts => draw_facts(
@@ -337,5 +364,17 @@ pub(super) fn draw_host(
             host,
             &title("Facts", host.facts.measured_at),
         ),
+    }
+}
+
+/// A running container's uptime at `now`, from when it started (so it moves with the
+/// clock between listings); the listing's figure when the start time is not known.
+fn uptime_at(c: &crate::fleet::containers::ContainerReport, now: OffsetDateTime) -> Option<i64> {
+    let started = c.started_at.as_deref().and_then(|t| {
+        OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    });
+    match (c.uptime_seconds, started) {
+        (Some(_), Some(started)) => Some((now - started).whole_seconds().max(0)),
+        (listed, _) => listed,
     }
 }

@@ -19,13 +19,14 @@ pub(super) fn draw_resources(
     theme: &Theme,
     host: &HostState,
     title: &str,
+    now: time::OffsetDateTime,
 ) {
     let lines = match &host.resources.value {
         None => vec![Line::from(Span::styled(
             "not measured yet (the host round: df, /proc, sshd -T, apt, once a round)",
             theme.style(Role::Muted),
         ))],
-        Some(report) => report_lines(report, host, theme),
+        Some(report) => report_lines(report, host, theme, now),
     };
     frame.render_widget(
         Paragraph::new(lines).block(block(title.to_owned(), theme)),
@@ -33,7 +34,12 @@ pub(super) fn draw_resources(
     );
 }
 
-fn report_lines<'a>(report: &'a ResourcesReport, host: &HostState, theme: &Theme) -> Vec<Line<'a>> {
+fn report_lines<'a>(
+    report: &'a ResourcesReport,
+    host: &HostState,
+    theme: &Theme,
+    now: time::OffsetDateTime,
+) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     let key = |name: &str| Span::styled(format!("{name:<12}"), theme.style(Role::Muted));
     let text = |value: String| Span::styled(value, theme.style(Role::Text));
@@ -103,7 +109,16 @@ fn report_lines<'a>(report: &'a ResourcesReport, host: &HostState, theme: &Theme
     lines.push(Line::from(vec![
         key("uptime"),
         match report.uptime_seconds {
-            Some(seconds) => text(age_text(i64::try_from(seconds).unwrap_or(i64::MAX))),
+            // Counted on from its reading while the host answers: it ticks with the
+            // clock, not with the host round.
+            Some(seconds) => {
+                let read = i64::try_from(seconds).unwrap_or(i64::MAX);
+                let since = match (host.reachable, host.resources.measured_at) {
+                    (Some(true), Some(at)) => (now - at).whole_seconds().max(0),
+                    _ => 0,
+                };
+                text(age_text(read.saturating_add(since)))
+            }
             None => unknown(),
         },
     ]));
