@@ -297,6 +297,7 @@ const HOME_VIEWS: &[(Action, &[View])] = &[
     (Action::NextProblem, &[View::Overview, View::Host]),
     (Action::PrevProblem, &[View::Overview, View::Host]),
     (Action::OpenLogs, &[View::Overview, View::Host]),
+    (Action::IncidentReport, &[View::Overview, View::Host]),
     (Action::Inspect, &[View::Host]),
     (Action::StartContainer, &[View::Host]),
     (Action::StopContainer, &[View::Host]),

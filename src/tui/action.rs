@@ -90,6 +90,9 @@ pub enum Action {
     /// Starts (asking how long and why) or ends the selected host's maintenance
     /// window (overview or host detail).
     Maintenance,
+    /// Writes an incident report of the selected host (host detail: of its selected
+    /// container) to a new file, and shows its path.
+    IncidentReport,
     // Host detail and its containers.
     OpenLogs,
     Inspect,
@@ -119,7 +122,7 @@ pub enum Action {
 impl Action {
     /// Every action, in declaration order. Keymap checks (every action bound in each
     /// shipped keymap) iterate this: add new variants here as well as to `name`.
-    pub const ALL: [Action; 44] = [
+    pub const ALL: [Action; 45] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -145,6 +148,7 @@ impl Action {
         Action::CanaryWizard,
         Action::DrillWizard,
         Action::Maintenance,
+        Action::IncidentReport,
         Action::OpenLogs,
         Action::Inspect,
         Action::StartContainer,
@@ -194,6 +198,7 @@ impl Action {
             Action::CanaryWizard => "canary_wizard",
             Action::DrillWizard => "drill_wizard",
             Action::Maintenance => "maintenance",
+            Action::IncidentReport => "incident_report",
             Action::OpenLogs => "open_logs",
             Action::Inspect => "inspect",
             Action::StartContainer => "start_container",

@@ -248,6 +248,26 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
                 Command::Inspect { host, container_id } => {
                     spawn_inspect(&sources, host, container_id, msg_tx.clone());
                 }
+                Command::WriteReport { host, container } => {
+                    if let Some(state) = app.hosts.get(host).cloned() {
+                        let timeline = (app.timeline.entries.iter())
+                            .filter(|e| e.host == state.name)
+                            .cloned()
+                            .collect();
+                        let source = source_of(&sources, host);
+                        let docker =
+                            async move { docker_for(source.ok_or("no link to this host")?).await };
+                        let dir = crate::fleet::report_file::default_dir();
+                        super::report::spawn(
+                            state,
+                            container,
+                            Ok(timeline),
+                            docker,
+                            dir,
+                            msg_tx.clone(),
+                        );
+                    }
+                }
                 Command::RecordRefusals(refusals) => {
                     spawn_refusals(base_core.clone(), refusals, msg_tx.clone());
                 }

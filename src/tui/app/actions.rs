@@ -117,6 +117,17 @@ impl App {
             Action::Maintenance => {
                 return self.open_maintenance(time::OffsetDateTime::now_utc());
             }
+            Action::IncidentReport => {
+                let (host, container) = match self.selected_container() {
+                    Some((host, container)) => (Some(host), Some(container.name.clone())),
+                    None if *self.screen() == Screen::Overview => (self.selected_host(), None),
+                    None => (self.current_host(), None),
+                };
+                if let Some(host) = host {
+                    self.notice = Some("writing the incident report…".to_owned());
+                    return vec![Command::WriteReport { host, container }];
+                }
+            }
             Action::CycleSort => self.sort = self.sort.next(),
             Action::ToggleGroupByGroup => self.group_by_group = !self.group_by_group,
             Action::ToggleProblemsFirst => self.problems_first = !self.problems_first,

@@ -247,6 +247,25 @@ mod tests {
     }
 
     #[test]
+    fn the_report_key_asks_for_the_selected_hosts_report_even_in_read_only() {
+        // Writing a local file changes no host: read-only does not refuse it.
+        let mut app = app(true);
+        app.overview_selected = 1;
+        let commands = press(&mut app, "I");
+        assert!(
+            matches!(
+                commands.as_slice(),
+                [Command::WriteReport {
+                    host: 1,
+                    container: None
+                }]
+            ),
+            "{commands:?}"
+        );
+        assert!(app.notice.as_deref().is_some_and(|n| n.contains("report")));
+    }
+
+    #[test]
     fn the_key_asks_how_long_and_why_then_confirms_a_start() {
         let mut app = app(false);
         assert!(press(&mut app, "M").is_empty());

@@ -44,6 +44,12 @@ pub enum Command {
         host: usize,
         change: crate::core::maintenance::MaintenanceChange,
     },
+    /// Write an incident report of `host` (of `container` on it, when given) off the
+    /// render path; its path comes back as a notice.
+    WriteReport {
+        host: usize,
+        container: Option<String>,
+    },
     /// Open the deploy wizard with these hosts checked (the loop loads the inventory
     /// and answers with [`Msg::WizardOpened`]).
     OpenDeployWizard {

@@ -45,6 +45,7 @@ fn footer_actions(view: View) -> &'static [(Action, &'static str)] {
             (Action::ShowTimeline, "timeline"),
             (Action::Quit, "quit"),
             (Action::CycleSort, "sort"),
+            (Action::IncidentReport, "report"),
         ],
         View::Host => &[
             (Action::Help, "help"),
@@ -54,6 +55,7 @@ fn footer_actions(view: View) -> &'static [(Action, &'static str)] {
             (Action::Back, "back"),
             (Action::NextPane, "pane"),
             (Action::RestartContainer, "restart"),
+            (Action::IncidentReport, "report"),
         ],
         View::Logs => &[
             (Action::Help, "help"),
