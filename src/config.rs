@@ -23,7 +23,13 @@ pub struct Config {
     /// a host is critical once every host has been heard from, else inventory order.
     #[serde(default)]
     pub overview_order: Option<OverviewOrder>,
+    /// How many days the fleet history keeps (docs/history.md); absent: 30.
+    #[serde(default)]
+    pub history_retention_days: Option<u32>,
 }
+
+/// The longest `history_retention_days`: ten years, past which it is a typo.
+pub const MAX_HISTORY_RETENTION_DAYS: u32 = 3650;
 
 /// `overview_order` in config.yaml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -56,18 +62,47 @@ pub fn load(path: &Path) -> Result<Config, String> {
     // pass: serde_yaml takes seconds over deep nesting before refusing it.
     crate::inventory::yaml::check_bounds(&text)
         .map_err(|e| Positioned::at(path, e.mark, e.describe()).to_string())?;
-    serde_yaml::from_str(&text).map_err(|error| {
+    let config: Config = serde_yaml::from_str(&text).map_err(|error| {
         let at = error.location().map_or_else(Mark::default, |at| Mark {
             line: at.line(),
             column: at.column(),
         });
         Positioned::at(path, at, error.to_string()).to_string()
-    })
+    })?;
+    if let Some(days) = config.history_retention_days
+        && !(1..=MAX_HISTORY_RETENTION_DAYS).contains(&days)
+    {
+        // serde gives no position for a value it accepted: the key's own line.
+        let at = text
+            .lines()
+            .position(|l| l.trim_start().starts_with("history_retention_days"))
+            .map_or_else(Mark::default, |line| Mark {
+                line: line + 1,
+                column: 1,
+            });
+        let why = format!(
+            "history_retention_days: {days} is not a number of days from 1 to {MAX_HISTORY_RETENTION_DAYS}"
+        );
+        return Err(Positioned::at(path, at, why).to_string());
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_retention_is_a_number_of_days_and_a_bad_one_names_its_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(&file, "history_retention_days: 90\n").expect("write");
+        assert_eq!(load(&file).expect("loads").history_retention_days, Some(90));
+        std::fs::write(&file, "theme: dark\nhistory_retention_days: 0\n").expect("write");
+        let error = load(&file).expect_err("zero days");
+        assert!(error.contains(&format!("{}:2:", file.display())), "{error}");
+        assert!(error.contains("history_retention_days"), "{error}");
+    }
 
     #[test]
     fn absent_is_default_and_errors_name_the_place() {

@@ -30,6 +30,7 @@ pub async fn run(ctx: &Context, _args: &()) -> Result<ExitCode> {
         theme: ctx.theme.clone(),
         keymap: ctx.keymap.clone(),
         overview_order: ctx.overview_order,
+        history_retention_days: ctx.history_retention_days,
         read_only: ctx.read_only,
         limit: ctx.limit.clone(),
         ssh: ctx.ssh.clone(),

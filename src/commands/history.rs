@@ -15,7 +15,7 @@ use crate::history::Query;
 use crate::sanitize;
 use crate::util::suggest::{Nearness, did_you_mean};
 
-pub async fn run(_ctx: &Context, args: &HistoryArgs) -> Result<ExitCode> {
+pub async fn run(ctx: &Context, args: &HistoryArgs) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
     let query = match query(args, now) {
         Ok(query) => query,
@@ -25,8 +25,9 @@ pub async fn run(_ctx: &Context, args: &HistoryArgs) -> Result<ExitCode> {
         }
     };
     // SQLite blocks (a busy timeout while another writer holds the lock).
+    let retention = ctx.history_retention_days;
     let found = tokio::task::spawn_blocking(move || {
-        crate::history::open_default().and_then(|history| history.query(&query))
+        crate::history::open_default(retention).and_then(|history| history.query(&query))
     })
     .await?;
     let entries = match found {
@@ -47,9 +48,12 @@ pub async fn run(_ctx: &Context, args: &HistoryArgs) -> Result<ExitCode> {
 
 /// The history writer for `watch` and `serve`, opened on a blocking thread. When the
 /// history cannot be opened they go on without it, and say so once on stderr.
-pub async fn start_writer(hosts: Vec<String>) -> Option<crate::history::HistoryWriter> {
+pub async fn start_writer(
+    hosts: Vec<String>,
+    retention_days: Option<u32>,
+) -> Option<crate::history::HistoryWriter> {
     let opened = tokio::task::spawn_blocking(move || {
-        crate::history::open_default()
+        crate::history::open_default(retention_days)
             .map(|history| crate::history::HistoryWriter::start(history, &hosts))
     })
     .await;

@@ -56,6 +56,8 @@ pub struct Context {
     pub keymap: Option<String>,
     /// The console's overview order at launch (`overview_order` in config.yaml).
     pub overview_order: Option<crate::config::OverviewOrder>,
+    /// `history_retention_days` in config.yaml.
+    pub history_retention_days: Option<u32>,
 }
 
 impl Context {
@@ -74,6 +76,7 @@ impl Context {
             theme: cli.theme.clone().or_else(|| config.theme.clone()),
             keymap: cli.keymap.clone().or_else(|| config.keymap.clone()),
             overview_order: config.overview_order,
+            history_retention_days: config.history_retention_days,
         }
     }
 

@@ -70,7 +70,7 @@ async fn report(ctx: &Context, args: &ReportArgs) -> u8 {
     let request = Request {
         container: args.container.clone(),
         since: args.since,
-        timeline: host_timeline(&target.name, args.since).await,
+        timeline: host_timeline(&target.name, args.since, ctx.history_retention_days).await,
         audit_log: AuditLog::default_path(),
         deadline: Duration::from_secs(args.timeout.max(1)),
     };
@@ -121,6 +121,7 @@ async fn report(ctx: &Context, args: &ReportArgs) -> u8 {
 async fn host_timeline(
     host: &str,
     since: Duration,
+    retention_days: Option<u32>,
 ) -> Result<Vec<crate::fleet::timeline::TimelineEntry>, String> {
     let query = crate::history::Query {
         since: time::OffsetDateTime::now_utc() - since,
@@ -130,7 +131,7 @@ async fn host_timeline(
         limit: TIMELINE_ENTRIES,
     };
     tokio::task::spawn_blocking(move || {
-        let history = crate::history::open_default().map_err(|e| e.to_string())?;
+        let history = crate::history::open_default(retention_days).map_err(|e| e.to_string())?;
         history.query(&query).map_err(|e| e.to_string())
     })
     .await

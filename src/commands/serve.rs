@@ -70,7 +70,7 @@ async fn serve(ctx: &Context, args: &ServeArgs) -> u8 {
         .iter()
         .map(|h| h.name.clone())
         .collect();
-    let history = super::history::start_writer(names).await;
+    let history = super::history::start_writer(names, ctx.history_retention_days).await;
     let apply = {
         let hosts = hosts.clone();
         // It owns the actors: they run as long as their events are applied.

@@ -90,8 +90,11 @@ async fn watch(ctx: &Context, receivers: &Receivers, hold: Duration) -> u8 {
         }
     };
     let mut hosts = std::mem::take(&mut following.hosts);
-    let history =
-        super::history::start_writer(hosts.iter().map(|h| h.name.clone()).collect()).await;
+    let history = super::history::start_writer(
+        hosts.iter().map(|h| h.name.clone()).collect(),
+        ctx.history_retention_days,
+    )
+    .await;
     let rx = &mut following.events;
     let mut printed: Vec<Option<serde_json::Value>> = vec![None; hosts.len()];
     let mut out = std::io::stdout();

@@ -149,10 +149,19 @@ impl History {
     /// Opens (creating it and its directory if absent) the database at `path`, checks
     /// it, brings its schema up to date and prunes what is past retention.
     pub fn open(path: &Path) -> Result<History, HistoryError> {
-        Self::open_with(path, BUSY_TIMEOUT)
+        Self::open_with(path, BUSY_TIMEOUT, DEFAULT_RETENTION_DAYS)
     }
 
-    fn open_with(path: &Path, busy: Duration) -> Result<History, HistoryError> {
+    /// [`History::open`], keeping `retention_days` days (pruned at once).
+    pub fn open_retaining(path: &Path, retention_days: u32) -> Result<History, HistoryError> {
+        Self::open_with(path, BUSY_TIMEOUT, retention_days)
+    }
+
+    fn open_with(
+        path: &Path,
+        busy: Duration,
+        retention_days: u32,
+    ) -> Result<History, HistoryError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()
@@ -176,7 +185,7 @@ impl History {
         let history = History {
             conn,
             path: path.to_owned(),
-            retention: Duration::from_secs(u64::from(DEFAULT_RETENTION_DAYS) * 86_400),
+            retention: Duration::from_secs(u64::from(retention_days.max(1)) * 86_400),
         };
         history.migrate()?;
         history.prune(OffsetDateTime::now_utc())?;
@@ -395,16 +404,17 @@ impl History {
 }
 
 /// Opens the history at its default place and ingests the audit log at its default
-/// place: what `watch`, `serve`, the console and `history` do. A failing audit log is
-/// logged and the history still used.
-pub fn open_default() -> Result<History, HistoryError> {
+/// place: what `watch`, `serve`, the console and `history` do, keeping
+/// `retention_days` (config.yaml's `history_retention_days`; default 30). A failing
+/// audit log is logged and the history still used.
+pub fn open_default(retention_days: Option<u32>) -> Result<History, HistoryError> {
     let Some(path) = History::default_path() else {
         return Err(HistoryError::Sqlite {
             path: PathBuf::from("history.db"),
             detail: "no state directory (set XDG_STATE_HOME or HOME)".to_owned(),
         });
     };
-    let history = History::open(&path)?;
+    let history = History::open_retaining(&path, retention_days.unwrap_or(DEFAULT_RETENTION_DAYS))?;
     if let Err(error) = history.ingest_audit(&crate::audit::AuditLog::default_path()) {
         tracing::warn!("{error}");
     }

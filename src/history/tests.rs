@@ -203,7 +203,8 @@ fn a_locked_file_is_a_typed_error_after_the_busy_timeout() {
         .execute_batch("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;")
         .expect("lock");
     let started = std::time::Instant::now();
-    let error = History::open_with(&path, Duration::from_millis(200)).expect_err("locked");
+    let error = History::open_with(&path, Duration::from_millis(200), DEFAULT_RETENTION_DAYS)
+        .expect_err("locked");
     assert!(matches!(error, HistoryError::Locked { .. }), "{error:?}");
     assert!(
         started.elapsed() >= Duration::from_millis(200),

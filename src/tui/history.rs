@@ -16,8 +16,8 @@ pub type Opened = Result<(HistoryWriter, Vec<TimelineEntry>), String>;
 
 /// Opens the history and reads the last [`OPENING_HOURS`] of `hosts` (blocking: run
 /// it on a blocking thread while the console starts).
-pub fn open(hosts: Vec<String>, now: OffsetDateTime) -> Opened {
-    let history = crate::history::open_default().map_err(|e| e.to_string())?;
+pub fn open(hosts: Vec<String>, now: OffsetDateTime, retention_days: Option<u32>) -> Opened {
+    let history = crate::history::open_default(retention_days).map_err(|e| e.to_string())?;
     let recent = history
         .query(&Query {
             since: now - time::Duration::hours(OPENING_HOURS),

@@ -57,6 +57,7 @@ pub struct ConsoleOptions {
     pub theme: Option<String>,
     pub keymap: Option<String>,
     pub overview_order: Option<crate::config::OverviewOrder>,
+    pub history_retention_days: Option<u32>,
     pub read_only: bool,
     /// `--limit`, for the wizards' own selection.
     pub limit: Option<String>,
@@ -87,8 +88,9 @@ pub async fn run(options: ConsoleOptions) -> Result<ConsoleEnd> {
     let names = targets.map_or(vec!["localhost".to_owned()], |t| {
         t.iter().map(|t| t.name.clone()).collect()
     });
+    let retention = options.history_retention_days;
     let opening = tokio::task::spawn_blocking(move || {
-        super::history::open(names, time::OffsetDateTime::now_utc())
+        super::history::open(names, time::OffsetDateTime::now_utc(), retention)
     });
 
     let (fleet_tx, mut fleet_rx) = mpsc::channel::<(usize, HostEvent)>(4096);
