@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::lab_container::{LOOP, TestContainer};
 use common::{lab, lab_docker, stderr};
 
 /// The binary under test: the release build when `FLEETDECK_RELEASE_BIN` names it
@@ -841,30 +842,10 @@ fn an_uptime_moves_while_the_screen_is_open() {
 fn the_timeline_shows_a_container_stopped_before_launch_exactly_once() {
     const HOST: &str = "client-delta";
     let state = lab();
-    let name = format!("fd-test-backfill-{}", std::process::id());
-    let docker = lab_docker(&state, HOST);
-    struct Remove<'a>(&'a dyn Fn(&[&str]) -> Output, String);
-    impl Drop for Remove<'_> {
-        fn drop(&mut self) {
-            (self.0)(&["rm", "-f", &self.1]);
-        }
-    }
-    docker(&["rm", "-f", &name]);
-    let _remove = Remove(&docker, name.clone());
-    let run = docker(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "fleetdeck-lab/app:1.0",
-        "sh",
-        "-c",
-        "while true; do sleep 1; done",
-    ]);
-    assert!(run.status.success(), "{}", stderr(&run));
+    let container = TestContainer::start(&state, HOST, "backfill", LOOP);
+    let name = container.name.clone();
     // Killed (exit 137) while no fleetdeck process runs.
-    let kill = docker(&["kill", &name]);
-    assert!(kill.status.success(), "{}", stderr(&kill));
+    container.docker("kill");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let command = console_command(

@@ -15,53 +15,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use common::{bin, lab, lab_docker, stderr, stdout};
+use common::lab_container::{LOOP, TestContainer};
+use common::{bin, lab, stderr, stdout};
 use fleetdeck::lab::state::LabState;
 use serde_json::Value;
 
 const HOST: &str = "client-delta";
-
-type Docker = Box<dyn Fn(&[&str]) -> std::process::Output>;
-
-/// A container of the test's own on `HOST`, running; removed on drop.
-struct Container {
-    docker: Docker,
-    name: String,
-}
-
-impl Container {
-    fn start(state: &LabState, tag: &str) -> Container {
-        let docker = lab_docker(state, HOST);
-        let name = format!("fd-test-history-{tag}-{}", std::process::id());
-        docker(&["rm", "-f", &name]);
-        let run = docker(&[
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "fleetdeck-lab/app:1.0",
-            "sh",
-            "-c",
-            "while true; do sleep 1; done",
-        ]);
-        assert!(run.status.success(), "{}", stderr(&run));
-        Container {
-            docker: Box::new(docker),
-            name,
-        }
-    }
-
-    fn docker(&self, verb: &str) {
-        let out = (self.docker)(&[verb, &self.name]);
-        assert!(out.status.success(), "docker {verb}: {}", stderr(&out));
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        (self.docker)(&["rm", "-f", &self.name]);
-    }
-}
 
 /// A running `watch --json --limit HOST` with its own state directory; its stdout
 /// lines and its stderr read on threads; killed on drop.
@@ -209,7 +168,7 @@ fn wait_recorded(home: &Path, name: &str, want: usize) -> usize {
 fn a_stop_recorded_by_a_watch_that_exited_is_listed() {
     let state = lab();
     let home = tempfile::tempdir().expect("tempdir");
-    let container = Container::start(&state, "stop");
+    let container = TestContainer::start(&state, HOST, "history-stop", LOOP);
     let watch = Watch::start(&state, home.path());
     let mut lines = Vec::new();
     watch.until_state(&mut lines, &container.name, "running");
@@ -322,7 +281,7 @@ fn a_deploy_shows_as_an_action() {
 fn two_watches_writing_at_once_lose_nothing() {
     let state = lab();
     let home = tempfile::tempdir().expect("tempdir");
-    let container = Container::start(&state, "two");
+    let container = TestContainer::start(&state, HOST, "history-two", LOOP);
     let watches = [
         Watch::start(&state, home.path()),
         Watch::start(&state, home.path()),
@@ -370,7 +329,7 @@ fn a_damaged_history_is_a_clear_error_and_watch_runs_without_it() {
     let said = stderr(&out);
     assert!(said.contains(&db.display().to_string()), "{said}");
     assert!(said.contains("move it aside"), "{said}");
-    let container = Container::start(&state, "damaged");
+    let container = TestContainer::start(&state, HOST, "history-damaged", LOOP);
     let watch = Watch::start(&state, home.path());
     let mut lines = Vec::new();
     watch.until_state(&mut lines, &container.name, "running");

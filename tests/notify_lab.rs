@@ -20,64 +20,13 @@ use std::sync::mpsc::{Receiver as Lines, channel};
 use std::time::{Duration, Instant};
 
 use common::http::{Alertmanager, Running, free_port, http_get, poll};
+use common::lab_container::{LOOP, TestContainer};
 use common::receiver::{Answer, Received, Receiver};
-use common::{bin, lab, lab_docker, maintenance_lock, stderr, stdout};
+use common::{bin, lab, maintenance_lock, stderr, stdout};
 use fleetdeck::lab::state::LabState;
 use serde_json::Value;
 
 const HOST: &str = "client-delta";
-
-type Docker = Box<dyn Fn(&[&str]) -> std::process::Output>;
-
-/// A container of the test's own on `HOST`, running; removed on drop.
-struct Container {
-    docker: Docker,
-    name: String,
-}
-
-impl Container {
-    fn start(state: &LabState, tag: &str) -> Container {
-        Container::start_on(state, HOST, tag)
-    }
-
-    fn start_on(state: &LabState, host: &str, tag: &str) -> Container {
-        let docker = lab_docker(state, host);
-        let name = format!("fd-test-notify-{tag}-{}", std::process::id());
-        docker(&["rm", "-f", &name]);
-        let run = docker(&[
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "fleetdeck-lab/app:1.0",
-            "sh",
-            "-c",
-            "while true; do sleep 1; done",
-        ]);
-        assert!(run.status.success(), "{}", stderr(&run));
-        Container {
-            docker: Box::new(docker),
-            name,
-        }
-    }
-
-    /// SIGKILL: it exits 137, a critical container.
-    fn kill(&self) {
-        let out = (self.docker)(&["kill", &self.name]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
-
-    fn restart(&self) {
-        let out = (self.docker)(&["start", &self.name]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        (self.docker)(&["rm", "-f", &self.name]);
-    }
-}
 
 /// A running `watch --json` with its lines read on a thread; killed on drop.
 struct Watch {
@@ -190,7 +139,7 @@ fn about<'a>(received: &'a [Received], name: &str) -> Vec<(String, Answer, &'a R
 #[ignore = "needs the lab (scripts/test.sh)"]
 fn a_stopped_container_is_one_firing_then_one_resolved() {
     let state = lab();
-    let container = Container::start(&state, "stop");
+    let container = TestContainer::start(&state, HOST, "notify-stop", LOOP);
     let name = container.name.clone();
     let receiver = Receiver::start();
     let watch = Watch::start(
@@ -203,7 +152,7 @@ fn a_stopped_container_is_one_firing_then_one_resolved() {
     });
 
     let killed = Instant::now();
-    container.kill();
+    container.docker("kill");
     let got = receiver.wait_until(Duration::from_secs(20), |r| !about(r, &name).is_empty());
     let firing = about(&got, &name);
     assert_eq!(firing.len(), 1, "{firing:?}");
@@ -229,7 +178,7 @@ fn a_stopped_container_is_one_firing_then_one_resolved() {
     );
     let fingerprint = body["fingerprint"].clone();
 
-    container.restart();
+    container.docker("start");
     let got = receiver.wait_until(Duration::from_secs(20), |r| about(r, &name).len() >= 2);
     let posts = about(&got, &name);
     assert_eq!(
@@ -284,7 +233,7 @@ fn a_receiver_that_fails_first_gets_the_alert_once_it_is_back() {
 fn a_receiver_that_never_answers_does_not_hold_up_the_lines() {
     let state = lab();
     let hosts: Vec<&str> = state.plan.hosts.iter().map(|h| h.name.as_str()).collect();
-    let container = Container::start(&state, "hang");
+    let container = TestContainer::start(&state, HOST, "notify-hang", LOOP);
     let name = container.name.clone();
 
     let baseline = {
@@ -318,7 +267,7 @@ fn a_receiver_that_never_answers_does_not_hold_up_the_lines() {
         "nothing was ever answered"
     );
     let killed = Instant::now();
-    container.kill();
+    container.docker("kill");
     let (seen, _) = watch.until(Duration::from_secs(10), |l| {
         container_state(l, &name).as_deref() == Some("exited")
     });
@@ -332,7 +281,7 @@ fn a_receiver_that_never_answers_does_not_hold_up_the_lines() {
 #[ignore = "needs the lab (scripts/test.sh)"]
 fn alertmanager_shows_delivers_and_ends_the_alert() {
     let state = lab();
-    let container = Container::start(&state, "am");
+    let container = TestContainer::start(&state, HOST, "notify-am", LOOP);
     let name = container.name.clone();
     let hook = Receiver::start();
     let am = Alertmanager::start(&Alertmanager::routing_to(
@@ -359,7 +308,7 @@ fn alertmanager_shows_delivers_and_ends_the_alert() {
             .find(|a| a["labels"]["subject"] == name.as_str())
             .cloned()
     };
-    container.kill();
+    container.docker("kill");
     let deadline = Instant::now() + Duration::from_secs(20);
     let alert = loop {
         if let Some(alert) = ours(&am.alerts()) {
@@ -405,7 +354,7 @@ fn alertmanager_shows_delivers_and_ends_the_alert() {
         "delivered by Alertmanager: {got:?}"
     );
 
-    container.restart();
+    container.docker("start");
     let deadline = Instant::now() + Duration::from_secs(20);
     while ours(&am.alerts()).is_some() {
         assert!(
@@ -482,7 +431,7 @@ fn a_host_in_maintenance_sends_nothing_until_its_window_ends_by_itself() {
     let state = lab();
     let _one_window_at_a_time = maintenance_lock(&state, QUIET_HOST);
     let home = tempfile::tempdir().expect("tempdir");
-    let container = Container::start_on(&state, QUIET_HOST, "maint");
+    let container = TestContainer::start(&state, QUIET_HOST, "notify-maint", LOOP);
     let name = container.name.clone();
     let _end = EndWindow(&state, home.path());
     // Long enough for watch and serve to start, the container to be killed and the
@@ -542,7 +491,7 @@ fn a_host_in_maintenance_sends_nothing_until_its_window_ends_by_itself() {
     });
     assert_eq!(silenced, "1");
 
-    container.kill();
+    container.docker("kill");
     watch.until(Duration::from_secs(20), |l| {
         container_state(l, &name).as_deref() == Some("exited")
     });

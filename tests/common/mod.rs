@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod http;
+pub mod lab_container;
 pub mod receiver;
 pub mod sshd;
 
