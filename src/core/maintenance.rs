@@ -402,7 +402,9 @@ fn audit_target(state_dir: &str, window: Option<&Maintenance>) -> String {
 }
 
 /// Writes `window` as the host's file, atomically: a temporary file beside it, then
-/// `mv`. The JSON goes on stdin.
+/// `mv`. The JSON goes on stdin. A temporary file left by a write cut off (the session
+/// lost mid-`cat`) is removed by a later write once it is ten minutes old: never one
+/// that another instance may still be writing.
 async fn write_window(
     shell: &HostShell,
     state_dir: &str,
@@ -413,7 +415,9 @@ async fn write_window(
     let d = crate::util::shell::quote(state_dir);
     let f = crate::util::shell::quote(&maintenance::path(state_dir));
     let script = format!(
-        "umask 077; mkdir -p {d} || exit 2; t=$(mktemp {d}/.{name}.XXXXXX) || exit 2; \
+        "umask 077; mkdir -p {d} || exit 2; \
+         find {d} -maxdepth 1 -name '.{name}.*' -mmin +10 -exec rm -f {{}} + 2>/dev/null; \
+         t=$(mktemp {d}/.{name}.XXXXXX) || exit 2; \
          if cat > \"$t\" && mv -f \"$t\" {f}; then exit 0; fi; rm -f \"$t\"; exit 1",
         name = maintenance::FILE_NAME
     );
@@ -479,6 +483,37 @@ mod tests {
                 reason: "disk swap".to_owned()
             })
         );
+    }
+
+    #[tokio::test]
+    async fn a_write_cut_off_long_ago_is_swept_and_one_under_way_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).expect("state dir");
+        let stale = state.join(format!(".{}.AbC123", maintenance::FILE_NAME));
+        let fresh = state.join(format!(".{}.XyZ789", maintenance::FILE_NAME));
+        std::fs::write(&stale, "{\"by\":").expect("stale temp");
+        std::fs::write(&fresh, "{\"by\":").expect("fresh temp");
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .and_then(|f| f.set_modified(old))
+            .expect("age the stale temp");
+        let core = Core::new(false, AuditLog::new(&dir.path().join("audit.log")));
+        let change = MaintenanceChange::start(Duration::from_secs(600), "swap").expect("valid");
+        core.change_maintenance(
+            "alpha",
+            false,
+            &HostShell::Local,
+            &state.display().to_string(),
+            &change,
+        )
+        .await
+        .expect("started");
+        assert!(!stale.exists(), "a temp an hour old is a cut-off write");
+        assert!(fresh.exists(), "another instance may be writing this one");
+        assert!(stored(&state).expect("parses").is_some());
     }
 
     #[tokio::test]
