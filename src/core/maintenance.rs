@@ -500,7 +500,7 @@ mod tests {
             .open(&stale)
             .and_then(|f| f.set_modified(old))
             .expect("age the stale temp");
-        let core = Core::new(false, AuditLog::new(&dir.path().join("audit.log")));
+        let core = Core::new(false, AuditLog::new(dir.path().join("audit.log")));
         let change = MaintenanceChange::start(Duration::from_secs(600), "swap").expect("valid");
         core.change_maintenance(
             "alpha",
