@@ -159,6 +159,17 @@ fn openssh_connects_with_pinned_host_key() {
 
 #[test]
 #[ignore = "needs root: runs sshd"]
+fn sessions_do_not_run_the_machines_bashrc() {
+    // bash reads ~/.bashrc for every command run over SSH; this machine's (version
+    // managers and their locks) must not slow down or break the test server's.
+    let s = setup();
+    let out = ssh(&s, "wc -c < ~/.bashrc 2>/dev/null || echo 0");
+    assert_ok(&out, &s.sshd);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+}
+
+#[test]
+#[ignore = "needs root: runs sshd"]
 fn wrong_host_key_is_refused() {
     let s = setup();
     let other = tempfile::tempdir().unwrap();

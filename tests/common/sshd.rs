@@ -21,6 +21,11 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 const SSHD: &str = "/usr/sbin/sshd";
+/// Masks root's `~/.bashrc` with `$1` (when there is one), then execs the rest.
+const EMPTY_BASHRC_SCRIPT: &str = r#"set -e
+empty=$1; shift
+if [ -f /root/.bashrc ]; then mount -n --bind "$empty" /root/.bashrc; fi
+exec "$@""#;
 /// How long a start (or each restart attempt) may take to accept and send its banner.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `restart` keeps retrying when the old port is briefly unavailable.
@@ -251,7 +256,19 @@ impl TestSshd {
             .open(&log_path)
             .expect("opening sshd.log");
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0) as usize;
-        let mut child = Command::new(SSHD)
+        // sshd runs in a mount namespace of its own where root's `~/.bashrc` is an
+        // empty file: bash reads it for every command run over SSH, and this
+        // machine's (`pyenv init`, whose rehash takes a lock for up to a minute when
+        // many sessions start at once) is not the test server's. `unshare` execs,
+        // so the child is sshd itself.
+        let empty_bashrc = self.dir.path().join("empty.bashrc");
+        fs::write(&empty_bashrc, "").expect("writing empty.bashrc");
+        let mut child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(EMPTY_BASHRC_SCRIPT)
+            .arg("sh")
+            .arg(&empty_bashrc)
+            .arg(SSHD)
             .arg("-D")
             .arg("-e")
             .arg("-f")
